@@ -1,0 +1,89 @@
+//! The covariance term of one branch on the feature side,
+//! c(Z) = (1/d) Σ_{j≠k} C_jk²,  C = Z_cᵀ Z_c / (n − 1)  (d×d),
+//! and its gradient ∂c/∂Z = 4/(d·(n − 1)) · Z_c·G with G = C − diag(C).
+//!
+//! Cost O(n·d²), memory d². The accumulation of C is the hot loop: only the
+//! upper triangle is accumulated (C is symmetric), four rows of Z_c at a time
+//! so each pass over C carries four rank-one updates, in SIMD lanes along the
+//! contiguous feature axis.
+
+use crate::lanes::{self, Lanes};
+
+/// Writes C (full, symmetric, row-major d×d) into `c` and returns
+/// Σ_{j≠k} C_jk². `zc` is the centred n×d batch (n ≥ 2); `c` holds d² elements.
+pub(crate) fn feature_covariance(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) -> f32 {
+    let n = zc.len() / d;
+    c.fill(0.0);
+    accumulate_upper(lanes, zc, d, c);
+
+    // Scale, mirror the upper triangle into the lower one, and sum the squared
+    // off-diagonal entries (each appears twice).
+    let inv = 1.0 / (n - 1) as f32;
+    let mut off = 0.0;
+    for j in 0..d {
+        let row = &mut c[j * d..(j + 1) * d];
+        for x in &mut row[j..] {
+            *x *= inv;
+        }
+        off += lanes::dot(lanes, &row[j + 1..], &row[j + 1..]);
+    }
+    for j in 0..d {
+        for k in 0..j {
+            c[j * d + k] = c[k * d + j];
+        }
+    }
+    2.0 * off
+}
+
+/// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows, four rows a pass.
+fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
+    let full = zc.len() / d / 4 * 4;
+    for i in (0..full).step_by(4) {
+        let r = four_rows(zc, d, i);
+        for j in 0..d {
+            let a = [r[0][j], r[1][j], r[2][j], r[3][j]];
+            let tails = [&r[0][j..], &r[1][j..], &r[2][j..], &r[3][j..]];
+            lanes::axpy4(lanes, a, tails, &mut c[j * d + j..(j + 1) * d]);
+        }
+    }
+    for row in zc[full * d..].chunks_exact(d) {
+        for j in 0..d {
+            lanes::axpy(lanes, row[j], &row[j..], &mut c[j * d + j..(j + 1) * d]);
+        }
+    }
+}
+
+/// grad ← grad + α·Z_c·G, G = C with its diagonal zeroed (done here, in
+/// place, so `c` is G afterwards).
+pub(crate) fn feature_gradient(
+    lanes: Lanes,
+    zc: &[f32],
+    d: usize,
+    c: &mut [f32],
+    alpha: f32,
+    grad: &mut [f32],
+) {
+    for j in 0..d {
+        c[j * d + j] = 0.0;
+    }
+    let quads = d / 4 * 4;
+    for (g, z) in grad.chunks_exact_mut(d).zip(zc.chunks_exact(d)) {
+        for j in (0..quads).step_by(4) {
+            let a = [
+                alpha * z[j],
+                alpha * z[j + 1],
+                alpha * z[j + 2],
+                alpha * z[j + 3],
+            ];
+            lanes::axpy4(lanes, a, four_rows(c, d, j), g);
+        }
+        for j in quads..d {
+            lanes::axpy(lanes, alpha * z[j], &c[j * d..(j + 1) * d], g);
+        }
+    }
+}
+
+/// Rows i … i+3 of a row-major matrix with rows of length d.
+pub(crate) fn four_rows(m: &[f32], d: usize, i: usize) -> [&[f32]; 4] {
+    [0, 1, 2, 3].map(|r| &m[(i + r) * d..(i + r + 1) * d])
+}

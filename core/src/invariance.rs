@@ -1,0 +1,24 @@
+//! The invariance term s = (1/(n·d)) Σᵢⱼ (zᵢⱼ − z′ᵢⱼ)², the mean squared
+//! difference between the two views' embeddings, and its gradient
+//! ∂s/∂zᵢⱼ = 2(zᵢⱼ − z′ᵢⱼ)/(n·d) = −∂s/∂z′ᵢⱼ.
+
+use crate::lanes::{self, Lanes};
+
+/// s for two views of equal length.
+pub(crate) fn invariance(lanes: Lanes, z_a: &[f32], z_b: &[f32]) -> f32 {
+    lanes::sum_sq_diff(lanes, z_a, z_b) / z_a.len() as f32
+}
+
+/// Overwrites the gradients with λ·∂s/∂z and λ·∂s/∂z′.
+pub(crate) fn invariance_gradient(
+    lanes: Lanes,
+    sim_coeff: f32,
+    z_a: &[f32],
+    z_b: &[f32],
+    grad_a: &mut [f32],
+    grad_b: &mut [f32],
+) {
+    let scale = 2.0 * sim_coeff / z_a.len() as f32;
+    lanes::scaled_diff_into(lanes, grad_a, scale, z_a, z_b);
+    lanes::scaled_diff_into(lanes, grad_b, scale, z_b, z_a);
+}

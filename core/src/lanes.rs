@@ -1,0 +1,218 @@
+//! The vector primitives every O(n·d) and O(n·d²) pass is built from, in two
+//! interchangeable forms: plain scalar loops, and explicit 8-lane SIMD
+//! ([`wide::f32x8`]) with scalar tails.
+//!
+//! `wide` lowers `f32x8` to AVX, SSE, NEON or WASM `simd128` according to the
+//! target features the crate is compiled with, and to plain arrays elsewhere
+//! (Cortex-M4F has no f32 SIMD). The scalar path is kept beside it so tests can
+//! compare the two, and so a user can pick whichever is faster on a part.
+//!
+//! Every primitive takes the lengths from its slices and works on the common
+//! prefix; callers pass equal lengths, so nothing here can index out of bounds.
+
+use wide::f32x8;
+
+/// Which implementation of the vector primitives a computation uses.
+///
+/// Both give the same result up to floating-point reassociation (the SIMD
+/// path sums in eight partial sums); tests hold them to agree within the
+/// reference tolerance.
+///
+/// ```
+/// use vicreg::Lanes;
+/// assert_eq!(Lanes::default(), Lanes::Wide);
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Lanes {
+    /// Plain scalar loops, one element at a time.
+    Scalar,
+    /// Eight lanes at a time through `wide::f32x8`, scalar tails.
+    #[default]
+    Wide,
+}
+
+const W: usize = 8;
+
+#[inline(always)]
+fn load(chunk: &[f32; W]) -> f32x8 {
+    f32x8::from(*chunk)
+}
+
+/// Σ xᵢ·yᵢ.
+#[inline]
+pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
+    let len = x.len().min(y.len());
+    let (x, y) = (&x[..len], &y[..len]);
+    match lanes {
+        Lanes::Scalar => x.iter().zip(y).map(|(a, b)| a * b).sum(),
+        Lanes::Wide => {
+            let (xb, xt) = x.as_chunks::<W>();
+            let (yb, yt) = y.as_chunks::<W>();
+            let mut acc = f32x8::ZERO;
+            for (a, b) in xb.iter().zip(yb) {
+                acc = load(a).mul_add(load(b), acc);
+            }
+            acc.reduce_add() + xt.iter().zip(yt).map(|(a, b)| a * b).sum::<f32>()
+        }
+    }
+}
+
+/// Σ (xᵢ − yᵢ)².
+#[inline]
+pub(crate) fn sum_sq_diff(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
+    let len = x.len().min(y.len());
+    let (x, y) = (&x[..len], &y[..len]);
+    match lanes {
+        Lanes::Scalar => x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum(),
+        Lanes::Wide => {
+            let (xb, xt) = x.as_chunks::<W>();
+            let (yb, yt) = y.as_chunks::<W>();
+            let mut acc = f32x8::ZERO;
+            for (a, b) in xb.iter().zip(yb) {
+                let t = load(a) - load(b);
+                acc = t.mul_add(t, acc);
+            }
+            acc.reduce_add()
+                + xt.iter()
+                    .zip(yt)
+                    .map(|(a, b)| (a - b) * (a - b))
+                    .sum::<f32>()
+        }
+    }
+}
+
+/// y ← y + a·x.
+#[inline]
+pub(crate) fn axpy(lanes: Lanes, a: f32, x: &[f32], y: &mut [f32]) {
+    match lanes {
+        Lanes::Scalar => {
+            for (yi, xi) in y.iter_mut().zip(x) {
+                *yi += a * xi;
+            }
+        }
+        Lanes::Wide => {
+            let av = f32x8::splat(a);
+            let (xb, xt) = x.as_chunks::<W>();
+            let (yb, yt) = y.as_chunks_mut::<W>();
+            for (yc, xc) in yb.iter_mut().zip(xb) {
+                *yc = load(xc).mul_add(av, load(yc)).to_array();
+            }
+            for (yi, xi) in yt.iter_mut().zip(xt) {
+                *yi += a * xi;
+            }
+        }
+    }
+}
+
+/// y ← y + Σ_r a_r·x_r over four rows at once: one pass over y for four
+/// rank-one updates, which quarters the memory traffic of an outer-product
+/// accumulation.
+#[inline]
+pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+    let len = x.iter().fold(y.len(), |m, r| m.min(r.len()));
+    let y = &mut y[..len];
+    let [x0, x1, x2, x3] = x.map(|r| &r[..len]);
+    match lanes {
+        Lanes::Scalar => {
+            for (k, yk) in y.iter_mut().enumerate() {
+                *yk += a[0] * x0[k] + a[1] * x1[k] + a[2] * x2[k] + a[3] * x3[k];
+            }
+        }
+        Lanes::Wide => {
+            let [a0, a1, a2, a3] = a.map(f32x8::splat);
+            let (yb, yt) = y.as_chunks_mut::<W>();
+            let (b0, t0) = x0.as_chunks::<W>();
+            let (b1, t1) = x1.as_chunks::<W>();
+            let (b2, t2) = x2.as_chunks::<W>();
+            let (b3, t3) = x3.as_chunks::<W>();
+            for ((((yc, c0), c1), c2), c3) in yb.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3) {
+                let mut acc = load(yc);
+                acc = load(c0).mul_add(a0, acc);
+                acc = load(c1).mul_add(a1, acc);
+                acc = load(c2).mul_add(a2, acc);
+                acc = load(c3).mul_add(a3, acc);
+                *yc = acc.to_array();
+            }
+            for (k, yk) in yt.iter_mut().enumerate() {
+                *yk += a[0] * t0[k] + a[1] * t1[k] + a[2] * t2[k] + a[3] * t3[k];
+            }
+        }
+    }
+}
+
+/// y ← y + x, element-wise.
+#[inline]
+pub(crate) fn add_assign(lanes: Lanes, y: &mut [f32], x: &[f32]) {
+    axpy(lanes, 1.0, x, y);
+}
+
+/// out ← x − m, element-wise (centring one row by the column means m).
+#[inline]
+pub(crate) fn sub_into(lanes: Lanes, out: &mut [f32], x: &[f32], m: &[f32]) {
+    match lanes {
+        Lanes::Scalar => {
+            for ((o, xi), mi) in out.iter_mut().zip(x).zip(m) {
+                *o = xi - mi;
+            }
+        }
+        Lanes::Wide => {
+            let (ob, ot) = out.as_chunks_mut::<W>();
+            let (xb, xt) = x.as_chunks::<W>();
+            let (mb, mt) = m.as_chunks::<W>();
+            for ((o, xc), mc) in ob.iter_mut().zip(xb).zip(mb) {
+                *o = (load(xc) - load(mc)).to_array();
+            }
+            for ((o, xi), mi) in ot.iter_mut().zip(xt).zip(mt) {
+                *o = xi - mi;
+            }
+        }
+    }
+}
+
+/// out ← s·(x − y), element-wise.
+#[inline]
+pub(crate) fn scaled_diff_into(lanes: Lanes, out: &mut [f32], s: f32, x: &[f32], y: &[f32]) {
+    match lanes {
+        Lanes::Scalar => {
+            for ((o, xi), yi) in out.iter_mut().zip(x).zip(y) {
+                *o = s * (xi - yi);
+            }
+        }
+        Lanes::Wide => {
+            let sv = f32x8::splat(s);
+            let (ob, ot) = out.as_chunks_mut::<W>();
+            let (xb, xt) = x.as_chunks::<W>();
+            let (yb, yt) = y.as_chunks::<W>();
+            for ((o, xc), yc) in ob.iter_mut().zip(xb).zip(yb) {
+                *o = ((load(xc) - load(yc)) * sv).to_array();
+            }
+            for ((o, xi), yi) in ot.iter_mut().zip(xt).zip(yt) {
+                *o = s * (xi - yi);
+            }
+        }
+    }
+}
+
+/// y ← y + x ⊙ w, element-wise multiply-accumulate.
+#[inline]
+pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
+    match lanes {
+        Lanes::Scalar => {
+            for ((yi, xi), wi) in y.iter_mut().zip(x).zip(w) {
+                *yi += xi * wi;
+            }
+        }
+        Lanes::Wide => {
+            let (yb, yt) = y.as_chunks_mut::<W>();
+            let (xb, xt) = x.as_chunks::<W>();
+            let (wb, wt) = w.as_chunks::<W>();
+            for ((yc, xc), wc) in yb.iter_mut().zip(xb).zip(wb) {
+                *yc = load(xc).mul_add(load(wc), load(yc)).to_array();
+            }
+            for ((yi, xi), wi) in yt.iter_mut().zip(xt).zip(wt) {
+                *yi += xi * wi;
+            }
+        }
+    }
+}

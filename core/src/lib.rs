@@ -1,0 +1,70 @@
+//! VICReg self-supervised learning for microcontrollers and WASM: no heap,
+//! no `std`, fixed capacities.
+//!
+//! VICReg (Bardes, Ponce, LeCun, ICLR 2022) trains an encoder from pairs of
+//! augmented views of unlabelled data, with a loss of three terms on the two
+//! views' embeddings Z, Z′ (n rows of d features):
+//!
+//! ℓ = λ·s(Z, Z′) + μ·(v(Z) + v(Z′)) + ν·(c(Z) + c(Z′))
+//!
+//! - invariance s = (1/(n·d)) Σᵢⱼ (zᵢⱼ − z′ᵢⱼ)²: the views agree;
+//! - variance v(Z) = (1/(2d)) Σⱼ max(0, γ − √(Varⱼ + ε)), Varⱼ the unbiased
+//!   variance of feature j: every feature keeps a spread near γ (no collapse);
+//! - covariance c(Z) = (1/d) Σ_{j≠k} C_jk², C = Z_cᵀZ_c/(n − 1) with Z_c the
+//!   column-centred batch: the features are decorrelated (no dimensional
+//!   collapse).
+//!
+//! The normalisation is the official implementation's (not the paper's
+//! printed formula), so that the default coefficients λ = μ = 25, ν = 1 mean
+//! what they mean there.
+//!
+//! # Layout
+//!
+//! - [`loss()`] and [`loss_and_gradients()`]: kernels on slices with runtime
+//!   shapes and caller-provided scratch ([`scratch_len`]), compiled once;
+//! - [`VicregLoss`]: the same with buffers sized by const generics, and its
+//!   memory as a constant;
+//! - [`CovarianceSide`]: the covariance term on the feature side (d×d) or the
+//!   batch side (n×n Gram matrix), chosen by shape or by hand;
+//! - [`Lanes`]: explicit SIMD lanes or plain scalar code.
+//!
+//! # Example
+//!
+//! ```
+//! use vicreg::{Config, Options, VicregLoss};
+//!
+//! let mut vicreg = VicregLoss::<8, 4, 4>::new(Config::default(), Options::default());
+//! let z_a = [[0.1, 0.9, -0.3, 0.5], [1.2, -0.4, 0.8, 0.0], [-0.7, 0.3, 0.1, -1.1]];
+//! let z_b = [[0.2, 0.8, -0.2, 0.4], [1.0, -0.5, 0.9, 0.1], [-0.6, 0.2, 0.0, -1.0]];
+//! let (mut g_a, mut g_b) = ([[0.0; 4]; 3], [[0.0; 4]; 3]);
+//! let terms = vicreg.loss_and_gradients(&z_a, &z_b, &mut g_a, &mut g_b)?;
+//! assert!(terms.loss.is_finite() && terms.variance > 0.0);
+//! # Ok::<(), vicreg::Error>(())
+//! ```
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(clippy::pedantic)]
+#![allow(
+    clippy::cast_precision_loss,
+    clippy::many_single_char_names,
+    clippy::similar_names,
+    clippy::module_name_repetitions
+)]
+
+mod centring;
+mod config;
+mod covariance;
+mod error;
+mod fixed;
+mod gram;
+mod invariance;
+mod lanes;
+mod loss;
+mod variance;
+
+pub use config::Config;
+pub use error::Error;
+pub use fixed::VicregLoss;
+pub use lanes::Lanes;
+pub use loss::{CovarianceSide, LossTerms, Options, Views, loss, loss_and_gradients, scratch_len};

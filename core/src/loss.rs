@@ -1,0 +1,357 @@
+//! The VICReg loss of two views and its gradients, on slices with runtime
+//! shapes and caller-provided scratch:
+//!
+//! ℓ = λ·s(Z, Z′) + μ·(v(Z) + v(Z′)) + ν·(c(Z) + c(Z′)),
+//!
+//! with the invariance s, variance v and covariance c of the official
+//! implementation (the crate documentation gives each).
+//!
+//! These functions are compiled once for every shape. The fixed-capacity
+//! [`VicregLoss`](crate::VicregLoss) wraps them with buffers sized at compile
+//! time.
+
+use crate::lanes::Lanes;
+use crate::{Config, Error, centring, covariance, gram, invariance, variance};
+
+/// Which formulation computes the covariance term; both are exact.
+///
+/// ```
+/// use vicreg::CovarianceSide;
+/// // 16 rows of 64 features: the 16×16 Gram matrix is cheaper than 64×64 C.
+/// assert_eq!(CovarianceSide::Auto.resolve(16, 64, usize::MAX), Some(CovarianceSide::BatchSide));
+/// assert_eq!(CovarianceSide::Auto.resolve(64, 16, usize::MAX), Some(CovarianceSide::FeatureSide));
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CovarianceSide {
+    /// The cheaper of the two for the batch's shape (batch side when n < d),
+    /// or the one whose square matrix fits the scratch when only one does.
+    #[default]
+    Auto,
+    /// C = Z_cᵀZ_c/(n − 1): d×d memory, O(n·d²) work.
+    FeatureSide,
+    /// K = Z_cZ_cᵀ: n×n memory, O(n²·d) work.
+    BatchSide,
+}
+
+impl CovarianceSide {
+    /// The formulation used for an n×d batch when `square` elements are
+    /// available for its square matrix; `None` if it does not fit.
+    pub const fn resolve(self, n: usize, d: usize, square: usize) -> Option<Self> {
+        const fn fits(side: usize, square: usize) -> bool {
+            match side.checked_mul(side) {
+                Some(len) => len <= square,
+                None => false,
+            }
+        }
+        match self {
+            Self::FeatureSide if fits(d, square) => Some(Self::FeatureSide),
+            Self::BatchSide if fits(n, square) => Some(Self::BatchSide),
+            Self::Auto => {
+                let (first, second) = if n < d {
+                    (Self::BatchSide, Self::FeatureSide)
+                } else {
+                    (Self::FeatureSide, Self::BatchSide)
+                };
+                match first.resolve(n, d, square) {
+                    Some(side) => Some(side),
+                    None => second.resolve(n, d, square),
+                }
+            }
+            _ => None,
+        }
+    }
+
+    /// The side length of this formulation's square matrix for an n×d batch
+    /// (`Auto` takes the smaller).
+    pub const fn square_side(self, n: usize, d: usize) -> usize {
+        match self {
+            Self::FeatureSide => d,
+            Self::BatchSide => n,
+            Self::Auto => {
+                if n < d {
+                    n
+                } else {
+                    d
+                }
+            }
+        }
+    }
+}
+
+/// How a loss is computed: the covariance formulation and the lanes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Options {
+    /// Feature side, batch side, or chosen by shape.
+    pub side: CovarianceSide,
+    /// Scalar or SIMD primitives.
+    pub lanes: Lanes,
+}
+
+/// The loss and its three unweighted terms.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct LossTerms {
+    /// ℓ = λ·invariance + μ·variance + ν·covariance.
+    pub loss: f32,
+    /// s, the mean squared difference of the two views.
+    pub invariance: f32,
+    /// v(Z) + v(Z′).
+    pub variance: f32,
+    /// c(Z) + c(Z′).
+    pub covariance: f32,
+}
+
+/// Two views of a batch: row-major n×d embeddings, checked once.
+///
+/// ```
+/// use vicreg::{Error, Views};
+/// let a = [0.0, 1.0, 2.0, 3.0, 4.0, 5.0];
+/// let b = [0.5, 1.0, 2.5, 3.0, 4.5, 5.0];
+/// let views = Views::new(&a, &b, 2)?;
+/// assert_eq!((views.n(), views.d()), (3, 2));
+/// assert_eq!(Views::new(&a, &b[..4], 2), Err(Error::ShapeMismatch));
+/// assert_eq!(Views::new(&a[..2], &b[..2], 2), Err(Error::TooFewRows { n: 1 }));
+/// # Ok::<(), Error>(())
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Views<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+    d: usize,
+}
+
+impl<'a> Views<'a> {
+    /// Checks that `a` and `b` are both n×d with n ≥ 2, d ≥ 1, and hold only
+    /// finite values.
+    pub fn new(a: &'a [f32], b: &'a [f32], d: usize) -> Result<Self, Error> {
+        if d == 0 {
+            return Err(Error::ZeroDimension);
+        }
+        if a.len() != b.len() || a.len() % d != 0 {
+            return Err(Error::ShapeMismatch);
+        }
+        let n = a.len() / d;
+        if n < 2 {
+            return Err(Error::TooFewRows { n });
+        }
+        if !a.iter().chain(b).all(|x| x.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        Ok(Self { a, b, d })
+    }
+
+    /// Rows in the batch.
+    pub fn n(&self) -> usize {
+        self.a.len() / self.d
+    }
+
+    /// Features per row.
+    pub fn d(&self) -> usize {
+        self.d
+    }
+
+    /// View a, row-major.
+    pub fn a(&self) -> &'a [f32] {
+        self.a
+    }
+
+    /// View b, row-major.
+    pub fn b(&self) -> &'a [f32] {
+        self.b
+    }
+}
+
+/// Elements of scratch that [`loss`] and [`loss_and_gradients`] need for an
+/// n×d batch with the given formulation: n·d for the centred batch, 3·d for
+/// column statistics, and the square matrix.
+///
+/// ```
+/// use vicreg::{CovarianceSide, scratch_len};
+/// assert_eq!(scratch_len(16, 64, CovarianceSide::BatchSide), 16 * 64 + 3 * 64 + 16 * 16);
+/// ```
+pub const fn scratch_len(n: usize, d: usize, side: CovarianceSide) -> usize {
+    let s = side.square_side(n, d);
+    n.saturating_mul(d)
+        .saturating_add(d.saturating_mul(3))
+        .saturating_add(s.saturating_mul(s))
+}
+
+/// The loss terms, without gradients.
+///
+/// ```
+/// use vicreg::{Config, Options, Views, loss, scratch_len, CovarianceSide};
+/// let a = [0.0, 1.0, 1.0, 0.0, 2.0, 2.0];
+/// let b = a;
+/// let mut scratch = [0.0; scratch_len(3, 2, CovarianceSide::Auto)];
+/// let terms = loss(Views::new(&a, &b, 2)?, &Config::default(), Options::default(), &mut scratch)?;
+/// assert_eq!(terms.invariance, 0.0);
+/// # Ok::<(), vicreg::Error>(())
+/// ```
+pub fn loss(
+    views: Views<'_>,
+    config: &Config,
+    options: Options,
+    scratch: &mut [f32],
+) -> Result<LossTerms, Error> {
+    compute(views, config, options, scratch, None)
+}
+
+/// The loss terms, and ∂ℓ/∂Z and ∂ℓ/∂Z′ written into `grad_a` and `grad_b`
+/// (each n·d, row-major, overwritten).
+///
+/// On any error the gradient buffers hold no meaningful values.
+///
+/// ```
+/// use vicreg::{Config, Options, Views, loss_and_gradients, scratch_len, CovarianceSide};
+/// let a = [0.0, 1.0, 1.0, 0.0, 2.0, 2.0];
+/// let b = [0.1, 1.0, 1.0, 0.2, 2.0, 2.1];
+/// let (mut ga, mut gb) = ([0.0; 6], [0.0; 6]);
+/// let mut scratch = [0.0; scratch_len(3, 2, CovarianceSide::Auto)];
+/// let views = Views::new(&a, &b, 2)?;
+/// let terms = loss_and_gradients(views, &Config::default(), Options::default(), &mut scratch, &mut ga, &mut gb)?;
+/// assert!(terms.loss > 0.0);
+/// # Ok::<(), vicreg::Error>(())
+/// ```
+pub fn loss_and_gradients(
+    views: Views<'_>,
+    config: &Config,
+    options: Options,
+    scratch: &mut [f32],
+    grad_a: &mut [f32],
+    grad_b: &mut [f32],
+) -> Result<LossTerms, Error> {
+    let len = views.a.len();
+    if grad_a.len() != len || grad_b.len() != len {
+        return Err(Error::ShapeMismatch);
+    }
+    compute(views, config, options, scratch, Some((grad_a, grad_b)))
+}
+
+/// The parts of the scratch buffer, in the order [`scratch_len`] counts them.
+pub(crate) struct Workspace<'s> {
+    pub(crate) centred: &'s mut [f32],
+    pub(crate) mean: &'s mut [f32],
+    pub(crate) var: &'s mut [f32],
+    pub(crate) weights: &'s mut [f32],
+    pub(crate) square: &'s mut [f32],
+}
+
+impl<'s> Workspace<'s> {
+    /// Splits a flat scratch buffer for an n×d batch, or says how much is
+    /// missing (before the square matrix, which [`CovarianceSide::resolve`]
+    /// checks).
+    pub(crate) fn split(scratch: &'s mut [f32], n: usize, d: usize) -> Result<Self, Error> {
+        if scratch.len() < n * d + 3 * d {
+            return Err(Error::ScratchTooSmall {
+                needed: scratch_len(n, d, CovarianceSide::Auto),
+                available: scratch.len(),
+            });
+        }
+        let (centred, rest) = scratch.split_at_mut(n * d);
+        let (mean, rest) = rest.split_at_mut(d);
+        let (var, rest) = rest.split_at_mut(d);
+        let (weights, square) = rest.split_at_mut(d);
+        Ok(Self {
+            centred,
+            mean,
+            var,
+            weights,
+            square,
+        })
+    }
+}
+
+fn compute(
+    views: Views<'_>,
+    config: &Config,
+    options: Options,
+    scratch: &mut [f32],
+    grads: Option<(&mut [f32], &mut [f32])>,
+) -> Result<LossTerms, Error> {
+    let (n, d) = (views.n(), views.d());
+    let ws = Workspace::split(scratch, n, d)?;
+    compute_in(views, config, options, ws, grads)
+}
+
+/// The loss (and gradients) with the workspace already laid out.
+pub(crate) fn compute_in(
+    views: Views<'_>,
+    config: &Config,
+    options: Options,
+    ws: Workspace<'_>,
+    mut grads: Option<(&mut [f32], &mut [f32])>,
+) -> Result<LossTerms, Error> {
+    config.validate()?;
+    let (n, d, lanes) = (views.n(), views.d(), options.lanes);
+    let available = ws.square.len();
+    let side = options
+        .side
+        .resolve(n, d, available)
+        .ok_or(Error::ScratchTooSmall {
+            needed: scratch_len(n, d, options.side),
+            available: n * d + 3 * d + available,
+        })?;
+
+    let inv = invariance::invariance(lanes, views.a, views.b);
+    if let Some((ga, gb)) = grads.as_mut() {
+        invariance::invariance_gradient(lanes, config.sim_coeff, views.a, views.b, ga, gb);
+    }
+
+    let Workspace {
+        centred,
+        mean,
+        var,
+        weights,
+        square,
+    } = ws;
+    let alpha = 4.0 * config.cov_coeff / (d as f32 * (n - 1) as f32);
+    let mut var_term = 0.0;
+    let mut cov_term = 0.0;
+    for branch in 0..2 {
+        let z = if branch == 0 { views.a } else { views.b };
+        centring::centre(lanes, z, d, centred, mean, var);
+        variance::column_variances(lanes, centred, d, var);
+        var_term += variance::variance(var, config);
+
+        let square = &mut square[..side.square_side(n, d).pow(2)];
+        cov_term += match side {
+            CovarianceSide::BatchSide => gram::gram(lanes, centred, d, var, square),
+            _ => covariance::feature_covariance(lanes, centred, d, square),
+        } / d as f32;
+
+        let Some((ga, gb)) = grads.as_mut() else {
+            continue;
+        };
+        let grad = if branch == 0 { &mut **ga } else { &mut **gb };
+        variance::variance_weights(var, n, config, weights);
+        match side {
+            CovarianceSide::BatchSide => {
+                // Fold −α·Z_c·diag(C) into the per-column weights.
+                for (w, v) in weights.iter_mut().zip(var.iter()) {
+                    *w -= alpha * v;
+                }
+                gram::gram_gradient(lanes, centred, d, square, alpha, grad);
+            }
+            _ => covariance::feature_gradient(lanes, centred, d, square, alpha, grad),
+        }
+        for (g, row) in grad.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
+            crate::lanes::mul_acc(lanes, g, row, weights);
+        }
+    }
+
+    let terms = LossTerms {
+        loss: config.sim_coeff * inv + config.std_coeff * var_term + config.cov_coeff * cov_term,
+        invariance: inv,
+        variance: var_term,
+        covariance: cov_term,
+    };
+    let grads_finite =
+        grads.is_none_or(|(ga, gb)| ga.iter().chain(gb.iter()).all(|g| g.is_finite()));
+    if terms.loss.is_finite() && grads_finite {
+        Ok(terms)
+    } else {
+        Err(Error::NonFiniteResult)
+    }
+}

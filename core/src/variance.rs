@@ -1,0 +1,44 @@
+//! The variance term of one branch,
+//! v(Z) = (1/(2d)) Σⱼ max(0, γ − Sⱼ),  Sⱼ = √(Varⱼ + ε),
+//! with Varⱼ the unbiased (n − 1) variance of column j, and its gradient
+//! ∂v/∂zᵢⱼ = −[Sⱼ < γ] · Z_c,ij / (2·d·(n − 1)·Sⱼ).
+//!
+//! The official code halves each branch's term; the paper's printed formula
+//! does not. The halving is kept: the default μ = 25 was tuned with it.
+
+use crate::Config;
+use crate::lanes::{self, Lanes};
+
+/// Writes the unbiased column variances of the centred n×d matrix `zc`
+/// (n ≥ 2) into `var`.
+pub(crate) fn column_variances(lanes: Lanes, zc: &[f32], d: usize, var: &mut [f32]) {
+    let n = zc.len() / d;
+    var.fill(0.0);
+    for row in zc.chunks_exact(d) {
+        lanes::mul_acc(lanes, var, row, row);
+    }
+    let inv = 1.0 / (n - 1) as f32;
+    for v in var.iter_mut() {
+        *v *= inv;
+    }
+}
+
+/// v(Z) from the column variances.
+pub(crate) fn variance(var: &[f32], config: &Config) -> f32 {
+    let hinge: f32 = var
+        .iter()
+        .map(|&v| (config.gamma - libm::sqrtf(v + config.eps)).max(0.0))
+        .sum();
+    hinge / (2.0 * var.len() as f32)
+}
+
+/// Writes μ·∂v/∂zᵢⱼ / Z_c,ij (a per-column weight, so the gradient is
+/// Z_c ⊙ weights row by row) into `weights`.
+pub(crate) fn variance_weights(var: &[f32], n: usize, config: &Config, weights: &mut [f32]) {
+    let d = var.len();
+    let scale = -config.std_coeff / (2.0 * d as f32 * (n - 1) as f32);
+    for (w, &v) in weights.iter_mut().zip(var) {
+        let s = libm::sqrtf(v + config.eps);
+        *w = if s < config.gamma { scale / s } else { 0.0 };
+    }
+}

@@ -1,0 +1,178 @@
+//! `crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] FILES_OR_DIRS…`
+//!
+//! Computes every reference case with the core, prints one line per case with
+//! its worst error as a fraction of the tolerance, and ends with
+//! `N passed, M failed`; exits non-zero if any case failed or could not be
+//! read. With `--emit`, writes what it computed for each case to
+//! `OUT_DIR/<case file name>` in the schema's "emitted results" form.
+
+use host_tests::loss_case;
+use host_tests::vectors::{Case, case_files, read_case, rows};
+use host_tests::worst;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use vicreg::{CovarianceSide, Lanes, Options};
+
+struct Args {
+    emit: Option<PathBuf>,
+    options: Options,
+    inputs: Vec<PathBuf>,
+}
+
+const USAGE: &str = "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] FILES_OR_DIRS…";
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        emit: None,
+        options: Options::default(),
+        inputs: Vec::new(),
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(arg) = it.next() {
+        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
+        match arg.as_str() {
+            "--emit" => args.emit = Some(PathBuf::from(value("--emit")?)),
+            "--side" => {
+                args.options.side = match value("--side")?.as_str() {
+                    "auto" => CovarianceSide::Auto,
+                    "feature" => CovarianceSide::FeatureSide,
+                    "batch" => CovarianceSide::BatchSide,
+                    other => {
+                        return Err(format!("--side {other}: expected auto, feature or batch"));
+                    }
+                }
+            }
+            "--lanes" => {
+                args.options.lanes = match value("--lanes")?.as_str() {
+                    "wide" => Lanes::Wide,
+                    "scalar" => Lanes::Scalar,
+                    other => return Err(format!("--lanes {other}: expected wide or scalar")),
+                }
+            }
+            "-h" | "--help" => return Err(String::new()),
+            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
+            path => args.inputs.push(PathBuf::from(path)),
+        }
+    }
+    if args.inputs.is_empty() {
+        return Err("no case files or folders given".into());
+    }
+    Ok(args)
+}
+
+enum Outcome {
+    Pass,
+    Fail,
+    Skip,
+}
+
+fn run_case(path: &Path, args: &Args) -> Outcome {
+    let label = path.file_stem().map_or_else(
+        || path.display().to_string(),
+        |s| s.to_string_lossy().into_owned(),
+    );
+    let case = match read_case(path) {
+        Ok(case) => case,
+        Err(e) => {
+            println!("FAIL {label}: cannot read: {e}");
+            return Outcome::Fail;
+        }
+    };
+    match case {
+        Case::Unsupported { name, kind } => {
+            println!("SKIP {name}: kind \"{kind}\" is not handled by this tool");
+            Outcome::Skip
+        }
+        Case::Loss(case) => {
+            let out = match loss_case::compute(&case, args.options) {
+                Ok(out) => out,
+                Err(e) => {
+                    println!(
+                        "FAIL {} (loss n={} d={}): the core refused it: {e}",
+                        case.name, case.n, case.d
+                    );
+                    return Outcome::Fail;
+                }
+            };
+            let agreements = loss_case::judge(&case, &out);
+            let pass = agreements.iter().all(|a| a.ratio <= 1.0);
+            let scalar = worst(&agreements[..4]).map_or(0.0, |a| a.ratio);
+            let grad = worst(&agreements[4..]).map_or(0.0, |a| a.ratio);
+            let culprit = worst(&agreements).map_or("", |a| a.what.as_str());
+            println!(
+                "{} {} (loss n={} d={}): worst scalar {:.2}% of tol, worst gradient {:.2}% of tol{}",
+                if pass { "PASS" } else { "FAIL" },
+                case.name,
+                case.n,
+                case.d,
+                100.0 * scalar,
+                100.0 * grad,
+                if pass {
+                    String::new()
+                } else {
+                    format!(" (worst: {culprit})")
+                }
+            );
+            if let Some(dir) = &args.emit {
+                let json = serde_json::json!({
+                    "kind": "loss",
+                    "name": case.name,
+                    "n": case.n,
+                    "d": case.d,
+                    "expected": out.scalars,
+                    "grad_z_a": rows(&out.grad_a, case.d),
+                    "grad_z_b": rows(&out.grad_b, case.d),
+                });
+                if let Err(e) = emit(dir, path, &json) {
+                    println!("FAIL {}: cannot emit: {e}", case.name);
+                    return Outcome::Fail;
+                }
+            }
+            if pass { Outcome::Pass } else { Outcome::Fail }
+        }
+    }
+}
+
+fn emit(dir: &Path, case_path: &Path, json: &serde_json::Value) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let name = case_path.file_name().unwrap_or_default();
+    std::fs::write(dir.join(name), serde_json::to_string(json)?)
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("crosscheck: {e}");
+            }
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    let files = match case_files(&args.inputs) {
+        Ok(files) => files,
+        Err(e) => {
+            eprintln!("crosscheck: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let (mut passed, mut failed, mut skipped) = (0, 0, 0);
+    for file in &files {
+        match run_case(file, &args) {
+            Outcome::Pass => passed += 1,
+            Outcome::Fail => failed += 1,
+            Outcome::Skip => skipped += 1,
+        }
+    }
+    if skipped > 0 {
+        println!("{passed} passed, {failed} failed, {skipped} skipped");
+    } else {
+        println!("{passed} passed, {failed} failed");
+    }
+    if failed == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}

@@ -1,0 +1,17 @@
+//! Host-side checks of the `vicreg` core: reading the reference vectors and
+//! their tolerances, an independent f64 implementation, and the code the
+//! `crosscheck` tool and the tests share.
+
+pub mod f64_reference;
+pub mod loss_case;
+pub mod vectors;
+
+/// The reference vectors shipped with the repository.
+pub fn vectors_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../reference/vectors")
+}
+
+/// The worst (largest) agreement ratio of a list, or 0 for an empty list.
+pub fn worst(agreements: &[vectors::Agreement]) -> Option<&vectors::Agreement> {
+    agreements.iter().max_by(|a, b| a.ratio.total_cmp(&b.ratio))
+}
