@@ -41,6 +41,10 @@ impl Config {
 
     /// Checks that every coefficient is finite and non-negative and that ε is
     /// positive.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] otherwise.
     pub fn validate(&self) -> Result<(), Error> {
         let non_negative = |x: f32| x.is_finite() && x >= 0.0;
         let ok = non_negative(self.sim_coeff)

@@ -48,6 +48,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
 
     /// A loss with the given coefficients and computation options. `const`, so
     /// it can initialise a `static`.
+    #[must_use]
     pub const fn new(config: Config, options: Options) -> Self {
         Self {
             config,
@@ -61,6 +62,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
     }
 
     /// The coefficients.
+    #[must_use]
     pub fn config(&self) -> &Config {
         &self.config
     }
@@ -71,6 +73,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
     }
 
     /// The covariance formulation and lanes in use.
+    #[must_use]
     pub fn options(&self) -> Options {
         self.options
     }
@@ -81,14 +84,24 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
     }
 
     /// The loss terms of two views of n ≤ N rows, without gradients.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooManyRows`] for n > N, [`Error::ShapeMismatch`] if the views
+    /// differ in length, and the errors of [`loss`](crate::loss()).
     pub fn loss(&mut self, a: &[[f32; D]], b: &[[f32; D]]) -> Result<LossTerms, Error> {
-        let views = self.views(a, b)?;
+        let views = Self::views(a, b)?;
         let (config, options) = (self.config, self.options);
         compute_in(views, &config, options, self.workspace(views.n()), None)
     }
 
     /// The loss terms, with ∂ℓ/∂Z and ∂ℓ/∂Z′ written into `grad_a` and
     /// `grad_b`, which must have as many rows as the views.
+    ///
+    /// # Errors
+    ///
+    /// As [`loss`](Self::loss), and [`Error::ShapeMismatch`] if a gradient
+    /// buffer's length differs from the views'.
     pub fn loss_and_gradients(
         &mut self,
         a: &[[f32; D]],
@@ -96,7 +109,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
         grad_a: &mut [[f32; D]],
         grad_b: &mut [[f32; D]],
     ) -> Result<LossTerms, Error> {
-        let views = self.views(a, b)?;
+        let views = Self::views(a, b)?;
         if grad_a.len() != a.len() || grad_b.len() != a.len() {
             return Err(Error::ShapeMismatch);
         }
@@ -105,7 +118,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
         compute_in(views, &config, options, self.workspace(views.n()), grads)
     }
 
-    fn views<'a>(&self, a: &'a [[f32; D]], b: &'a [[f32; D]]) -> Result<Views<'a>, Error> {
+    fn views<'a>(a: &'a [[f32; D]], b: &'a [[f32; D]]) -> Result<Views<'a>, Error> {
         if a.len() > N {
             return Err(Error::TooManyRows {
                 n: a.len(),

@@ -34,7 +34,7 @@ pub enum Lanes {
 
 const W: usize = 8;
 
-#[inline(always)]
+#[inline]
 fn load(chunk: &[f32; W]) -> f32x8 {
     f32x8::from(*chunk)
 }
@@ -212,6 +212,53 @@ pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
             }
             for ((yi, xi), wi) in yt.iter_mut().zip(xt).zip(wt) {
                 *yi += xi * wi;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ramp(len: usize, k: f32) -> [f32; 40] {
+        core::array::from_fn(|i| if i < len { (i as f32 * k).sin() } else { 0.0 })
+    }
+
+    #[test]
+    fn wide_primitives_match_scalar_for_every_tail_length() {
+        for len in 0..40 {
+            let (x, y) = (&ramp(len, 0.7)[..len], &ramp(len, 1.3)[..len]);
+            let close = |s: f32, w: f32| (s - w).abs() <= 1e-5 * (1.0 + s.abs());
+            assert!(
+                close(dot(Lanes::Scalar, x, y), dot(Lanes::Wide, x, y)),
+                "dot, len {len}"
+            );
+            assert!(
+                close(
+                    sum_sq_diff(Lanes::Scalar, x, y),
+                    sum_sq_diff(Lanes::Wide, x, y)
+                ),
+                "ssd, len {len}"
+            );
+
+            let mut outs = [[0.0f32; 40]; 2];
+            for (out, lanes) in outs.iter_mut().zip([Lanes::Scalar, Lanes::Wide]) {
+                let out = &mut out[..len];
+                out.copy_from_slice(x);
+                axpy(lanes, 0.5, y, out);
+                axpy4(lanes, [1.0, -2.0, 0.25, 3.0], [x, y, y, x], out);
+                mul_acc(lanes, out, x, y);
+                let copy: [f32; 40] = core::array::from_fn(|i| out.get(i).copied().unwrap_or(0.0));
+                scaled_diff_into(lanes, out, 1.5, &copy[..len], y);
+                sub_into(lanes, out, &copy[..len], x);
+                add_assign(lanes, out, y);
+            }
+            for (s, w) in outs[0].iter().zip(&outs[1]) {
+                assert!(
+                    close(*s, *w),
+                    "element-wise primitives, len {len}: {s} vs {w}"
+                );
             }
         }
     }

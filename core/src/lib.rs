@@ -49,7 +49,8 @@
     clippy::cast_precision_loss,
     clippy::many_single_char_names,
     clippy::similar_names,
-    clippy::module_name_repetitions
+    clippy::module_name_repetitions,
+    clippy::doc_markdown
 )]
 
 mod centring;

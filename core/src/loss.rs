@@ -37,6 +37,7 @@ pub enum CovarianceSide {
 impl CovarianceSide {
     /// The formulation used for an n×d batch when `square` elements are
     /// available for its square matrix; `None` if it does not fit.
+    #[must_use]
     pub const fn resolve(self, n: usize, d: usize, square: usize) -> Option<Self> {
         const fn fits(side: usize, square: usize) -> bool {
             match side.checked_mul(side) {
@@ -64,6 +65,7 @@ impl CovarianceSide {
 
     /// The side length of this formulation's square matrix for an n×d batch
     /// (`Auto` takes the smaller).
+    #[must_use]
     pub const fn square_side(self, n: usize, d: usize) -> usize {
         match self {
             Self::FeatureSide => d,
@@ -125,11 +127,16 @@ pub struct Views<'a> {
 impl<'a> Views<'a> {
     /// Checks that `a` and `b` are both n×d with n ≥ 2, d ≥ 1, and hold only
     /// finite values.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ZeroDimension`], [`Error::ShapeMismatch`] (lengths differ or
+    /// are not a multiple of d), [`Error::TooFewRows`], [`Error::NonFiniteInput`].
     pub fn new(a: &'a [f32], b: &'a [f32], d: usize) -> Result<Self, Error> {
         if d == 0 {
             return Err(Error::ZeroDimension);
         }
-        if a.len() != b.len() || a.len() % d != 0 {
+        if a.len() != b.len() || !a.len().is_multiple_of(d) {
             return Err(Error::ShapeMismatch);
         }
         let n = a.len() / d;
@@ -143,21 +150,25 @@ impl<'a> Views<'a> {
     }
 
     /// Rows in the batch.
+    #[must_use]
     pub fn n(&self) -> usize {
         self.a.len() / self.d
     }
 
     /// Features per row.
+    #[must_use]
     pub fn d(&self) -> usize {
         self.d
     }
 
     /// View a, row-major.
+    #[must_use]
     pub fn a(&self) -> &'a [f32] {
         self.a
     }
 
     /// View b, row-major.
+    #[must_use]
     pub fn b(&self) -> &'a [f32] {
         self.b
     }
@@ -171,6 +182,7 @@ impl<'a> Views<'a> {
 /// use vicreg::{CovarianceSide, scratch_len};
 /// assert_eq!(scratch_len(16, 64, CovarianceSide::BatchSide), 16 * 64 + 3 * 64 + 16 * 16);
 /// ```
+#[must_use]
 pub const fn scratch_len(n: usize, d: usize, side: CovarianceSide) -> usize {
     let s = side.square_side(n, d);
     n.saturating_mul(d)
@@ -179,6 +191,13 @@ pub const fn scratch_len(n: usize, d: usize, side: CovarianceSide) -> usize {
 }
 
 /// The loss terms, without gradients.
+///
+/// # Errors
+///
+/// [`Error::InvalidConfig`] for a configuration [`Config::validate`] refuses,
+/// [`Error::ScratchTooSmall`] if `scratch` is shorter than [`scratch_len`]
+/// (for the formulation [`CovarianceSide::resolve`] picks), and
+/// [`Error::NonFiniteResult`] if finite inputs overflow.
 ///
 /// ```
 /// use vicreg::{Config, Options, Views, loss, scratch_len, CovarianceSide};
@@ -202,6 +221,11 @@ pub fn loss(
 /// (each n·d, row-major, overwritten).
 ///
 /// On any error the gradient buffers hold no meaningful values.
+///
+/// # Errors
+///
+/// As [`loss`], and [`Error::ShapeMismatch`] if a gradient buffer's length
+/// is not n·d; [`Error::NonFiniteResult`] also covers the gradients.
 ///
 /// ```
 /// use vicreg::{Config, Options, Views, loss_and_gradients, scratch_len, CovarianceSide};

@@ -2,6 +2,7 @@
 //! their tolerances, an independent f64 implementation, and the code the
 //! `crosscheck` tool and the tests share.
 
+pub mod batches;
 pub mod f64_reference;
 pub mod loss_case;
 pub mod vectors;
