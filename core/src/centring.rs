@@ -10,31 +10,28 @@
 
 use crate::lanes::{self, Lanes};
 
-/// Writes Z_c (row-major n×d) into `zc` and the corrected column means into
-/// `mean`; `correction` is d elements of workspace. `z` and `zc` hold n·d
-/// elements, `mean` and `correction` d; n ≥ 1.
+/// Centres the row-major n×d batch `z` in place (n ≥ 1) and writes the
+/// corrected column means into `mean`; `correction` is d elements of
+/// workspace.
 pub(crate) fn centre(
     lanes: Lanes,
-    z: &[f32],
+    z: &mut [f32],
     d: usize,
-    zc: &mut [f32],
     mean: &mut [f32],
     correction: &mut [f32],
 ) {
-    let n = z.len() / d;
-    let inv_n = 1.0 / n as f32;
-
+    let inv_n = 1.0 / (z.len() / d) as f32;
     column_mean(lanes, z, d, inv_n, mean);
-    for (out, row) in zc.chunks_exact_mut(d).zip(z.chunks_exact(d)) {
-        lanes::sub_into(lanes, out, row, mean);
-    }
-
-    column_mean(lanes, zc, d, inv_n, correction);
-    for row in zc.chunks_exact_mut(d) {
-        // row ← row − correction, in place.
-        lanes::axpy(lanes, -1.0, correction, row);
-    }
+    subtract_from_rows(lanes, z, d, mean);
+    column_mean(lanes, z, d, inv_n, correction);
+    subtract_from_rows(lanes, z, d, correction);
     lanes::add_assign(lanes, mean, correction);
+}
+
+fn subtract_from_rows(lanes: Lanes, z: &mut [f32], d: usize, m: &[f32]) {
+    for row in z.chunks_exact_mut(d) {
+        lanes::axpy(lanes, -1.0, m, row);
+    }
 }
 
 /// mean ← (1/n) Σᵢ zᵢ over the rows of `z`.

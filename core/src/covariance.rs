@@ -35,8 +35,13 @@ pub(crate) fn feature_covariance(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f3
     2.0 * off
 }
 
-/// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows, four rows a pass.
+/// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows: register tiles in
+/// SIMD lanes, or four rank-one updates a pass over C in scalar code.
 fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
+    if lanes == Lanes::Wide {
+        lanes::gram_upper_tiled(zc, d, c);
+        return;
+    }
     let full = zc.len() / d / 4 * 4;
     for i in (0..full).step_by(4) {
         let r = four_rows(zc, d, i);

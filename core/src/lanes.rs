@@ -141,33 +141,74 @@ pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
     }
 }
 
+/// Vectors of eight per register tile row: two where there are registers for
+/// eight 8-lane accumulators plus operands (AVX's 16 ymm, NEON's 32 q), one
+/// where an `f32x8` takes two of SSE's 16 xmm registers.
+const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) {
+    2
+} else {
+    1
+};
+
+/// C ← Zᵀ·Z on and above the diagonal, for row-major n×d `z` and d×d `c`
+/// (entries below the diagonal within a block of eight columns are written
+/// too; callers mirror the upper triangle over them).
+///
+/// A register tile of four rows of C by sixteen columns stays in eight
+/// accumulators while the n rows of Z stream past, so each element of C is
+/// loaded and stored once instead of once per row.
+pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
+    let mut j0 = 0;
+    while j0 < d {
+        let rows = (d - j0).min(4);
+        let mut k0 = j0 / W * W;
+        while k0 + W <= d {
+            let wide = TILE_VECTORS == 2 && k0 + 2 * W <= d;
+            match (rows, wide) {
+                (4, true) => tile::<4, 2>(z, d, j0, k0, c),
+                (4, false) => tile::<4, 1>(z, d, j0, k0, c),
+                (_, true) => (j0..j0 + rows).for_each(|j| tile::<1, 2>(z, d, j, k0, c)),
+                (_, false) => (j0..j0 + rows).for_each(|j| tile::<1, 1>(z, d, j, k0, c)),
+            }
+            k0 += if wide { 2 * W } else { W };
+        }
+        // Fewer than eight columns left: scalar dot products down the columns.
+        for j in j0..j0 + rows {
+            for k in k0.max(j)..d {
+                c[j * d + k] = z.chunks_exact(d).map(|row| row[j] * row[k]).sum();
+            }
+        }
+        j0 += rows;
+    }
+}
+
+/// C[j0..j0+R, k0..k0+8·V] = Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
+#[inline]
+fn tile<const R: usize, const V: usize>(z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
+    let mut acc = [[f32x8::ZERO; V]; R];
+    for row in z.chunks_exact(d) {
+        let (cols, _) = row[k0..k0 + V * W].as_chunks::<W>();
+        let x: [f32x8; V] = core::array::from_fn(|v| load(&cols[v]));
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let a = f32x8::splat(row[j0 + r]);
+            for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
+                *acc_rv = xv.mul_add(a, *acc_rv);
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        let out = &mut c[(j0 + r) * d + k0..(j0 + r) * d + k0 + V * W];
+        let (chunks, _) = out.as_chunks_mut::<W>();
+        for (chunk, a) in chunks.iter_mut().zip(acc_r) {
+            *chunk = a.to_array();
+        }
+    }
+}
+
 /// y ← y + x, element-wise.
 #[inline]
 pub(crate) fn add_assign(lanes: Lanes, y: &mut [f32], x: &[f32]) {
     axpy(lanes, 1.0, x, y);
-}
-
-/// out ← x − m, element-wise (centring one row by the column means m).
-#[inline]
-pub(crate) fn sub_into(lanes: Lanes, out: &mut [f32], x: &[f32], m: &[f32]) {
-    match lanes {
-        Lanes::Scalar => {
-            for ((o, xi), mi) in out.iter_mut().zip(x).zip(m) {
-                *o = xi - mi;
-            }
-        }
-        Lanes::Wide => {
-            let (ob, ot) = out.as_chunks_mut::<W>();
-            let (xb, xt) = x.as_chunks::<W>();
-            let (mb, mt) = m.as_chunks::<W>();
-            for ((o, xc), mc) in ob.iter_mut().zip(xb).zip(mb) {
-                *o = (load(xc) - load(mc)).to_array();
-            }
-            for ((o, xi), mi) in ot.iter_mut().zip(xt).zip(mt) {
-                *o = xi - mi;
-            }
-        }
-    }
 }
 
 /// out ← s·(x − y), element-wise.
@@ -251,7 +292,6 @@ mod tests {
                 mul_acc(lanes, out, x, y);
                 let copy: [f32; 40] = core::array::from_fn(|i| out.get(i).copied().unwrap_or(0.0));
                 scaled_diff_into(lanes, out, 1.5, &copy[..len], y);
-                sub_into(lanes, out, &copy[..len], x);
                 add_assign(lanes, out, y);
             }
             for (s, w) in outs[0].iter().zip(&outs[1]) {

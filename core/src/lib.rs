@@ -60,6 +60,7 @@ mod error;
 mod fixed;
 mod gram;
 mod invariance;
+pub mod kernels;
 mod lanes;
 mod loss;
 mod variance;

@@ -335,7 +335,8 @@ pub(crate) fn compute_in(
     let mut cov_term = 0.0;
     for branch in 0..2 {
         let z = if branch == 0 { views.a } else { views.b };
-        centring::centre(lanes, z, d, centred, mean, var);
+        centred.copy_from_slice(z);
+        centring::centre(lanes, centred, d, mean, var);
         variance::column_variances(lanes, centred, d, var);
         var_term += variance::variance(var, config);
 
