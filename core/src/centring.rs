@@ -13,13 +13,7 @@ use crate::lanes::{self, Lanes};
 /// Centres the row-major n×d batch `z` in place (n ≥ 1) and writes the
 /// corrected column means into `mean`; `correction` is d elements of
 /// workspace.
-pub(crate) fn centre(
-    lanes: Lanes,
-    z: &mut [f32],
-    d: usize,
-    mean: &mut [f32],
-    correction: &mut [f32],
-) {
+pub(crate) fn centre(lanes: Lanes, z: &mut [f32], d: usize, mean: &mut [f32], correction: &mut [f32]) {
     let inv_n = 1.0 / (z.len() / d) as f32;
     column_mean(lanes, z, d, inv_n, mean);
     subtract_from_rows(lanes, z, d, mean);

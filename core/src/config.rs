@@ -31,13 +31,7 @@ pub struct Config {
 
 impl Config {
     /// The official implementation's coefficients.
-    pub const DEFAULT: Self = Self {
-        sim_coeff: 25.0,
-        std_coeff: 25.0,
-        cov_coeff: 1.0,
-        gamma: 1.0,
-        eps: 1e-4,
-    };
+    pub const DEFAULT: Self = Self { sim_coeff: 25.0, std_coeff: 25.0, cov_coeff: 1.0, gamma: 1.0, eps: 1e-4 };
 
     /// Checks that every coefficient is finite and non-negative and that ε is
     /// positive.
@@ -53,11 +47,7 @@ impl Config {
             && non_negative(self.gamma)
             && self.eps.is_finite()
             && self.eps > 0.0;
-        if ok {
-            Ok(())
-        } else {
-            Err(Error::InvalidConfig)
-        }
+        if ok { Ok(()) } else { Err(Error::InvalidConfig) }
     }
 }
 

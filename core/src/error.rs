@@ -41,6 +41,26 @@ pub enum Error {
     },
     /// The inputs were finite but the loss or a gradient overflowed.
     NonFiniteResult,
+    /// An output buffer is too short.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        available: usize,
+    },
+    /// The bytes do not start with a checkpoint's magic number.
+    CheckpointMagic,
+    /// The checkpoint was written in a format version this crate does not read.
+    CheckpointVersion {
+        /// The version found.
+        found: u16,
+    },
+    /// The checkpoint's length or checksum is wrong: it is truncated or
+    /// corrupted.
+    CheckpointCorrupt,
+    /// The checkpoint is intact but for another network (widths,
+    /// architecture) or another optimiser.
+    CheckpointShape,
 }
 
 impl fmt::Display for Error {
@@ -58,6 +78,15 @@ impl fmt::Display for Error {
                 write!(f, "scratch holds {available} elements, {needed} are needed")
             }
             Error::NonFiniteResult => f.write_str("loss or gradient is not finite"),
+            Error::BufferTooSmall { needed, available } => {
+                write!(f, "buffer holds {available} bytes, {needed} are needed")
+            }
+            Error::CheckpointMagic => f.write_str("not a checkpoint (bad magic number)"),
+            Error::CheckpointVersion { found } => {
+                write!(f, "checkpoint format version {found} is not supported (this build reads 1)")
+            }
+            Error::CheckpointCorrupt => f.write_str("checkpoint is truncated or corrupted (length or checksum)"),
+            Error::CheckpointShape => f.write_str("checkpoint is for another network or optimiser"),
         }
     }
 }

@@ -120,10 +120,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
 
     fn views<'a>(a: &'a [[f32; D]], b: &'a [[f32; D]]) -> Result<Views<'a>, Error> {
         if a.len() > N {
-            return Err(Error::TooManyRows {
-                n: a.len(),
-                capacity: N,
-            });
+            return Err(Error::TooManyRows { n: a.len(), capacity: N });
         }
         Views::new(a.as_flattened(), b.as_flattened(), D)
     }

@@ -31,26 +31,14 @@ pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32
 
 /// grad ← grad + α/(n − 1)·K·Z_c. The −α·Z_c·diag(C) part is left to the
 /// caller, who folds it into the per-column variance weights.
-pub(crate) fn gram_gradient(
-    lanes: Lanes,
-    zc: &[f32],
-    d: usize,
-    k: &[f32],
-    alpha: f32,
-    grad: &mut [f32],
-) {
+pub(crate) fn gram_gradient(lanes: Lanes, zc: &[f32], d: usize, k: &[f32], alpha: f32, grad: &mut [f32]) {
     let n = zc.len() / d;
     let scale = alpha / (n - 1) as f32;
     let quads = n / 4 * 4;
     for (i, g) in grad.chunks_exact_mut(d).enumerate() {
         let ki = &k[i * n..(i + 1) * n];
         for l in (0..quads).step_by(4) {
-            let a = [
-                scale * ki[l],
-                scale * ki[l + 1],
-                scale * ki[l + 2],
-                scale * ki[l + 3],
-            ];
+            let a = [scale * ki[l], scale * ki[l + 1], scale * ki[l + 2], scale * ki[l + 3]];
             lanes::axpy4(lanes, a, four_rows(zc, d, l), g);
         }
         for l in quads..n {

@@ -49,12 +49,7 @@ pub fn centre(
 ///
 /// [`Error::ZeroDimension`] for d = 0, [`Error::TooFewRows`] for n < 2,
 /// [`Error::ShapeMismatch`] if `c` is not d² long.
-pub fn covariance_matrix(
-    lanes: Lanes,
-    centred: &[f32],
-    d: usize,
-    c: &mut [f32],
-) -> Result<f32, Error> {
+pub fn covariance_matrix(lanes: Lanes, centred: &[f32], d: usize, c: &mut [f32]) -> Result<f32, Error> {
     rows(centred, d, 2)?;
     if Some(c.len()) != d.checked_mul(d) {
         return Err(Error::ShapeMismatch);
@@ -71,9 +66,5 @@ fn rows(z: &[f32], d: usize, min: usize) -> Result<usize, Error> {
         return Err(Error::ShapeMismatch);
     }
     let n = z.len() / d;
-    if n < min {
-        Err(Error::TooFewRows { n })
-    } else {
-        Ok(n)
-    }
+    if n < min { Err(Error::TooFewRows { n }) } else { Ok(n) }
 }

@@ -73,11 +73,7 @@ pub(crate) fn sum_sq_diff(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
                 let t = load(a) - load(b);
                 acc = t.mul_add(t, acc);
             }
-            acc.reduce_add()
-                + xt.iter()
-                    .zip(yt)
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f32>()
+            acc.reduce_add() + xt.iter().zip(yt).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
         }
     }
 }
@@ -144,11 +140,7 @@ pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
 /// Vectors of eight per register tile row: two where there are registers for
 /// eight 8-lane accumulators plus operands (AVX's 16 ymm, NEON's 32 q), one
 /// where an `f32x8` takes two of SSE's 16 xmm registers.
-const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) {
-    2
-} else {
-    1
-};
+const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) { 2 } else { 1 };
 
 /// C ← Zᵀ·Z on and above the diagonal, for row-major n×d `z` and d×d `c`
 /// (entries below the diagonal within a block of eight columns are written
@@ -271,17 +263,8 @@ mod tests {
         for len in 0..40 {
             let (x, y) = (&ramp(len, 0.7)[..len], &ramp(len, 1.3)[..len]);
             let close = |s: f32, w: f32| (s - w).abs() <= 1e-5 * (1.0 + s.abs());
-            assert!(
-                close(dot(Lanes::Scalar, x, y), dot(Lanes::Wide, x, y)),
-                "dot, len {len}"
-            );
-            assert!(
-                close(
-                    sum_sq_diff(Lanes::Scalar, x, y),
-                    sum_sq_diff(Lanes::Wide, x, y)
-                ),
-                "ssd, len {len}"
-            );
+            assert!(close(dot(Lanes::Scalar, x, y), dot(Lanes::Wide, x, y)), "dot, len {len}");
+            assert!(close(sum_sq_diff(Lanes::Scalar, x, y), sum_sq_diff(Lanes::Wide, x, y)), "ssd, len {len}");
 
             let mut outs = [[0.0f32; 40]; 2];
             for (out, lanes) in outs.iter_mut().zip([Lanes::Scalar, Lanes::Wide]) {
@@ -295,10 +278,7 @@ mod tests {
                 add_assign(lanes, out, y);
             }
             for (s, w) in outs[0].iter().zip(&outs[1]) {
-                assert!(
-                    close(*s, *w),
-                    "element-wise primitives, len {len}: {s} vs {w}"
-                );
+                assert!(close(*s, *w), "element-wise primitives, len {len}: {s} vs {w}");
             }
         }
     }

@@ -53,7 +53,10 @@
     clippy::doc_markdown
 )]
 
+pub mod augment;
+mod batch_norm;
 mod centring;
+pub mod checkpoint;
 mod config;
 mod covariance;
 mod error;
@@ -62,7 +65,12 @@ mod gram;
 mod invariance;
 pub mod kernels;
 mod lanes;
+mod linear;
 mod loss;
+mod network;
+mod optim;
+mod rng;
+mod trainer;
 mod variance;
 
 pub use config::Config;
@@ -70,3 +78,8 @@ pub use error::Error;
 pub use fixed::VicregLoss;
 pub use lanes::Lanes;
 pub use loss::{CovarianceSide, LossTerms, Options, Views, loss, loss_and_gradients, scratch_len};
+pub use network::{Arch, Dims, Frozen, Layer, Parameters, Tensor};
+pub use optim::{AdamW, Lars, Optimizer, Schedule, Sgd};
+pub use rand_core;
+pub use rng::{Pcg32, gaussian, symmetric_unit, uniform};
+pub use trainer::{StepReport, Trainer, TrainerConfig};

@@ -49,11 +49,8 @@ impl CovarianceSide {
             Self::FeatureSide if fits(d, square) => Some(Self::FeatureSide),
             Self::BatchSide if fits(n, square) => Some(Self::BatchSide),
             Self::Auto => {
-                let (first, second) = if n < d {
-                    (Self::BatchSide, Self::FeatureSide)
-                } else {
-                    (Self::FeatureSide, Self::BatchSide)
-                };
+                let (first, second) =
+                    if n < d { (Self::BatchSide, Self::FeatureSide) } else { (Self::FeatureSide, Self::BatchSide) };
                 match first.resolve(n, d, square) {
                     Some(side) => Some(side),
                     None => second.resolve(n, d, square),
@@ -185,9 +182,7 @@ impl<'a> Views<'a> {
 #[must_use]
 pub const fn scratch_len(n: usize, d: usize, side: CovarianceSide) -> usize {
     let s = side.square_side(n, d);
-    n.saturating_mul(d)
-        .saturating_add(d.saturating_mul(3))
-        .saturating_add(s.saturating_mul(s))
+    n.saturating_mul(d).saturating_add(d.saturating_mul(3)).saturating_add(s.saturating_mul(s))
 }
 
 /// The loss terms, without gradients.
@@ -208,12 +203,7 @@ pub const fn scratch_len(n: usize, d: usize, side: CovarianceSide) -> usize {
 /// assert_eq!(terms.invariance, 0.0);
 /// # Ok::<(), vicreg::Error>(())
 /// ```
-pub fn loss(
-    views: Views<'_>,
-    config: &Config,
-    options: Options,
-    scratch: &mut [f32],
-) -> Result<LossTerms, Error> {
+pub fn loss(views: Views<'_>, config: &Config, options: Options, scratch: &mut [f32]) -> Result<LossTerms, Error> {
     compute(views, config, options, scratch, None)
 }
 
@@ -277,13 +267,7 @@ impl<'s> Workspace<'s> {
         let (mean, rest) = rest.split_at_mut(d);
         let (var, rest) = rest.split_at_mut(d);
         let (weights, square) = rest.split_at_mut(d);
-        Ok(Self {
-            centred,
-            mean,
-            var,
-            weights,
-            square,
-        })
+        Ok(Self { centred, mean, var, weights, square })
     }
 }
 
@@ -310,26 +294,17 @@ pub(crate) fn compute_in(
     config.validate()?;
     let (n, d, lanes) = (views.n(), views.d(), options.lanes);
     let available = ws.square.len();
-    let side = options
-        .side
-        .resolve(n, d, available)
-        .ok_or(Error::ScratchTooSmall {
-            needed: scratch_len(n, d, options.side),
-            available: n * d + 3 * d + available,
-        })?;
+    let side = options.side.resolve(n, d, available).ok_or(Error::ScratchTooSmall {
+        needed: scratch_len(n, d, options.side),
+        available: n * d + 3 * d + available,
+    })?;
 
     let inv = invariance::invariance(lanes, views.a, views.b);
     if let Some((ga, gb)) = grads.as_mut() {
         invariance::invariance_gradient(lanes, config.sim_coeff, views.a, views.b, ga, gb);
     }
 
-    let Workspace {
-        centred,
-        mean,
-        var,
-        weights,
-        square,
-    } = ws;
+    let Workspace { centred, mean, var, weights, square } = ws;
     let alpha = 4.0 * config.cov_coeff / (d as f32 * (n - 1) as f32);
     let mut var_term = 0.0;
     let mut cov_term = 0.0;
@@ -372,11 +347,6 @@ pub(crate) fn compute_in(
         variance: var_term,
         covariance: cov_term,
     };
-    let grads_finite =
-        grads.is_none_or(|(ga, gb)| ga.iter().chain(gb.iter()).all(|g| g.is_finite()));
-    if terms.loss.is_finite() && grads_finite {
-        Ok(terms)
-    } else {
-        Err(Error::NonFiniteResult)
-    }
+    let grads_finite = grads.is_none_or(|(ga, gb)| ga.iter().chain(gb.iter()).all(|g| g.is_finite()));
+    if terms.loss.is_finite() && grads_finite { Ok(terms) } else { Err(Error::NonFiniteResult) }
 }

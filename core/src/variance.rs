@@ -25,10 +25,7 @@ pub(crate) fn column_variances(lanes: Lanes, zc: &[f32], d: usize, var: &mut [f3
 
 /// v(Z) from the column variances.
 pub(crate) fn variance(var: &[f32], config: &Config) -> f32 {
-    let hinge: f32 = var
-        .iter()
-        .map(|&v| (config.gamma - libm::sqrtf(v + config.eps)).max(0.0))
-        .sum();
+    let hinge: f32 = var.iter().map(|&v| (config.gamma - libm::sqrtf(v + config.eps)).max(0.0)).sum();
     hinge / (2.0 * var.len() as f32)
 }
 

@@ -16,14 +16,7 @@ use std::hint::black_box;
 use std::time::Duration;
 use vicreg::{Config, CovarianceSide, Lanes, Options, Views, kernels};
 
-const SHAPES: [(usize, usize); 6] = [
-    (32, 32),
-    (64, 64),
-    (128, 128),
-    (256, 256),
-    (256, 1024),
-    (32, 512),
-];
+const SHAPES: [(usize, usize); 6] = [(32, 32), (64, 64), (128, 128), (256, 256), (256, 1024), (32, 512)];
 
 fn variants() -> [(&'static str, Options); 5] {
     use CovarianceSide::{Auto, BatchSide, FeatureSide};
@@ -43,11 +36,7 @@ fn flops(n: usize, d: usize) -> u64 {
 
 fn loss_benches(c: &mut Criterion) {
     for gradients in [true, false] {
-        let mut group = c.benchmark_group(if gradients {
-            "loss_and_gradients"
-        } else {
-            "loss_only"
-        });
+        let mut group = c.benchmark_group(if gradients { "loss_and_gradients" } else { "loss_only" });
         for (n, d) in SHAPES {
             let (a, b) = view_pair(n, d, 7);
             let views = Views::new(&a, &b, d).unwrap();
@@ -59,14 +48,7 @@ fn loss_benches(c: &mut Criterion) {
                 group.bench_function(id, |bench| {
                     bench.iter(|| {
                         let terms = if gradients {
-                            vicreg::loss_and_gradients(
-                                views,
-                                &Config::DEFAULT,
-                                options,
-                                &mut scratch,
-                                &mut ga,
-                                &mut gb,
-                            )
+                            vicreg::loss_and_gradients(views, &Config::DEFAULT, options, &mut scratch, &mut ga, &mut gb)
                         } else {
                             vicreg::loss(views, &Config::DEFAULT, options, &mut scratch)
                         };
@@ -89,9 +71,7 @@ fn accumulation_benches(c: &mut Criterion) {
         group.throughput(Throughput::Elements(flops(n, d)));
         for (name, lanes) in [("scalar", Lanes::Scalar), ("wide", Lanes::Wide)] {
             group.bench_function(BenchmarkId::new(name, format!("n{n}_d{d}")), |bench| {
-                bench.iter(|| {
-                    black_box(kernels::covariance_matrix(lanes, &zc, d, &mut cov).unwrap())
-                });
+                bench.iter(|| black_box(kernels::covariance_matrix(lanes, &zc, d, &mut cov).unwrap()));
             });
         }
         group.bench_function(BenchmarkId::new("sgemm", format!("n{n}_d{d}")), |bench| {

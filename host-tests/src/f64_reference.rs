@@ -51,17 +51,8 @@ pub struct Result64 {
 pub fn loss_and_gradients(z_a: &[f64], z_b: &[f64], d: usize, cfg: &Config64) -> Result64 {
     let n = z_a.len() / d;
     let nd = (n * d) as f64;
-    let invariance = z_a
-        .iter()
-        .zip(z_b)
-        .map(|(a, b)| (a - b) * (a - b))
-        .sum::<f64>()
-        / nd;
-    let mut grad_a: Vec<f64> = z_a
-        .iter()
-        .zip(z_b)
-        .map(|(a, b)| 2.0 * cfg.sim_coeff * (a - b) / nd)
-        .collect();
+    let invariance = z_a.iter().zip(z_b).map(|(a, b)| (a - b) * (a - b)).sum::<f64>() / nd;
+    let mut grad_a: Vec<f64> = z_a.iter().zip(z_b).map(|(a, b)| 2.0 * cfg.sim_coeff * (a - b) / nd).collect();
     let mut grad_b: Vec<f64> = grad_a.iter().map(|g| -g).collect();
 
     let (va, ca) = branch(z_a, n, d, cfg, &mut grad_a);
@@ -80,9 +71,7 @@ pub fn loss_and_gradients(z_a: &[f64], z_b: &[f64], d: usize, cfg: &Config64) ->
 /// v(Z), c(Z), and adds μ·∂v/∂Z + ν·∂c/∂Z to `grad`.
 fn branch(z: &[f64], n: usize, d: usize, cfg: &Config64, grad: &mut [f64]) -> (f64, f64) {
     let nm1 = (n - 1) as f64;
-    let mean: Vec<f64> = (0..d)
-        .map(|j| (0..n).map(|i| z[i * d + j]).sum::<f64>() / n as f64)
-        .collect();
+    let mean: Vec<f64> = (0..d).map(|j| (0..n).map(|i| z[i * d + j]).sum::<f64>() / n as f64).collect();
     let zc: Vec<f64> = (0..n * d).map(|e| z[e] - mean[e % d]).collect();
 
     let mut c = vec![0.0; d * d];
@@ -109,10 +98,7 @@ fn branch(z: &[f64], n: usize, d: usize, cfg: &Config64, grad: &mut [f64]) -> (f
             if std[j] < cfg.gamma {
                 g -= cfg.std_coeff * zc[i * d + j] / (2.0 * d as f64 * nm1 * std[j]);
             }
-            let zg: f64 = (0..d)
-                .filter(|&k| k != j)
-                .map(|k| zc[i * d + k] * c[k * d + j])
-                .sum();
+            let zg: f64 = (0..d).filter(|&k| k != j).map(|k| zc[i * d + k] * c[k * d + j]).sum();
             g += cfg.cov_coeff * 4.0 / (d as f64 * nm1) * zg;
             grad[i * d + j] += g;
         }

@@ -1,8 +1,7 @@
 //! Computing a `loss` case with the core and judging it.
 
 use crate::vectors::{
-    Agreement, LOSS_TOL, LossCase, LossScalars, array_agreements, flatten, flatten_f32,
-    scalar_agreement,
+    Agreement, LOSS_TOL, LossCase, LossScalars, array_agreements, flatten, flatten_f32, scalar_agreement,
 };
 use vicreg::{Error, Options, Views};
 
@@ -23,14 +22,7 @@ pub fn compute(case: &LossCase, options: Options) -> Result<LossOutput, Error> {
     let views = Views::new(&a, &b, case.d)?;
     let mut scratch = vec![0.0; vicreg::scratch_len(case.n, case.d, options.side)];
     let (mut ga, mut gb) = (vec![0.0; a.len()], vec![0.0; a.len()]);
-    let terms = vicreg::loss_and_gradients(
-        views,
-        &case.config.to_core(),
-        options,
-        &mut scratch,
-        &mut ga,
-        &mut gb,
-    )?;
+    let terms = vicreg::loss_and_gradients(views, &case.config.to_core(), options, &mut scratch, &mut ga, &mut gb)?;
     Ok(LossOutput {
         scalars: terms.into(),
         grad_a: ga.into_iter().map(f64::from).collect(),
@@ -48,12 +40,6 @@ pub fn judge(case: &LossCase, out: &LossOutput) -> Vec<Agreement> {
         .map(|((what, e), (_, g))| scalar_agreement(what, *e, g, LOSS_TOL))
         .collect();
     let (ea, eb) = (flatten(&case.grad_z_a), flatten(&case.grad_z_b));
-    all.extend(array_agreements(
-        &[
-            ("grad_z_a", &ea, &out.grad_a),
-            ("grad_z_b", &eb, &out.grad_b),
-        ],
-        LOSS_TOL,
-    ));
+    all.extend(array_agreements(&[("grad_z_a", &ea, &out.grad_a), ("grad_z_b", &eb, &out.grad_b)], LOSS_TOL));
     all
 }

@@ -99,6 +99,8 @@ pub struct LossCase {
 pub enum Case {
     /// A loss case.
     Loss(LossCase),
+    /// A Siamese-network case.
+    Mlp(Box<crate::mlp_case::MlpCase>),
     /// A kind this tool does not compute; the name and the kind.
     Unsupported {
         /// The case's name.
@@ -117,40 +119,24 @@ pub fn read_case(path: &Path) -> Result<Case, String> {
 /// Parses the text of one case.
 pub fn parse_case(text: &str) -> Result<Case, String> {
     let value: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    let kind = value
-        .get("kind")
-        .and_then(|k| k.as_str())
-        .ok_or("no string field `kind`")?
-        .to_owned();
+    let kind = value.get("kind").and_then(|k| k.as_str()).ok_or("no string field `kind`")?.to_owned();
     match kind.as_str() {
         "loss" => {
             let case: LossCase = serde_json::from_value(value).map_err(|e| e.to_string())?;
             check_loss_shape(&case)?;
             Ok(Case::Loss(case))
         }
-        _ => Ok(Case::Unsupported {
-            name: value
-                .get("name")
-                .and_then(|n| n.as_str())
-                .unwrap_or("?")
-                .to_owned(),
-            kind,
-        }),
+        "mlp" => Ok(Case::Mlp(Box::new(serde_json::from_value(value).map_err(|e| e.to_string())?))),
+        _ => Ok(Case::Unsupported { name: value.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_owned(), kind }),
     }
 }
 
 fn check_loss_shape(case: &LossCase) -> Result<(), String> {
     let ok = |m: &Matrix| m.len() == case.n && m.iter().all(|r| r.len() == case.d);
     if case.n < 2 || case.d < 1 {
-        return Err(format!(
-            "n = {}, d = {}: the schema needs n ≥ 2 and d ≥ 1",
-            case.n, case.d
-        ));
+        return Err(format!("n = {}, d = {}: the schema needs n ≥ 2 and d ≥ 1", case.n, case.d));
     }
-    if ![&case.z_a, &case.z_b, &case.grad_z_a, &case.grad_z_b]
-        .into_iter()
-        .all(ok)
-    {
+    if ![&case.z_a, &case.z_b, &case.grad_z_a, &case.grad_z_b].into_iter().all(ok) {
         return Err(format!("an array is not {}×{}", case.n, case.d));
     }
     Ok(())
@@ -206,20 +192,14 @@ pub struct Agreement {
 /// |g − e| ≤ tol·max(1, |e|).
 pub fn scalar_agreement(what: &str, expected: f64, got: f64, tol: f64) -> Agreement {
     let ratio = (got - expected).abs() / (tol * expected.abs().max(1.0));
-    Agreement {
-        what: what.to_owned(),
-        ratio: if ratio.is_nan() { f64::INFINITY } else { ratio },
-    }
+    Agreement { what: what.to_owned(), ratio: if ratio.is_nan() { f64::INFINITY } else { ratio } }
 }
 
 /// max|Ĝ − G| ≤ tol·max(1e-3, M) for each pair of arrays, with M the largest
 /// |entry| of the expected arrays taken together (pass one pair for an
 /// `expected` array, all of a case's gradient arrays for gradients).
 pub fn array_agreements(pairs: &[(&str, &[f64], &[f64])], tol: f64) -> Vec<Agreement> {
-    let m = pairs
-        .iter()
-        .flat_map(|(_, e, _)| e.iter())
-        .fold(0.0f64, |m, x| m.max(x.abs()));
+    let m = pairs.iter().flat_map(|(_, e, _)| e.iter()).fold(0.0f64, |m, x| m.max(x.abs()));
     let allowed = tol * m.max(1e-3);
     pairs
         .iter()
@@ -228,17 +208,11 @@ pub fn array_agreements(pairs: &[(&str, &[f64], &[f64])], tol: f64) -> Vec<Agree
                 e.iter()
                     .zip(g.iter())
                     .map(|(e, g)| (e - g).abs())
-                    .fold(
-                        0.0,
-                        |w: f64, x| if x.is_nan() { f64::INFINITY } else { w.max(x) },
-                    )
+                    .fold(0.0, |w: f64, x| if x.is_nan() { f64::INFINITY } else { w.max(x) })
             } else {
                 f64::INFINITY
             };
-            Agreement {
-                what: (*what).to_owned(),
-                ratio: worst / allowed,
-            }
+            Agreement { what: (*what).to_owned(), ratio: worst / allowed }
         })
         .collect()
 }

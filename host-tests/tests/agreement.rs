@@ -15,46 +15,25 @@ fn run(a: &[f32], b: &[f32], d: usize, options: Options) -> (LossTerms, Vec<f64>
     let mut scratch = vec![0.0; vicreg::scratch_len(n, d, options.side)];
     let (mut ga, mut gb) = (vec![0.0; a.len()], vec![0.0; a.len()]);
     let views = Views::new(a, b, d).unwrap();
-    let terms = vicreg::loss_and_gradients(
-        views,
-        &Config::default(),
-        options,
-        &mut scratch,
-        &mut ga,
-        &mut gb,
-    )
-    .unwrap_or_else(|e| panic!("n={n} d={d} {options:?}: {e}"));
+    let terms = vicreg::loss_and_gradients(views, &Config::default(), options, &mut scratch, &mut ga, &mut gb)
+        .unwrap_or_else(|e| panic!("n={n} d={d} {options:?}: {e}"));
     let wide = |g: Vec<f32>| g.into_iter().map(f64::from).collect();
     (terms, wide(ga), wide(gb))
 }
 
 /// Holds `got` to `want` with the reference vectors' loss tolerance.
-fn assert_close(
-    want: &(LossTerms, Vec<f64>, Vec<f64>),
-    got: &(LossTerms, Vec<f64>, Vec<f64>),
-    what: &str,
-) {
+fn assert_close(want: &(LossTerms, Vec<f64>, Vec<f64>), got: &(LossTerms, Vec<f64>, Vec<f64>), what: &str) {
     let pairs = [
         ("loss", want.0.loss, got.0.loss),
         ("invariance", want.0.invariance, got.0.invariance),
         ("variance", want.0.variance, got.0.variance),
         ("covariance", want.0.covariance, got.0.covariance),
     ];
-    let mut checks: Vec<_> = pairs
-        .iter()
-        .map(|(w, e, g)| scalar_agreement(w, f64::from(*e), f64::from(*g), LOSS_TOL))
-        .collect();
-    checks.extend(array_agreements(
-        &[("grad_a", &want.1, &got.1), ("grad_b", &want.2, &got.2)],
-        LOSS_TOL,
-    ));
+    let mut checks: Vec<_> =
+        pairs.iter().map(|(w, e, g)| scalar_agreement(w, f64::from(*e), f64::from(*g), LOSS_TOL)).collect();
+    checks.extend(array_agreements(&[("grad_a", &want.1, &got.1), ("grad_b", &want.2, &got.2)], LOSS_TOL));
     let w = worst(&checks).unwrap();
-    assert!(
-        w.ratio <= 1.0,
-        "{what}: {} off by {:.2}× tolerance",
-        w.what,
-        w.ratio
-    );
+    assert!(w.ratio <= 1.0, "{what}: {} off by {:.2}× tolerance", w.what, w.ratio);
 }
 
 #[test]
@@ -63,24 +42,8 @@ fn scalar_and_simd_lanes_agree_for_odd_sizes() {
         for n in ROWS {
             let (a, b) = view_pair(n, d, (n * 1000 + d) as u64);
             for side in [CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
-                let scalar = run(
-                    &a,
-                    &b,
-                    d,
-                    Options {
-                        side,
-                        lanes: Lanes::Scalar,
-                    },
-                );
-                let wide = run(
-                    &a,
-                    &b,
-                    d,
-                    Options {
-                        side,
-                        lanes: Lanes::Wide,
-                    },
-                );
+                let scalar = run(&a, &b, d, Options { side, lanes: Lanes::Scalar });
+                let wide = run(&a, &b, d, Options { side, lanes: Lanes::Wide });
                 assert_close(&scalar, &wide, &format!("n={n} d={d} {side:?}"));
             }
         }
@@ -92,24 +55,8 @@ fn feature_and_batch_side_covariance_agree() {
     for d in DIMS {
         for n in ROWS {
             let (a, b) = view_pair(n, d, (n * 7919 + d) as u64);
-            let feature = run(
-                &a,
-                &b,
-                d,
-                Options {
-                    side: CovarianceSide::FeatureSide,
-                    lanes: Lanes::Wide,
-                },
-            );
-            let batch = run(
-                &a,
-                &b,
-                d,
-                Options {
-                    side: CovarianceSide::BatchSide,
-                    lanes: Lanes::Wide,
-                },
-            );
+            let feature = run(&a, &b, d, Options { side: CovarianceSide::FeatureSide, lanes: Lanes::Wide });
+            let batch = run(&a, &b, d, Options { side: CovarianceSide::BatchSide, lanes: Lanes::Wide });
             assert_close(&feature, &batch, &format!("n={n} d={d}"));
         }
     }

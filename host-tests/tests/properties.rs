@@ -30,28 +30,13 @@ fn views_with(
 }
 
 fn config_strategy() -> impl Strategy<Value = Config> {
-    (
-        0.0f32..50.0,
-        0.0f32..50.0,
-        0.0f32..5.0,
-        0.1f32..2.0,
-        1e-6f32..1e-2,
+    (0.0f32..50.0, 0.0f32..50.0, 0.0f32..5.0, 0.1f32..2.0, 1e-6f32..1e-2).prop_map(
+        |(sim_coeff, std_coeff, cov_coeff, gamma, eps)| Config { sim_coeff, std_coeff, cov_coeff, gamma, eps },
     )
-        .prop_map(|(sim_coeff, std_coeff, cov_coeff, gamma, eps)| Config {
-            sim_coeff,
-            std_coeff,
-            cov_coeff,
-            gamma,
-            eps,
-        })
 }
 
 fn side_strategy() -> impl Strategy<Value = CovarianceSide> {
-    prop_oneof![
-        Just(CovarianceSide::Auto),
-        Just(CovarianceSide::FeatureSide),
-        Just(CovarianceSide::BatchSide)
-    ]
+    prop_oneof![Just(CovarianceSide::Auto), Just(CovarianceSide::FeatureSide), Just(CovarianceSide::BatchSide)]
 }
 
 fn lanes_strategy() -> impl Strategy<Value = Lanes> {
@@ -62,19 +47,13 @@ fn widen(x: &[f32]) -> Vec<f64> {
     x.iter().copied().map(f64::from).collect()
 }
 
-fn core(
-    a: &[f32],
-    b: &[f32],
-    d: usize,
-    config: &Config,
-    options: Options,
-) -> (vicreg::LossTerms, Vec<f32>, Vec<f32>) {
+fn core(a: &[f32], b: &[f32], d: usize, config: &Config, options: Options) -> (vicreg::LossTerms, Vec<f32>, Vec<f32>) {
     let n = a.len() / d;
     let mut scratch = vec![0.0; vicreg::scratch_len(n, d, options.side)];
     let (mut ga, mut gb) = (vec![0.0; a.len()], vec![0.0; a.len()]);
     let views = Views::new(a, b, d).expect("valid views");
-    let terms = vicreg::loss_and_gradients(views, config, options, &mut scratch, &mut ga, &mut gb)
-        .expect("finite loss");
+    let terms =
+        vicreg::loss_and_gradients(views, config, options, &mut scratch, &mut ga, &mut gb).expect("finite loss");
     (terms, ga, gb)
 }
 

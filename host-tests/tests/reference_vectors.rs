@@ -2,6 +2,7 @@
 //! formulations, both kinds of lanes, and through the fixed-capacity type.
 
 use host_tests::loss_case::{self, LossOutput};
+use host_tests::mlp_case;
 use host_tests::vectors::{Case, LossCase, case_files, flatten_f32, read_case};
 use host_tests::{vectors_dir, worst};
 use vicreg::{CovarianceSide, Lanes, Options, VicregLoss};
@@ -12,41 +13,26 @@ fn loss_cases() -> Vec<LossCase> {
         .iter()
         .filter_map(|f| match read_case(f).expect("every shipped case parses") {
             Case::Loss(c) => Some(c),
-            Case::Unsupported { .. } => None,
+            Case::Mlp(_) | Case::Unsupported { .. } => None,
         })
         .collect();
-    assert!(
-        cases.len() >= 17,
-        "expected the 17 shipped loss cases, found {}",
-        cases.len()
-    );
+    assert!(cases.len() >= 17, "expected the 17 shipped loss cases, found {}", cases.len());
     cases
 }
 
 fn assert_agrees(case: &LossCase, out: &LossOutput, how: &str) {
     let agreements = loss_case::judge(case, out);
     let w = worst(&agreements).expect("a case has quantities");
-    assert!(
-        w.ratio <= 1.0,
-        "{} ({how}): {} is off by {:.1}× the tolerance",
-        case.name,
-        w.what,
-        w.ratio
-    );
+    assert!(w.ratio <= 1.0, "{} ({how}): {} is off by {:.1}× the tolerance", case.name, w.what, w.ratio);
 }
 
 #[test]
 fn every_loss_vector_passes_with_every_side_and_lanes() {
     for case in loss_cases() {
-        for side in [
-            CovarianceSide::Auto,
-            CovarianceSide::FeatureSide,
-            CovarianceSide::BatchSide,
-        ] {
+        for side in [CovarianceSide::Auto, CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
             for lanes in [Lanes::Wide, Lanes::Scalar] {
                 let options = Options { side, lanes };
-                let out = loss_case::compute(&case, options)
-                    .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+                let out = loss_case::compute(&case, options).unwrap_or_else(|e| panic!("{}: {e}", case.name));
                 assert_agrees(&case, &out, &format!("{options:?}"));
             }
         }
@@ -57,26 +43,14 @@ fn every_loss_vector_passes_with_every_side_and_lanes() {
 /// case of that width: n ≤ 32 rows of 32 features, auto side.
 fn run_fixed<const D: usize>(case: &LossCase) -> LossOutput {
     let to_rows = |m: &Vec<Vec<f64>>| -> Vec<[f32; D]> {
-        flatten_f32(m)
-            .chunks(D)
-            .map(|r| r.try_into().expect("D features"))
-            .collect()
+        flatten_f32(m).chunks(D).map(|r| r.try_into().expect("D features")).collect()
     };
     let (a, b) = (to_rows(&case.z_a), to_rows(&case.z_b));
-    let mut vicreg = Box::new(VicregLoss::<256, D, D>::new(
-        case.config.to_core(),
-        Options::default(),
-    ));
+    let mut vicreg = Box::new(VicregLoss::<256, D, D>::new(case.config.to_core(), Options::default()));
     let (mut ga, mut gb) = (vec![[0.0; D]; case.n], vec![[0.0; D]; case.n]);
-    let terms = vicreg
-        .loss_and_gradients(&a, &b, &mut ga, &mut gb)
-        .expect("a valid case");
+    let terms = vicreg.loss_and_gradients(&a, &b, &mut ga, &mut gb).expect("a valid case");
     let flat = |g: Vec<[f32; D]>| g.as_flattened().iter().copied().map(f64::from).collect();
-    LossOutput {
-        scalars: terms.into(),
-        grad_a: flat(ga),
-        grad_b: flat(gb),
-    }
+    LossOutput { scalars: terms.into(), grad_a: flat(ga), grad_b: flat(gb) }
 }
 
 #[test]
@@ -102,9 +76,22 @@ fn identical_collapsed_views_give_mu_times_gamma_minus_sqrt_eps() {
     let a: Vec<[f32; 3]> = vec![row; 4];
     let mut vicreg = VicregLoss::<4, 3, 3>::new(vicreg::Config::default(), Options::default());
     let (mut ga, mut gb) = ([[0.0; 3]; 4], [[0.0; 3]; 4]);
-    let terms = vicreg
-        .loss_and_gradients(&a, &a, &mut ga, &mut gb)
-        .expect("a collapsed batch is legal");
+    let terms = vicreg.loss_and_gradients(&a, &a, &mut ga, &mut gb).expect("a collapsed batch is legal");
     assert!((terms.loss - 24.75).abs() < 1e-4, "loss {}", terms.loss);
     assert!(ga.iter().chain(&gb).flatten().all(|g| g.is_finite()));
+}
+
+#[test]
+fn every_mlp_vector_passes_forward_and_gradients() {
+    let files = case_files(&[vectors_dir()]).expect("reference vectors are shipped");
+    let mut checked = 0;
+    for file in files {
+        let Case::Mlp(case) = read_case(&file).expect("every shipped case parses") else { continue };
+        let out = mlp_case::compute(&case).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let agreements = mlp_case::judge(&case, &out);
+        let w = worst(&agreements).expect("a case has quantities");
+        assert!(w.ratio <= 1.0, "{}: {} is off by {:.1}× the tolerance", case.name, w.what, w.ratio);
+        checked += 1;
+    }
+    assert_eq!(checked, 4, "expected the four shipped mlp cases (arch A and B, n = 5 and 16)");
 }

@@ -6,9 +6,11 @@
 //! read. With `--emit`, writes what it computed for each case to
 //! `OUT_DIR/<case file name>` in the schema's "emitted results" form.
 
-use host_tests::loss_case;
+use host_tests::mlp_case::{self, MlpCase};
+use host_tests::vectors::Agreement;
 use host_tests::vectors::{Case, case_files, read_case, rows};
 use host_tests::worst;
+use host_tests::{loss_case, mlp_case::schema_key};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::{CovarianceSide, Lanes, Options};
@@ -19,14 +21,11 @@ struct Args {
     inputs: Vec<PathBuf>,
 }
 
-const USAGE: &str = "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] FILES_OR_DIRS…";
+const USAGE: &str =
+    "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] FILES_OR_DIRS…";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        emit: None,
-        options: Options::default(),
-        inputs: Vec::new(),
-    };
+    let mut args = Args { emit: None, options: Options::default(), inputs: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
@@ -67,10 +66,7 @@ enum Outcome {
 }
 
 fn run_case(path: &Path, args: &Args) -> Outcome {
-    let label = path.file_stem().map_or_else(
-        || path.display().to_string(),
-        |s| s.to_string_lossy().into_owned(),
-    );
+    let label = path.file_stem().map_or_else(|| path.display().to_string(), |s| s.to_string_lossy().into_owned());
     let case = match read_case(path) {
         Ok(case) => case,
         Err(e) => {
@@ -87,32 +83,13 @@ fn run_case(path: &Path, args: &Args) -> Outcome {
             let out = match loss_case::compute(&case, args.options) {
                 Ok(out) => out,
                 Err(e) => {
-                    println!(
-                        "FAIL {} (loss n={} d={}): the core refused it: {e}",
-                        case.name, case.n, case.d
-                    );
+                    println!("FAIL {} (loss n={} d={}): the core refused it: {e}", case.name, case.n, case.d);
                     return Outcome::Fail;
                 }
             };
             let agreements = loss_case::judge(&case, &out);
-            let pass = agreements.iter().all(|a| a.ratio <= 1.0);
-            let scalar = worst(&agreements[..4]).map_or(0.0, |a| a.ratio);
-            let grad = worst(&agreements[4..]).map_or(0.0, |a| a.ratio);
-            let culprit = worst(&agreements).map_or("", |a| a.what.as_str());
-            println!(
-                "{} {} (loss n={} d={}): worst scalar {:.2}% of tol, worst gradient {:.2}% of tol{}",
-                if pass { "PASS" } else { "FAIL" },
-                case.name,
-                case.n,
-                case.d,
-                100.0 * scalar,
-                100.0 * grad,
-                if pass {
-                    String::new()
-                } else {
-                    format!(" (worst: {culprit})")
-                }
-            );
+            let label = format!("{} (loss n={} d={})", case.name, case.n, case.d);
+            let pass = report(&label, &agreements, 4);
             if let Some(dir) = &args.emit {
                 let json = serde_json::json!({
                     "kind": "loss",
@@ -130,7 +107,69 @@ fn run_case(path: &Path, args: &Args) -> Outcome {
             }
             if pass { Outcome::Pass } else { Outcome::Fail }
         }
+        Case::Mlp(case) => run_mlp(path, &case, args),
     }
+}
+
+/// Prints a case's line: its worst scalar, and its worst array or gradient
+/// (the agreements after the first `scalars`). Returns whether it passed.
+fn report(label: &str, agreements: &[Agreement], scalars: usize) -> bool {
+    let pass = agreements.iter().all(|a| a.ratio <= 1.0);
+    let scalar = worst(&agreements[..scalars]).map_or(0.0, |a| a.ratio);
+    let arrays = worst(&agreements[scalars..]);
+    let culprit = worst(agreements).map_or("", |a| a.what.as_str());
+    println!(
+        "{} {label}: worst scalar {:.2}% of tol, worst array {:.2}% of tol ({}){}",
+        if pass { "PASS" } else { "FAIL" },
+        100.0 * scalar,
+        100.0 * arrays.map_or(0.0, |a| a.ratio),
+        arrays.map_or("", |a| a.what.as_str()),
+        if pass { String::new() } else { format!(" — worst: {culprit}") }
+    );
+    pass
+}
+
+fn run_mlp(path: &Path, case: &MlpCase, args: &Args) -> Outcome {
+    let label = format!("{} (mlp arch {} n={})", case.name, case.arch, case.n);
+    let out = match mlp_case::compute(case) {
+        Ok(out) => out,
+        Err(e) => {
+            println!("FAIL {label}: {e}");
+            return Outcome::Fail;
+        }
+    };
+    let pass = report(&label, &mlp_case::judge(case, &out), 4);
+    if let Some(dir) = &args.emit {
+        let mut grads = serde_json::Map::new();
+        let (d_repr, d_embed) = (case.dims.repr, case.dims.embed);
+        for (t, g) in &out.grads {
+            let (layer, key) = schema_key(*t);
+            let (rows_, cols) = vicreg::Dims {
+                input: case.dims.input,
+                hidden: case.dims.hidden,
+                repr: case.dims.repr,
+                expander_hidden: case.dims.expander_hidden,
+                embed: case.dims.embed,
+            }
+            .shape(*t);
+            let value = if cols == 1 { serde_json::json!(g) } else { serde_json::json!(rows(g, cols)) };
+            debug_assert_eq!(g.len(), rows_ * cols);
+            let entry = grads.entry(layer).or_insert_with(|| serde_json::json!({}));
+            entry[key] = value;
+        }
+        let mut expected = serde_json::to_value(out.scalars).unwrap_or_default();
+        expected["repr_a"] = serde_json::json!(rows(&out.repr_a, d_repr));
+        expected["embed_a"] = serde_json::json!(rows(&out.embed_a, d_embed));
+        let json = serde_json::json!({
+            "kind": "mlp", "name": case.name, "arch": case.arch, "n": case.n,
+            "expected": expected, "grads": grads,
+        });
+        if let Err(e) = emit(dir, path, &json) {
+            println!("FAIL {}: cannot emit: {e}", case.name);
+            return Outcome::Fail;
+        }
+    }
+    if pass { Outcome::Pass } else { Outcome::Fail }
 }
 
 fn emit(dir: &Path, case_path: &Path, json: &serde_json::Value) -> std::io::Result<()> {
@@ -170,9 +209,5 @@ fn main() -> ExitCode {
     } else {
         println!("{passed} passed, {failed} failed");
     }
-    if failed == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::FAILURE
-    }
+    if failed == 0 { ExitCode::SUCCESS } else { ExitCode::FAILURE }
 }
