@@ -284,7 +284,11 @@ where
             network::forward(lanes, dims, &arch, &p, x.as_flattened(), &mut view.cache(n));
         }
         let [va, vb] = &mut self.views;
-        let terms = self.loss.loss_and_gradients(&va.z[..n], &vb.z[..n], &mut va.dz[..n], &mut vb.dz[..n])?;
+        // The inputs were checked: a non-finite embedding is an overflow inside.
+        let terms = self
+            .loss
+            .loss_and_gradients(&va.z[..n], &vb.z[..n], &mut va.dz[..n], &mut vb.dz[..n])
+            .map_err(|e| if e == Error::NonFiniteInput { Error::NonFiniteResult } else { e })?;
 
         self.grads.fill_zero();
         let mut g = self.grads.tensors_mut();

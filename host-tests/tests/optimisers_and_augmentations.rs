@@ -1,0 +1,203 @@
+//! Optimiser updates against their formulas, the schedule, and the
+//! augmentations' geometry.
+
+use host_tests::batches::SplitMix;
+use vicreg::augment::{Augment, Jitter, Mask, Scale, Shift2d, TimeCrop, TimeShift, ViewPair};
+use vicreg::{AdamW, Error, Frozen, Lars, Optimizer, Parameters, Pcg32, Schedule, Sgd, Tensor};
+
+type P = Parameters<3, 4, 2, 3, 2>;
+
+fn filled(seed: u64, scale: f32) -> P {
+    let mut p = P::zeros();
+    let mut rng = SplitMix::new(seed);
+    for t in p.tensors_mut() {
+        t.iter_mut().for_each(|v| *v = scale * rng.symmetric());
+    }
+    p
+}
+
+fn flat(p: &P) -> Vec<f64> {
+    p.tensors().iter().flat_map(|t| t.iter().map(|&v| f64::from(v))).collect()
+}
+
+fn is_weight_per_element() -> Vec<bool> {
+    let p = P::zeros();
+    Tensor::ALL.iter().zip(p.tensors()).flat_map(|(t, s)| std::iter::repeat_n(t.is_weight(), s.len())).collect()
+}
+
+fn assert_close(got: &[f64], want: &[f64], what: &str) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{what}: element {i}: got {g}, want {w}");
+    }
+}
+
+#[test]
+fn sgd_with_momentum_and_decay_follows_its_formula() {
+    let (mut p, g1, g2) = (filled(1, 1.0), filled(2, 0.5), filled(3, 0.5));
+    let (lr, beta, wd) = (0.1, 0.9, 0.01);
+    let mut opt = Sgd::new(beta as f32, wd as f32);
+    let (mut w, decays) = (flat(&p), is_weight_per_element());
+    let mut m = vec![0.0; w.len()];
+    for g in [&g1, &g2] {
+        opt.update(&mut p, g, lr as f32, Frozen::NONE);
+        for (i, gi) in flat(g).into_iter().enumerate() {
+            let d = if decays[i] { wd } else { 0.0 };
+            m[i] = beta * m[i] + gi + d * w[i];
+            w[i] -= lr * m[i];
+        }
+    }
+    assert_close(&flat(&p), &w, "sgd");
+}
+
+#[test]
+fn adamw_follows_its_formula_with_bias_correction() {
+    let (mut p, g1, g2) = (filled(4, 1.0), filled(5, 0.5), filled(6, 0.5));
+    let (lr, wd) = (0.01, 0.1);
+    let mut opt = AdamW::new(wd as f32);
+    let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
+    let (mut w, decays) = (flat(&p), is_weight_per_element());
+    let (mut m, mut v) = (vec![0.0; w.len()], vec![0.0; w.len()]);
+    for (t, g) in [&g1, &g2].into_iter().enumerate() {
+        opt.update(&mut p, g, lr as f32, Frozen::NONE);
+        let t = (t + 1) as i32;
+        for (i, gi) in flat(g).into_iter().enumerate() {
+            if decays[i] {
+                w[i] -= lr * wd * w[i];
+            }
+            m[i] = b1 * m[i] + (1.0 - b1) * gi;
+            v[i] = b2 * v[i] + (1.0 - b2) * gi * gi;
+            let (mh, vh) = (m[i] / (1.0 - b1.powi(t)), v[i] / (1.0 - b2.powi(t)));
+            w[i] -= lr * mh / (vh.sqrt() + eps);
+        }
+    }
+    assert_close(&flat(&p), &w, "adamw");
+    assert_eq!(opt.steps(), 2);
+}
+
+#[test]
+fn lars_scales_weight_updates_by_the_trust_ratio_and_leaves_biases_alone() {
+    let (mut p, g) = (filled(7, 1.0), filled(8, 0.5));
+    let before = p.clone();
+    let (lr, wd) = (0.5f64, 0.01f64);
+    let mut opt = Lars::new(wd as f32);
+    opt.update(&mut p, &g, lr as f32, Frozen::NONE);
+    for (i, tensor) in Tensor::ALL.into_iter().enumerate() {
+        let w: Vec<f64> = before.tensors()[i].iter().map(|&x| f64::from(x)).collect();
+        let gi: Vec<f64> = g.tensors()[i].iter().map(|&x| f64::from(x)).collect();
+        let want: Vec<f64> = if tensor.is_weight() {
+            let u: Vec<f64> = gi.iter().zip(&w).map(|(g, w)| g + wd * w).collect();
+            let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
+            let trust = 0.001 * norm(&w) / norm(&u);
+            w.iter().zip(&u).map(|(w, u)| w - lr * trust * u).collect()
+        } else {
+            w.iter().zip(&gi).map(|(w, g)| w - lr * g).collect()
+        };
+        let got: Vec<f64> = p.tensors()[i].iter().map(|&x| f64::from(x)).collect();
+        assert_close(&got, &want, &format!("lars {tensor:?}"));
+    }
+}
+
+#[test]
+fn frozen_layers_are_skipped_by_every_optimiser() {
+    let frozen = Frozen::NONE.with(vicreg::Layer::Exp1).with(vicreg::Layer::Norm);
+    let g = filled(9, 1.0);
+    let check = |p: &P, before: &P| {
+        for (i, t) in Tensor::ALL.into_iter().enumerate() {
+            let same = p.tensors()[i] == before.tensors()[i];
+            assert_eq!(same, frozen.contains(t.layer()), "{t:?}");
+        }
+    };
+    let before = filled(10, 1.0);
+    let mut p = before.clone();
+    Sgd::new(0.9, 0.1).update(&mut p, &g, 0.1, frozen);
+    check(&p, &before);
+    let mut p = before.clone();
+    AdamW::new(0.1).update(&mut p, &g, 0.1, frozen);
+    check(&p, &before);
+    let mut p = before.clone();
+    Lars::new(0.1).update(&mut p, &g, 0.1, frozen);
+    check(&p, &before);
+}
+
+#[test]
+fn schedule_warms_up_linearly_then_follows_a_cosine() {
+    let s = Schedule { base_lr: 1.0, final_lr: 0.1, warmup_steps: 4, total_steps: 104 };
+    assert!((s.lr(0) - 0.25).abs() < 1e-6 && (s.lr(3) - 1.0).abs() < 1e-6);
+    assert!((s.lr(4) - 1.0).abs() < 1e-6);
+    let mid = 0.1 + 0.9 * 0.5 * (1.0 + (std::f32::consts::PI * 0.5).cos());
+    assert!((s.lr(54) - mid).abs() < 1e-5);
+    assert!((s.lr(104) - 0.1).abs() < 1e-6 && (s.lr(10_000) - 0.1).abs() < 1e-6);
+    assert!((1..104).all(|t| s.lr(t) <= s.lr(t - 1) + 1e-6 || t <= 4));
+    assert_eq!(Schedule::constant(0.3).lr(12345), 0.3);
+}
+
+#[test]
+fn gaussian_draws_have_unit_variance_and_zero_mean() {
+    let mut rng = Pcg32::new(42);
+    let xs: Vec<f64> = (0..200_000).map(|_| f64::from(vicreg::gaussian(&mut rng))).collect();
+    let mean = xs.iter().sum::<f64>() / xs.len() as f64;
+    let var = xs.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / xs.len() as f64;
+    assert!(mean.abs() < 0.01 && (var - 1.0).abs() < 0.01, "mean {mean}, variance {var}");
+}
+
+#[test]
+fn shift2d_moves_pixels_and_fills_with_zeros() {
+    // A 5×4 image with one lit pixel; over many draws it lands only within
+    // ±1 of its place, every in-range offset occurs, and nothing else is lit.
+    let (w, h) = (5usize, 4usize);
+    let aug = Shift2d { width: w, height: h, max_shift: 1 };
+    let mut rng = Pcg32::new(1);
+    let mut seen = std::collections::BTreeSet::new();
+    for _ in 0..400 {
+        let mut img = vec![0.0f32; w * h];
+        img[2 * w + 2] = 1.0;
+        aug.apply(&mut img, &mut rng).unwrap();
+        let lit: Vec<usize> = (0..w * h).filter(|&i| img[i] != 0.0).collect();
+        assert_eq!(lit.len(), 1, "{img:?}");
+        let (y, x) = (lit[0] / w, lit[0] % w);
+        assert!(y.abs_diff(2) <= 1 && x.abs_diff(2) <= 1);
+        seen.insert((y, x));
+    }
+    assert_eq!(seen.len(), 9);
+    assert_eq!(aug.apply(&mut [0.0; 19], &mut rng), Err(Error::ShapeMismatch));
+}
+
+#[test]
+fn time_shift_and_crop_keep_channels_together() {
+    // Two channels: channel 0 counts time steps, channel 1 is its negative.
+    let window: Vec<f32> = (0..10).flat_map(|t| [t as f32, -(t as f32)]).collect();
+    let mut rng = Pcg32::new(5);
+    for _ in 0..50 {
+        let mut w = window.clone();
+        TimeShift { channels: 2, max_shift: 3 }.apply(&mut w, &mut rng).unwrap();
+        let nonzero: Vec<usize> = (0..10).filter(|&t| w[2 * t] != 0.0 || w[2 * t + 1] != 0.0).collect();
+        // A shift by s keeps 10 − |s| steps (step 0 is zero in both channels anyway).
+        assert!(nonzero.len() >= 6, "{w:?}");
+        for t in 0..10 {
+            assert_eq!(w[2 * t], -w[2 * t + 1]);
+        }
+        let mut c = window.clone();
+        TimeCrop { channels: 2, min_fraction: 0.5 }.apply(&mut c, &mut rng).unwrap();
+        for t in 0..10 {
+            assert_eq!(c[2 * t], -c[2 * t + 1]);
+        }
+        assert!(c.chunks(2).zip(c.chunks(2).skip(1)).all(|(a, b)| b[0] >= a[0]), "crop keeps order: {c:?}");
+    }
+    let mut same = window.clone();
+    TimeCrop { channels: 2, min_fraction: 1.0 }.apply(&mut same, &mut rng).unwrap();
+    assert_eq!(same, window);
+    assert_eq!(TimeShift { channels: 3, max_shift: 1 }.apply(&mut [0.0; 10], &mut rng), Err(Error::ShapeMismatch));
+}
+
+#[test]
+fn view_pair_augments_each_view_independently() {
+    let batch: Vec<[f32; 8]> = (0..6).map(|i| [i as f32; 8]).collect();
+    let mut pair = ViewPair::<6, 8>::new();
+    let mut rng = Pcg32::new(3);
+    let aug = (Scale { low: 0.8, high: 1.2 }, Jitter { sigma: 0.05 }, Mask { probability: 0.25 });
+    let (a, b) = pair.generate(&batch, &aug, &mut rng).unwrap();
+    assert_ne!(a, b);
+    let zeros = a.iter().chain(b).flatten().filter(|v| **v == 0.0).count();
+    assert!(zeros > 0 && zeros < 2 * 6 * 8);
+    assert_eq!(pair.generate(&[[0.0; 8]; 7], &aug, &mut rng).unwrap_err(), Error::TooManyRows { n: 7, capacity: 6 });
+}
