@@ -33,3 +33,53 @@ pub fn view_pair(n: usize, d: usize, seed: u64) -> (Vec<f32>, Vec<f32>) {
     let b = a.iter().map(|x| x + 0.3 * rng.symmetric()).collect();
     (a, b)
 }
+
+/// Synthetic unlabelled data with structure to find: `clusters` centres in
+/// a `latent`-dimensional space, seen through a fixed random non-linear map
+/// (tanh of an affine map) into `IN` features, the last `nuisance` of which
+/// are pure noise. Two views of a sample share its latent point and differ
+/// in observation noise.
+#[derive(Clone, Debug)]
+pub struct Clusters<const IN: usize> {
+    centres: Vec<Vec<f32>>,
+    map: Vec<Vec<f32>>,
+    offset: Vec<f32>,
+    nuisance: usize,
+    rng: SplitMix,
+}
+
+impl<const IN: usize> Clusters<IN> {
+    /// A data source; `seed` fixes the centres, the map and the draws.
+    pub fn new(clusters: usize, latent: usize, nuisance: usize, seed: u64) -> Self {
+        let mut rng = SplitMix::new(seed);
+        let centres = (0..clusters).map(|_| (0..latent).map(|_| 2.0 * rng.symmetric()).collect()).collect();
+        let map = (0..IN - nuisance).map(|_| (0..latent).map(|_| rng.symmetric()).collect()).collect();
+        let offset = (0..IN - nuisance).map(|_| 0.5 * rng.symmetric()).collect();
+        Self { centres, map, offset, nuisance, rng }
+    }
+
+    fn observe(&mut self, latent: &[f32]) -> [f32; IN] {
+        let mut x = [0.0; IN];
+        for (i, (row, b)) in self.map.iter().zip(&self.offset).enumerate() {
+            let s: f32 = row.iter().zip(latent).map(|(w, z)| w * z).sum::<f32>() + b;
+            x[i] = s.tanh() + 0.1 * self.rng.symmetric();
+        }
+        for v in &mut x[IN - self.nuisance..] {
+            *v = 1.5 * self.rng.symmetric();
+        }
+        x
+    }
+
+    /// A batch of two views of `n` samples, and each sample's cluster.
+    pub fn pair(&mut self, n: usize) -> (Vec<[f32; IN]>, Vec<[f32; IN]>, Vec<usize>) {
+        let (mut a, mut b, mut labels) = (Vec::new(), Vec::new(), Vec::new());
+        for _ in 0..n {
+            let k = (self.rng.next_u64() % self.centres.len() as u64) as usize;
+            let latent: Vec<f32> = self.centres[k].iter().map(|c| c + 0.3 * self.rng.symmetric()).collect();
+            a.push(self.observe(&latent));
+            b.push(self.observe(&latent));
+            labels.push(k);
+        }
+        (a, b, labels)
+    }
+}
