@@ -82,4 +82,4 @@ pub use network::{Arch, Dims, Frozen, Layer, Parameters, Tensor};
 pub use optim::{AdamW, Lars, Optimizer, Schedule, Sgd};
 pub use rand_core;
 pub use rng::{Pcg32, gaussian, symmetric_unit, uniform};
-pub use trainer::{StepReport, Trainer, TrainerConfig};
+pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};

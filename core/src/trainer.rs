@@ -38,6 +38,24 @@ impl TrainerConfig {
     }
 }
 
+/// Where a [`Trainer`]'s bytes go; every figure is a compile-time constant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Memory {
+    /// Weights, biases, BatchNorm parameters and running statistics.
+    pub parameters: usize,
+    /// One gradient per parameter.
+    pub gradients: usize,
+    /// The optimiser's state (momentum, moments).
+    pub optimizer: usize,
+    /// Both views' activations and the backward pass's buffers.
+    pub activations: usize,
+    /// The loss's centred batch, statistics and covariance (or Gram) matrix.
+    pub loss_workspace: usize,
+    /// All of it, with padding and the configuration.
+    pub total: usize,
+}
+
 /// What one training step did.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -158,6 +176,20 @@ where
     /// Bytes of the whole training state: parameters, gradients, running
     /// statistics, optimiser state, loss workspace and activations.
     pub const MEMORY_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// [`MEMORY_BYTES`](Self::MEMORY_BYTES) by part.
+    pub const MEMORY: Memory = Memory {
+        parameters: core::mem::size_of::<Parameters<IN, H, R, EH, E>>() + 2 * core::mem::size_of::<[f32; EH]>(),
+        gradients: core::mem::size_of::<Parameters<IN, H, R, EH, E>>(),
+        optimizer: core::mem::size_of::<O>(),
+        activations: core::mem::size_of::<[ViewBuffers<N, H, R, EH, E>; 2]>()
+            + core::mem::size_of::<[[f32; EH]; N]>()
+            + core::mem::size_of::<[[f32; R]; N]>()
+            + core::mem::size_of::<[[f32; H]; N]>()
+            + 2 * core::mem::size_of::<[f32; EH]>(),
+        loss_workspace: core::mem::size_of::<VicregLoss<N, E, S>>(),
+        total: core::mem::size_of::<Self>(),
+    };
 
     /// A trainer with every parameter zero: call [`init`](Self::init) (or
     /// [`load`](Self::load) a checkpoint) before training. `const`, and all
