@@ -26,7 +26,16 @@
 //!   memory as a constant;
 //! - [`CovarianceSide`]: the covariance term on the feature side (d×d) or the
 //!   batch side (n×n Gram matrix), chosen by shape or by hand;
-//! - [`Lanes`]: explicit SIMD lanes or plain scalar code.
+//! - [`Lanes`]: explicit SIMD lanes or plain scalar code;
+//! - [`Trainer`]: the Siamese network (Linear, ReLU, BatchNorm encoder and
+//!   expander, [`Parameters`]), its backward pass, an [`Optimizer`]
+//!   ([`Sgd`], [`AdamW`], [`Lars`], with a [`Schedule`]) and every buffer of a
+//!   training step, with its memory as a constant ([`Trainer::MEMORY`]);
+//! - [`augment`]: jitter, scaling, masking, time shift and crop, image shifts,
+//!   drawn from any [`rand_core::RngCore`] ([`Pcg32`] when the chip has no
+//!   generator);
+//! - [`checkpoint`]: parameters and optimiser state to and from bytes, with a
+//!   header and a CRC-32.
 //!
 //! # Example
 //!
@@ -83,3 +92,8 @@ pub use optim::{AdamW, Lars, Optimizer, Schedule, Sgd};
 pub use rand_core;
 pub use rng::{Pcg32, gaussian, symmetric_unit, uniform};
 pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};
+
+/// The README's code, compiled and run as doc tests so it cannot go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

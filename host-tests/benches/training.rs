@@ -1,0 +1,66 @@
+//! Training steps per second: forward, loss, backward and optimiser update of
+//! two augmented views, for the digits configuration of the main job and for
+//! the firmware configuration (the Cortex-M4F example's network).
+//!
+//! `cargo bench -p host-tests --bench training`; criterion reports the time
+//! per step and, as "elem/s", steps per second.
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use host_tests::batches::SplitMix;
+use std::hint::black_box;
+use std::time::Duration;
+use vicreg::augment::{Jitter, Mask, Scale, ViewPair};
+use vicreg::{AdamW, Optimizer, Pcg32, Sgd, Trainer, TrainerConfig};
+
+/// Digits: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm) → 64 expander, batch 128, AdamW.
+type Digits = Trainer<128, 64, 128, 32, 64, 64, 64, AdamW<64, 128, 32, 64, 64>>;
+/// Firmware: 32 → 24 → 8 encoder, 8 → 24 (BatchNorm) → 24 expander, batch 16, SGD with momentum.
+type Firmware = Trainer<16, 32, 24, 8, 24, 24, 16, Sgd<32, 24, 8, 24, 24>>;
+
+fn bench_steps<
+    const N: usize,
+    const IN: usize,
+    const H: usize,
+    const R: usize,
+    const EH: usize,
+    const E: usize,
+    const S: usize,
+    O,
+>(
+    c: &mut Criterion,
+    name: &str,
+    mut trainer: Box<Trainer<N, IN, H, R, EH, E, S, O>>,
+) where
+    O: Optimizer<IN, H, R, EH, E>,
+{
+    let mut rng = Pcg32::new(1);
+    trainer.init(&mut rng);
+    let mut data = SplitMix::new(2);
+    let batch: Vec<[f32; IN]> = (0..N).map(|_| core::array::from_fn(|_| data.symmetric())).collect();
+    let mut pair: Box<ViewPair<N, IN>> = Box::new(ViewPair::new());
+    let augment = (Scale { low: 0.8, high: 1.2 }, Jitter { sigma: 0.1 }, Mask { probability: 0.1 });
+    let mut group = c.benchmark_group("training_step");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let (va, vb) = pair.generate(&batch, &augment, &mut rng).unwrap();
+            black_box(trainer.step(va, vb).unwrap())
+        });
+    });
+    group.finish();
+}
+
+fn training(c: &mut Criterion) {
+    bench_steps(c, "digits", Box::new(Digits::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
+    bench_steps(c, "firmware", Box::new(Firmware::new(TrainerConfig::new(1e-2), Sgd::new(0.9, 1e-4))));
+}
+
+fn config() -> Criterion {
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
+}
+
+criterion_group! { name = benches; config = config(); targets = training }
+criterion_main!(benches);
