@@ -17,6 +17,9 @@ type Digits = Trainer<128, 64, 128, 32, 64, 64, 64, AdamW<64, 128, 32, 64, 64>>;
 /// Firmware: 32 → 24 → 8 encoder, 8 → 24 (BatchNorm) → 24 expander, batch 16, SGD with momentum.
 type Firmware = Trainer<16, 32, 24, 8, 24, 24, 16, Sgd<32, 24, 8, 24, 24>>;
 
+// The trainer is boxed by the caller to keep the digits configuration's
+// 870 KiB off the stack.
+#[allow(clippy::boxed_local)]
 fn bench_steps<
     const N: usize,
     const IN: usize,
