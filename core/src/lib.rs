@@ -90,7 +90,7 @@ pub use loss::{CovarianceSide, LossTerms, Options, Views, loss, loss_and_gradien
 pub use network::{Arch, Dims, Frozen, Layer, Parameters, Tensor};
 pub use optim::{AdamW, Lars, Optimizer, Schedule, Sgd};
 pub use rand_core;
-pub use rng::{Pcg32, gaussian, symmetric_unit, uniform};
+pub use rng::{Pcg32, below, gaussian, symmetric_unit, uniform};
 pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};
 
 /// The README's code, compiled and run as doc tests so it cannot go stale.

@@ -1,0 +1,48 @@
+//! Pretraining for the fine-tuning firmware, and a host run of what the
+//! firmware does.
+//!
+//! `cargo run --release -p host-tests --bin adapt -- pretrain OUT` trains the
+//! firmware's network on the undrifted sensor stream and writes the
+//! checkpoint the firmware embeds (parameters and running statistics, no
+//! optimiser state). `… -- fine-tune CHECKPOINT` runs the firmware's
+//! adaptation on the host and prints its figures.
+
+use sensor_adapt::{Drift, EVAL_SEED, Net, PRETRAIN_STEPS, adapted, evaluate, fine_tune, new_net, pretrain};
+use std::process::ExitCode;
+use vicreg::augment::ViewPair;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut pair = Box::new(ViewPair::new());
+    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
+        ["pretrain", out] => {
+            let mut n: Box<Net> = Box::new(new_net(0.01, PRETRAIN_STEPS));
+            let failed = pretrain(&mut n, &mut pair);
+            let mut bytes = vec![0u8; Net::checkpoint_bytes(false)];
+            n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
+            std::fs::write(out, &bytes).expect("checkpoint written");
+            println!("pretrained {PRETRAIN_STEPS} steps ({failed} failed); {} bytes to {out}", bytes.len());
+            for (name, drift) in [("undrifted", Drift::NONE), ("drifted", Drift::DEVICE)] {
+                println!("{name}: {:?}", evaluate(&mut n, drift, EVAL_SEED).expect("finite"));
+            }
+            ExitCode::SUCCESS
+        }
+        ["fine-tune", checkpoint] => {
+            let bytes = std::fs::read(checkpoint).expect("checkpoint readable");
+            let mut n: Box<Net> = Box::new(new_net(0.02, sensor_adapt::FINE_TUNE_STEPS));
+            n.load(&bytes).expect("a valid checkpoint");
+            let before = evaluate(&mut n, Drift::DEVICE, EVAL_SEED).expect("finite");
+            let failed = fine_tune(&mut n, &mut pair, |_, _| {});
+            let after = evaluate(&mut n, Drift::DEVICE, EVAL_SEED).expect("finite");
+            println!(
+                "before: {before:?}\nafter:  {after:?}\nfailed steps: {failed}; adapted: {}",
+                adapted(&before, &after)
+            );
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("usage: adapt pretrain OUT | adapt fine-tune CHECKPOINT");
+            ExitCode::from(2)
+        }
+    }
+}

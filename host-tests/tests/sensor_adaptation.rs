@@ -1,0 +1,53 @@
+//! The firmware's logic on the host: the committed pretrained checkpoint is
+//! what pretraining produces, and fine-tuning on the drifted stream adapts
+//! the encoder (the firmware's own success criterion), for the firmware's
+//! seeds and for others.
+
+use sensor_adapt::{
+    AUGMENT, Drift, EVAL_SEED, FINE_TUNE_STEPS, Net, PRETRAIN_STEPS, PRETRAINED, SensorStream, adapted, evaluate,
+    fine_tune, new_net, pretrain, train,
+};
+use vicreg::Pcg32;
+use vicreg::augment::ViewPair;
+
+#[test]
+fn committed_checkpoint_is_what_pretraining_produces() {
+    let mut net: Box<Net> = Box::new(new_net(0.01, PRETRAIN_STEPS));
+    let mut pair = Box::new(ViewPair::new());
+    assert_eq!(pretrain(&mut net, &mut pair), 0);
+    let mut bytes = vec![0u8; Net::checkpoint_bytes(false)];
+    net.save(&mut bytes, false).unwrap();
+    assert!(
+        bytes == PRETRAINED,
+        "examples/sensor-adapt/pretrained.ckpt is stale: run `cargo run --release -p host-tests --bin adapt -- pretrain examples/sensor-adapt/pretrained.ckpt`"
+    );
+}
+
+#[test]
+fn fine_tuning_on_the_drifted_stream_adapts_the_encoder() {
+    let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));
+    net.load(PRETRAINED).unwrap();
+    let mut pair = Box::new(ViewPair::new());
+    let before = evaluate(&mut net, Drift::DEVICE, EVAL_SEED).unwrap();
+    let undrifted = evaluate(&mut net, Drift::NONE, EVAL_SEED).unwrap();
+    // The drift hurts the pretrained encoder.
+    assert!(before.terms.loss > 1.2 * undrifted.terms.loss && before.few_shot_accuracy < undrifted.few_shot_accuracy);
+    assert_eq!(fine_tune(&mut net, &mut pair, |_, r| assert!(r.is_ok())), 0);
+    let after = evaluate(&mut net, Drift::DEVICE, EVAL_SEED).unwrap();
+    assert!(adapted(&before, &after), "before {before:?}\nafter {after:?}");
+}
+
+#[test]
+fn adaptation_holds_for_other_streams() {
+    for seed in 10..14u64 {
+        let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));
+        net.load(PRETRAINED).unwrap();
+        let mut pair = Box::new(ViewPair::new());
+        let before = evaluate(&mut net, Drift::DEVICE, seed + 100).unwrap();
+        let mut stream = SensorStream::new(seed, Drift::DEVICE);
+        let mut rng = Pcg32::new(seed);
+        assert_eq!(train(&mut net, &mut stream, &mut pair, &AUGMENT, FINE_TUNE_STEPS, &mut rng, |_, _| {}), 0);
+        let after = evaluate(&mut net, Drift::DEVICE, seed + 100).unwrap();
+        assert!(adapted(&before, &after), "seed {seed}: before {before:?}\nafter {after:?}");
+    }
+}
