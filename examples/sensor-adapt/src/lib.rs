@@ -95,8 +95,8 @@ impl SensorStream {
             let angle = core::f32::consts::TAU * cycles * t as f32 / STEPS as f32 + phase;
             // Channels 0 and 2 follow the rhythm, 1 and 3 its quadrature.
             let (s, c) = (libm::sinf(angle), libm::cosf(angle));
-            for ch in 0..CHANNELS {
-                let clean = amplitude[ch] * if ch % 2 == 0 { s } else { c };
+            for (ch, amp) in amplitude.iter().enumerate() {
+                let clean = amp * if ch % 2 == 0 { s } else { c };
                 let source = if d.swap && ch < 2 { 1 - ch } else { ch };
                 w[t * CHANNELS + source] =
                     d.gain[ch] * clean + d.offset[ch] + d.noise * vicreg::gaussian(&mut self.rng);
