@@ -268,6 +268,11 @@ where
         &self.optimizer
     }
 
+    /// The optimiser, to change its hyper-parameters between phases.
+    pub fn optimizer_mut(&mut self) -> &mut O {
+        &mut self.optimizer
+    }
+
     /// Steps completed.
     #[must_use]
     pub fn steps(&self) -> u32 {

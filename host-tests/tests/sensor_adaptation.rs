@@ -28,12 +28,12 @@ fn fine_tuning_on_the_drifted_stream_adapts_the_encoder() {
     let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));
     net.load(PRETRAINED).unwrap();
     let mut pair = Box::new(ViewPair::new());
-    let before = evaluate(&mut net, Drift::DEVICE, EVAL_SEED).unwrap();
-    let undrifted = evaluate(&mut net, Drift::NONE, EVAL_SEED).unwrap();
+    let before = evaluate(&mut net, &mut pair, Drift::DEVICE, EVAL_SEED).unwrap();
+    let undrifted = evaluate(&mut net, &mut pair, Drift::NONE, EVAL_SEED).unwrap();
     // The drift hurts the pretrained encoder.
     assert!(before.terms.loss > 1.2 * undrifted.terms.loss && before.few_shot_accuracy < undrifted.few_shot_accuracy);
     assert_eq!(fine_tune(&mut net, &mut pair, |_, r| assert!(r.is_ok())), 0);
-    let after = evaluate(&mut net, Drift::DEVICE, EVAL_SEED).unwrap();
+    let after = evaluate(&mut net, &mut pair, Drift::DEVICE, EVAL_SEED).unwrap();
     assert!(adapted(&before, &after), "before {before:?}\nafter {after:?}");
 }
 
@@ -43,11 +43,11 @@ fn adaptation_holds_for_other_streams() {
         let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));
         net.load(PRETRAINED).unwrap();
         let mut pair = Box::new(ViewPair::new());
-        let before = evaluate(&mut net, Drift::DEVICE, seed + 100).unwrap();
+        let before = evaluate(&mut net, &mut pair, Drift::DEVICE, seed + 100).unwrap();
         let mut stream = SensorStream::new(seed, Drift::DEVICE);
         let mut rng = Pcg32::new(seed);
         assert_eq!(train(&mut net, &mut stream, &mut pair, &AUGMENT, FINE_TUNE_STEPS, &mut rng, |_, _| {}), 0);
-        let after = evaluate(&mut net, Drift::DEVICE, seed + 100).unwrap();
+        let after = evaluate(&mut net, &mut pair, Drift::DEVICE, seed + 100).unwrap();
         assert!(adapted(&before, &after), "seed {seed}: before {before:?}\nafter {after:?}");
     }
 }

@@ -176,15 +176,15 @@ pub struct Evaluation {
 }
 
 /// Measures the network on a stream seeded with `seed` (the same seed gives
-/// the same windows and views before and after training).
+/// the same windows and views before and after training); `pair` is
+/// workspace for the augmented views.
 ///
 /// # Errors
 ///
 /// The network's errors (a non-finite input or result).
-pub fn evaluate(net: &mut Net, drift: Drift, seed: u64) -> Result<Evaluation, Error> {
+pub fn evaluate(net: &mut Net, pair: &mut ViewPair<BATCH, INPUT>, drift: Drift, seed: u64) -> Result<Evaluation, Error> {
     let mut stream = SensorStream::new(seed, drift);
     let mut rng = Pcg32::new(seed ^ 0x5eed);
-    let mut pair = ViewPair::<BATCH, INPUT>::new();
     let mut batch = [[0.0; INPUT]; BATCH];
     let mut terms = [0.0f32; 4];
     let batches = 4;
@@ -199,12 +199,12 @@ pub fn evaluate(net: &mut Net, drift: Drift, seed: u64) -> Result<Evaluation, Er
 
     // Few-shot probe: class centroids of 4 labelled windows each.
     let mut centroids = [[0.0f32; REPR]; CLASSES];
-    let mut support = [[0.0; INPUT]; CLASSES * 4];
-    for (i, w) in support.iter_mut().enumerate() {
+    const _: () = assert!(CLASSES * 4 == BATCH);
+    for (i, w) in batch.iter_mut().enumerate() {
         *w = stream.window(i % CLASSES);
     }
-    let mut repr = [[0.0; REPR]; CLASSES * 4];
-    net.represent(&support, &mut repr)?;
+    let mut repr = [[0.0; REPR]; BATCH];
+    net.represent(&batch, &mut repr)?;
     for (i, r) in repr.iter().enumerate() {
         for (c, v) in centroids[i % CLASSES].iter_mut().zip(r) {
             *c += v / 4.0;
@@ -286,3 +286,20 @@ pub fn fine_tune(
 pub fn adapted(before: &Evaluation, after: &Evaluation) -> bool {
     after.terms.loss < 0.9 * before.terms.loss && after.few_shot_accuracy > before.few_shot_accuracy
 }
+
+/// Floating-point operations of one training step of [`Net`], dominant
+/// terms (a multiply-add counts 2): per view and row, the four Linear layers
+/// forward (2·Σ in·out), their weight gradients (the same) and the input
+/// gradients of all but the first (2·Σ in·out without the first); the loss on
+/// the batch side (n = 16 < d = 24): the Gram matrix's upper triangle
+/// (n(n+1)·d), K·Z_c (2·n²·d) and about 16 flops per embedding element, per
+/// branch; and SGD's 4 flops per parameter.
+pub const STEP_FLOPS: u64 = {
+    let (h, e) = (24, 24);
+    let layers = INPUT * h + h * REPR + REPR * e + e * e;
+    let per_row = 2 * layers + 2 * layers + 2 * (layers - INPUT * h);
+    let network = 2 * BATCH * per_row;
+    let loss = 2 * (BATCH * (BATCH + 1) * e + 2 * BATCH * BATCH * e + 16 * BATCH * e);
+    let params = vicreg::Parameters::<INPUT, 24, REPR, 24, 24>::DIMS.parameter_count();
+    (network + loss + 4 * params) as u64
+};

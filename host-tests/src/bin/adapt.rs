@@ -23,7 +23,7 @@ fn main() -> ExitCode {
             std::fs::write(out, &bytes).expect("checkpoint written");
             println!("pretrained {PRETRAIN_STEPS} steps ({failed} failed); {} bytes to {out}", bytes.len());
             for (name, drift) in [("undrifted", Drift::NONE), ("drifted", Drift::DEVICE)] {
-                println!("{name}: {:?}", evaluate(&mut n, drift, EVAL_SEED).expect("finite"));
+                println!("{name}: {:?}", evaluate(&mut n, &mut pair, drift, EVAL_SEED).expect("finite"));
             }
             ExitCode::SUCCESS
         }
@@ -31,9 +31,9 @@ fn main() -> ExitCode {
             let bytes = std::fs::read(checkpoint).expect("checkpoint readable");
             let mut n: Box<Net> = Box::new(new_net(0.02, sensor_adapt::FINE_TUNE_STEPS));
             n.load(&bytes).expect("a valid checkpoint");
-            let before = evaluate(&mut n, Drift::DEVICE, EVAL_SEED).expect("finite");
+            let before = evaluate(&mut n, &mut pair, Drift::DEVICE, EVAL_SEED).expect("finite");
             let failed = fine_tune(&mut n, &mut pair, |_, _| {});
-            let after = evaluate(&mut n, Drift::DEVICE, EVAL_SEED).expect("finite");
+            let after = evaluate(&mut n, &mut pair, Drift::DEVICE, EVAL_SEED).expect("finite");
             println!(
                 "before: {before:?}\nafter:  {after:?}\nfailed steps: {failed}; adapted: {}",
                 adapted(&before, &after)

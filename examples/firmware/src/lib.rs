@@ -1,0 +1,172 @@
+//! What both firmware binaries share: output (semihosting text, or defmt
+//! with the `defmt` feature), exit codes, a fault handler that fails the run
+//! instead of hanging QEMU, an instruction counter and stack painting.
+#![no_std]
+
+use core::sync::atomic::{AtomicU32, Ordering};
+use cortex_m::peripheral::SYST;
+use cortex_m::peripheral::syst::SystClkSource;
+use cortex_m_rt::{ExceptionFrame, exception};
+use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
+#[cfg(feature = "defmt")]
+use defmt_semihosting as _;
+use panic_semihosting as _;
+
+/// Prints a line on the host: semihosting text by default, defmt frames with
+/// the `defmt` feature. Takes `{}` placeholders only (defmt's syntax).
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {{
+        #[cfg(not(feature = "defmt"))]
+        cortex_m_semihosting::hprintln!($($arg)*);
+        #[cfg(feature = "defmt")]
+        defmt::println!($($arg)*);
+    }};
+}
+
+/// Ends the QEMU run with status 0 or 1.
+pub fn exit(success: bool) -> ! {
+    debug::exit(if success { EXIT_SUCCESS } else { EXIT_FAILURE });
+    #[allow(clippy::empty_loop)]
+    loop {}
+}
+
+/// A fault (bad memory access, undefined instruction, stack overflow into
+/// the guard) fails the run rather than hanging QEMU.
+#[exception]
+unsafe fn HardFault(_frame: &ExceptionFrame) -> ! {
+    say!("hard fault");
+    exit(false)
+}
+
+static WRAPS: AtomicU32 = AtomicU32::new(0);
+
+#[exception]
+fn SysTick() {
+    WRAPS.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Counts executed instructions with SysTick across wraps. Under QEMU with
+/// `-icount shift=0` virtual time advances by instruction count, so SysTick
+/// ticks are a fixed number of instructions: [`Ticks::start`] measures that
+/// number against a loop of known length, and counts are repeatable to that
+/// resolution.
+pub struct Ticks {
+    instructions_per_tick: u64,
+}
+
+impl Ticks {
+    /// Starts SysTick free-running from the core clock (interrupting on each
+    /// wrap) and calibrates it. `None` if the calibration loop does not give
+    /// a whole number of instructions per tick within 0.1 %.
+    pub fn start(mut syst: SYST) -> Option<Self> {
+        syst.set_clock_source(SystClkSource::Core);
+        syst.set_reload(0x00FF_FFFF);
+        syst.clear_current();
+        syst.enable_counter();
+        // The first load of the reload value neither wraps nor interrupts:
+        // wait for it, then count wraps from there.
+        while SYST::get_current() == 0 {}
+        syst.enable_interrupt();
+        let mut ticks = Self { instructions_per_tick: 1 };
+        const ITERATIONS: u32 = 2_000_000;
+        const LOOP: u64 = 2 * ITERATIONS as u64;
+        let ((), measured) = ticks.instructions(|| counted_loop(ITERATIONS));
+        let per_tick = (LOOP + measured / 2) / measured.max(1);
+        let error = (per_tick * measured).abs_diff(LOOP);
+        (per_tick > 0 && error * 1000 < LOOP).then_some(Self { instructions_per_tick: per_tick })
+    }
+
+    /// Instructions per SysTick tick: the resolution of the counts.
+    pub fn resolution(&self) -> u64 {
+        self.instructions_per_tick
+    }
+
+    fn now(&mut self) -> u64 {
+        loop {
+            let before = WRAPS.load(Ordering::Relaxed);
+            let current = SYST::get_current();
+            // A wrap whose interrupt is still pending would be missed: retry
+            // until the handler has counted it.
+            if WRAPS.load(Ordering::Relaxed) == before && !cortex_m::peripheral::SCB::is_pendst_pending() {
+                return u64::from(before) * 0x0100_0000 + u64::from(0x00FF_FFFF - current);
+            }
+        }
+    }
+
+    /// Instructions spent in `f`, to [`resolution`](Self::resolution).
+    pub fn instructions<T>(&mut self, f: impl FnOnce() -> T) -> (T, u64) {
+        let start = self.now();
+        let value = f();
+        let end = self.now();
+        (value, (end - start) * self.instructions_per_tick)
+    }
+}
+
+/// Executes exactly 2·`iterations` instructions (`subs` and `bne` per
+/// iteration; `iterations` ≥ 1), the yardstick [`Ticks::start`] calibrates
+/// against.
+#[inline(never)]
+fn counted_loop(iterations: u32) {
+    // SAFETY: the loop only decrements its own register operand to zero.
+    unsafe {
+        core::arch::asm!(
+            ".p2align 3",
+            "2:",
+            "subs {0}, #1",
+            "bne 2b",
+            inout(reg) iterations.max(1) => _,
+            options(nomem, nostack),
+        );
+    }
+}
+
+/// Stack high-water mark by painting: fill the unused stack with a pattern
+/// at start, find the deepest overwritten word at the end.
+pub mod stack {
+    const PAINT: u32 = 0xDEAD_BEEF;
+
+    unsafe extern "C" {
+        /// End of .bss/.data, where the stack may grow down to (cortex-m-rt).
+        static mut __sheap: u32;
+        /// Top of RAM, where the stack starts (cortex-m-rt).
+        static _stack_start: u32;
+    }
+
+    fn bounds() -> (usize, usize) {
+        // Only the addresses of the linker symbols are taken, never their values.
+        (core::ptr::addr_of!(__sheap) as usize, core::ptr::addr_of!(_stack_start) as usize)
+    }
+
+    /// Bytes between the end of static data and the top of RAM.
+    pub fn size() -> usize {
+        let (bottom, top) = bounds();
+        top - bottom
+    }
+
+    /// Paints from the end of static data up to 256 bytes below the current
+    /// stack pointer (the frames in use stay untouched).
+    pub fn paint() {
+        let (bottom, _) = bounds();
+        let sp = cortex_m::register::msp::read() as usize - 256;
+        let mut p = bottom;
+        while p < sp {
+            // SAFETY: [bottom, sp) is RAM that no live object occupies: above
+            // it is the current stack, below it the statics; no heap exists.
+            unsafe { core::ptr::write_volatile(p as *mut u32, PAINT) };
+            p += 4;
+        }
+    }
+
+    /// The deepest the stack has reached since [`paint`], in bytes from the
+    /// top of RAM.
+    pub fn peak() -> usize {
+        let (bottom, top) = bounds();
+        let mut p = bottom;
+        // SAFETY: reads of RAM within [bottom, top), word-aligned.
+        while p < top && unsafe { core::ptr::read_volatile(p as *const u32) } == PAINT {
+            p += 4;
+        }
+        top - p
+    }
+}
