@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # Every test of the project, from a fresh machine with a stable Rust toolchain:
-# installs what it needs (targets, components), then runs formatting, lints,
-# docs, the test suites, the reference cross-check, and the cross-target
-# builds of the core. Ends with "N passed, M failed" over the steps and exits
-# non-zero if any step failed.
+# installs what it needs (Rust targets and components; QEMU, ARM binutils and
+# Chromium from Debian; defmt-print from crates.io; playwright-core from npm),
+# then runs formatting, lints, docs, the test suites, the reference
+# cross-check, the cross-target builds of the core, the Cortex-M4F firmware
+# under QEMU, and the WebAssembly module under Node and in headless Chromium.
+# Ends with "N passed, M failed" over the steps and exits non-zero if any step
+# failed. Screenshots and logs go to artifacts/.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +35,63 @@ install_toolchain_parts() {
     rustup component add clippy rustfmt >/dev/null && rustup target add "${TARGETS[@]}" >/dev/null
 }
 
+install_device_tools() {
+    local need=()
+    command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
+    command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
+    command -v chromium >/dev/null || need+=(chromium)
+    if ((${#need[@]})); then
+        echo "installing ${need[*]}"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || return 1
+    fi
+    command -v defmt-print >/dev/null || cargo install --quiet --locked defmt-print --version 1.2.0 || return 1
+    (cd examples/wasm/test && npm ci --no-audit --no-fund --silent)
+}
+
+FIRMWARE_ELF=examples/firmware/target/thumbv7em-none-eabihf/release
+
+firmware_lints() {
+    (cd examples/firmware && cargo fmt --check && cargo clippy --release -- -D warnings)
+}
+
+# Builds and boots both firmware binaries on QEMU's Cortex-M4F (through the
+# crate's cargo runner); each exits non-zero unless it succeeded.
+firmware_under_qemu() {
+    (cd examples/firmware && cargo run --release --bin fine-tune && cargo run --release --bin loss-cost) || return 1
+    arm-none-eabi-size "$FIRMWARE_ELF/fine-tune" "$FIRMWARE_ELF/loss-cost"
+}
+
+# The same firmware printing through defmt, decoded on the host.
+firmware_with_defmt() {
+    (cd examples/firmware && cargo build --release --features defmt) || return 1
+    timeout 120 qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
+        -icount shift=0 -semihosting-config enable=on,target=native -kernel "$FIRMWARE_ELF/fine-tune" \
+        | defmt-print -e "$FIRMWARE_ELF/fine-tune" | tee artifacts/firmware-defmt.log
+    grep -q "adapted: loss fell" artifacts/firmware-defmt.log
+}
+
+# The firmware's logic (sensor stream, fine-tuning loop) for a part without an
+# FPU and for RISC-V.
+firmware_logic_portability() {
+    cargo build --quiet --release -p sensor-adapt --target thumbv6m-none-eabi &&
+        cargo build --quiet --release -p sensor-adapt --target riscv32imac-unknown-none-elf
+}
+
+WASM=examples/wasm/target/wasm32-unknown-unknown/release/vicreg_wasm.wasm
+
+wasm_build() {
+    (cd examples/wasm && cargo fmt --check && cargo clippy --release -- -D warnings &&
+        cargo build --release --lib --target wasm32-unknown-unknown && cargo build --release --bin native-reference)
+}
+
+wasm_under_node() {
+    node examples/wasm/test/node-train.mjs "$WASM" data/digits.csv examples/wasm/target/release/native-reference
+}
+
+wasm_in_chromium() {
+    node examples/wasm/test/browser.mjs "$WASM" data/digits.csv artifacts/web-training.png
+}
+
 cross_build_core() {
     local t
     for t in "${TARGETS[@]}"; do
@@ -45,13 +105,22 @@ cross_build_core() {
     cargo build --quiet --release -p vicreg --features defmt --target thumbv7em-none-eabihf
 }
 
+mkdir -p artifacts
 step "install targets and components" install_toolchain_parts
+step "install QEMU, binutils, Chromium, defmt-print, playwright-core" install_device_tools
 step "format" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "unit, property and doc tests" cargo test --workspace
 step "reference vectors (crosscheck)" cargo run --release -p host-tests --bin crosscheck -- reference/vectors
 step "core builds for embedded and wasm targets" cross_build_core
+step "firmware: format and clippy" firmware_lints
+step "firmware: fine-tuning and loss cost on a Cortex-M4F (QEMU)" firmware_under_qemu
+step "firmware: defmt output decoded on the host" firmware_with_defmt
+step "firmware logic builds for thumbv6m and riscv32imac" firmware_logic_portability
+step "wasm: format, clippy, build (+simd128) and native reference" wasm_build
+step "wasm: training under Node agrees with the native build" wasm_under_node
+step "wasm: the page trains in headless Chromium" wasm_in_chromium
 
 echo
 if ((failed > 0)); then

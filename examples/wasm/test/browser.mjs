@@ -1,0 +1,44 @@
+// The page in a real headless Chromium: it trains, the loss falls, nothing
+// errors in the console; a screenshot is saved.
+//   node test/browser.mjs MODULE.wasm DIGITS_CSV SCREENSHOT.png
+import { chromium } from "playwright-core";
+import { serve } from "./serve.mjs";
+
+const [wasmPath, csvPath, screenshot] = process.argv.slice(2);
+if (!screenshot) {
+  console.error("usage: node browser.mjs MODULE.wasm DIGITS_CSV SCREENSHOT.png");
+  process.exit(2);
+}
+let passed = 0, failed = 0;
+function check(ok, what) {
+  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
+  ok ? passed++ : failed++;
+}
+
+const server = await serve(wasmPath, csvPath);
+const url = `http://127.0.0.1:${server.address().port}/`;
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync"],
+});
+try {
+  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+  const problems = [];
+  page.on("console", (msg) => { if (msg.type() === "error") problems.push(msg.text()); });
+  page.on("pageerror", (err) => problems.push(String(err)));
+  await page.goto(url);
+  await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 120_000 });
+  const result = await page.evaluate(() => window.vicregResult);
+  console.log(`page trained ${result.steps} steps at ${result.stepsPerSecond.toFixed(0)} steps/s: loss ${result.first[0].toFixed(3)} → ${result.last[0].toFixed(3)}`);
+  check(result.steps === 120, "the page ran every step");
+  check(result.last[0] < result.first[0] - 1.0, "the loss falls in the browser");
+  check(problems.length === 0, `no console errors${problems.length ? ": " + problems.join("; ") : ""}`);
+  await page.screenshot({ path: screenshot, fullPage: true });
+  console.log(`screenshot: ${screenshot}`);
+} finally {
+  await browser.close();
+  server.close();
+}
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed === 0 ? 0 : 1);
