@@ -182,7 +182,12 @@ pub struct Evaluation {
 /// # Errors
 ///
 /// The network's errors (a non-finite input or result).
-pub fn evaluate(net: &mut Net, pair: &mut ViewPair<BATCH, INPUT>, drift: Drift, seed: u64) -> Result<Evaluation, Error> {
+pub fn evaluate(
+    net: &mut Net,
+    pair: &mut ViewPair<BATCH, INPUT>,
+    drift: Drift,
+    seed: u64,
+) -> Result<Evaluation, Error> {
     let mut stream = SensorStream::new(seed, drift);
     let mut rng = Pcg32::new(seed ^ 0x5eed);
     let mut batch = [[0.0; INPUT]; BATCH];
