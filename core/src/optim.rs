@@ -5,6 +5,7 @@
 //! apply to Linear weight matrices only: biases and BatchNorm parameters are
 //! excluded, as in the official VICReg recipe.
 
+use crate::Error;
 use crate::lanes::{self, Lanes};
 use crate::network::{Frozen, Parameters, Tensor};
 
@@ -19,15 +20,40 @@ pub trait Optimizer<const IN: usize, const H: usize, const R: usize, const EH: u
     /// How many parameter-shaped state tensors the optimiser keeps.
     const STATE_COPIES: usize;
 
-    /// Updates the tensors of every layer not in `frozen` with learning rate
-    /// `lr`.
+    /// One update of the tensors of every layer not in `frozen`, with
+    /// learning rate `lr`: first computed without writing, then applied only
+    /// if every new parameter and state value is finite.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NonFiniteResult`] if the update would overflow or produce a
+    /// NaN; parameters and state are then untouched.
     fn update(
         &mut self,
         params: &mut Parameters<IN, H, R, EH, E>,
         grads: &Parameters<IN, H, R, EH, E>,
         lr: f32,
         frozen: Frozen,
-    );
+    ) -> Result<(), Error> {
+        if !self.apply(params, grads, lr, frozen, false) {
+            return Err(Error::NonFiniteResult);
+        }
+        self.apply(params, grads, lr, frozen, true);
+        Ok(())
+    }
+
+    /// The update rule itself: computes every new parameter and state value,
+    /// writes them only if `commit`, and returns whether all were finite.
+    /// Call [`update`](Self::update) instead, which never commits a
+    /// non-finite value.
+    fn apply(
+        &mut self,
+        params: &mut Parameters<IN, H, R, EH, E>,
+        grads: &Parameters<IN, H, R, EH, E>,
+        lr: f32,
+        frozen: Frozen,
+        commit: bool,
+    ) -> bool;
 
     /// Calls `f` on each state tensor, in a fixed order (for checkpoints).
     fn for_each_state(&self, f: &mut dyn FnMut(&[f32]));
@@ -98,15 +124,17 @@ impl Schedule {
 }
 
 /// Runs `update(tensor, parameter, gradient, state₁, state₂)` on every
-/// tensor of the layers not frozen; a missing state is an empty slice.
+/// tensor of the layers not frozen (a missing state is an empty slice) and
+/// returns whether every call reported finite values.
 fn for_each_trainable<const IN: usize, const H: usize, const R: usize, const EH: usize, const E: usize>(
     params: &mut Parameters<IN, H, R, EH, E>,
     grads: &Parameters<IN, H, R, EH, E>,
     frozen: Frozen,
     first: Option<&mut Parameters<IN, H, R, EH, E>>,
     second: Option<&mut Parameters<IN, H, R, EH, E>>,
-    mut update: impl FnMut(Tensor, &mut [f32], &[f32], &mut [f32], &mut [f32]),
-) {
+    mut update: impl FnMut(Tensor, &mut [f32], &[f32], &mut [f32], &mut [f32]) -> bool,
+) -> bool {
+    let mut finite = true;
     let mut first = first.map(Parameters::tensors_mut);
     let mut second = second.map(Parameters::tensors_mut);
     for (i, ((tensor, p), g)) in Tensor::ALL.into_iter().zip(params.tensors_mut()).zip(grads.tensors()).enumerate() {
@@ -121,8 +149,9 @@ fn for_each_trainable<const IN: usize, const H: usize, const R: usize, const EH:
             Some(t) => &mut *t[i],
             None => &mut [],
         };
-        update(tensor, p, g, m, v);
+        finite &= update(tensor, p, g, m, v);
     }
+    finite
 }
 
 /// Stochastic gradient descent with momentum and weight decay (PyTorch's
@@ -150,21 +179,28 @@ impl<const IN: usize, const H: usize, const R: usize, const EH: usize, const E: 
     const KIND: u8 = 1;
     const STATE_COPIES: usize = 1;
 
-    fn update(
+    fn apply(
         &mut self,
         params: &mut Parameters<IN, H, R, EH, E>,
         grads: &Parameters<IN, H, R, EH, E>,
         lr: f32,
         frozen: Frozen,
-    ) {
+        commit: bool,
+    ) -> bool {
         let (momentum, wd) = (self.momentum, self.weight_decay);
         for_each_trainable(params, grads, frozen, Some(&mut self.velocity), None, |tensor, p, g, m, _| {
             let decay = if tensor.is_weight() { wd } else { 0.0 };
+            let mut finite = true;
             for ((w, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
-                *mi = momentum * *mi + gi + decay * *w;
-                *w -= lr * *mi;
+                let m_new = momentum * *mi + gi + decay * *w;
+                let w_new = *w - lr * m_new;
+                finite &= m_new.is_finite() && w_new.is_finite();
+                if commit {
+                    (*mi, *w) = (m_new, w_new);
+                }
             }
-        });
+            finite
+        })
     }
 
     fn for_each_state(&self, f: &mut dyn FnMut(&[f32])) {
@@ -216,28 +252,37 @@ impl<const IN: usize, const H: usize, const R: usize, const EH: usize, const E: 
     const KIND: u8 = 2;
     const STATE_COPIES: usize = 2;
 
-    fn update(
+    fn apply(
         &mut self,
         params: &mut Parameters<IN, H, R, EH, E>,
         grads: &Parameters<IN, H, R, EH, E>,
         lr: f32,
         frozen: Frozen,
-    ) {
-        self.steps = self.steps.saturating_add(1);
+        commit: bool,
+    ) -> bool {
+        let steps = self.steps.saturating_add(1);
+        if commit {
+            self.steps = steps;
+        }
         let (b1, b2, eps, wd) = (self.beta1, self.beta2, self.eps, self.weight_decay);
-        let t = i32::try_from(self.steps).unwrap_or(i32::MAX);
+        let t = i32::try_from(steps).unwrap_or(i32::MAX);
         let (c1, c2) = (1.0 - libm::powf(b1, t as f32), 1.0 - libm::powf(b2, t as f32));
         let step = lr / c1;
         let inv_sqrt_c2 = 1.0 / libm::sqrtf(c2);
         for_each_trainable(params, grads, frozen, Some(&mut self.m), Some(&mut self.v), |tensor, p, g, m, v| {
             let decay = if tensor.is_weight() { lr * wd } else { 0.0 };
+            let mut finite = true;
             for (((w, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                *w -= decay * *w;
-                *mi = b1 * *mi + (1.0 - b1) * gi;
-                *vi = b2 * *vi + (1.0 - b2) * gi * gi;
-                *w -= step * *mi / (libm::sqrtf(*vi) * inv_sqrt_c2 + eps);
+                let m_new = b1 * *mi + (1.0 - b1) * gi;
+                let v_new = b2 * *vi + (1.0 - b2) * gi * gi;
+                let w_new = (*w - decay * *w) - step * m_new / (libm::sqrtf(v_new) * inv_sqrt_c2 + eps);
+                finite &= m_new.is_finite() && v_new.is_finite() && w_new.is_finite();
+                if commit {
+                    (*mi, *vi, *w) = (m_new, v_new, w_new);
+                }
             }
-        });
+            finite
+        })
     }
 
     fn for_each_state(&self, f: &mut dyn FnMut(&[f32])) {
@@ -286,33 +331,38 @@ impl<const IN: usize, const H: usize, const R: usize, const EH: usize, const E: 
     const KIND: u8 = 3;
     const STATE_COPIES: usize = 1;
 
-    fn update(
+    fn apply(
         &mut self,
         params: &mut Parameters<IN, H, R, EH, E>,
         grads: &Parameters<IN, H, R, EH, E>,
         lr: f32,
         frozen: Frozen,
-    ) {
+        commit: bool,
+    ) -> bool {
         let (momentum, wd, eta) = (self.momentum, self.weight_decay, self.eta);
         for_each_trainable(params, grads, frozen, Some(&mut self.velocity), None, |tensor, p, g, m, _| {
-            if !tensor.is_weight() {
-                for ((w, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
-                    *mi = momentum * *mi + gi;
-                    *w -= lr * *mi;
-                }
-                return;
-            }
-            // ‖g + λw‖² = ‖g‖² + 2λ⟨g, w⟩ + λ²‖w‖², without a buffer for g + λw.
-            let (ww, gw, gg) =
-                (lanes::dot(Lanes::Wide, p, p), lanes::dot(Lanes::Wide, g, p), lanes::dot(Lanes::Wide, g, g));
-            let w_norm = libm::sqrtf(ww);
-            let u_norm = libm::sqrtf((gg + 2.0 * wd * gw + wd * wd * ww).max(0.0));
-            let trust = if w_norm > 0.0 && u_norm > 0.0 { eta * w_norm / u_norm } else { 1.0 };
+            // Biases and BatchNorm parameters: plain momentum, no decay, no trust ratio.
+            let (decay, trust) = if tensor.is_weight() {
+                // ‖g + λw‖² = ‖g‖² + 2λ⟨g, w⟩ + λ²‖w‖², without a buffer for g + λw.
+                let (ww, gw, gg) =
+                    (lanes::dot(Lanes::Wide, p, p), lanes::dot(Lanes::Wide, g, p), lanes::dot(Lanes::Wide, g, g));
+                let w_norm = libm::sqrtf(ww);
+                let u_norm = libm::sqrtf((gg + 2.0 * wd * gw + wd * wd * ww).max(0.0));
+                (wd, if w_norm > 0.0 && u_norm > 0.0 { eta * w_norm / u_norm } else { 1.0 })
+            } else {
+                (0.0, 1.0)
+            };
+            let mut finite = trust.is_finite();
             for ((w, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
-                *mi = momentum * *mi + trust * (gi + wd * *w);
-                *w -= lr * *mi;
+                let m_new = momentum * *mi + trust * (gi + decay * *w);
+                let w_new = *w - lr * m_new;
+                finite &= m_new.is_finite() && w_new.is_finite();
+                if commit {
+                    (*mi, *w) = (m_new, w_new);
+                }
             }
-        });
+            finite
+        })
     }
 
     fn for_each_state(&self, f: &mut dyn FnMut(&[f32])) {

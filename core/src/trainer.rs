@@ -358,13 +358,14 @@ where
     ///
     /// # Errors
     ///
-    /// Those of [`compute_gradients`](Self::compute_gradients). On any error
-    /// the parameters, running statistics, optimiser state and step count are
-    /// exactly as they were.
+    /// Those of [`compute_gradients`](Self::compute_gradients), and
+    /// [`Error::NonFiniteResult`] if the update itself would overflow. On any
+    /// error the parameters, running statistics, optimiser state and step
+    /// count are exactly as they were.
     pub fn step(&mut self, x_a: &[[f32; IN]], x_b: &[[f32; IN]]) -> Result<StepReport, Error> {
         let terms = self.compute_gradients(x_a, x_b)?;
         let lr = self.config.schedule.lr(self.steps);
-        self.optimizer.update(&mut self.params, &self.grads, lr, self.config.frozen);
+        self.optimizer.update(&mut self.params, &self.grads, lr, self.config.frozen)?;
         let arch = self.config.arch;
         if arch.batch_norm {
             // Each view passes through BatchNorm once, as in the official

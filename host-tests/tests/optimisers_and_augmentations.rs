@@ -39,7 +39,7 @@ fn sgd_with_momentum_and_decay_follows_its_formula() {
     let (mut w, decays) = (flat(&p), is_weight_per_element());
     let mut m = vec![0.0; w.len()];
     for g in [&g1, &g2] {
-        opt.update(&mut p, g, lr as f32, Frozen::NONE);
+        opt.update(&mut p, g, lr as f32, Frozen::NONE).unwrap();
         for (i, gi) in flat(g).into_iter().enumerate() {
             let d = if decays[i] { wd } else { 0.0 };
             m[i] = beta * m[i] + gi + d * w[i];
@@ -58,7 +58,7 @@ fn adamw_follows_its_formula_with_bias_correction() {
     let (mut w, decays) = (flat(&p), is_weight_per_element());
     let (mut m, mut v) = (vec![0.0; w.len()], vec![0.0; w.len()]);
     for (t, g) in [&g1, &g2].into_iter().enumerate() {
-        opt.update(&mut p, g, lr as f32, Frozen::NONE);
+        opt.update(&mut p, g, lr as f32, Frozen::NONE).unwrap();
         let t = (t + 1) as i32;
         for (i, gi) in flat(g).into_iter().enumerate() {
             if decays[i] {
@@ -80,7 +80,7 @@ fn lars_scales_weight_updates_by_the_trust_ratio_and_leaves_biases_alone() {
     let before = p.clone();
     let (lr, wd) = (0.5f64, 0.01f64);
     let mut opt = Lars::new(wd as f32);
-    opt.update(&mut p, &g, lr as f32, Frozen::NONE);
+    opt.update(&mut p, &g, lr as f32, Frozen::NONE).unwrap();
     for (i, tensor) in Tensor::ALL.into_iter().enumerate() {
         let w: Vec<f64> = before.tensors()[i].iter().map(|&x| f64::from(x)).collect();
         let gi: Vec<f64> = g.tensors()[i].iter().map(|&x| f64::from(x)).collect();
@@ -109,13 +109,13 @@ fn frozen_layers_are_skipped_by_every_optimiser() {
     };
     let before = filled(10, 1.0);
     let mut p = before.clone();
-    Sgd::new(0.9, 0.1).update(&mut p, &g, 0.1, frozen);
+    Sgd::new(0.9, 0.1).update(&mut p, &g, 0.1, frozen).unwrap();
     check(&p, &before);
     let mut p = before.clone();
-    AdamW::new(0.1).update(&mut p, &g, 0.1, frozen);
+    AdamW::new(0.1).update(&mut p, &g, 0.1, frozen).unwrap();
     check(&p, &before);
     let mut p = before.clone();
-    Lars::new(0.1).update(&mut p, &g, 0.1, frozen);
+    Lars::new(0.1).update(&mut p, &g, 0.1, frozen).unwrap();
     check(&p, &before);
 }
 
