@@ -91,6 +91,8 @@ pub use network::{Arch, Dims, Frozen, Layer, Parameters, Tensor};
 pub use optim::{AdamW, Lars, Optimizer, Schedule, Sgd};
 pub use rand_core;
 pub use rng::{Pcg32, below, gaussian, symmetric_unit, uniform};
+#[cfg(feature = "fault-injection")]
+pub use trainer::Fault;
 pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};
 
 /// The README's code, compiled and run as doc tests so it cannot go stale.

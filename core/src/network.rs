@@ -351,8 +351,16 @@ pub(crate) fn encode(lanes: Lanes, dims: Dims, p: &[&[f32]; 10], x: &[f32], hidd
 /// The forward pass of one view in training mode (BatchNorm on batch
 /// statistics). `x` is n×input.
 pub(crate) fn forward(lanes: Lanes, dims: Dims, arch: &Arch, p: &[&[f32]; 10], x: &[f32], c: &mut Cache<'_>) {
-    let [_, _, _, _, x1w, x1b, gamma, beta, x2w, x2b] = *p;
-    encode(lanes, dims, p, x, c.h, c.y);
+    let [e1w, e1b, ..] = *p;
+    linear::forward(lanes, e1w, e1b, x, dims.input, c.h);
+    linear::relu(c.h);
+    forward_from_hidden(lanes, dims, arch, p, c);
+}
+
+/// The rest of the forward pass from the encoder's hidden activations `c.h`.
+pub(crate) fn forward_from_hidden(lanes: Lanes, dims: Dims, arch: &Arch, p: &[&[f32]; 10], c: &mut Cache<'_>) {
+    let [_, _, e2w, e2b, x1w, x1b, gamma, beta, x2w, x2b] = *p;
+    linear::forward(lanes, e2w, e2b, c.h, dims.hidden, c.y);
     if arch.batch_norm {
         linear::forward(lanes, x1w, x1b, c.y, dims.repr, c.x_hat);
         let mut stats = batch_norm::BatchStats { mean: c.mean, inv_std: c.inv_std };

@@ -158,6 +158,19 @@ pub struct Trainer<
     sums_xhat: [f32; EH],
     steps: u32,
     last_n: usize,
+    #[cfg(feature = "fault-injection")]
+    fault: Option<(Fault, f32)>,
+}
+
+/// Where [`Trainer::inject_fault`] poisons the next step (feature
+/// `fault-injection`).
+#[cfg(feature = "fault-injection")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// The first encoder activation of view a, after the forward pass.
+    Activation,
+    /// The first gradient of the first layer, after the backward pass.
+    Gradient,
 }
 
 impl<
@@ -212,6 +225,8 @@ where
             sums_xhat: [0.0; EH],
             steps: 0,
             last_n: 0,
+            #[cfg(feature = "fault-injection")]
+            fault: None,
         }
     }
 
@@ -273,6 +288,14 @@ where
         &mut self.optimizer
     }
 
+    /// Poisons the next [`compute_gradients`](Self::compute_gradients) (or
+    /// [`step`](Self::step)) at `fault` with `value` (NaN, an infinity): the
+    /// step must then fail and change nothing.
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&mut self, fault: Fault, value: f32) {
+        self.fault = Some((fault, value));
+    }
+
     /// Steps completed.
     #[must_use]
     pub fn steps(&self) -> u32 {
@@ -320,6 +343,14 @@ where
         for (view, x) in self.views.iter_mut().zip([x_a, x_b]) {
             network::forward(lanes, dims, &arch, &p, x.as_flattened(), &mut view.cache(n));
         }
+        #[cfg(feature = "fault-injection")]
+        if let Some((Fault::Activation, value)) = self.fault {
+            self.fault = None;
+            // Poison one hidden activation and let it flow on, as a glitch would.
+            let view = &mut self.views[0];
+            view.h[0][0] = value;
+            network::forward_from_hidden(lanes, dims, &arch, &p, &mut view.cache(n));
+        }
         let [va, vb] = &mut self.views;
         // The inputs were checked: a non-finite embedding is an overflow inside.
         let terms = self
@@ -348,6 +379,11 @@ where
                 inv_std: &mut view.inv_std,
             };
             network::backward(lanes, dims, &arch, &p, &mut g, frozen, x.as_flattened(), &cache, dz, &mut scratch);
+        }
+        #[cfg(feature = "fault-injection")]
+        if let Some((Fault::Gradient, value)) = self.fault {
+            self.fault = None;
+            g[0][0] = value;
         }
         if g.iter().all(|t| t.iter().all(|v| v.is_finite())) { Ok(terms) } else { Err(Error::NonFiniteResult) }
     }
