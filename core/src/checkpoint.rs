@@ -17,8 +17,9 @@
 //! | 44 | P | f32 values: the ten tensors in [`Tensor::ALL`](crate::Tensor::ALL) order, running mean, running variance, then the optimiser's state tensors |
 //! | 44 + P | 4 | CRC-32 (IEEE) of bytes 0 … 44 + P |
 //!
-//! Loading checks everything (length, magic, version, checksum, shapes)
-//! before it writes a single value, so a bad checkpoint leaves the trainer as
+//! Loading checks everything (length, magic, version, checksum, finite
+//! values, shapes, non-negative running variances) before it writes a single
+//! value, so a bad checkpoint leaves the trainer as
 //! it was. CRC-32 detects every single-bit error and every burst up to 32
 //! bits.
 
@@ -133,7 +134,13 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
     if crc32(&bytes[..end]) != stored || bytes[9..12] != [0, 0, 0] {
         return Err(Error::CheckpointCorrupt);
     }
-    Ok((header, &bytes[HEADER_BYTES..end]))
+    let payload = &bytes[HEADER_BYTES..end];
+    // A checksum proves the bytes arrived as written, not that the writer was
+    // sane: a NaN or an infinity is never a weight worth loading.
+    if !payload.chunks_exact(4).all(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite()) {
+        return Err(Error::CheckpointCorrupt);
+    }
+    Ok((header, payload))
 }
 
 /// Reads f32 values off the front of a checked payload.

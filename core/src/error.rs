@@ -55,8 +55,9 @@ pub enum Error {
         /// The version found.
         found: u16,
     },
-    /// The checkpoint's length or checksum is wrong: it is truncated or
-    /// corrupted.
+    /// The checkpoint's length or checksum is wrong (it is truncated or
+    /// corrupted), or it holds values no trained network has (NaN, infinity,
+    /// a negative variance).
     CheckpointCorrupt,
     /// The checkpoint is intact but for another network (widths,
     /// architecture) or another optimiser.
@@ -85,7 +86,9 @@ impl fmt::Display for Error {
             Error::CheckpointVersion { found } => {
                 write!(f, "checkpoint format version {found} is not supported (this build reads 1)")
             }
-            Error::CheckpointCorrupt => f.write_str("checkpoint is truncated or corrupted (length or checksum)"),
+            Error::CheckpointCorrupt => {
+                f.write_str("checkpoint is truncated or corrupted (length, checksum or values)")
+            }
             Error::CheckpointShape => f.write_str("checkpoint is for another network or optimiser"),
         }
     }

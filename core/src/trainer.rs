@@ -505,7 +505,8 @@ where
     ///
     /// # Errors
     ///
-    /// [`Error::CheckpointCorrupt`] for a wrong length or checksum,
+    /// [`Error::CheckpointCorrupt`] for a wrong length or checksum, a
+    /// non-finite value or a negative running variance,
     /// [`Error::CheckpointMagic`], [`Error::CheckpointVersion`], and
     /// [`Error::CheckpointShape`] for other widths, another architecture or
     /// another optimiser. On any error nothing is changed.
@@ -519,6 +520,16 @@ where
             && (!with_optimizer || header.optimizer_kind == O::KIND);
         if !same_shape {
             return Err(Error::CheckpointShape);
+        }
+        // BatchNorm's running variances sit after the parameters and the
+        // running means; a negative one would make inference take a square
+        // root of a negative number.
+        let variances = 4 * (Parameters::<IN, H, R, EH, E>::DIMS.parameter_count() + EH);
+        let negative = payload
+            .get(variances..variances + 4 * EH)
+            .is_none_or(|v| v.chunks_exact(4).any(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) < 0.0));
+        if negative {
+            return Err(Error::CheckpointCorrupt);
         }
         let mut r = PayloadReader::new(payload);
         self.params.tensors_mut().into_iter().for_each(|t| r.read_into(t));

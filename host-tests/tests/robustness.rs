@@ -295,3 +295,29 @@ fn degenerate_but_legal_batches_train_without_non_finite_values() {
         }
     }
 }
+
+#[test]
+fn a_checkpoint_with_a_valid_checksum_but_impossible_values_is_rejected() {
+    let (_, bytes) = small_checkpoint();
+    let reseal = |mut b: Vec<u8>| {
+        let end = b.len() - 4;
+        let crc = vicreg::checkpoint::crc32(&b[..end]);
+        b[end..].copy_from_slice(&crc.to_le_bytes());
+        b
+    };
+    let header = vicreg::checkpoint::HEADER_BYTES;
+    let params = vicreg::Parameters::<4, 6, 3, 6, 4>::DIMS.parameter_count();
+    let mut fresh: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+    let untouched = state_bits(&fresh);
+    for (what, offset, value) in [
+        ("NaN weight", header, f32::NAN),
+        ("infinite momentum", bytes.len() - 8, f32::INFINITY),
+        ("negative running variance", header + 4 * (params + 6), -1.0),
+    ] {
+        let mut forged = bytes.clone();
+        forged[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
+        assert_eq!(fresh.load(&reseal(forged)), Err(Error::CheckpointCorrupt), "{what} accepted");
+    }
+    assert_eq!(state_bits(&fresh), untouched);
+    fresh.load(&reseal(bytes)).expect("resealing an intact checkpoint keeps it valid");
+}
