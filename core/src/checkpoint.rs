@@ -192,3 +192,13 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     }
     !crc
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        // The CRC-32/ISO-HDLC check value of the ASCII digits 1–9.
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(super::crc32(b""), 0);
+    }
+}

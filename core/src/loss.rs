@@ -350,3 +350,32 @@ pub(crate) fn compute_in(
     let grads_finite = grads.is_none_or(|(ga, gb)| ga.iter().chain(gb.iter()).all(|g| g.is_finite()));
     if terms.loss.is_finite() && grads_finite { Ok(terms) } else { Err(Error::NonFiniteResult) }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identical_collapsed_views_cost_mu_times_gamma_minus_sqrt_eps() {
+        // Every row equal: s = 0, Sⱼ = √ε, C = 0, so ℓ = μ·(γ − √ε) = 24.75.
+        let z = [0.5f32, -2.0, 0.5, -2.0, 0.5, -2.0];
+        let views = Views::new(&z, &z, 2).unwrap();
+        for side in [CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
+            for lanes in [Lanes::Scalar, Lanes::Wide] {
+                let mut scratch = [0.0; 64];
+                let (mut ga, mut gb) = ([0.0; 6], [0.0; 6]);
+                let t = loss_and_gradients(
+                    views,
+                    &Config::DEFAULT,
+                    Options { side, lanes },
+                    &mut scratch,
+                    &mut ga,
+                    &mut gb,
+                )
+                .unwrap();
+                assert!((t.loss - 24.75).abs() < 1e-5, "{side:?} {lanes:?}: {}", t.loss);
+                assert!(ga.iter().chain(&gb).all(|g| g.is_finite()));
+            }
+        }
+    }
+}

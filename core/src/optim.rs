@@ -20,6 +20,10 @@ pub trait Optimizer<const IN: usize, const H: usize, const R: usize, const EH: u
     /// How many parameter-shaped state tensors the optimiser keeps.
     const STATE_COPIES: usize;
 
+    /// Whether the optimiser counts its steps ([`steps`](Self::steps)); a
+    /// checkpoint for one that does not must hold a zero count.
+    const COUNTS_STEPS: bool = false;
+
     /// One update of the tensors of every layer not in `frozen`, with
     /// learning rate `lr`: first computed without writing, then applied only
     /// if every new parameter and state value is finite.
@@ -251,6 +255,7 @@ impl<const IN: usize, const H: usize, const R: usize, const EH: usize, const E: 
 {
     const KIND: u8 = 2;
     const STATE_COPIES: usize = 2;
+    const COUNTS_STEPS: bool = true;
 
     fn apply(
         &mut self,

@@ -517,7 +517,8 @@ where
         let same_shape = header.flags == expected.flags
             && header.widths == expected.widths
             && header.payload_bytes == expected.payload_bytes
-            && (!with_optimizer || header.optimizer_kind == O::KIND);
+            && header.optimizer_kind == expected.optimizer_kind
+            && (header.optimizer_steps == 0 || (with_optimizer && O::COUNTS_STEPS));
         if !same_shape {
             return Err(Error::CheckpointShape);
         }
@@ -577,5 +578,30 @@ where
             linear::forward(lanes, x2w, x2b, a, dims.expander_hidden, zs[..n].as_flattened_mut());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Error, Pcg32, Sgd, Trainer, TrainerConfig};
+
+    type Tiny = Trainer<4, 3, 4, 2, 4, 3, 3, Sgd<3, 4, 2, 4, 3>>;
+
+    #[test]
+    fn a_step_trains_and_a_checkpoint_restores_it() {
+        let mut t = Tiny::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        t.init(&mut Pcg32::new(1));
+        let a = [[0.1, 0.5, -0.3], [1.0, -0.2, 0.4], [-0.7, 0.3, 0.9], [0.2, 0.2, -1.0]];
+        let b = a.map(|r| r.map(|v| v * 1.1));
+        let first = t.step(&a, &b).unwrap();
+        let mut bytes = [0u8; Tiny::checkpoint_bytes(true)];
+        t.save(&mut bytes, true).unwrap();
+        let mut u = Tiny::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        u.load(&bytes).unwrap();
+        assert_eq!(u.parameters(), t.parameters());
+        assert_eq!(t.step(&a, &b), u.step(&a, &b));
+        assert!(first.terms.loss.is_finite());
+        bytes[50] ^= 4;
+        assert_eq!(u.load(&bytes), Err(Error::CheckpointCorrupt));
     }
 }
