@@ -77,6 +77,37 @@ firmware_logic_portability() {
         cargo build --quiet --release -p sensor-adapt --target riscv32imac-unknown-none-elf
 }
 
+# The nightly toolchain with Miri, and cargo-fuzz, for the robustness steps.
+install_nightly_tools() {
+    rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal || return 1
+    rustup +nightly component add miri rust-src >/dev/null || return 1
+    command -v cargo-fuzz >/dev/null || cargo install --quiet --locked cargo-fuzz --version 0.13.2 || return 1
+    command -v cargo-deny >/dev/null || cargo install --quiet --locked cargo-deny --version 0.20.2
+}
+
+miri_core() {
+    cargo +nightly miri test -p vicreg --lib
+}
+
+dependency_policy() {
+    cargo deny --all-features check licenses bans sources
+}
+
+# A bounded run of every fuzz target: no panic, no hang, no failed invariant.
+FUZZ_SECONDS=${FUZZ_SECONDS:-60}
+fuzz_targets() {
+    local t
+    for t in loss train_step checkpoint; do
+        echo "fuzzing $t for $FUZZ_SECONDS s"
+        if ! (cd fuzz && cargo +nightly fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) \
+            >"artifacts/fuzz-$t.log" 2>&1; then
+            tail -n 40 "artifacts/fuzz-$t.log"
+            return 1
+        fi
+        grep -E "DONE|stat::number_of_executed_units" "artifacts/fuzz-$t.log"
+    done
+}
+
 WASM=examples/wasm/target/wasm32-unknown-unknown/release/vicreg_wasm.wasm
 
 wasm_build() {
@@ -108,6 +139,7 @@ cross_build_core() {
 mkdir -p artifacts
 step "install targets and components" install_toolchain_parts
 step "install QEMU, binutils, Chromium, defmt-print, playwright-core" install_device_tools
+step "install nightly with Miri, cargo-fuzz, cargo-deny" install_nightly_tools
 step "format" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
@@ -121,6 +153,9 @@ step "firmware logic builds for thumbv6m and riscv32imac" firmware_logic_portabi
 step "wasm: format, clippy, build (+simd128) and native reference" wasm_build
 step "wasm: training under Node agrees with the native build" wasm_under_node
 step "wasm: the page trains in headless Chromium" wasm_in_chromium
+step "core unit tests under Miri" miri_core
+step "dependency licences and sources (cargo deny)" dependency_policy
+step "fuzz every target for $FUZZ_SECONDS s" fuzz_targets
 
 echo
 if ((failed > 0)); then

@@ -24,6 +24,18 @@ pub struct TrainerConfig {
 }
 
 impl TrainerConfig {
+    /// Every field zero (and the scalar lanes, whose tag is zero): not a
+    /// configuration to train with, but one that lets a `static` trainer built
+    /// with [`Trainer::new`] land in `.bss` and cost no flash. Set the real
+    /// configuration with [`Trainer::set_config`] before the first step.
+    pub const IDLE: Self = Self {
+        loss: Config { sim_coeff: 0.0, std_coeff: 0.0, cov_coeff: 0.0, gamma: 0.0, eps: 0.0 },
+        options: Options { side: crate::CovarianceSide::Auto, lanes: crate::Lanes::Scalar },
+        arch: Arch { batch_norm: false, final_bias: false, bn_eps: 0.0, bn_momentum: 0.0 },
+        frozen: Frozen::NONE,
+        schedule: Schedule { base_lr: 0.0, final_lr: 0.0, warmup_steps: 0, total_steps: 0 },
+    };
+
     /// The official loss and architecture, nothing frozen, and a constant
     /// learning rate.
     #[must_use]
@@ -95,9 +107,9 @@ impl<const N: usize, const H: usize, const R: usize, const EH: usize, const E: u
         }
     }
 
-    /// The first n rows as a forward cache.
-    fn cache(&mut self, n: usize) -> Cache<'_> {
-        Cache {
+    /// The first n rows as a forward cache, and the loss gradient ∂ℓ/∂z.
+    fn split(&mut self, n: usize) -> (Cache<'_>, &mut [f32]) {
+        let cache = Cache {
             h: self.h[..n].as_flattened_mut(),
             y: self.y[..n].as_flattened_mut(),
             x_hat: self.x_hat[..n].as_flattened_mut(),
@@ -105,7 +117,13 @@ impl<const N: usize, const H: usize, const R: usize, const EH: usize, const E: u
             z: self.z[..n].as_flattened_mut(),
             mean: &mut self.mean,
             inv_std: &mut self.inv_std,
-        }
+        };
+        (cache, self.dz[..n].as_flattened_mut())
+    }
+
+    /// The first n rows as a forward cache.
+    fn cache(&mut self, n: usize) -> Cache<'_> {
+        self.split(n).0
     }
 }
 
@@ -368,16 +386,7 @@ where
             sums_xhat: &mut self.sums_xhat,
         };
         for (view, x) in self.views.iter_mut().zip([x_a, x_b]) {
-            let dz = view.dz[..n].as_flattened();
-            let cache = Cache {
-                h: view.h[..n].as_flattened_mut(),
-                y: view.y[..n].as_flattened_mut(),
-                x_hat: view.x_hat[..n].as_flattened_mut(),
-                a: view.a[..n].as_flattened_mut(),
-                z: view.z[..n].as_flattened_mut(),
-                mean: &mut view.mean,
-                inv_std: &mut view.inv_std,
-            };
+            let (cache, dz) = view.split(n);
             network::backward(lanes, dims, &arch, &p, &mut g, frozen, x.as_flattened(), &cache, dz, &mut scratch);
         }
         #[cfg(feature = "fault-injection")]

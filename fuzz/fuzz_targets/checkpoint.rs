@@ -8,18 +8,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vicreg::{AdamW, Optimizer, Pcg32, Sgd, Trainer, TrainerConfig};
+use vicreg::{AdamW, Optimizer, Pcg32, Sgd, TrainerConfig};
 
-type Small<O> = Trainer<8, 4, 6, 3, 6, 4, 4, O>;
-
-fn bits<O: Optimizer<4, 6, 3, 6, 4>>(t: &Small<O>) -> Vec<u32> {
-    let mut b: Vec<u32> = t.parameters().tensors().iter().flat_map(|s| s.iter().map(|v| v.to_bits())).collect();
-    let (m, v) = t.running_statistics();
-    b.extend(m.iter().chain(v.iter()).map(|x| x.to_bits()));
-    t.optimizer().for_each_state(&mut |s| b.extend(s.iter().map(|x| x.to_bits())));
-    b.extend([t.steps(), t.optimizer().steps()]);
-    b
-}
+#[path = "common.rs"]
+mod common;
+use common::{Small, bits, finite_weights};
 
 fn check<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, bytes: &[u8]) {
     t.init(&mut Pcg32::new(1));
@@ -27,7 +20,7 @@ fn check<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, bytes: &[u8]) {
     match t.load(bytes) {
         Err(_) => assert_eq!(bits(&t), before, "a refused checkpoint changed the state"),
         Ok(()) => {
-            assert!(t.parameters().tensors().iter().all(|s| s.iter().all(|v| v.is_finite())));
+            assert!(finite_weights(&t));
             let with_state = bytes.len() == Small::<O>::checkpoint_bytes(true);
             let mut again = vec![0u8; Small::<O>::checkpoint_bytes(with_state)];
             t.save(&mut again, with_state).expect("sized by checkpoint_bytes");

@@ -33,7 +33,8 @@ fuzz_target!(|data: &[u8]| {
         Err(_) => {}
         Ok(views) => {
             assert!(a.iter().chain(b).all(|v| v.is_finite()), "a non-finite input was accepted");
-            let mut scratch = vec![0.0; vicreg::scratch_len(views.n(), d, side).saturating_sub(usize::from(*short % 3))];
+            let mut scratch =
+                vec![0.0; vicreg::scratch_len(views.n(), d, side).saturating_sub(usize::from(*short % 3))];
             let (mut ga, mut gb) = (vec![0.0; len], vec![0.0; len]);
             match vicreg::loss_and_gradients(views, &config, options, &mut scratch, &mut ga, &mut gb) {
                 Ok(t) => {

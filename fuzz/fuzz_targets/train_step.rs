@@ -8,18 +8,11 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vicreg::{AdamW, Lars, Optimizer, Pcg32, Sgd, Trainer, TrainerConfig};
+use vicreg::{AdamW, Lars, Optimizer, Pcg32, Sgd, TrainerConfig};
 
-type Small<O> = Trainer<8, 4, 6, 3, 6, 4, 4, O>;
-
-fn bits<O: Optimizer<4, 6, 3, 6, 4>>(t: &Small<O>) -> Vec<u32> {
-    let mut b: Vec<u32> = t.parameters().tensors().iter().flat_map(|s| s.iter().map(|v| v.to_bits())).collect();
-    let (m, v) = t.running_statistics();
-    b.extend(m.iter().chain(v.iter()).map(|x| x.to_bits()));
-    t.optimizer().for_each_state(&mut |s| b.extend(s.iter().map(|x| x.to_bits())));
-    b.extend([t.steps(), t.optimizer().steps()]);
-    b
-}
+#[path = "common.rs"]
+mod common;
+use common::{Small, bits, finite_weights};
 
 fn run<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, seed: u64, steps: usize, rows: &[[f32; 4]]) {
     t.init(&mut Pcg32::new(seed));
@@ -30,7 +23,7 @@ fn run<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, seed: u64, steps: usiz
         if t.step(a, &b[..half]).is_err() {
             assert_eq!(bits(&t), before, "a failed step changed the state");
         }
-        assert!(t.parameters().tensors().iter().all(|s| s.iter().all(|v| v.is_finite())));
+        assert!(finite_weights(&t));
     }
     let mut y = vec![[0.0; 3]; a.len()];
     let _ = t.represent(a, &mut y);

@@ -77,6 +77,14 @@ impl Ticks {
         (per_tick > 0 && error * 1000 < LOOP).then_some(Self { instructions_per_tick: per_tick })
     }
 
+    /// [`start`](Self::start), or a failed run with a message saying why.
+    pub fn start_or_exit(syst: SYST) -> Self {
+        Self::start(syst).unwrap_or_else(|| {
+            say!("SysTick does not count instructions: run under QEMU with -icount shift=0");
+            exit(false)
+        })
+    }
+
     /// Instructions per SysTick tick: the resolution of the counts.
     pub fn resolution(&self) -> u64 {
         self.instructions_per_tick

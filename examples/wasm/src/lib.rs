@@ -22,9 +22,7 @@
 #![deny(missing_docs)]
 
 use vicreg::augment::{Jitter, Mask, Scale, Shift2d, ViewPair};
-use vicreg::{
-    AdamW, Arch, Config, CovarianceSide, Error, Frozen, Lanes, Options, Pcg32, Schedule, Trainer, TrainerConfig,
-};
+use vicreg::{AdamW, Error, Pcg32, Trainer, TrainerConfig};
 
 /// Rows per batch.
 pub const BATCH: usize = 128;
@@ -77,18 +75,10 @@ struct State {
     checkpoint: [u8; CHECKPOINT_BYTES],
 }
 
-/// All zeros, so the module carries no megabyte of initial data: the real
-/// configuration is set by `vicreg_create`.
-const IDLE: TrainerConfig = TrainerConfig {
-    loss: Config { sim_coeff: 0.0, std_coeff: 0.0, cov_coeff: 0.0, gamma: 0.0, eps: 0.0 },
-    options: Options { side: CovarianceSide::Auto, lanes: Lanes::Scalar },
-    arch: Arch { batch_norm: false, final_bias: false, bn_eps: 0.0, bn_momentum: 0.0 },
-    frozen: Frozen::NONE,
-    schedule: Schedule { base_lr: 0.0, final_lr: 0.0, warmup_steps: 0, total_steps: 0 },
-};
-
+// All zeros, so the module carries no megabyte of initial data: the real
+// configuration is set by `vicreg_create`.
 static mut STATE: State = State {
-    trainer: Trainer::new(IDLE, {
+    trainer: Trainer::new(TrainerConfig::IDLE, {
         let mut adam = AdamW::new(0.0);
         (adam.beta1, adam.beta2, adam.eps) = (0.0, 0.0, 0.0);
         adam

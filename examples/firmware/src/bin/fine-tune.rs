@@ -12,19 +12,11 @@ use sensor_adapt::{
 use sensor_firmware::{Ticks, exit, say, stack};
 use static_cell::ConstStaticCell;
 use vicreg::augment::ViewPair;
-use vicreg::{Arch, Config, CovarianceSide, Frozen, Lanes, Options, Schedule, Sgd, TrainerConfig};
+use vicreg::{Sgd, TrainerConfig};
 
-/// All zeros, so the statics below land in .bss and cost no flash; the real
-/// configuration is set at run time.
-const IDLE: TrainerConfig = TrainerConfig {
-    loss: Config { sim_coeff: 0.0, std_coeff: 0.0, cov_coeff: 0.0, gamma: 0.0, eps: 0.0 },
-    options: Options { side: CovarianceSide::Auto, lanes: Lanes::Scalar },
-    arch: Arch { batch_norm: false, final_bias: false, bn_eps: 0.0, bn_momentum: 0.0 },
-    frozen: Frozen::NONE,
-    schedule: Schedule { base_lr: 0.0, final_lr: 0.0, warmup_steps: 0, total_steps: 0 },
-};
-
-static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::new(IDLE, Sgd::new(0.0, 0.0)));
+// All-zero statics land in .bss and cost no flash; the real configuration is
+// set at run time.
+static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::new(TrainerConfig::IDLE, Sgd::new(0.0, 0.0)));
 static PAIR: ConstStaticCell<ViewPair<BATCH, INPUT>> = ConstStaticCell::new(ViewPair::new());
 
 fn show(label: &str, e: &Evaluation) {
@@ -54,10 +46,7 @@ fn load(net: &mut Net) {
 fn main() -> ! {
     stack::paint();
     let Some(peripherals) = cortex_m::Peripherals::take() else { exit(false) };
-    let Some(mut ticks) = Ticks::start(peripherals.SYST) else {
-        say!("SysTick does not count instructions: run under QEMU with -icount shift=0");
-        exit(false)
-    };
+    let mut ticks = Ticks::start_or_exit(peripherals.SYST);
     let (net, pair) = (NET.take(), PAIR.take());
     say!(
         "vicreg on-device fine-tuning: training state {} bytes (compile-time constant), pretrained checkpoint {} bytes",
