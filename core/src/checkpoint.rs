@@ -23,7 +23,7 @@
 //! it was. CRC-32 detects every single-bit error and every burst up to 32
 //! bits.
 
-use crate::Error;
+use crate::{Dims, Error};
 
 /// The bytes `VICR`.
 pub const MAGIC: [u8; 4] = *b"VICR";
@@ -74,6 +74,91 @@ impl Header {
             payload_bytes: u32_at(40),
         }
     }
+}
+
+/// What a checkpoint says about itself, read without a trainer of its shape
+/// (for host tools that convert checkpoints to other formats and back).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info {
+    /// The network's widths.
+    pub dims: Dims,
+    /// BatchNorm in the expander.
+    pub batch_norm: bool,
+    /// A bias on the expander's last Linear.
+    pub final_bias: bool,
+    /// The optimiser whose state follows the parameters ([`Optimizer::KIND`](crate::Optimizer::KIND)), 0 for none.
+    pub optimizer_kind: u8,
+    /// Trainer steps.
+    pub steps: u32,
+    /// Optimiser steps (AdamW's bias correction).
+    pub optimizer_steps: u32,
+    /// f32 values in the payload.
+    pub values: usize,
+}
+
+impl Info {
+    /// Values before the optimiser state: the parameters and BatchNorm's
+    /// running mean and variance.
+    #[must_use]
+    pub const fn model_values(&self) -> usize {
+        self.dims.parameter_count() + 2 * self.dims.expander_hidden
+    }
+}
+
+/// Checks a checkpoint (length, magic, version, checksum, finite values) and
+/// describes it; its values are `payload(bytes)` in order: the ten tensors
+/// of [`Tensor::ALL`](crate::Tensor::ALL), the running mean and variance, then
+/// the optimiser's state tensors.
+///
+/// # Errors
+///
+/// As [`Trainer::load`](crate::Trainer::load), except for shape errors.
+pub fn inspect(bytes: &[u8]) -> Result<Info, Error> {
+    let (h, payload) = open(bytes)?;
+    let w = |i: usize| h.widths[i] as usize;
+    Ok(Info {
+        dims: Dims { input: w(0), hidden: w(1), repr: w(2), expander_hidden: w(3), embed: w(4) },
+        batch_norm: h.flags & FLAG_BATCH_NORM != 0,
+        final_bias: h.flags & FLAG_FINAL_BIAS != 0,
+        optimizer_kind: if h.flags & FLAG_OPTIMIZER != 0 { h.optimizer_kind } else { 0 },
+        steps: h.steps,
+        optimizer_steps: h.optimizer_steps,
+        values: payload.len() / 4,
+    })
+}
+
+/// The payload values of a checkpoint that [`inspect`] accepted.
+pub fn payload(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    let end = bytes.len().saturating_sub(TRAILER_BYTES);
+    bytes.get(HEADER_BYTES..end).unwrap_or(&[]).chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// Writes a checkpoint described by `info` holding `values` into `out`;
+/// returns its length. The inverse of [`inspect`] and [`payload`].
+///
+/// # Errors
+///
+/// [`Error::ShapeMismatch`] if `values` is not `info.values` long or is too
+/// short for the widths, [`Error::BufferTooSmall`] if `out` cannot hold it.
+pub fn assemble(info: &Info, values: &[f32], out: &mut [u8]) -> Result<usize, Error> {
+    let d = info.dims;
+    let width = |x: usize| u32::try_from(x).map_err(|_| Error::ShapeMismatch);
+    if values.len() != info.values || values.len() < info.model_values() {
+        return Err(Error::ShapeMismatch);
+    }
+    let header = Header {
+        flags: if info.batch_norm { FLAG_BATCH_NORM } else { 0 }
+            | if info.final_bias { FLAG_FINAL_BIAS } else { 0 }
+            | if info.optimizer_kind != 0 { FLAG_OPTIMIZER } else { 0 },
+        optimizer_kind: info.optimizer_kind,
+        widths: [width(d.input)?, width(d.hidden)?, width(d.repr)?, width(d.expander_hidden)?, width(d.embed)?],
+        steps: info.steps,
+        optimizer_steps: info.optimizer_steps,
+        payload_bytes: width(values.len().saturating_mul(4))?,
+    };
+    let mut w = Writer::new(out, &header)?;
+    w.put(values);
+    Ok(w.finish())
 }
 
 /// Writes a checkpoint front to back into a caller's buffer.

@@ -1,0 +1,63 @@
+//! Checkpoints to `.npy` files and back: the files are what NumPy writes,
+//! and the round trip gives back the same bytes.
+
+use host_tests::npy;
+use std::process::Command;
+use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
+
+/// The header NumPy 2 writes for `np.save(f, np.zeros((2, 3), '<f4'))`.
+const NUMPY_2X3: &str = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
+
+#[test]
+fn npy_encoding_is_byte_for_byte_what_numpy_writes() {
+    let bytes = npy::encode(&[2, 3], &[1.0, 2.0, 3.0, 4.0, 5.0, 6.0]);
+    assert_eq!(&bytes[..10], b"\x93NUMPY\x01\x00\x76\x00"); // header of 118 bytes
+    let header = std::str::from_utf8(&bytes[10..128]).unwrap();
+    assert_eq!(header.trim_end(), NUMPY_2X3);
+    assert!(header.ends_with('\n') && bytes.len() == 128 + 24);
+    let one_d = npy::encode(&[2], &[1.5, -2.0]);
+    assert!(
+        std::str::from_utf8(&one_d[10..128])
+            .unwrap()
+            .starts_with("{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }")
+    );
+    assert_eq!(npy::decode(&bytes).unwrap(), (vec![2, 3], vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0]));
+    assert_eq!(npy::decode(&one_d).unwrap(), (vec![2], vec![1.5, -2.0]));
+    let f8 = String::from_utf8_lossy(&bytes).replace("<f4", "<f8").into_bytes();
+    assert!(npy::decode(&f8).is_err());
+    assert!(npy::decode(&bytes[..140]).is_err());
+}
+
+#[test]
+fn export_then_import_gives_back_the_same_checkpoint() {
+    type Net = Trainer<8, 5, 6, 3, 6, 4, 4, AdamW<5, 6, 3, 6, 4>>;
+    let mut t: Box<Net> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.0)));
+    t.init(&mut Pcg32::new(4));
+    let a: Vec<[f32; 5]> = (0..8).map(|i| core::array::from_fn(|j| ((i * 5 + j) as f32).sin())).collect();
+    let b: Vec<[f32; 5]> = a.iter().map(|r| r.map(|v| v * 0.9)).collect();
+    for _ in 0..3 {
+        t.step(&a, &b).unwrap();
+    }
+    let mut bytes = vec![0u8; Net::checkpoint_bytes(true)];
+    t.save(&mut bytes, true).unwrap();
+
+    let dir = std::env::temp_dir().join(format!("checkpoint-npy-{}", std::process::id()));
+    let (original, restored) = (dir.join("a.ckpt"), dir.join("b.ckpt"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(&original, &bytes).unwrap();
+    let tool = env!("CARGO_BIN_EXE_checkpoint-npy");
+    let arrays = dir.join("arrays");
+    assert!(Command::new(tool).arg("export").arg(&original).arg(&arrays).status().unwrap().success());
+    let (shape, w) = npy::decode(&std::fs::read(arrays.join("enc1.w.npy")).unwrap()).unwrap();
+    assert_eq!(shape, vec![6, 5], "PyTorch's out × in layout");
+    assert_eq!(w, t.parameters().enc1_weight.as_flattened());
+    // AdamW keeps two moments: state0.* and state1.*.
+    assert!(arrays.join("state1.exp2.w.npy").exists() && !arrays.join("state2.exp2.w.npy").exists());
+    assert!(Command::new(tool).arg("import").arg(&arrays).arg(&restored).status().unwrap().success());
+    assert_eq!(std::fs::read(&restored).unwrap(), bytes);
+
+    // A tensor of the wrong shape is refused.
+    std::fs::write(arrays.join("enc2.w.npy"), npy::encode(&[2, 2], &[0.0; 4])).unwrap();
+    assert!(!Command::new(tool).arg("import").arg(&arrays).arg(&restored).status().unwrap().success());
+    std::fs::remove_dir_all(&dir).ok();
+}
