@@ -64,16 +64,7 @@ pub(crate) fn feature_gradient(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]
     for j in 0..d {
         c[j * d + j] = 0.0;
     }
-    let quads = d / 4 * 4;
-    for (g, z) in grad.chunks_exact_mut(d).zip(zc.chunks_exact(d)) {
-        for j in (0..quads).step_by(4) {
-            let a = [alpha * z[j], alpha * z[j + 1], alpha * z[j + 2], alpha * z[j + 3]];
-            lanes::axpy4(lanes, a, four_rows(c, d, j), g);
-        }
-        for j in quads..d {
-            lanes::axpy(lanes, alpha * z[j], &c[j * d..(j + 1) * d], g);
-        }
-    }
+    lanes::matmul_acc(lanes, alpha, zc, d, c, grad);
 }
 
 /// Rows i … i+3 of a row-major matrix with rows of length d.

@@ -8,41 +8,43 @@
 //! usual case on a device) this is both cheaper and smaller than the d×d
 //! feature side.
 
-use crate::covariance::four_rows;
 use crate::lanes::{self, Lanes};
 
 /// Writes K (full, symmetric, row-major n×n) into `k` and returns
 /// Σ_{j≠k} C_jk², given the column variances `var` (= diag C).
+///
+/// The result is a difference of two sums of squares, so its rounding error
+/// scales with Σⱼ C_jj² rather than with the result: both sums are kept in
+/// f64 (O(n² + d) operations, not the O(n²·d) ones), the result is clamped at
+/// zero, and with one feature (no off-diagonal at all) it is exactly zero.
+/// The feature side has no such cancellation; prefer it when C is close to
+/// diagonal and its memory allows.
 pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32]) -> f32 {
     let n = zc.len() / d;
-    let mut frobenius = 0.0;
+    let mut frobenius = 0.0f64;
     for i in 0..n {
         let zi = &zc[i * d..(i + 1) * d];
         for l in i..n {
             let kil = lanes::dot(lanes, zi, &zc[l * d..(l + 1) * d]);
             k[i * n + l] = kil;
             k[l * n + i] = kil;
-            frobenius += if l == i { kil * kil } else { 2.0 * kil * kil };
+            let square = f64::from(kil) * f64::from(kil);
+            frobenius += if l == i { square } else { 2.0 * square };
         }
     }
-    let nm1 = (n - 1) as f32;
-    frobenius / (nm1 * nm1) - lanes::dot(lanes, var, var)
+    if d == 1 {
+        return 0.0;
+    }
+    let nm1 = (n - 1) as f64;
+    let diagonal: f64 = var.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    #[allow(clippy::cast_possible_truncation)]
+    let off = (frobenius / (nm1 * nm1) - diagonal).max(0.0) as f32;
+    off
 }
 
 /// grad ← grad + α/(n − 1)·K·Z_c. The −α·Z_c·diag(C) part is left to the
 /// caller, who folds it into the per-column variance weights.
 pub(crate) fn gram_gradient(lanes: Lanes, zc: &[f32], d: usize, k: &[f32], alpha: f32, grad: &mut [f32]) {
     let n = zc.len() / d;
-    let scale = alpha / (n - 1) as f32;
-    let quads = n / 4 * 4;
-    for (i, g) in grad.chunks_exact_mut(d).enumerate() {
-        let ki = &k[i * n..(i + 1) * n];
-        for l in (0..quads).step_by(4) {
-            let a = [scale * ki[l], scale * ki[l + 1], scale * ki[l + 2], scale * ki[l + 3]];
-            lanes::axpy4(lanes, a, four_rows(zc, d, l), g);
-        }
-        for l in quads..n {
-            lanes::axpy(lanes, scale * ki[l], &zc[l * d..(l + 1) * d], g);
-        }
-    }
+    lanes::matmul_acc(lanes, alpha / (n - 1) as f32, k, n, zc, grad);
 }

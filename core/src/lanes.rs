@@ -197,6 +197,88 @@ fn tile<const R: usize, const V: usize>(z: &[f32], d: usize, j0: usize, k0: usiz
     }
 }
 
+/// out ← out + s·A·B for row-major A (rows×m), B (m×k) and out (rows×k):
+/// the gradients' Z_c·G and K·Z_c products.
+///
+/// The SIMD path keeps a tile of four output rows by eight or sixteen
+/// columns in registers while it runs down the inner dimension; the scalar
+/// path adds four rows of B per pass over each output row.
+pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
+    if m == 0 {
+        return;
+    }
+    let k = b.len() / m;
+    if lanes == Lanes::Scalar || k == 0 {
+        let quads = m / 4 * 4;
+        for (ar, o) in a.chunks_exact(m).zip(out.chunks_exact_mut(k.max(1))) {
+            for j in (0..quads).step_by(4) {
+                let coeffs = [s * ar[j], s * ar[j + 1], s * ar[j + 2], s * ar[j + 3]];
+                axpy4(lanes, coeffs, [0, 1, 2, 3].map(|r| &b[(j + r) * k..(j + r + 1) * k]), o);
+            }
+            for j in quads..m {
+                axpy(lanes, s * ar[j], &b[j * k..(j + 1) * k], o);
+            }
+        }
+        return;
+    }
+    let rows = a.len() / m;
+    let mut i0 = 0;
+    while i0 < rows {
+        let block = (rows - i0).min(4);
+        let mut k0 = 0;
+        while k0 + W <= k {
+            let wide = TILE_VECTORS == 2 && k0 + 2 * W <= k;
+            match (block, wide) {
+                (4, true) => product_tile::<4, 2>(s, a, m, b, k, i0, k0, out),
+                (4, false) => product_tile::<4, 1>(s, a, m, b, k, i0, k0, out),
+                (_, true) => (i0..i0 + block).for_each(|i| product_tile::<1, 2>(s, a, m, b, k, i, k0, out)),
+                (_, false) => (i0..i0 + block).for_each(|i| product_tile::<1, 1>(s, a, m, b, k, i, k0, out)),
+            }
+            k0 += if wide { 2 * W } else { W };
+        }
+        for i in i0..i0 + block {
+            for c in k0..k {
+                out[i * k + c] += s * (0..m).map(|j| a[i * m + j] * b[j * k + c]).sum::<f32>();
+            }
+        }
+        i0 += block;
+    }
+}
+
+/// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V].
+#[inline]
+#[allow(clippy::too_many_arguments)]
+fn product_tile<const R: usize, const V: usize>(
+    s: f32,
+    a: &[f32],
+    m: usize,
+    b: &[f32],
+    k: usize,
+    i0: usize,
+    k0: usize,
+    out: &mut [f32],
+) {
+    let mut acc = [[f32x8::ZERO; V]; R];
+    for j in 0..m {
+        let (cols, _) = b[j * k + k0..j * k + k0 + V * W].as_chunks::<W>();
+        let x: [f32x8; V] = core::array::from_fn(|v| load(&cols[v]));
+        for (r, acc_r) in acc.iter_mut().enumerate() {
+            let av = f32x8::splat(a[(i0 + r) * m + j]);
+            for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
+                *acc_rv = xv.mul_add(av, *acc_rv);
+            }
+        }
+    }
+    let sv = f32x8::splat(s);
+    for (r, acc_r) in acc.iter().enumerate() {
+        let row = &mut out[(i0 + r) * k + k0..(i0 + r) * k + k0 + V * W];
+        let (chunks, _) = row.as_chunks_mut::<W>();
+        for (chunk, a) in chunks.iter_mut().zip(acc_r) {
+            *chunk = a.mul_add(sv, load(chunk)).to_array();
+        }
+    }
+}
+
 /// y ← y + x, element-wise.
 #[inline]
 pub(crate) fn add_assign(lanes: Lanes, y: &mut [f32], x: &[f32]) {

@@ -78,3 +78,41 @@ fn auto_side_takes_the_cheaper_formulation_or_the_one_that_fits() {
     assert_eq!(FeatureSide.resolve(2, 16, 255), None);
     assert_eq!(BatchSide.resolve(16, 2, 255), None);
 }
+
+/// A case the property test once found: one feature, batch side. The Gram
+/// formulation's ‖K‖²/(n−1)² − Σ C_jj² cancels to rounding noise where the
+/// true covariance term is exactly zero.
+#[test]
+fn batch_side_covariance_with_one_feature_is_exactly_zero() {
+    let a = [-7.758708f32, -8.046806, -10.773856, -8.11348, -11.641782, -11.83532, -12.572902];
+    let b = [-6.9891567f32, -7.5205154, -10.949688, -8.855558, -12.002543, -12.298546, -13.207808];
+    let config = Config {
+        sim_coeff: 48.481148,
+        std_coeff: 45.42341,
+        cov_coeff: 0.87605804,
+        gamma: 0.3638698,
+        eps: 0.0062479754,
+    };
+    for lanes in [Lanes::Scalar, Lanes::Wide] {
+        let options = Options { side: CovarianceSide::BatchSide, lanes };
+        let mut scratch = vec![0.0; vicreg::scratch_len(7, 1, options.side)];
+        let (mut ga, mut gb) = ([0.0; 7], [0.0; 7]);
+        let terms = vicreg::loss_and_gradients(
+            Views::new(&a, &b, 1).unwrap(),
+            &config,
+            options,
+            &mut scratch,
+            &mut ga,
+            &mut gb,
+        )
+        .unwrap();
+        assert_eq!(terms.covariance, 0.0, "{lanes:?}");
+        let want = host_tests::f64_reference::loss_and_gradients(
+            &a.map(f64::from),
+            &b.map(f64::from),
+            1,
+            &host_tests::f64_reference::Config64::from(config),
+        );
+        assert!(scalar_agreement("loss", want.loss, terms.loss.into(), LOSS_TOL).ratio <= 1.0);
+    }
+}
