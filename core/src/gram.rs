@@ -14,32 +14,55 @@ use crate::lanes::{self, Lanes};
 /// Σ_{j≠k} C_jk², given the column variances `var` (= diag C).
 ///
 /// The result is a difference of two sums of squares, so its rounding error
-/// scales with Σⱼ C_jj² rather than with the result: both sums are kept in
-/// f64 (O(n² + d) operations, not the O(n²·d) ones), the result is clamped at
-/// zero, and with one feature (no off-diagonal at all) it is exactly zero.
-/// The feature side has no such cancellation; prefer it when C is close to
-/// diagonal and its memory allows.
+/// scales with Σⱼ C_jj² rather than with the result. Both sums are
+/// compensated (Neumaier), which costs a few f32 operations per term where
+/// f64 would be a software routine on an FPU-only-single part; the result is
+/// clamped at zero, and with one feature (no off-diagonal at all) it is
+/// exactly zero. The feature side has no such cancellation: prefer it when C
+/// is close to diagonal and its memory allows.
 pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32]) -> f32 {
     let n = zc.len() / d;
-    let mut frobenius = 0.0f64;
+    let mut frobenius = Compensated::default();
     for i in 0..n {
         let zi = &zc[i * d..(i + 1) * d];
         for l in i..n {
             let kil = lanes::dot(lanes, zi, &zc[l * d..(l + 1) * d]);
             k[i * n + l] = kil;
             k[l * n + i] = kil;
-            let square = f64::from(kil) * f64::from(kil);
-            frobenius += if l == i { square } else { 2.0 * square };
+            frobenius.add(if l == i { kil * kil } else { 2.0 * kil * kil });
         }
     }
     if d == 1 {
         return 0.0;
     }
-    let nm1 = (n - 1) as f64;
-    let diagonal: f64 = var.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
-    #[allow(clippy::cast_possible_truncation)]
-    let off = (frobenius / (nm1 * nm1) - diagonal).max(0.0) as f32;
-    off
+    let nm1 = (n - 1) as f32;
+    let mut difference = Compensated::default();
+    difference.add(frobenius.sum / (nm1 * nm1));
+    difference.add(frobenius.compensation / (nm1 * nm1));
+    for &v in var {
+        difference.add(-(v * v));
+    }
+    difference.total().max(0.0)
+}
+
+/// A running sum that carries its rounding error (Neumaier's variant of
+/// Kahan summation).
+#[derive(Default)]
+struct Compensated {
+    sum: f32,
+    compensation: f32,
+}
+
+impl Compensated {
+    fn add(&mut self, x: f32) {
+        let t = self.sum + x;
+        self.compensation += if self.sum.abs() >= x.abs() { (self.sum - t) + x } else { (x - t) + self.sum };
+        self.sum = t;
+    }
+
+    fn total(&self) -> f32 {
+        self.sum + self.compensation
+    }
 }
 
 /// grad ← grad + α/(n − 1)·K·Z_c. The −α·Z_c·diag(C) part is left to the

@@ -137,6 +137,10 @@ pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
     }
 }
 
+/// Whether `f32x8` maps to vector registers on this target.
+const HAS_VECTORS: bool =
+    cfg!(any(target_feature = "sse2", target_feature = "neon", target_feature = "simd128", target_feature = "avx"));
+
 /// Vectors of eight per register tile row: two where there are registers for
 /// eight 8-lane accumulators plus operands (AVX's 16 ymm, NEON's 32 q), one
 /// where an `f32x8` takes two of SSE's 16 xmm registers.
@@ -208,7 +212,9 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
         return;
     }
     let k = b.len() / m;
-    if lanes == Lanes::Scalar || k == 0 {
+    // Register tiles pay only where `f32x8` is a real vector: elsewhere (the
+    // Cortex-M4F) its 4×8 accumulators spill, and row updates are cheaper.
+    if lanes == Lanes::Scalar || k == 0 || !HAS_VECTORS {
         let quads = m / 4 * 4;
         for (ar, o) in a.chunks_exact(m).zip(out.chunks_exact_mut(k.max(1))) {
             for j in (0..quads).step_by(4) {
