@@ -4,7 +4,8 @@
 usage: python3 scripts/bench-table.py [TARGET_DIR]   (default: target)
 
 One table per benchmark group: a row per input, a column per function, each
-cell the median time and the throughput in G elements/s (for the loss
+cell the median time and the throughput in G elements/s, or in elements/s
+below 0.1 G (for the loss
 benchmarks an element is one flop of the covariance accumulation counted as a
 dense product; see host-tests/benches/loss.rs).
 """
@@ -29,8 +30,11 @@ def main():
         elements = (meta.get("throughput") or {}).get("Elements")
         cell = fmt_time(median)
         if elements:
-            cell += f" ({elements / median:.1f})"
-        groups.setdefault(meta["group_id"], {}).setdefault(meta["value_str"], {})[meta["function_id"]] = cell
+            rate = elements / median  # per ns: G per second
+            cell += f" ({rate:.1f})" if rate >= 0.1 else f" ({rate * 1e9:,.0f}/s)"
+        # A benchmark without an input (value_str null) is its own row.
+        row, column = meta["value_str"] or meta["function_id"], meta["function_id"] if meta["value_str"] else "time"
+        groups.setdefault(meta["group_id"], {}).setdefault(row, {})[column] = cell
     for group, rows in groups.items():
         functions = sorted({f for r in rows.values() for f in r})
         print(f"\n### {group}\n")

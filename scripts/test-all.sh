@@ -86,7 +86,7 @@ install_nightly_tools() {
 }
 
 miri_core() {
-    cargo +nightly miri test -p vicreg --lib
+    cargo +nightly miri test -p vicreg --lib --no-default-features
 }
 
 dependency_policy() {
