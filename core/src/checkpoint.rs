@@ -130,7 +130,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Info, Error> {
 /// The payload values of a checkpoint that [`inspect`] accepted.
 pub fn payload(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
     let end = bytes.len().saturating_sub(TRAILER_BYTES);
-    bytes.get(HEADER_BYTES..end).unwrap_or(&[]).chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    values(bytes.get(HEADER_BYTES..end).unwrap_or(&[]))
 }
 
 /// Writes a checkpoint described by `info` holding `values` into `out`;
@@ -222,10 +222,15 @@ pub(crate) fn open(bytes: &[u8]) -> Result<(Header, &[u8]), Error> {
     let payload = &bytes[HEADER_BYTES..end];
     // A checksum proves the bytes arrived as written, not that the writer was
     // sane: a NaN or an infinity is never a weight worth loading.
-    if !payload.chunks_exact(4).all(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]).is_finite()) {
+    if !values(payload).all(f32::is_finite) {
         return Err(Error::CheckpointCorrupt);
     }
     Ok((header, payload))
+}
+
+/// The little-endian f32 values of a run of payload bytes.
+pub(crate) fn values(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
 }
 
 /// Reads f32 values off the front of a checked payload.
@@ -242,8 +247,8 @@ impl<'b> PayloadReader<'b> {
     /// total length, so this never runs short).
     pub(crate) fn read_into(&mut self, dst: &mut [f32]) {
         let (head, rest) = self.bytes.split_at(dst.len().min(self.bytes.len() / 4) * 4);
-        for (d, chunk) in dst.iter_mut().zip(head.chunks_exact(4)) {
-            *d = f32::from_le_bytes([chunk[0], chunk[1], chunk[2], chunk[3]]);
+        for (d, v) in dst.iter_mut().zip(values(head)) {
+            *d = v;
         }
         self.bytes = rest;
     }

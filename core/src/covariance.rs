@@ -44,7 +44,7 @@ fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
     }
     let full = zc.len() / d / 4 * 4;
     for i in (0..full).step_by(4) {
-        let r = four_rows(zc, d, i);
+        let r = lanes::four_rows(zc, d, i);
         for j in 0..d {
             let a = [r[0][j], r[1][j], r[2][j], r[3][j]];
             let tails = [&r[0][j..], &r[1][j..], &r[2][j..], &r[3][j..]];
@@ -65,9 +65,4 @@ pub(crate) fn feature_gradient(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]
         c[j * d + j] = 0.0;
     }
     lanes::matmul_acc(lanes, alpha, zc, d, c, grad);
-}
-
-/// Rows i … i+3 of a row-major matrix with rows of length d.
-pub(crate) fn four_rows(m: &[f32], d: usize, i: usize) -> [&[f32]; 4] {
-    [0, 1, 2, 3].map(|r| &m[(i + r) * d..(i + r + 1) * d])
 }

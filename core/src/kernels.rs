@@ -4,6 +4,7 @@
 //! panicking.
 
 use crate::lanes::Lanes;
+use crate::loss::rows;
 use crate::{Error, centring, covariance};
 
 /// Centres an n×d row-major batch `z` into `centred` (n·d) and writes the
@@ -55,16 +56,4 @@ pub fn covariance_matrix(lanes: Lanes, centred: &[f32], d: usize, c: &mut [f32])
         return Err(Error::ShapeMismatch);
     }
     Ok(covariance::feature_covariance(lanes, centred, d, c))
-}
-
-/// Rows of a row-major buffer with rows of d, at least `min` of them.
-fn rows(z: &[f32], d: usize, min: usize) -> Result<usize, Error> {
-    if d == 0 {
-        return Err(Error::ZeroDimension);
-    }
-    if !z.len().is_multiple_of(d) {
-        return Err(Error::ShapeMismatch);
-    }
-    let n = z.len() / d;
-    if n < min { Err(Error::TooFewRows { n }) } else { Ok(n) }
 }

@@ -219,7 +219,7 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
         for (ar, o) in a.chunks_exact(m).zip(out.chunks_exact_mut(k.max(1))) {
             for j in (0..quads).step_by(4) {
                 let coeffs = [s * ar[j], s * ar[j + 1], s * ar[j + 2], s * ar[j + 3]];
-                axpy4(lanes, coeffs, [0, 1, 2, 3].map(|r| &b[(j + r) * k..(j + r + 1) * k]), o);
+                axpy4(lanes, coeffs, four_rows(b, k, j), o);
             }
             for j in quads..m {
                 axpy(lanes, s * ar[j], &b[j * k..(j + 1) * k], o);
@@ -283,6 +283,11 @@ fn product_tile<const R: usize, const V: usize>(
             *chunk = a.mul_add(sv, load(chunk)).to_array();
         }
     }
+}
+
+/// Rows i … i+3 of a row-major matrix with rows of length d.
+pub(crate) fn four_rows(m: &[f32], d: usize, i: usize) -> [&[f32]; 4] {
+    [0, 1, 2, 3].map(|r| &m[(i + r) * d..(i + r + 1) * d])
 }
 
 /// y ← y + x, element-wise.

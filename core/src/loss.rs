@@ -130,16 +130,10 @@ impl<'a> Views<'a> {
     /// [`Error::ZeroDimension`], [`Error::ShapeMismatch`] (lengths differ or
     /// are not a multiple of d), [`Error::TooFewRows`], [`Error::NonFiniteInput`].
     pub fn new(a: &'a [f32], b: &'a [f32], d: usize) -> Result<Self, Error> {
-        if d == 0 {
-            return Err(Error::ZeroDimension);
-        }
-        if a.len() != b.len() || !a.len().is_multiple_of(d) {
+        if d != 0 && a.len() != b.len() {
             return Err(Error::ShapeMismatch);
         }
-        let n = a.len() / d;
-        if n < 2 {
-            return Err(Error::TooFewRows { n });
-        }
+        rows(a, d, 2)?;
         if !a.iter().chain(b).all(|x| x.is_finite()) {
             return Err(Error::NonFiniteInput);
         }
@@ -169,6 +163,18 @@ impl<'a> Views<'a> {
     pub fn b(&self) -> &'a [f32] {
         self.b
     }
+}
+
+/// Rows of a row-major buffer with rows of d, at least `min` of them.
+pub(crate) fn rows(z: &[f32], d: usize, min: usize) -> Result<usize, Error> {
+    if d == 0 {
+        return Err(Error::ZeroDimension);
+    }
+    if !z.len().is_multiple_of(d) {
+        return Err(Error::ShapeMismatch);
+    }
+    let n = z.len() / d;
+    if n < min { Err(Error::TooFewRows { n }) } else { Ok(n) }
 }
 
 /// Elements of scratch that [`loss`] and [`loss_and_gradients`] need for an

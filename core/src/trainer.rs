@@ -535,9 +535,8 @@ where
         // running means; a negative one would make inference take a square
         // root of a negative number.
         let variances = 4 * (Parameters::<IN, H, R, EH, E>::DIMS.parameter_count() + EH);
-        let negative = payload
-            .get(variances..variances + 4 * EH)
-            .is_none_or(|v| v.chunks_exact(4).any(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]) < 0.0));
+        let negative =
+            payload.get(variances..variances + 4 * EH).is_none_or(|v| checkpoint::values(v).any(|x| x < 0.0));
         if negative {
             return Err(Error::CheckpointCorrupt);
         }
