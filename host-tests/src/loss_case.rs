@@ -1,8 +1,6 @@
 //! Computing a `loss` case with the core and judging it.
 
-use crate::vectors::{
-    Agreement, LOSS_TOL, LossCase, LossScalars, array_agreements, flatten, flatten_f32, scalar_agreement,
-};
+use crate::vectors::{Agreement, LOSS_TOL, LossCase, LossScalars, array_agreements, flatten, flatten_f32};
 use vicreg::{Error, Options, Views};
 
 /// What the core computed for a loss case.
@@ -32,13 +30,7 @@ pub fn compute(case: &LossCase, options: Options) -> Result<LossOutput, Error> {
 
 /// Compares the output with the case under the `loss` tolerance.
 pub fn judge(case: &LossCase, out: &LossOutput) -> Vec<Agreement> {
-    let mut all: Vec<Agreement> = case
-        .expected
-        .named()
-        .iter()
-        .zip(out.scalars.named())
-        .map(|((what, e), (_, g))| scalar_agreement(what, *e, g, LOSS_TOL))
-        .collect();
+    let mut all = case.expected.agreements(&out.scalars, LOSS_TOL);
     let (ea, eb) = (flatten(&case.grad_z_a), flatten(&case.grad_z_b));
     all.extend(array_agreements(&[("grad_z_a", &ea, &out.grad_a), ("grad_z_b", &eb, &out.grad_b)], LOSS_TOL));
     all

@@ -1,8 +1,6 @@
 //! `mlp` cases: the Siamese network's forward pass and parameter gradients.
 
-use crate::vectors::{
-    Agreement, CaseConfig, LossScalars, MLP_TOL, Matrix, array_agreements, flatten, scalar_agreement,
-};
+use crate::vectors::{Agreement, CaseConfig, LossScalars, MLP_TOL, Matrix, array_agreements, flatten};
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use vicreg::{Arch, Error, Parameters, Sgd, Tensor, Trainer, TrainerConfig};
@@ -63,6 +61,12 @@ pub struct MlpCase {
     pub expected: MlpExpected,
     /// ∂ℓ/∂ every parameter, same keys as `layers`.
     pub grads: BTreeMap<String, LayerTensors>,
+}
+
+impl From<CaseDims> for vicreg::Dims {
+    fn from(d: CaseDims) -> Self {
+        Self { input: d.input, hidden: d.hidden, repr: d.repr, expander_hidden: d.expander_hidden, embed: d.embed }
+    }
 }
 
 /// The widths this build's `mlp` checker is compiled for (every shipped case).
@@ -196,14 +200,7 @@ pub fn compute(case: &MlpCase) -> Result<MlpOutput, MlpError> {
 /// scalars, each expected array on its own scale, and the gradients on the
 /// scale of all of them together.
 pub fn judge(case: &MlpCase, out: &MlpOutput) -> Vec<Agreement> {
-    let mut all: Vec<Agreement> = case
-        .expected
-        .scalars
-        .named()
-        .iter()
-        .zip(out.scalars.named())
-        .map(|((what, e), (_, g))| scalar_agreement(what, *e, g, MLP_TOL))
-        .collect();
+    let mut all = case.expected.scalars.agreements(&out.scalars, MLP_TOL);
     let (repr, embed) = (flatten(&case.expected.repr_a), flatten(&case.expected.embed_a));
     all.extend(array_agreements(&[("repr_a", &repr, &out.repr_a)], MLP_TOL));
     all.extend(array_agreements(&[("embed_a", &embed, &out.embed_a)], MLP_TOL));

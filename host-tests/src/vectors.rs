@@ -57,6 +57,14 @@ impl LossScalars {
     }
 }
 
+impl LossScalars {
+    /// How far `got` is from these expected scalars, each under
+    /// |g − e| ≤ tol·max(1, |e|).
+    pub fn agreements(&self, got: &Self, tol: f64) -> Vec<Agreement> {
+        self.named().iter().zip(got.named()).map(|((what, e), (_, g))| scalar_agreement(what, *e, g, tol)).collect()
+    }
+}
+
 impl From<vicreg::LossTerms> for LossScalars {
     fn from(t: vicreg::LossTerms) -> Self {
         Self {

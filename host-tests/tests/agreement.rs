@@ -3,7 +3,7 @@
 //! multiple of 4).
 
 use host_tests::batches::view_pair;
-use host_tests::vectors::{LOSS_TOL, array_agreements, scalar_agreement};
+use host_tests::vectors::{LOSS_TOL, LossScalars, array_agreements, scalar_agreement};
 use host_tests::worst;
 use vicreg::{Config, CovarianceSide, Lanes, LossTerms, Options, Views};
 
@@ -23,14 +23,7 @@ fn run(a: &[f32], b: &[f32], d: usize, options: Options) -> (LossTerms, Vec<f64>
 
 /// Holds `got` to `want` with the reference vectors' loss tolerance.
 fn assert_close(want: &(LossTerms, Vec<f64>, Vec<f64>), got: &(LossTerms, Vec<f64>, Vec<f64>), what: &str) {
-    let pairs = [
-        ("loss", want.0.loss, got.0.loss),
-        ("invariance", want.0.invariance, got.0.invariance),
-        ("variance", want.0.variance, got.0.variance),
-        ("covariance", want.0.covariance, got.0.covariance),
-    ];
-    let mut checks: Vec<_> =
-        pairs.iter().map(|(w, e, g)| scalar_agreement(w, f64::from(*e), f64::from(*g), LOSS_TOL)).collect();
+    let mut checks = LossScalars::from(want.0).agreements(&got.0.into(), LOSS_TOL);
     checks.extend(array_agreements(&[("grad_a", &want.1, &got.1), ("grad_b", &want.2, &got.2)], LOSS_TOL));
     let w = worst(&checks).unwrap();
     assert!(w.ratio <= 1.0, "{what}: {} off by {:.2}× tolerance", w.what, w.ratio);

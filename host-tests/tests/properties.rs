@@ -3,7 +3,7 @@
 //! and the core's own gradient against a directional difference of its loss.
 
 use host_tests::f64_reference::{self, Config64};
-use host_tests::vectors::{LOSS_TOL, array_agreements, scalar_agreement};
+use host_tests::vectors::{LOSS_TOL, LossScalars, array_agreements};
 use host_tests::worst;
 use proptest::prelude::*;
 use vicreg::{Config, CovarianceSide, Lanes, Options, Views};
@@ -86,12 +86,13 @@ proptest! {
         let want = f64_reference::loss_and_gradients(&a64, &b64, d, &c64);
         let (got, ga, gb) = core(&a, &b, d, &config, Options { side, lanes });
 
-        let mut checks = vec![
-            scalar_agreement("loss", want.loss, got.loss.into(), LOSS_TOL),
-            scalar_agreement("invariance", want.invariance, got.invariance.into(), LOSS_TOL),
-            scalar_agreement("variance", want.variance, got.variance.into(), LOSS_TOL),
-            scalar_agreement("covariance", want.covariance, got.covariance.into(), LOSS_TOL),
-        ];
+        let expected = LossScalars {
+            loss: want.loss,
+            invariance: want.invariance,
+            variance: want.variance,
+            covariance: want.covariance,
+        };
+        let mut checks = expected.agreements(&got.into(), LOSS_TOL);
         let (ga, gb) = (widen(&ga), widen(&gb));
         checks.extend(array_agreements(&[("grad_a", &want.grad_a, &ga), ("grad_b", &want.grad_b, &gb)], LOSS_TOL));
         let w = worst(&checks).unwrap();

@@ -144,16 +144,8 @@ fn run_mlp(path: &Path, case: &MlpCase, args: &Args) -> Outcome {
         let (d_repr, d_embed) = (case.dims.repr, case.dims.embed);
         for (t, g) in &out.grads {
             let (layer, key) = schema_key(*t);
-            let (rows_, cols) = vicreg::Dims {
-                input: case.dims.input,
-                hidden: case.dims.hidden,
-                repr: case.dims.repr,
-                expander_hidden: case.dims.expander_hidden,
-                embed: case.dims.embed,
-            }
-            .shape(*t);
+            let (_, cols) = vicreg::Dims::from(case.dims).shape(*t);
             let value = if cols == 1 { serde_json::json!(g) } else { serde_json::json!(rows(g, cols)) };
-            debug_assert_eq!(g.len(), rows_ * cols);
             let entry = grads.entry(layer).or_insert_with(|| serde_json::json!({}));
             entry[key] = value;
         }
