@@ -29,8 +29,8 @@ pub enum Error {
     ShapeMismatch,
     /// An embedding holds a NaN or an infinity.
     NonFiniteInput,
-    /// A coefficient is negative or non-finite, γ is negative or non-finite,
-    /// or ε is not a positive finite number.
+    /// A loss coefficient, learning rate, weight decay, momentum or eps is
+    /// out of its range (negative, non-finite, a momentum of 1 or more).
     InvalidConfig,
     /// The caller's scratch buffer is shorter than the computation needs.
     ScratchTooSmall {
@@ -41,27 +41,12 @@ pub enum Error {
     },
     /// The inputs were finite but the loss or a gradient overflowed.
     NonFiniteResult,
-    /// An output buffer is too short.
-    BufferTooSmall {
-        /// Bytes needed.
-        needed: usize,
-        /// Bytes given.
-        available: usize,
+    /// A network declaration is not a network: layer `layer` does not fit
+    /// the shape that reaches it (or, at the depth, the whole is too large).
+    InvalidNetwork {
+        /// The first layer at fault.
+        layer: usize,
     },
-    /// The bytes do not start with a checkpoint's magic number.
-    CheckpointMagic,
-    /// The checkpoint was written in a format version this crate does not read.
-    CheckpointVersion {
-        /// The version found.
-        found: u16,
-    },
-    /// The checkpoint's length or checksum is wrong (it is truncated or
-    /// corrupted), or it holds values no trained network has (NaN, infinity,
-    /// a negative variance).
-    CheckpointCorrupt,
-    /// The checkpoint is intact but for another network (widths,
-    /// architecture) or another optimiser.
-    CheckpointShape,
 }
 
 impl fmt::Display for Error {
@@ -74,22 +59,12 @@ impl fmt::Display for Error {
             Error::ZeroDimension => f.write_str("embedding dimension is zero"),
             Error::ShapeMismatch => f.write_str("buffer shapes do not match"),
             Error::NonFiniteInput => f.write_str("input holds a NaN or an infinity"),
-            Error::InvalidConfig => f.write_str("invalid loss configuration"),
+            Error::InvalidConfig => f.write_str("invalid configuration (a coefficient, rate, momentum or eps out of range)"),
             Error::ScratchTooSmall { needed, available } => {
                 write!(f, "scratch holds {available} elements, {needed} are needed")
             }
             Error::NonFiniteResult => f.write_str("loss or gradient is not finite"),
-            Error::BufferTooSmall { needed, available } => {
-                write!(f, "buffer holds {available} bytes, {needed} are needed")
-            }
-            Error::CheckpointMagic => f.write_str("not a checkpoint (bad magic number)"),
-            Error::CheckpointVersion { found } => {
-                write!(f, "checkpoint format version {found} is not supported (this build reads 1)")
-            }
-            Error::CheckpointCorrupt => {
-                f.write_str("checkpoint is truncated or corrupted (length, checksum or values)")
-            }
-            Error::CheckpointShape => f.write_str("checkpoint is for another network or optimiser"),
+            Error::InvalidNetwork { layer } => write!(f, "layer {layer} does not fit the shape that reaches it"),
         }
     }
 }

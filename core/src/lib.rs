@@ -20,22 +20,24 @@
 //!
 //! # Layout
 //!
-//! - [`loss()`] and [`loss_and_gradients()`]: kernels on slices with runtime
-//!   shapes and caller-provided scratch ([`scratch_len`]), compiled once;
-//! - [`VicregLoss`]: the same with buffers sized by const generics, and its
-//!   memory as a constant;
-//! - [`CovarianceSide`]: the covariance term on the feature side (d×d) or the
-//!   batch side (n×n Gram matrix), chosen by shape or by hand;
-//! - [`Lanes`]: explicit SIMD lanes or plain scalar code;
-//! - [`Trainer`]: the Siamese network (Linear, ReLU, BatchNorm encoder and
-//!   expander, [`Parameters`]), its backward pass, an [`Optimizer`]
-//!   ([`Sgd`], [`AdamW`], [`Lars`], with a [`Schedule`]) and every buffer of a
-//!   training step, with its memory as a constant ([`Trainer::MEMORY`]);
-//! - [`augment`]: jitter, scaling, masking, time shift and crop, image shifts,
-//!   drawn from any [`rand_core::RngCore`] ([`Pcg32`] when the chip has no
-//!   generator);
-//! - [`checkpoint`]: parameters and optimiser state to and from bytes, with a
-//!   header and a CRC-32.
+//! The folders are the architecture:
+//!
+//! - [`loss`]: the objective. [`loss()`] and [`loss_and_gradients()`] are
+//!   kernels on slices with runtime shapes and caller-provided scratch
+//!   ([`scratch_len`]), compiled once; [`VicregLoss`] holds the same with
+//!   buffers sized by const generics; [`CovarianceSide`] picks the feature
+//!   side (d×d) or the batch side (n×n Gram matrix) of the covariance term;
+//! - [`nn`]: networks declared once as lists of layers (Linear, BatchNorm,
+//!   ReLU, Conv1d, MeanTime) with every size a `const fn` of the declaration,
+//!   and the Siamese training and inference passes on slices;
+//! - [`train`]: the [`Trainer`] that holds a whole training state in one
+//!   value of compile-time size, the optimisers ([`Sgd`], [`AdamW`],
+//!   [`Lars`], with a [`Schedule`]) and [`checkpoint`](train::checkpoint)s;
+//! - [`augment`]: jitter, scaling, masking, time shift and crop, image
+//!   shifts, drawn from any [`rand_core::RngCore`] ([`Pcg32`] when the chip
+//!   has no generator);
+//! - [`Lanes`]: explicit SIMD lanes or plain scalar code, for every heavy
+//!   loop.
 //!
 //! # Example
 //!
@@ -63,37 +65,21 @@
 )]
 
 pub mod augment;
-mod batch_norm;
-mod centring;
-pub mod checkpoint;
-mod config;
-mod covariance;
 mod error;
-mod fixed;
-mod gram;
-mod invariance;
-pub mod kernels;
 mod lanes;
-mod linear;
-mod loss;
-mod network;
-mod optim;
+pub mod loss;
+pub mod nn;
 mod rng;
-mod trainer;
-mod variance;
+pub mod train;
 
-pub use config::Config;
 pub use error::Error;
-pub use fixed::VicregLoss;
 pub use lanes::Lanes;
-pub use loss::{CovarianceSide, LossTerms, Options, Views, loss, loss_and_gradients, scratch_len};
-pub use network::{Arch, Dims, Frozen, Layer, Parameters, Tensor};
-pub use optim::{AdamW, Lars, Optimizer, Schedule, Sgd};
+pub use loss::{
+    Config, CovarianceSide, LossTerms, Options, VicregLoss, Views, kernels, loss, loss_and_gradients, scratch_len,
+};
 pub use rand_core;
 pub use rng::{Pcg32, below, gaussian, symmetric_unit, uniform};
-#[cfg(feature = "fault-injection")]
-pub use trainer::Fault;
-pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};
+pub use train::{AdamW, Lars, Optimizer, Schedule, Sgd, StepReport, Trainer, TrainerConfig};
 
 /// The README's code, compiled and run as doc tests so it cannot go stale.
 #[cfg(doctest)]

@@ -5,7 +5,7 @@
 pub mod batches;
 pub mod f64_reference;
 pub mod loss_case;
-pub mod mlp_case;
+pub mod net_case;
 pub mod npy;
 pub mod spectrum;
 pub mod vectors;

@@ -107,8 +107,8 @@ pub struct LossCase {
 pub enum Case {
     /// A loss case.
     Loss(LossCase),
-    /// A Siamese-network case.
-    Mlp(Box<crate::mlp_case::MlpCase>),
+    /// A Siamese-network case (`mlp` or `net`).
+    Net(Box<crate::net_case::NetCase>),
     /// A kind this tool does not compute; the name and the kind.
     Unsupported {
         /// The case's name.
@@ -134,7 +134,7 @@ pub fn parse_case(text: &str) -> Result<Case, String> {
             check_loss_shape(&case)?;
             Ok(Case::Loss(case))
         }
-        "mlp" => Ok(Case::Mlp(Box::new(serde_json::from_value(value).map_err(|e| e.to_string())?))),
+        "mlp" | "net" => Ok(Case::Net(Box::new(crate::net_case::parse(&value)?))),
         _ => Ok(Case::Unsupported { name: value.get("name").and_then(|n| n.as_str()).unwrap_or("?").to_owned(), kind }),
     }
 }

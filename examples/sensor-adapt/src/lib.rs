@@ -13,7 +13,8 @@
 #![deny(missing_docs)]
 
 use vicreg::augment::{Augment, Jitter, Mask, Scale, TimeShift, ViewPair};
-use vicreg::{Arch, Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
+use vicreg::nn::{self, Frozen, Layer, NormConfig, Shape};
+use vicreg::{Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
 
 /// Channels per time step.
 pub const CHANNELS: usize = 4;
@@ -28,9 +29,21 @@ pub const CLASSES: usize = 4;
 /// Width of the representation the device keeps.
 pub const REPR: usize = 8;
 
-/// The network: 32 → 24 → 8 encoder, 8 → 24 (BatchNorm) ReLU → 24 expander,
-/// batches of 16, SGD with momentum.
-pub type Net = Trainer<BATCH, INPUT, 24, REPR, 24, 24, 16, Sgd<INPUT, 24, REPR, 24, 24>>;
+/// The network: a 32 → 24 → 8 encoder and the official expander shape
+/// 8 → 24 (BatchNorm, ReLU) → 24 without a final bias.
+pub const NETWORK: nn::Net = nn::Net::new(
+    Shape::Flat(INPUT),
+    &[Layer::linear(24), Layer::ReLU, Layer::linear(REPR)],
+    &[Layer::linear(24), Layer::BatchNorm, Layer::ReLU, Layer::linear(24).without_bias()],
+);
+
+vicreg::network!(
+    /// [`NETWORK`] with batches of [`BATCH`] rows.
+    pub Sensor = NETWORK, batch BATCH
+);
+
+/// The training state: [`Sensor`] with SGD and momentum.
+pub type Net = Trainer<Sensor, Sgd>;
 
 /// A window of the stream.
 pub type Window = [f32; INPUT];
@@ -129,8 +142,8 @@ pub const fn config(lr: f32, total_steps: u32) -> TrainerConfig {
     TrainerConfig {
         loss: Config::DEFAULT,
         options: Options { side: vicreg::CovarianceSide::Auto, lanes: vicreg::Lanes::Wide },
-        arch: Arch::OFFICIAL,
-        frozen: vicreg::Frozen::NONE,
+        norm: NormConfig::TORCH,
+        frozen: Frozen::NONE,
         schedule: Schedule { base_lr: lr, final_lr: lr * 0.1, warmup_steps: 10, total_steps },
     }
 }
@@ -305,6 +318,6 @@ pub const STEP_FLOPS: u64 = {
     let per_row = 2 * layers + 2 * layers + 2 * (layers - INPUT * h);
     let network = 2 * BATCH * per_row;
     let loss = 2 * (BATCH * (BATCH + 1) * e + 2 * BATCH * BATCH * e + 16 * BATCH * e);
-    let params = vicreg::Parameters::<INPUT, 24, REPR, 24, 24>::DIMS.parameter_count();
+    let params = NETWORK.parameter_count();
     (network + loss + 4 * params) as u64
 };

@@ -6,11 +6,11 @@
 //! read. With `--emit`, writes what it computed for each case to
 //! `OUT_DIR/<case file name>` in the schema's "emitted results" form.
 
-use host_tests::mlp_case::{self, MlpCase};
+use host_tests::loss_case;
+use host_tests::net_case::{self, NetCase};
 use host_tests::vectors::Agreement;
 use host_tests::vectors::{Case, case_files, read_case, rows};
 use host_tests::worst;
-use host_tests::{loss_case, mlp_case::schema_key};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::{CovarianceSide, Lanes, Options};
@@ -107,7 +107,7 @@ fn run_case(path: &Path, args: &Args) -> Outcome {
             }
             if pass { Outcome::Pass } else { Outcome::Fail }
         }
-        Case::Mlp(case) => run_mlp(path, &case, args),
+        Case::Net(case) => run_net(path, &case, args),
     }
 }
 
@@ -129,32 +129,44 @@ fn report(label: &str, agreements: &[Agreement], scalars: usize) -> bool {
     pass
 }
 
-fn run_mlp(path: &Path, case: &MlpCase, args: &Args) -> Outcome {
-    let label = format!("{} (mlp arch {} n={})", case.name, case.arch, case.n);
-    let out = match mlp_case::compute(case) {
+/// A flat array nested to `dims` (rows of rows), as the schema writes it.
+fn nest(values: &[f64], dims: &[usize]) -> serde_json::Value {
+    match dims {
+        [] | [_] => serde_json::json!(values),
+        [_, rest @ ..] => {
+            let inner: usize = rest.iter().product();
+            serde_json::Value::Array(values.chunks(inner.max(1)).map(|c| nest(c, rest)).collect())
+        }
+    }
+}
+
+fn run_net(path: &Path, case: &NetCase, args: &Args) -> Outcome {
+    let label = format!("{} ({} n={})", case.name, case.kind, case.n);
+    let out = match net_case::compute(case, args.options) {
         Ok(out) => out,
         Err(e) => {
             println!("FAIL {label}: {e}");
             return Outcome::Fail;
         }
     };
-    let pass = report(&label, &mlp_case::judge(case, &out), 4);
+    let pass = report(&label, &net_case::judge(case, &out), 4);
     if let Some(dir) = &args.emit {
-        let mut grads = serde_json::Map::new();
-        let (d_repr, d_embed) = (case.dims.repr, case.dims.embed);
-        for (t, g) in &out.grads {
-            let (layer, key) = schema_key(*t);
-            let (_, cols) = vicreg::Dims::from(case.dims).shape(*t);
-            let value = if cols == 1 { serde_json::json!(g) } else { serde_json::json!(rows(g, cols)) };
-            let entry = grads.entry(layer).or_insert_with(|| serde_json::json!({}));
-            entry[key] = value;
-        }
+        let grads: Vec<serde_json::Value> = out
+            .grads
+            .iter()
+            .zip(&out.shapes)
+            .map(|(layer, shapes)| {
+                let entries = layer.iter().map(|(key, g)| (key.clone(), nest(g, &shapes[key])));
+                serde_json::Value::Object(entries.collect())
+            })
+            .collect();
         let mut expected = serde_json::to_value(out.scalars).unwrap_or_default();
-        expected["repr_a"] = serde_json::json!(rows(&out.repr_a, d_repr));
-        expected["embed_a"] = serde_json::json!(rows(&out.embed_a, d_embed));
+        expected["repr_a"] = serde_json::json!(rows(&out.repr_a, out.widths.0));
+        expected["embed_a"] = serde_json::json!(rows(&out.embed_a, out.widths.1));
+        // `mlp` cases name their gradients by layer, `net` cases list them.
+        let grads = if case.kind == "mlp" { mlp_grads(case, &grads) } else { serde_json::json!(grads) };
         let json = serde_json::json!({
-            "kind": "mlp", "name": case.name, "arch": case.arch, "n": case.n,
-            "expected": expected, "grads": grads,
+            "kind": case.kind, "name": case.name, "n": case.n, "expected": expected, "grads": grads,
         });
         if let Err(e) = emit(dir, path, &json) {
             println!("FAIL {}: cannot emit: {e}", case.name);
@@ -162,6 +174,21 @@ fn run_mlp(path: &Path, case: &MlpCase, args: &Args) -> Outcome {
         }
     }
     if pass { Outcome::Pass } else { Outcome::Fail }
+}
+
+/// An `mlp` case's gradients under its layer names (`enc1`, …, `bn1`, `exp2`).
+fn mlp_grads(case: &NetCase, by_index: &[serde_json::Value]) -> serde_json::Value {
+    let names: &[&str] = if case.layers.len() == 7 {
+        &["enc1", "", "enc2", "exp1", "bn1", "", "exp2"]
+    } else {
+        &["enc1", "", "enc2", "exp1", "", "exp2"]
+    };
+    let map = names
+        .iter()
+        .zip(by_index)
+        .filter(|(name, _)| !name.is_empty())
+        .map(|(name, g)| ((*name).to_owned(), g.clone()));
+    serde_json::Value::Object(map.collect())
 }
 
 fn emit(dir: &Path, case_path: &Path, json: &serde_json::Value) -> std::io::Result<()> {

@@ -6,7 +6,7 @@
 //! The official code halves each branch's term; the paper's printed formula
 //! does not. The halving is kept: the default μ = 25 was tuned with it.
 
-use crate::Config;
+use super::config::Config;
 use crate::lanes::{self, Lanes};
 
 /// Writes the unbiased column variances of the centred n×d matrix `zc`

@@ -1,7 +1,9 @@
 //! [`VicregLoss`]: the loss with every buffer sized at compile time.
 
-use crate::loss::{Workspace, compute_in};
-use crate::{Config, Error, LossTerms, Options, Views};
+use super::config::Config;
+use super::objective::{LossTerms, Options, Views, Workspace, compute_in};
+use crate::error::Error;
+
 
 /// The VICReg loss for batches of up to `N` rows of `D` features, with its
 /// whole workspace inside the value: no heap, and a size known before the

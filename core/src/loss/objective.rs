@@ -11,7 +11,9 @@
 //! time.
 
 use crate::lanes::Lanes;
-use crate::{Config, Error, centring, covariance, gram, invariance, variance};
+use super::config::Config;
+use super::{centring, covariance, gram, invariance, variance};
+use crate::error::Error;
 
 /// Which formulation computes the covariance term; both are exact.
 ///

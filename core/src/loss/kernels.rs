@@ -4,8 +4,9 @@
 //! panicking.
 
 use crate::lanes::Lanes;
-use crate::loss::rows;
-use crate::{Error, centring, covariance};
+use super::objective::rows;
+use super::{centring, covariance};
+use crate::error::Error;
 
 /// Centres an n×d row-major batch `z` into `centred` (n·d) and writes the
 /// column means into `mean` (d), by the corrected two-pass algorithm; needs d

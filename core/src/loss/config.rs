@@ -1,6 +1,6 @@
 //! The loss coefficients and their defaults, as in the official implementation.
 
-use crate::Error;
+use crate::error::Error;
 
 /// Coefficients of the VICReg loss
 /// ℓ = λ·s + μ·(v(Z) + v(Z′)) + ν·(c(Z) + c(Z′)).

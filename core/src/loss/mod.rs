@@ -1,0 +1,24 @@
+//! The VICReg objective: its three terms, their gradients, and the two exact
+//! formulations of the covariance term.
+//!
+//! - [`objective`]: ℓ and ∂ℓ/∂Z on slices with runtime shapes and a caller's
+//!   scratch ([`loss()`], [`loss_and_gradients()`], [`scratch_len`]);
+//! - `centring`, `invariance`, `variance`, `covariance`, `gram`: one term or
+//!   step each, with its equation and gradient in the module's first lines;
+//! - [`VicregLoss`]: the same with buffers sized by const generics;
+//! - [`kernels`]: the batch statistics on their own, for monitoring and
+//!   benchmarks.
+
+pub(crate) mod centring;
+mod config;
+mod covariance;
+mod fixed;
+mod gram;
+mod invariance;
+pub mod kernels;
+mod objective;
+mod variance;
+
+pub use config::Config;
+pub use fixed::VicregLoss;
+pub use objective::{CovarianceSide, LossTerms, Options, Views, loss, loss_and_gradients, scratch_len};

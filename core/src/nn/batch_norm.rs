@@ -1,0 +1,290 @@
+//! Batch normalisation per channel j, over the n rows of a batch (and the T
+//! positions of a C×T map, as `torch.nn.BatchNorm1d` normalises a 3-D input):
+//! x̂ = (x − μⱼ)/√(σ²ⱼ + eps), y = γⱼ·x̂ + βⱼ,
+//! with μ and σ² the batch mean and biased variance over the m = n·T values
+//! of the channel in training, and the running statistics (exponential
+//! averages, unbiased variance m/(m − 1)·σ², as PyTorch keeps them) at
+//! inference.
+//!
+//! Backward through the batch statistics, with g = ∂ℓ/∂y·γ:
+//! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
+//! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
+
+use crate::error::Error;
+use crate::lanes::{self, Lanes};
+use crate::loss::centring;
+
+/// BatchNorm's two settings, shared by every BatchNorm layer of a network.
+///
+/// ```
+/// use vicreg::nn::NormConfig;
+/// assert!(NormConfig::TORCH.validate().is_ok());
+/// assert!(NormConfig { momentum: 1.5, ..NormConfig::TORCH }.validate().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NormConfig {
+    /// Added to the variance before the square root (PyTorch: 1e-5).
+    pub eps: f32,
+    /// Weight of a new batch in the running statistics, in [0, 1]
+    /// (PyTorch: 0.1).
+    pub momentum: f32,
+}
+
+impl NormConfig {
+    /// PyTorch's defaults: eps 1e-5, momentum 0.1.
+    pub const TORCH: Self = Self { eps: 1e-5, momentum: 0.1 };
+
+    /// Checks that eps is positive and finite and the momentum in [0, 1].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] otherwise.
+    pub fn validate(&self) -> Result<(), Error> {
+        let ok = self.eps.is_finite() && self.eps > 0.0 && (0.0..=1.0).contains(&self.momentum);
+        if ok { Ok(()) } else { Err(Error::InvalidConfig) }
+    }
+}
+
+impl Default for NormConfig {
+    fn default() -> Self {
+        Self::TORCH
+    }
+}
+
+/// Per-feature statistics of one forward pass in training mode.
+pub(crate) struct BatchStats<'s> {
+    /// Batch means μ.
+    pub(crate) mean: &'s mut [f32],
+    /// 1/√(σ² + eps).
+    pub(crate) inv_std: &'s mut [f32],
+}
+
+/// Training forward: `x_hat` holds the n×f input and is overwritten with x̂;
+/// y = γ·x̂ + β goes into `y`, the statistics into `stats`; n ≥ 1.
+pub(crate) fn forward_train(
+    lanes: Lanes,
+    x_hat: &mut [f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    stats: &mut BatchStats<'_>,
+) {
+    let f = gamma.len();
+    if f == 0 {
+        return;
+    }
+    let n = x_hat.len() / f;
+    centring::centre(lanes, x_hat, f, stats.mean, stats.inv_std);
+    stats.inv_std.fill(0.0);
+    for row in x_hat.chunks_exact(f) {
+        lanes::mul_acc(lanes, stats.inv_std, row, row);
+    }
+    for s in stats.inv_std.iter_mut() {
+        *s = 1.0 / libm::sqrtf(*s / n as f32 + eps);
+    }
+    for (xr, yr) in x_hat.chunks_exact_mut(f).zip(y.chunks_exact_mut(f)) {
+        for j in 0..f {
+            xr[j] *= stats.inv_std[j];
+            yr[j] = gamma[j] * xr[j] + beta[j];
+        }
+    }
+}
+
+/// Inference in place: x ← γ·(x − running mean)/√(running var + eps) + β.
+pub(crate) fn normalise_running(
+    x: &mut [f32],
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    running_mean: &[f32],
+    running_var: &[f32],
+) {
+    let f = gamma.len();
+    if f == 0 {
+        return;
+    }
+    for row in x.chunks_exact_mut(f) {
+        for j in 0..f {
+            let inv_std = 1.0 / libm::sqrtf(running_var[j] + eps);
+            row[j] = gamma[j] * (row[j] - running_mean[j]) * inv_std + beta[j];
+        }
+    }
+}
+
+/// Folds both views' batch statistics (over `count` values per channel),
+/// view a then view b as the official code's two forward calls do, into the
+/// running ones: r ← (1 − m)·r + m·batch, with the unbiased variance
+/// count/(count − 1)·σ². Computes every new value first and writes them only
+/// if `commit`; returns whether all are finite with non-negative variances,
+/// so a caller can refuse a batch whose statistics overflowed before it
+/// changes anything.
+pub(crate) fn update_running(
+    views: [(&[f32], &[f32]); 2],
+    norm: NormConfig,
+    count: usize,
+    running_mean: &mut [f32],
+    running_var: &mut [f32],
+    commit: bool,
+) -> bool {
+    let unbias = if count > 1 { count as f32 / (count - 1) as f32 } else { 1.0 };
+    let momentum = norm.momentum;
+    let mut sound = true;
+    for (j, (rm, rv)) in running_mean.iter_mut().zip(running_var.iter_mut()).enumerate() {
+        let (mut m, mut v) = (*rm, *rv);
+        for (mean, inv_std) in views {
+            let (Some(&mean), Some(&inv_std)) = (mean.get(j), inv_std.get(j)) else {
+                return false;
+            };
+            let var = (1.0 / (inv_std * inv_std) - norm.eps).max(0.0);
+            m += momentum * (mean - m);
+            v += momentum * (unbias * var - v);
+        }
+        sound &= m.is_finite() && v.is_finite() && v >= 0.0;
+        if commit {
+            (*rm, *rv) = (m, v);
+        }
+    }
+    sound
+}
+
+/// Backward: given ∂ℓ/∂y in `dy` (n×f), accumulates ∂ℓ/∂γ and ∂ℓ/∂β (when
+/// `grads` is given) and overwrites `dy` with ∂ℓ/∂x. `sum_dy` and
+/// `sum_dy_xhat` are f elements of workspace each.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    lanes: Lanes,
+    x_hat: &[f32],
+    gamma: &[f32],
+    inv_std: &[f32],
+    dy: &mut [f32],
+    grads: Option<(&mut [f32], &mut [f32])>,
+    sum_dy: &mut [f32],
+    sum_dy_xhat: &mut [f32],
+) {
+    let f = gamma.len();
+    if f == 0 {
+        return;
+    }
+    let n = x_hat.len() / f;
+    sum_dy.fill(0.0);
+    sum_dy_xhat.fill(0.0);
+    for (g, xh) in dy.chunks_exact(f).zip(x_hat.chunks_exact(f)) {
+        lanes::add_assign(lanes, sum_dy, g);
+        lanes::mul_acc(lanes, sum_dy_xhat, g, xh);
+    }
+    if let Some((g_gamma, g_beta)) = grads {
+        lanes::add_assign(lanes, g_gamma, sum_dy_xhat);
+        lanes::add_assign(lanes, g_beta, sum_dy);
+    }
+    let inv_n = 1.0 / n as f32;
+    for (g, xh) in dy.chunks_exact_mut(f).zip(x_hat.chunks_exact(f)) {
+        for j in 0..f {
+            let k = gamma[j] * inv_std[j];
+            g[j] = k * (g[j] - inv_n * sum_dy[j] - xh[j] * inv_n * sum_dy_xhat[j]);
+        }
+    }
+}
+
+/// Values of one channel across the batch: for each row, the T positions
+/// of channel `c` in a channel-major C×T map.
+fn channel(x: &[f32], channels: usize, length: usize, c: usize) -> impl Iterator<Item = &[f32]> {
+    x.chunks_exact(channels * length).map(move |row| &row[c * length..(c + 1) * length])
+}
+
+fn channel_mut(x: &mut [f32], channels: usize, length: usize, c: usize) -> impl Iterator<Item = &mut [f32]> {
+    x.chunks_exact_mut(channels * length).map(move |row| &mut row[c * length..(c + 1) * length])
+}
+
+/// [`forward_train`] for C×T maps (T > 1): statistics per channel over the
+/// n·T values, centred by the corrected two-pass algorithm.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn forward_train_map(
+    x_hat: &mut [f32],
+    length: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    y: &mut [f32],
+    stats: &mut BatchStats<'_>,
+) {
+    let channels = gamma.len();
+    if channels == 0 || length == 0 {
+        return;
+    }
+    // n·T values per channel.
+    let count = (x_hat.len() / channels) as f32;
+    for c in 0..channels {
+        let mut mean = channel(x_hat, channels, length, c).flatten().sum::<f32>() / count;
+        mean += channel(x_hat, channels, length, c).flatten().map(|v| v - mean).sum::<f32>() / count;
+        let var = channel(x_hat, channels, length, c).flatten().map(|v| (v - mean) * (v - mean)).sum::<f32>() / count;
+        let inv_std = 1.0 / libm::sqrtf(var + eps);
+        for xs in channel_mut(x_hat, channels, length, c) {
+            for v in xs {
+                *v = (*v - mean) * inv_std;
+            }
+        }
+        for (ys, xs) in channel_mut(y, channels, length, c).zip(channel(x_hat, channels, length, c)) {
+            for (yv, xv) in ys.iter_mut().zip(xs) {
+                *yv = gamma[c] * xv + beta[c];
+            }
+        }
+        stats.mean[c] = mean;
+        stats.inv_std[c] = inv_std;
+    }
+}
+
+/// [`normalise_running`] for C×T maps.
+pub(crate) fn normalise_running_map(x: &mut [f32], length: usize, gamma: &[f32], beta: &[f32], eps: f32, running_mean: &[f32], running_var: &[f32]) {
+    let channels = gamma.len();
+    if channels == 0 || length == 0 {
+        return;
+    }
+    for row in x.chunks_exact_mut(channels * length) {
+        for (c, xs) in row.chunks_exact_mut(length).enumerate() {
+            let inv_std = 1.0 / libm::sqrtf(running_var[c] + eps);
+            for v in xs {
+                *v = gamma[c] * (*v - running_mean[c]) * inv_std + beta[c];
+            }
+        }
+    }
+}
+
+/// [`backward`] for C×T maps.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward_map(
+    x_hat: &[f32],
+    length: usize,
+    gamma: &[f32],
+    inv_std: &[f32],
+    dy: &mut [f32],
+    grads: Option<(&mut [f32], &mut [f32])>,
+    sum_dy: &mut [f32],
+    sum_dy_xhat: &mut [f32],
+) {
+    let channels = gamma.len();
+    if channels == 0 || length == 0 {
+        return;
+    }
+    let inv_count = channels as f32 / x_hat.len() as f32;
+    for c in 0..channels {
+        let (mut s, mut sx) = (0.0, 0.0);
+        for (gs, xs) in channel(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
+            s += gs.iter().sum::<f32>();
+            sx += gs.iter().zip(xs).map(|(g, x)| g * x).sum::<f32>();
+        }
+        sum_dy[c] = s;
+        sum_dy_xhat[c] = sx;
+        let k = gamma[c] * inv_std[c];
+        for (gs, xs) in channel_mut(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
+            for (g, x) in gs.iter_mut().zip(xs) {
+                *g = k * (*g - inv_count * s - x * inv_count * sx);
+            }
+        }
+    }
+    if let Some((g_gamma, g_beta)) = grads {
+        lanes::add_assign(Lanes::Scalar, g_gamma, sum_dy_xhat);
+        lanes::add_assign(Lanes::Scalar, g_beta, sum_dy);
+    }
+}

@@ -1,0 +1,561 @@
+//! A network declared once: the input's shape, the encoder's layers and the
+//! expander's layers. Everything else (each layer's shape, where each
+//! parameter lives, every buffer of a training step) is computed from the
+//! declaration by `const fn`s, so the sizes are compile-time constants at
+//! the declaration site and runtime values for a network read from a file.
+//!
+//! # Layout of the buffers
+//!
+//! The parameters are one flat vector, layer by layer, each layer's weight
+//! tensor (PyTorch's layout) then its bias. BatchNorm's running statistics
+//! are a second vector, mean then variance per BatchNorm layer. A training
+//! step's workspace, for a batch capacity N, holds in order: each view's
+//! activations (one N-row buffer per layer that needs its own, BatchNorm's
+//! batch statistics, then ∂ℓ/∂z), two N-row gradient buffers that the
+//! backward pass alternates between, BatchNorm's backward sums, and the
+//! loss's scratch ([`scratch_len`](crate::loss::scratch_len) for N rows of
+//! the embedding). ReLU works in place, and BatchNorm normalises its input in
+//! place, whenever nothing later needs that input: a Linear–ReLU pair costs
+//! one buffer.
+
+use super::layer::{Layer, Output};
+use super::shape::Shape;
+use crate::loss::{CovarianceSide, scratch_len};
+
+/// A Siamese network's declaration. Both views go through the same weights;
+/// the encoder's output is the representation y (what a device keeps), the
+/// expander's is the embedding z that enters the loss.
+///
+/// ```
+/// use vicreg::nn::{Layer, Net, Shape};
+///
+/// // 6 channels × 100 samples → two convolutions → mean over time → 32-d y,
+/// // then the official expander shape: (Linear–BatchNorm–ReLU) × 2, Linear.
+/// const MOTION: Net = Net::new(
+///     Shape::Map { channels: 6, length: 100 },
+///     &[Layer::conv1d(16, 5).stride(2).padding(2), Layer::BatchNorm, Layer::ReLU,
+///       Layer::conv1d(32, 3).padding(1), Layer::ReLU, Layer::MeanTime, Layer::linear(32)],
+///     &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU,
+///       Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
+/// );
+/// assert!(MOTION.check().is_ok());
+/// assert_eq!((MOTION.repr_len(), MOTION.embed_len()), (32, 64));
+/// const BYTES: usize = 4 * MOTION.workspace_len(32); // known before flashing
+/// assert!(BYTES < 256 * 1024);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Net<'a> {
+    /// The shape of one input sample.
+    pub input: Shape,
+    /// The encoder's layers, input first; its output is the representation.
+    pub encoder: &'a [Layer],
+    /// The expander's layers; its output is the embedding (the
+    /// representation itself when empty).
+    pub expander: &'a [Layer],
+}
+
+/// Why a declaration is not a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NetError {
+    /// Index of the layer at fault in the whole list (encoder, then
+    /// expander); the number of layers for a fault of the whole.
+    pub layer: usize,
+    /// What is wrong.
+    pub reason: &'static str,
+}
+
+impl core::fmt::Display for NetError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        write!(f, "layer {}: {}", self.layer, self.reason)
+    }
+}
+
+impl core::error::Error for NetError {}
+
+/// Where one layer's tensors and buffers are, for a batch capacity.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place {
+    pub(crate) index: usize,
+    pub(crate) layer: Layer,
+    pub(crate) input: Shape,
+    pub(crate) output: Shape,
+    /// Offset of the layer's weights in the parameter vector; its bias
+    /// follows them.
+    pub(crate) params: usize,
+    /// Offset of its running mean in the running-statistics vector; the
+    /// variance follows it.
+    pub(crate) running: usize,
+    /// Activation offset of its input; `None` for the caller's input.
+    pub(crate) src: Option<usize>,
+    /// Activation offset of its output (`src` when it works in place).
+    pub(crate) dst: usize,
+    /// BatchNorm: activation offset of x̂ (`src` when normalised in place).
+    pub(crate) x_hat: usize,
+    /// BatchNorm: activation offset of the batch means; 1/√(σ² + eps)
+    /// follows them.
+    pub(crate) stats: usize,
+}
+
+impl Place {
+    pub(crate) const fn weights(&self) -> usize {
+        self.layer.weights(self.input)
+    }
+
+    pub(crate) const fn biases(&self) -> usize {
+        self.layer.biases(self.input)
+    }
+}
+
+/// Walks a declaration layer by layer, placing tensors and buffers.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Walk<'n> {
+    net: &'n Net<'n>,
+    batch: usize,
+    index: usize,
+    shape: Shape,
+    params: usize,
+    running: usize,
+    /// Next free activation offset.
+    act: usize,
+    /// The current activation's buffer (`None`: the caller's input).
+    current: Option<usize>,
+    /// Whether a later layer may overwrite the current activation.
+    reusable: bool,
+    /// Largest activation, in elements per sample.
+    widest: usize,
+    /// Most channels of a BatchNorm layer.
+    norm_channels: usize,
+    failed: Option<NetError>,
+}
+
+impl<'n> Walk<'n> {
+    pub(crate) const fn new(net: &'n Net<'n>, batch: usize) -> Self {
+        Self {
+            net,
+            batch,
+            index: 0,
+            shape: net.input,
+            params: 0,
+            running: 0,
+            act: 0,
+            current: None,
+            reusable: false,
+            widest: 0,
+            norm_channels: 0,
+            failed: None,
+        }
+    }
+
+    const fn fail(&mut self, reason: &'static str) -> Option<Place> {
+        self.failed = Some(NetError { layer: self.index, reason });
+        None
+    }
+
+    /// Reserves `len` samples' worth of N-row buffer; `None` on overflow.
+    const fn reserve(&mut self, len: usize) -> Option<usize> {
+        let at = self.act;
+        match len.checked_mul(self.batch) {
+            Some(size) => match self.act.checked_add(size) {
+                Some(end) => {
+                    self.act = end;
+                    Some(at)
+                }
+                None => None,
+            },
+            None => None,
+        }
+    }
+
+    /// The next layer's place, or `None` after the last layer or a fault
+    /// (then [`error`](Self::error) says which).
+    pub(crate) const fn next(&mut self) -> Option<Place> {
+        if self.failed.is_some() {
+            return None;
+        }
+        let Some(layer) = self.net.layer(self.index) else {
+            return None;
+        };
+        let input = self.shape;
+        let output = match layer.output(input) {
+            Ok(s) => s,
+            Err(reason) => return self.fail(reason),
+        };
+        let in_place = self.reusable && self.current.is_some();
+        let src = self.current;
+        let mut x_hat = 0;
+        let mut stats = 0;
+        let dst = match layer.output_buffer() {
+            Output::OverInput if in_place => match src {
+                Some(at) => at,
+                None => 0,
+            },
+            Output::OwnNormalisingInput => {
+                if in_place {
+                    x_hat = match src {
+                        Some(at) => at,
+                        None => 0,
+                    };
+                } else {
+                    x_hat = match self.reserve(input.len()) {
+                        Some(at) => at,
+                        None => return self.fail("activations overflow"),
+                    };
+                }
+                stats = self.act;
+                self.act = match self.act.checked_add(input.channels().saturating_mul(2)) {
+                    Some(end) => end,
+                    None => return self.fail("activations overflow"),
+                };
+                match self.reserve(output.len()) {
+                    Some(at) => at,
+                    None => return self.fail("activations overflow"),
+                }
+            }
+            Output::Own | Output::OverInput => match self.reserve(output.len()) {
+                Some(at) => at,
+                None => return self.fail("activations overflow"),
+            },
+        };
+        let place = Place {
+            index: self.index,
+            layer,
+            input,
+            output,
+            params: self.params,
+            running: self.running,
+            src,
+            dst,
+            x_hat,
+            stats,
+        };
+        self.params = match self.params.checked_add(layer.parameter_count(input)) {
+            Some(p) if layer.parameter_count(input) < usize::MAX => p,
+            _ => return self.fail("parameters overflow"),
+        };
+        self.running += layer.running(input);
+        if matches!(layer, Layer::BatchNorm) && input.channels() > self.norm_channels {
+            self.norm_channels = input.channels();
+        }
+        if output.len() > self.widest {
+            self.widest = output.len();
+        }
+        self.shape = output;
+        self.current = Some(dst);
+        self.reusable = layer.output_reusable();
+        if self.index + 1 == self.net.encoder.len() {
+            // The representation is read after the step: nothing may
+            // overwrite it.
+            self.reusable = false;
+        }
+        self.index += 1;
+        Some(place)
+    }
+
+    /// Walks to the end; `Err` if a layer does not fit its input.
+    pub(crate) const fn finish(mut self) -> Result<Self, NetError> {
+        while self.next().is_some() {}
+        match self.failed {
+            Some(e) => Err(e),
+            None => Ok(self),
+        }
+    }
+}
+
+/// Every size a declaration implies for a batch capacity, in f32 elements.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sizes {
+    /// One input sample.
+    pub input: usize,
+    /// The representation y of one sample.
+    pub repr: usize,
+    /// The embedding z of one sample.
+    pub embed: usize,
+    /// Trainable parameters (also the gradients, and each optimiser state
+    /// copy).
+    pub parameters: usize,
+    /// BatchNorm's running means and variances.
+    pub running: usize,
+    /// One view's activations, ∂ℓ/∂z included.
+    pub view: usize,
+    /// One of the backward pass's two gradient buffers.
+    pub gradient: usize,
+    /// The backward pass's gradient buffers and BatchNorm sums.
+    pub backward: usize,
+    /// The loss's scratch.
+    pub loss: usize,
+    /// The whole workspace of a training step: two views, backward, loss.
+    pub workspace: usize,
+}
+
+impl<'a> Net<'a> {
+    /// A declaration; [`check`](Self::check) says whether it is a network.
+    #[must_use]
+    pub const fn new(input: Shape, encoder: &'a [Layer], expander: &'a [Layer]) -> Self {
+        Self { input, encoder, expander }
+    }
+
+    /// Layers in all, encoder then expander.
+    #[must_use]
+    pub const fn depth(&self) -> usize {
+        self.encoder.len() + self.expander.len()
+    }
+
+    /// Layer `i` of the whole list (encoder, then expander).
+    #[must_use]
+    pub const fn layer(&self, i: usize) -> Option<Layer> {
+        if i < self.encoder.len() {
+            Some(self.encoder[i])
+        } else if i - self.encoder.len() < self.expander.len() {
+            Some(self.expander[i - self.encoder.len()])
+        } else {
+            None
+        }
+    }
+
+    /// The input shape of layer `i` (the output of the last layer for
+    /// `i = depth`); `None` past that or for an invalid network.
+    #[must_use]
+    pub const fn shape_before(&self, i: usize) -> Option<Shape> {
+        let mut walk = Walk::new(self, 1);
+        let mut shape = self.input;
+        let mut k = 0;
+        while k < i {
+            match walk.next() {
+                Some(p) => shape = p.output,
+                None => return None,
+            }
+            k += 1;
+        }
+        Some(shape)
+    }
+
+    /// Checks that every layer takes the shape that reaches it and that
+    /// every size fits in memory.
+    ///
+    /// # Errors
+    ///
+    /// The first layer at fault and why.
+    pub const fn check(&self) -> Result<(), NetError> {
+        if self.encoder.is_empty() {
+            return Err(NetError { layer: 0, reason: "the encoder needs at least one layer" });
+        }
+        if self.input.is_empty() {
+            return Err(NetError { layer: 0, reason: "the input shape is empty" });
+        }
+        match Walk::new(self, 1).finish() {
+            Ok(_) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every size for batches of up to `batch` rows; all zero for an invalid
+    /// network.
+    #[must_use]
+    pub const fn sizes(&self, batch: usize) -> Sizes {
+        const NONE: Sizes =
+            Sizes {
+            input: 0,
+            repr: 0,
+            embed: 0,
+            parameters: 0,
+            running: 0,
+            view: 0,
+            gradient: 0,
+            backward: 0,
+            loss: 0,
+            workspace: 0,
+        };
+        if self.check().is_err() {
+            return NONE;
+        }
+        let Ok(walk) = Walk::new(self, batch).finish() else {
+            return NONE;
+        };
+        let Some(repr) = self.shape_before(self.encoder.len()) else {
+            return NONE;
+        };
+        let embed = walk.shape.len();
+        let view = walk.act.saturating_add(batch.saturating_mul(embed));
+        let gradient = walk.widest.saturating_mul(batch);
+        let backward = gradient.saturating_mul(2).saturating_add(walk.norm_channels * 2);
+        let loss = scratch_len(batch, embed, CovarianceSide::Auto);
+        Sizes {
+            input: self.input.len(),
+            repr: repr.len(),
+            embed,
+            parameters: walk.params,
+            running: walk.running,
+            view,
+            gradient,
+            backward,
+            loss,
+            workspace: view.saturating_mul(2).saturating_add(backward).saturating_add(loss),
+        }
+    }
+
+    /// Values in one input sample.
+    #[must_use]
+    pub const fn input_len(&self) -> usize {
+        self.input.len()
+    }
+
+    /// Width of the representation y.
+    #[must_use]
+    pub const fn repr_len(&self) -> usize {
+        self.sizes(1).repr
+    }
+
+    /// Width of the embedding z.
+    #[must_use]
+    pub const fn embed_len(&self) -> usize {
+        self.sizes(1).embed
+    }
+
+    /// Trainable parameters.
+    #[must_use]
+    pub const fn parameter_count(&self) -> usize {
+        self.sizes(1).parameters
+    }
+
+    /// BatchNorm running statistics (means and variances).
+    #[must_use]
+    pub const fn running_len(&self) -> usize {
+        self.sizes(1).running
+    }
+
+    /// Elements of a training step's workspace for batches of up to `batch`
+    /// rows.
+    #[must_use]
+    pub const fn workspace_len(&self, batch: usize) -> usize {
+        self.sizes(batch).workspace
+    }
+
+    /// Panics (at compile time, in a `const` item) with the reason if the
+    /// declaration is not a network or holds an empty batch.
+    ///
+    /// # Panics
+    ///
+    /// As said; meant for `const _: () = NET.assert_valid(N);`, which the
+    /// [`network!`](crate::network) macro writes.
+    pub const fn assert_valid(&self, batch: usize) {
+        assert!(batch >= 2, "a training batch needs a capacity of at least 2 rows");
+        if let Err(e) = self.check() {
+            panic!("{}", e.reason);
+        }
+    }
+
+    /// The parameter tensors in storage order, with their names and shapes.
+    #[must_use]
+    pub fn tensors(&self) -> Tensors<'_> {
+        Tensors { walk: Walk::new(self, 1), pending: None }
+    }
+
+    pub(crate) const fn walk(&'a self, batch: usize) -> Walk<'a> {
+        Walk::new(self, batch)
+    }
+}
+
+/// What a parameter tensor is to its layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Role {
+    /// A Linear or Conv1d weight, or BatchNorm's γ (`weight` in PyTorch).
+    Weight,
+    /// A bias, or BatchNorm's β (`bias` in PyTorch).
+    Bias,
+}
+
+/// One parameter tensor of a network.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Tensor {
+    /// Index of its layer in the whole list.
+    pub layer: usize,
+    /// Its layer's kind.
+    pub kind: Layer,
+    /// Weight or bias.
+    pub role: Role,
+    /// Offset in the parameter vector.
+    pub offset: usize,
+    /// Its shape in PyTorch's layout; `rank` entries are used.
+    pub dims: [usize; 3],
+    /// Entries of `dims` in use.
+    pub rank: usize,
+    /// Whether weight decay and LARS's trust ratio apply (Linear and Conv1d
+    /// weights only, as in the official recipe).
+    pub decays: bool,
+}
+
+impl Tensor {
+    /// Elements.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.dims[..self.rank].iter().product()
+    }
+
+    /// Whether the tensor holds no element.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Its range in the parameter vector.
+    #[must_use]
+    pub fn range(&self) -> core::ops::Range<usize> {
+        self.offset..self.offset + self.len()
+    }
+
+    /// PyTorch's name for it within a `Sequential`: `weight` or `bias`.
+    #[must_use]
+    pub fn name(&self) -> &'static str {
+        match self.role {
+            Role::Weight => "weight",
+            Role::Bias => "bias",
+        }
+    }
+}
+
+/// The iterator of [`Net::tensors`].
+#[derive(Clone, Debug)]
+pub struct Tensors<'n> {
+    walk: Walk<'n>,
+    pending: Option<Tensor>,
+}
+
+impl Iterator for Tensors<'_> {
+    type Item = Tensor;
+
+    fn next(&mut self) -> Option<Tensor> {
+        if let Some(t) = self.pending.take() {
+            return Some(t);
+        }
+        loop {
+            let place = self.walk.next()?;
+            let (weights, biases) = (place.weights(), place.biases());
+            let in_len = place.input.len();
+            let weight_dims = match place.layer {
+                Layer::Linear(l) => ([l.out, in_len, 0], 2),
+                Layer::Conv1d(c) => ([c.out_channels, place.input.channels(), c.kernel], 3),
+                _ => ([weights, 0, 0], 1),
+            };
+            let tensor = |role, offset, (dims, rank)| Tensor {
+                layer: place.index,
+                kind: place.layer,
+                role,
+                offset,
+                dims,
+                rank,
+                decays: role == Role::Weight && place.layer.decays_weights(),
+            };
+            let bias = (biases > 0).then(|| tensor(Role::Bias, place.params + weights, ([biases, 0, 0], 1)));
+            if weights > 0 {
+                self.pending = bias;
+                return Some(tensor(Role::Weight, place.params, weight_dims));
+            }
+            if bias.is_some() {
+                return bias;
+            }
+        }
+    }
+}

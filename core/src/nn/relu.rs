@@ -1,0 +1,19 @@
+//! The rectifier, y = max(0, x) element-wise; ∂ℓ/∂x = ∂ℓ/∂y where y > 0 and
+//! 0 elsewhere (PyTorch's convention at exactly 0). It works in place, so it
+//! costs no activation memory of its own unless its input must be kept.
+
+/// y ← max(0, y) in place.
+pub(crate) fn forward(x: &mut [f32]) {
+    for v in x {
+        *v = v.max(0.0);
+    }
+}
+
+/// ∂ℓ/∂(input) from ∂ℓ/∂(output) in place, given the layer's output.
+pub(crate) fn backward(output: &[f32], grad: &mut [f32]) {
+    for (g, &a) in grad.iter_mut().zip(output) {
+        if a <= 0.0 {
+            *g = 0.0;
+        }
+    }
+}

@@ -1,0 +1,62 @@
+//! The shape of one sample as it flows through a network: a vector of
+//! features, or a C×T feature map stored channel-major (element `c·T + t`).
+
+/// One sample's shape between two layers.
+///
+/// ```
+/// use vicreg::nn::Shape;
+/// let window = Shape::Map { channels: 6, length: 100 };
+/// assert_eq!(window.len(), 600);
+/// assert_eq!((window.channels(), window.length()), (6, 100));
+/// assert_eq!(Shape::Flat(32).channels(), 32);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Shape {
+    /// A vector of features.
+    Flat(usize),
+    /// `channels` rows of `length` samples each, channel-major.
+    Map {
+        /// Channels C.
+        channels: usize,
+        /// Samples per channel T.
+        length: usize,
+    },
+}
+
+impl Shape {
+    /// Values in one sample (saturating: [`Net::check`](super::Net::check)
+    /// refuses shapes whose size overflows).
+    #[must_use]
+    pub const fn len(self) -> usize {
+        match self {
+            Self::Flat(d) => d,
+            Self::Map { channels, length } => channels.saturating_mul(length),
+        }
+    }
+
+    /// Whether the sample holds no value.
+    #[must_use]
+    pub const fn is_empty(self) -> bool {
+        self.len() == 0
+    }
+
+    /// Channels: what BatchNorm normalises separately (the features of a
+    /// vector, the channels of a map).
+    #[must_use]
+    pub const fn channels(self) -> usize {
+        match self {
+            Self::Flat(d) => d,
+            Self::Map { channels, .. } => channels,
+        }
+    }
+
+    /// Positions per channel: 1 for a vector, T for a map.
+    #[must_use]
+    pub const fn length(self) -> usize {
+        match self {
+            Self::Flat(_) => 1,
+            Self::Map { length, .. } => length,
+        }
+    }
+}

@@ -1,0 +1,678 @@
+//! The Siamese passes on slices: both views through the same weights in
+//! training mode, the loss, the backward pass into the parameter gradients,
+//! BatchNorm's running statistics, and inference.
+//!
+//! Everything here takes a [`Net`] and flat buffers whose lengths its
+//! [`Sizes`] give, so it is compiled once whatever the network: a trainer of
+//! fixed capacity ([`Trainer`](crate::train::Trainer)) is a thin shell over
+//! it, and host tools run networks read from files through it directly.
+//!
+//! Backward, layer by layer from the embedding down, alternates between two
+//! gradient buffers; it stops as soon as every layer below is frozen.
+
+use super::batch_norm::{self, BatchStats, NormConfig};
+use super::conv1d;
+use super::frozen::Frozen;
+use super::layer::Layer;
+use super::linear;
+use super::mean_time;
+use super::net::{Net, Place, Role, Sizes, Walk};
+use super::relu;
+use crate::error::Error;
+use crate::lanes::Lanes;
+use crate::loss::{self, Config, LossTerms, Options, Views};
+
+/// Everything about a training pass that is not a buffer.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Pass {
+    /// The loss coefficients.
+    pub loss: Config,
+    /// Covariance formulation and lanes (the layers use the same lanes).
+    pub options: Options,
+    /// BatchNorm's eps and momentum.
+    pub norm: NormConfig,
+    /// Layers that get no gradient.
+    pub frozen: Frozen,
+}
+
+impl Pass {
+    /// Checks the loss and BatchNorm settings.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] if either refuses.
+    pub fn validate(&self) -> Result<(), Error> {
+        self.loss.validate()?;
+        self.norm.validate()
+    }
+}
+
+/// Where the outputs sit in a view's activations, for a batch capacity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Layout {
+    /// Every size.
+    pub sizes: Sizes,
+    /// Offset of the representation y in a view's activations.
+    pub repr: usize,
+    /// Offset of the embedding z.
+    pub embed: usize,
+    /// Offset of ∂ℓ/∂z.
+    pub dz: usize,
+}
+
+impl Layout {
+    /// The layout of `net` for batches of up to `batch` rows; `None` for an
+    /// invalid network.
+    #[must_use]
+    pub const fn of(net: &Net<'_>, batch: usize) -> Option<Self> {
+        if net.check().is_err() {
+            return None;
+        }
+        let mut walk = Walk::new(net, batch);
+        let mut repr = 0;
+        let mut embed = 0;
+        while let Some(place) = walk.next() {
+            if place.index + 1 == net.encoder.len() {
+                repr = place.dst;
+            }
+            embed = place.dst;
+        }
+        let sizes = net.sizes(batch);
+        let dz = sizes.view - batch * sizes.embed;
+        Some(Self { sizes, repr, embed, dz })
+    }
+}
+
+/// Where a crate-internal fault poisons a pass.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
+pub(crate) enum Poison {
+    None,
+    /// The first output of the first layer, view a, after its forward pass.
+    Activation(f32),
+    /// The first gradient element, after the backward pass.
+    Gradient(f32),
+}
+
+/// A network and a batch capacity: the passes over caller-provided buffers.
+///
+/// ```
+/// use vicreg::nn::{Layer, Net, Pass, Shape, Siamese};
+/// use vicreg::Pcg32;
+///
+/// let net = Net::new(Shape::Flat(4), &[Layer::linear(8), Layer::ReLU, Layer::linear(3)], &[Layer::linear(6)]);
+/// let siamese = Siamese::new(&net, 8)?;
+/// let sizes = siamese.layout().sizes;
+/// let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
+/// let (mut running, mut workspace) = (vec![0.0; sizes.running], vec![0.0; sizes.workspace]);
+/// siamese.init(&mut params, &mut running, &mut Pcg32::new(1))?;
+/// let x_a: Vec<f32> = (0..32).map(|i| (i as f32 * 0.7).sin()).collect();
+/// let x_b: Vec<f32> = x_a.iter().map(|v| v * 1.1).collect();
+/// let pass = Pass::default();
+/// let terms = siamese.compute_gradients(&pass, &params, &mut grads, &mut workspace, &x_a, &x_b)?;
+/// assert!(terms.loss > 0.0 && grads.iter().any(|g| *g != 0.0));
+/// # Ok::<(), vicreg::Error>(())
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Siamese<'n> {
+    net: &'n Net<'n>,
+    batch: usize,
+    layout: Layout,
+}
+
+impl Default for Pass {
+    fn default() -> Self {
+        Self {
+            loss: Config::DEFAULT,
+            options: Options::default(),
+            norm: NormConfig::TORCH,
+            frozen: Frozen::NONE,
+        }
+    }
+}
+
+/// The workspace cut into its regions.
+struct Regions<'w> {
+    views: [&'w mut [f32]; 2],
+    ping: &'w mut [f32],
+    pong: &'w mut [f32],
+    sums: &'w mut [f32],
+    loss: &'w mut [f32],
+}
+
+/// `act[src..]` (or the caller's input) as a layer's input, and
+/// `act[dst..]` as its output: inputs are always placed before outputs.
+fn io<'a>(x: &'a [f32], act: &'a mut [f32], p: &Place, n: usize) -> (&'a [f32], &'a mut [f32]) {
+    let (in_len, out_len) = (n * p.input.len(), n * p.output.len());
+    match p.src {
+        None => (&x[..in_len], &mut act[p.dst..p.dst + out_len]),
+        Some(src) => {
+            let (before, from) = act.split_at_mut(p.dst);
+            (&before[src..src + in_len], &mut from[..out_len])
+        }
+    }
+}
+
+/// Copies a layer's input to `to` in the activations, unless it is there.
+fn copy_input(x: &[f32], act: &mut [f32], src: Option<usize>, to: usize, len: usize) {
+    match src {
+        None => act[to..to + len].copy_from_slice(&x[..len]),
+        Some(from) if from != to => act.copy_within(from..from + len, to),
+        Some(_) => {}
+    }
+}
+
+impl<'n> Siamese<'n> {
+    /// The passes of `net` for batches of up to `batch` rows.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidNetwork`] naming the first layer that does not fit,
+    /// [`Error::TooFewRows`] for a capacity below 2.
+    pub fn new(net: &'n Net<'n>, batch: usize) -> Result<Self, Error> {
+        if let Err(e) = net.check() {
+            return Err(Error::InvalidNetwork { layer: e.layer });
+        }
+        if batch < 2 {
+            return Err(Error::TooFewRows { n: batch });
+        }
+        let layout = Layout::of(net, batch).ok_or(Error::InvalidNetwork { layer: net.depth() })?;
+        if layout.sizes.workspace == usize::MAX {
+            return Err(Error::InvalidNetwork { layer: net.depth() });
+        }
+        Ok(Self { net, batch, layout })
+    }
+
+    /// For a trainer whose layout is a checked compile-time constant.
+    pub(crate) const fn with_layout(net: &'n Net<'n>, batch: usize, layout: Layout) -> Self {
+        Self { net, batch, layout }
+    }
+
+    /// The network.
+    #[must_use]
+    pub fn net(&self) -> &Net<'n> {
+        self.net
+    }
+
+    /// Where everything is.
+    #[must_use]
+    pub fn layout(&self) -> &Layout {
+        &self.layout
+    }
+
+    fn place(&self, i: usize) -> Option<Place> {
+        let mut walk = self.net.walk(self.batch);
+        let mut place = walk.next();
+        while let Some(p) = place {
+            if p.index == i {
+                return Some(p);
+            }
+            place = walk.next();
+        }
+        None
+    }
+
+    fn check_lengths(&self, params: usize, workspace: usize) -> Result<(), Error> {
+        let s = &self.layout.sizes;
+        if params != s.parameters || workspace < s.workspace {
+            return Err(Error::ShapeMismatch);
+        }
+        Ok(())
+    }
+
+    /// Rows of a batch of flat samples, checked: whole samples, 2 ≤ n ≤ the
+    /// capacity unless `any_count`, finite.
+    fn rows(&self, x: &[f32], any_count: bool) -> Result<usize, Error> {
+        let len = self.layout.sizes.input;
+        if len == 0 || !x.len().is_multiple_of(len) {
+            return Err(Error::ShapeMismatch);
+        }
+        let n = x.len() / len;
+        if !any_count {
+            if n < 2 {
+                return Err(Error::TooFewRows { n });
+            }
+            if n > self.batch {
+                return Err(Error::TooManyRows { n, capacity: self.batch });
+            }
+        }
+        if !x.iter().all(|v| v.is_finite()) {
+            return Err(Error::NonFiniteInput);
+        }
+        Ok(n)
+    }
+
+    fn regions<'w>(&self, ws: &'w mut [f32]) -> Regions<'w> {
+        let s = &self.layout.sizes;
+        let (a, rest) = ws.split_at_mut(s.view);
+        let (b, rest) = rest.split_at_mut(s.view);
+        let (ping, rest) = rest.split_at_mut(s.gradient);
+        let (pong, rest) = rest.split_at_mut(s.gradient);
+        let (sums, loss) = rest.split_at_mut(s.backward - 2 * s.gradient);
+        Regions { views: [a, b], ping, pong, sums, loss }
+    }
+
+    /// PyTorch's default initialisation: Linear and Conv1d weights and
+    /// biases uniform in ±1/√fan_in (fan_in = inputs × kernel), BatchNorm
+    /// γ = 1, β = 0, running mean 0 and variance 1. Draws tensor by tensor in
+    /// storage order.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if a buffer's length is not the network's.
+    pub fn init<G: rand_core::RngCore + ?Sized>(
+        &self,
+        params: &mut [f32],
+        running: &mut [f32],
+        rng: &mut G,
+    ) -> Result<(), Error> {
+        let s = &self.layout.sizes;
+        if params.len() != s.parameters || running.len() != s.running {
+            return Err(Error::ShapeMismatch);
+        }
+        for t in self.net.tensors() {
+            let values = &mut params[t.range()];
+            if t.kind == Layer::BatchNorm {
+                values.fill(if t.role == Role::Weight { 1.0 } else { 0.0 });
+            } else {
+                // A bias shares its layer's bound: its fan-in is the weight's.
+                let bound = 1.0 / libm::sqrtf(self.fan_in(t.layer).max(1) as f32);
+                for w in values {
+                    *w = bound * crate::rng::symmetric_unit(rng);
+                }
+            }
+        }
+        let mut walk = self.net.walk(1);
+        while let Some(p) = walk.next() {
+            let c = p.input.channels();
+            if p.layer.running(p.input) > 0 {
+                running[p.running..p.running + c].fill(0.0);
+                running[p.running + c..p.running + 2 * c].fill(1.0);
+            }
+        }
+        Ok(())
+    }
+
+    fn fan_in(&self, layer: usize) -> usize {
+        self.place(layer).map_or(1, |p| match p.layer {
+            Layer::Conv1d(c) => p.input.channels() * c.kernel,
+            _ => p.input.len(),
+        })
+    }
+
+    /// One layer forward. In training mode BatchNorm uses the batch
+    /// statistics (and keeps them); with `running` it uses those.
+    #[allow(clippy::too_many_arguments)]
+    fn layer_forward(
+        lanes: Lanes,
+        norm: NormConfig,
+        running: Option<&[f32]>,
+        params: &[f32],
+        p: &Place,
+        x: &[f32],
+        n: usize,
+        act: &mut [f32],
+    ) -> bool {
+        let (weights, biases) = (p.weights(), p.biases());
+        let w = &params[p.params..p.params + weights];
+        let b = &params[p.params + weights..p.params + weights + biases];
+        let len = n * p.input.len();
+        match p.layer {
+            Layer::Linear(_) => {
+                let (input, output) = io(x, act, p, n);
+                linear::forward(lanes, w, b, input, p.input.len(), output);
+            }
+            Layer::Conv1d(c) => {
+                let (input, output) = io(x, act, p, n);
+                conv1d::forward(lanes, &c.geometry(p.input, p.output), w, b, input, output);
+            }
+            Layer::MeanTime => {
+                let (input, output) = io(x, act, p, n);
+                mean_time::forward(input, p.input, output);
+            }
+            Layer::ReLU => {
+                copy_input(x, act, p.src, p.dst, len);
+                relu::forward(&mut act[p.dst..p.dst + len]);
+            }
+            Layer::BatchNorm => {
+                let (c, t) = (p.input.channels(), p.input.length());
+                if let Some(running) = running {
+                    copy_input(x, act, p.src, p.dst, len);
+                    let (mean, var) = (&running[p.running..p.running + c], &running[p.running + c..p.running + 2 * c]);
+                    let y = &mut act[p.dst..p.dst + len];
+                    if t == 1 {
+                        batch_norm::normalise_running(y, w, b, norm.eps, mean, var);
+                    } else {
+                        batch_norm::normalise_running_map(y, t, w, b, norm.eps, mean, var);
+                    }
+                    return true;
+                }
+                copy_input(x, act, p.src, p.x_hat, len);
+                let (before, from) = act.split_at_mut(p.stats);
+                let x_hat = &mut before[p.x_hat..p.x_hat + len];
+                let (stats, after) = from.split_at_mut(2 * c);
+                let (mean, inv_std) = stats.split_at_mut(c);
+                let y = &mut after[p.dst - p.stats - 2 * c..][..len];
+                let mut s = BatchStats { mean, inv_std };
+                if t == 1 {
+                    batch_norm::forward_train(lanes, x_hat, w, b, norm.eps, y, &mut s);
+                } else {
+                    batch_norm::forward_train_map(x_hat, t, w, b, norm.eps, y, &mut s);
+                }
+                // An overflowing sum of squares gives 1/√∞ = 0: refuse it here,
+                // before running statistics or weights could take it in.
+                return s.mean.iter().all(|m| m.is_finite())
+                    && s.inv_std.iter().all(|v| v.is_finite() && *v > 0.0);
+            }
+        }
+        true
+    }
+
+    /// Layers `from..until` forward for one view; false if BatchNorm's
+    /// statistics overflowed.
+    #[allow(clippy::too_many_arguments)]
+    fn forward(
+        &self,
+        lanes: Lanes,
+        norm: NormConfig,
+        running: Option<&[f32]>,
+        params: &[f32],
+        x: &[f32],
+        n: usize,
+        act: &mut [f32],
+        (from, until): (usize, usize),
+    ) -> bool {
+        let mut walk = self.net.walk(self.batch);
+        let mut sound = true;
+        while let Some(p) = walk.next() {
+            if p.index >= until {
+                break;
+            }
+            if p.index >= from {
+                sound &= Self::layer_forward(lanes, norm, running, params, &p, x, n, act);
+            }
+        }
+        sound
+    }
+
+    /// Backward for one view from ∂ℓ/∂z, accumulating into `grads`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward(
+        &self,
+        lanes: Lanes,
+        frozen: Frozen,
+        params: &[f32],
+        grads: &mut [f32],
+        x: &[f32],
+        n: usize,
+        act: &[f32],
+        dz: &[f32],
+        r: &mut Regions<'_>,
+    ) {
+        let (mut cur, mut other) = (&mut *r.ping, &mut *r.pong);
+        cur[..dz.len()].copy_from_slice(dz);
+        let half = r.sums.len() / 2;
+        let (sum_dy, sum_dy_xhat) = r.sums.split_at_mut(half);
+        for i in (0..self.net.depth()).rev() {
+            if frozen.all_up_to(i) {
+                break;
+            }
+            let Some(p) = self.place(i) else { break };
+            let trains = !frozen.contains(i);
+            let need_dx = i > 0;
+            let (in_len, out_len) = (n * p.input.len(), n * p.output.len());
+            let (weights, biases) = (p.weights(), p.biases());
+            let w = &params[p.params..p.params + weights];
+            let (gw, gb) = grads[p.params..p.params + weights + biases].split_at_mut(weights);
+            let input = match p.src {
+                None => &x[..in_len],
+                Some(src) => &act[src..src + in_len],
+            };
+            let dy = &mut cur[..out_len];
+            let swapped = match p.layer {
+                Layer::Linear(_) => {
+                    if trains {
+                        linear::accumulate_gradients(lanes, input, dy, p.input.len(), gw, gb);
+                    }
+                    if need_dx {
+                        linear::backward_input(lanes, w, dy, p.input.len(), &mut other[..in_len]);
+                    }
+                    true
+                }
+                Layer::Conv1d(c) => {
+                    let g = c.geometry(p.input, p.output);
+                    if trains {
+                        conv1d::accumulate_gradients(lanes, &g, input, dy, gw, gb);
+                    }
+                    if need_dx {
+                        conv1d::backward_input(lanes, &g, w, dy, &mut other[..in_len]);
+                    }
+                    true
+                }
+                Layer::MeanTime => {
+                    mean_time::backward(dy, p.input, &mut other[..in_len]);
+                    true
+                }
+                Layer::ReLU => {
+                    relu::backward(&act[p.dst..p.dst + out_len], dy);
+                    false
+                }
+                Layer::BatchNorm => {
+                    let (c, t) = (p.input.channels(), p.input.length());
+                    let x_hat = &act[p.x_hat..p.x_hat + in_len];
+                    let inv_std = &act[p.stats + c..p.stats + 2 * c];
+                    let g = if trains { Some((gw, gb)) } else { None };
+                    let (s, sx) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
+                    if t == 1 {
+                        batch_norm::backward(lanes, x_hat, w, inv_std, dy, g, s, sx);
+                    } else {
+                        batch_norm::backward_map(x_hat, t, w, inv_std, dy, g, s, sx);
+                    }
+                    false
+                }
+            };
+            if swapped {
+                core::mem::swap(&mut cur, &mut other);
+            }
+        }
+    }
+
+    /// Forward and backward passes of both views (n ≤ capacity rows of
+    /// flat samples each, row i of both views from the same sample): the loss
+    /// terms, with ∂ℓ/∂θ written into `grads`; `params` are read only.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] for buffers of the wrong length or views of
+    /// different lengths, [`Error::TooFewRows`], [`Error::TooManyRows`],
+    /// [`Error::NonFiniteInput`], [`Error::InvalidConfig`], and
+    /// [`Error::NonFiniteResult`] if an activation, the loss or a gradient
+    /// overflows.
+    pub fn compute_gradients(
+        &self,
+        pass: &Pass,
+        params: &[f32],
+        grads: &mut [f32],
+        workspace: &mut [f32],
+        x_a: &[f32],
+        x_b: &[f32],
+    ) -> Result<LossTerms, Error> {
+        self.gradients_poisoned(pass, params, grads, workspace, x_a, x_b, Poison::None)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn gradients_poisoned(
+        &self,
+        pass: &Pass,
+        params: &[f32],
+        grads: &mut [f32],
+        workspace: &mut [f32],
+        x_a: &[f32],
+        x_b: &[f32],
+        poison: Poison,
+    ) -> Result<LossTerms, Error> {
+        self.check_lengths(params.len(), workspace.len())?;
+        if grads.len() != params.len() || x_a.len() != x_b.len() {
+            return Err(Error::ShapeMismatch);
+        }
+        let n = self.rows(x_a, false)?;
+        self.rows(x_b, false)?;
+        pass.validate()?;
+        let lanes = pass.options.lanes;
+        let depth = self.net.depth();
+        let mut r = self.regions(workspace);
+        let mut sound = true;
+        for (act, x) in r.views.iter_mut().zip([x_a, x_b]) {
+            sound &= self.forward(lanes, pass.norm, None, params, x, n, act, (0, depth));
+        }
+        if let Poison::Activation(value) = poison {
+            // Poison one activation of the first layer and let it flow on, as
+            // a glitch would.
+            if let Some(p) = self.place(0) {
+                r.views[0][p.dst] = value;
+                self.forward(lanes, pass.norm, None, params, x_a, n, r.views[0], (1, depth));
+            }
+        }
+        if !sound {
+            return Err(Error::NonFiniteResult);
+        }
+        let (e, layout) = (self.layout.sizes.embed, &self.layout);
+        let [va, vb] = &mut r.views;
+        let (acts_a, dz_a) = va.split_at_mut(layout.dz);
+        let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
+        let (z_a, z_b) = (&acts_a[layout.embed..layout.embed + n * e], &acts_b[layout.embed..layout.embed + n * e]);
+        let views = Views::new(z_a, z_b, e).map_err(|_| Error::NonFiniteResult)?;
+        let terms =
+            loss::loss_and_gradients(views, &pass.loss, pass.options, r.loss, &mut dz_a[..n * e], &mut dz_b[..n * e])
+                .map_err(|err| if err == Error::NonFiniteInput { Error::NonFiniteResult } else { err })?;
+        grads.fill(0.0);
+        let mut rest = Regions { views: [&mut [], &mut []], ping: r.ping, pong: r.pong, sums: r.sums, loss: &mut [] };
+        for ((acts, dz), x) in [(&*acts_a, &*dz_a), (&*acts_b, &*dz_b)].into_iter().zip([x_a, x_b]) {
+            self.backward(lanes, pass.frozen, params, grads, x, n, acts, &dz[..n * e], &mut rest);
+        }
+        if let (Poison::Gradient(value), Some(g)) = (poison, grads.first_mut()) {
+            *g = value;
+        }
+        if grads.iter().all(|g| g.is_finite()) { Ok(terms) } else { Err(Error::NonFiniteResult) }
+    }
+
+    /// Folds the last [`compute_gradients`](Self::compute_gradients)' batch
+    /// statistics (both views, n rows) into BatchNorm's running statistics,
+    /// only if `commit`; returns whether every new value is finite with a
+    /// non-negative variance. Run it first with `commit = false` to refuse a
+    /// step before anything is written.
+    pub fn update_running(&self, norm: NormConfig, workspace: &[f32], n: usize, running: &mut [f32], commit: bool) -> bool {
+        if running.len() != self.layout.sizes.running || workspace.len() < 2 * self.layout.sizes.view {
+            return false;
+        }
+        let (va, vb) = workspace.split_at(self.layout.sizes.view);
+        let mut walk = self.net.walk(self.batch);
+        let mut sound = true;
+        while let Some(p) = walk.next() {
+            if !matches!(p.layer, Layer::BatchNorm) {
+                continue;
+            }
+            let c = p.input.channels();
+            let (mean, var) = running[p.running..p.running + 2 * c].split_at_mut(c);
+            let count = n * p.input.length();
+            let stats = [va, vb].map(|v| v[p.stats..p.stats + 2 * c].split_at(c));
+            sound &= batch_norm::update_running(stats, norm, count, mean, var, commit);
+        }
+        sound
+    }
+
+    /// The representation y (`until` = the encoder's length) or embedding
+    /// z (`until` = the depth) of any number of samples in inference mode
+    /// (BatchNorm on its running statistics), `capacity` rows at a time,
+    /// using view a's activations.
+    #[allow(clippy::too_many_arguments)]
+    fn infer(
+        &self,
+        lanes: Lanes,
+        norm: NormConfig,
+        params: &[f32],
+        running: &[f32],
+        workspace: &mut [f32],
+        x: &[f32],
+        out: &mut [f32],
+        embed: bool,
+    ) -> Result<(), Error> {
+        self.check_lengths(params.len(), workspace.len())?;
+        if running.len() != self.layout.sizes.running {
+            return Err(Error::ShapeMismatch);
+        }
+        norm.validate()?;
+        let n = self.rows(x, true)?;
+        let (until, width, at) = if embed {
+            (self.net.depth(), self.layout.sizes.embed, self.layout.embed)
+        } else {
+            (self.net.encoder.len(), self.layout.sizes.repr, self.layout.repr)
+        };
+        if out.len() < n * width {
+            return Err(Error::ShapeMismatch);
+        }
+        let act = &mut workspace[..self.layout.sizes.view];
+        let input = self.layout.sizes.input;
+        for (xs, ys) in x.chunks(self.batch * input).zip(out.chunks_mut(self.batch * width)) {
+            let rows = xs.len() / input;
+            self.forward(lanes, norm, Some(running), params, xs, rows, act, (0, until));
+            ys[..rows * width].copy_from_slice(&act[at..at + rows * width]);
+        }
+        // Finite weights can still overflow: inference refuses what training would.
+        if out[..n * width].iter().all(|v| v.is_finite()) { Ok(()) } else { Err(Error::NonFiniteResult) }
+    }
+
+    /// The encoder's representation y of any number of flat samples, in
+    /// inference mode.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] for buffers of the wrong length,
+    /// [`Error::NonFiniteInput`], [`Error::InvalidConfig`] for bad BatchNorm
+    /// settings, [`Error::NonFiniteResult`] if the output overflows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn represent(
+        &self,
+        lanes: Lanes,
+        norm: NormConfig,
+        params: &[f32],
+        running: &[f32],
+        workspace: &mut [f32],
+        x: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.infer(lanes, norm, params, running, workspace, x, out, false)
+    }
+
+    /// The embedding z of any number of flat samples, in inference mode.
+    ///
+    /// # Errors
+    ///
+    /// As [`represent`](Self::represent).
+    #[allow(clippy::too_many_arguments)]
+    pub fn embed(
+        &self,
+        lanes: Lanes,
+        norm: NormConfig,
+        params: &[f32],
+        running: &[f32],
+        workspace: &mut [f32],
+        x: &[f32],
+        out: &mut [f32],
+    ) -> Result<(), Error> {
+        self.infer(lanes, norm, params, running, workspace, x, out, true)
+    }
+
+    /// The representation and embedding (flat, n rows) that the last
+    /// training pass computed for view 0 (a) or 1 (b).
+    #[must_use]
+    pub fn last_forward<'w>(&self, workspace: &'w [f32], view: usize, n: usize) -> (&'w [f32], &'w [f32]) {
+        let l = &self.layout;
+        let start = if view == 0 { 0 } else { l.sizes.view };
+        let v = workspace.get(start..start + l.sizes.view).unwrap_or(&[]);
+        let repr = v.get(l.repr..l.repr + n * l.sizes.repr).unwrap_or(&[]);
+        let embed = v.get(l.embed..l.embed + n * l.sizes.embed).unwrap_or(&[]);
+        (repr, embed)
+    }
+}

@@ -1,0 +1,507 @@
+//! Checkpoints: a network's declaration, parameters, BatchNorm running
+//! statistics and (optionally) optimiser state as bytes, for flash or for
+//! the host.
+//!
+//! Layout, all little-endian:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 4 | magic `VICR` |
+//! | 4 | 2 | format version (2) |
+//! | 6 | 2 | flags: bit 0 optimiser state present |
+//! | 8 | 1 | optimiser kind ([`Optimizer::KIND`](super::Optimizer::KIND); 0 without state) |
+//! | 9 | 1 | zero |
+//! | 10 | 2 | layers L |
+//! | 12 | 2 | layers in the encoder |
+//! | 14 | 2 | zero |
+//! | 16 | 4 | input channels (features of a vector) |
+//! | 20 | 4 | input length T (0 for a vector) |
+//! | 24 | 4 | trainer steps |
+//! | 28 | 4 | optimiser steps |
+//! | 32 | 4 | payload length P in bytes |
+//! | 36 | 20·L | one record per layer: kind tag (1 Linear, 2 BatchNorm, 3 ReLU, 4 Conv1d, 5 MeanTime), flags (bit 0 bias), two zero bytes, then four u32: the output width or channels, and a Conv1d's kernel, stride and padding (zero otherwise) |
+//! | 36 + 20·L | P | f32 values: the parameters in storage order ([`Net::tensors`]), the running statistics, then each optimiser state copy |
+//! | 36 + 20·L + P | 4 | CRC-32 (IEEE) of every byte before it |
+//!
+//! Opening a checkpoint checks everything before anything is written:
+//! lengths (with checked arithmetic: a length field cannot make a size wrap
+//! on a 32-bit target), magic, version, checksum, that the layer records
+//! form a valid network whose sizes give exactly P, that every value is
+//! finite and every running variance non-negative. CRC-32 detects every
+//! single-bit error and every burst up to 32 bits.
+
+use crate::nn::{Layer, Net, Shape};
+
+/// The bytes `VICR`.
+pub const MAGIC: [u8; 4] = *b"VICR";
+/// The format version this crate writes and reads.
+pub const VERSION: u16 = 2;
+/// Bytes before the layer records.
+pub const HEADER_BYTES: usize = 36;
+/// Bytes of one layer record.
+pub const RECORD_BYTES: usize = 20;
+/// Bytes after the payload (the checksum).
+pub const TRAILER_BYTES: usize = 4;
+
+const FLAG_OPTIMIZER: u16 = 1;
+
+/// Why a checkpoint was refused. Nothing was written when one of these is
+/// returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The output buffer is too short.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        available: usize,
+    },
+    /// The bytes do not start with a checkpoint's magic number.
+    Magic,
+    /// The checkpoint was written in a format version this crate does not read.
+    Version {
+        /// The version found.
+        found: u16,
+    },
+    /// The length or checksum is wrong (truncated or corrupted), a field
+    /// holds a value this format never writes, or a value no trained network
+    /// has (NaN, infinity, a negative variance or second moment).
+    Corrupt,
+    /// The checkpoint's input shape is not this network's.
+    Input,
+    /// The checkpoint has another number of layers, or another split
+    /// between encoder and expander.
+    Depth {
+        /// Layers in the checkpoint.
+        found: usize,
+        /// Layers in this network.
+        expected: usize,
+    },
+    /// Layer `index` (in the whole list) differs from this network's.
+    Layer {
+        /// The first layer that differs.
+        index: usize,
+    },
+    /// The checkpoint holds another optimiser's state.
+    Optimizer {
+        /// Its kind tag.
+        found: u8,
+    },
+}
+
+impl core::fmt::Display for CheckpointError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::BufferTooSmall { needed, available } => {
+                write!(f, "buffer holds {available} bytes, the checkpoint needs {needed}")
+            }
+            Self::Magic => f.write_str("not a checkpoint (bad magic number)"),
+            Self::Version { found } => {
+                write!(f, "checkpoint format version {found} is not supported (this build reads {VERSION})")
+            }
+            Self::Corrupt => f.write_str("checkpoint is truncated or corrupted (length, checksum, fields or values)"),
+            Self::Input => f.write_str("checkpoint is for another input shape"),
+            Self::Depth { found, expected } => {
+                write!(f, "checkpoint has {found} layers (or another encoder/expander split), this network {expected}")
+            }
+            Self::Layer { index } => write!(f, "checkpoint's layer {index} differs from this network's"),
+            Self::Optimizer { found } => write!(f, "checkpoint holds the state of another optimiser (kind {found})"),
+        }
+    }
+}
+
+impl core::error::Error for CheckpointError {}
+
+/// The parts of a checkpoint that are not the network or the values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Meta {
+    /// The optimiser whose state follows the model values, 0 for none.
+    pub optimizer_kind: u8,
+    /// Trainer steps.
+    pub steps: u32,
+    /// Optimiser steps (AdamW's bias correction).
+    pub optimizer_steps: u32,
+}
+
+/// What a checkpoint says about itself, read without a trainer of its
+/// network (for host tools that convert checkpoints to other formats).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Info<'b> {
+    /// Optimiser kind and step counts.
+    pub meta: Meta,
+    /// The input shape.
+    pub input: Shape,
+    /// Layers in the encoder.
+    pub encoder_layers: usize,
+    /// Trainable parameters.
+    pub parameters: usize,
+    /// BatchNorm running statistics.
+    pub running: usize,
+    /// Optimiser state copies (each as long as the parameters).
+    pub optimizer_copies: usize,
+    records: &'b [u8],
+}
+
+impl Info<'_> {
+    /// Layers in all.
+    #[must_use]
+    pub fn depth(&self) -> usize {
+        self.records.len() / RECORD_BYTES
+    }
+
+    /// Layer `i` (encoder, then expander).
+    #[must_use]
+    pub fn layer(&self, i: usize) -> Option<Layer> {
+        let r = self.records.get(i * RECORD_BYTES..(i + 1) * RECORD_BYTES)?;
+        decode_layer(r)
+    }
+
+    /// Every layer, in order.
+    pub fn layers(&self) -> impl Iterator<Item = Layer> + '_ {
+        (0..self.depth()).filter_map(|i| self.layer(i))
+    }
+
+    /// Values before the optimiser state: the parameters and the running
+    /// statistics.
+    #[must_use]
+    pub const fn model_values(&self) -> usize {
+        self.parameters + self.running
+    }
+
+    /// Values in the payload.
+    #[must_use]
+    pub const fn values(&self) -> usize {
+        self.model_values() + self.optimizer_copies * self.parameters
+    }
+}
+
+fn u16_at(b: &[u8], o: usize) -> u16 {
+    u16::from_le_bytes([b[o], b[o + 1]])
+}
+
+fn u32_at(b: &[u8], o: usize) -> u32 {
+    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+}
+
+fn decode_layer(r: &[u8]) -> Option<Layer> {
+    if r.len() != RECORD_BYTES || r[2] != 0 || r[3] != 0 {
+        return None;
+    }
+    Layer::from_record(r[0], r[1], [u32_at(r, 4), u32_at(r, 8), u32_at(r, 12), u32_at(r, 16)])
+}
+
+fn encode_layer(layer: Layer, out: &mut [u8]) {
+    let (tag, flags, numbers) = layer.record();
+    out[..4].copy_from_slice(&[tag, flags, 0, 0]);
+    for (chunk, n) in out[4..RECORD_BYTES].chunks_exact_mut(4).zip(numbers) {
+        chunk.copy_from_slice(&n.to_le_bytes());
+    }
+}
+
+fn encode_input(input: Shape) -> [u32; 2] {
+    let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+    match input {
+        Shape::Flat(d) => [n(d), 0],
+        Shape::Map { channels, length } => [n(channels), n(length)],
+    }
+}
+
+/// Bytes of a checkpoint of `net` with `optimizer_copies` state copies
+/// (0 for the model alone); saturates for sizes no memory holds.
+#[must_use]
+pub const fn len(net: &Net<'_>, optimizer_copies: usize) -> usize {
+    let s = net.sizes(1);
+    let values = s.parameters.saturating_mul(optimizer_copies + 1).saturating_add(s.running);
+    HEADER_BYTES
+        .saturating_add(RECORD_BYTES.saturating_mul(net.depth()))
+        .saturating_add(values.saturating_mul(4))
+        .saturating_add(TRAILER_BYTES)
+}
+
+/// Writes a checkpoint front to back into a caller's buffer.
+pub(crate) struct Writer<'o> {
+    out: &'o mut [u8],
+    at: usize,
+}
+
+impl<'o> Writer<'o> {
+    /// Starts a checkpoint of `net` with `copies` optimiser state copies,
+    /// after checking that `out` holds it all.
+    pub(crate) fn new(out: &'o mut [u8], net: &Net<'_>, meta: &Meta, copies: usize) -> Result<Self, CheckpointError> {
+        let total = len(net, copies);
+        let values = net.parameter_count().saturating_mul(copies + 1).saturating_add(net.running_len());
+        let (Ok(payload), Ok(depth), Ok(encoder)) = (
+            u32::try_from(values.saturating_mul(4)),
+            u16::try_from(net.depth()),
+            u16::try_from(net.encoder.len()),
+        ) else {
+            return Err(CheckpointError::BufferTooSmall { needed: total, available: out.len() });
+        };
+        if out.len() < total {
+            return Err(CheckpointError::BufferTooSmall { needed: total, available: out.len() });
+        }
+        let flags = if copies > 0 { FLAG_OPTIMIZER } else { 0 };
+        let [channels, length] = encode_input(net.input);
+        out[0..4].copy_from_slice(&MAGIC);
+        out[4..6].copy_from_slice(&VERSION.to_le_bytes());
+        out[6..8].copy_from_slice(&flags.to_le_bytes());
+        out[8..10].copy_from_slice(&[if copies > 0 { meta.optimizer_kind } else { 0 }, 0]);
+        out[10..12].copy_from_slice(&depth.to_le_bytes());
+        out[12..14].copy_from_slice(&encoder.to_le_bytes());
+        out[14..16].copy_from_slice(&[0, 0]);
+        for (o, v) in [(16, channels), (20, length), (24, meta.steps), (28, meta.optimizer_steps), (32, payload)] {
+            out[o..o + 4].copy_from_slice(&v.to_le_bytes());
+        }
+        let records = &mut out[HEADER_BYTES..HEADER_BYTES + RECORD_BYTES * net.depth()];
+        for (chunk, i) in records.chunks_exact_mut(RECORD_BYTES).zip(0..) {
+            if let Some(layer) = net.layer(i) {
+                encode_layer(layer, chunk);
+            }
+        }
+        let at = HEADER_BYTES + RECORD_BYTES * net.depth();
+        Ok(Self { out: &mut out[..total], at })
+    }
+
+    /// Appends values (the buffer was sized for the whole payload).
+    pub(crate) fn put(&mut self, values: &[f32]) {
+        for (chunk, v) in self.out[self.at..].chunks_exact_mut(4).zip(values) {
+            chunk.copy_from_slice(&v.to_le_bytes());
+        }
+        self.at += 4 * values.len();
+    }
+
+    /// Appends the checksum; returns the bytes written.
+    pub(crate) fn finish(self) -> usize {
+        let end = self.out.len() - TRAILER_BYTES;
+        let crc = crc32(&self.out[..end]);
+        self.out[end..].copy_from_slice(&crc.to_le_bytes());
+        self.out.len()
+    }
+}
+
+/// A checked checkpoint: what it says and its payload bytes.
+pub(crate) struct Opened<'b> {
+    pub(crate) info: Info<'b>,
+    pub(crate) payload: &'b [u8],
+}
+
+/// Checks everything that can be checked without knowing the network the
+/// caller expects (see the module documentation).
+pub(crate) fn open(bytes: &[u8]) -> Result<Opened<'_>, CheckpointError> {
+    use CheckpointError::{Corrupt, Magic, Version};
+    if bytes.len() < HEADER_BYTES + TRAILER_BYTES {
+        return Err(Corrupt);
+    }
+    if bytes[0..4] != MAGIC {
+        return Err(Magic);
+    }
+    let version = u16_at(bytes, 4);
+    if version != VERSION {
+        return Err(Version { found: version });
+    }
+    let depth = usize::from(u16_at(bytes, 10));
+    let payload = usize::try_from(u32_at(bytes, 32)).map_err(|_| Corrupt)?;
+    let records_end = RECORD_BYTES.checked_mul(depth).and_then(|r| r.checked_add(HEADER_BYTES)).ok_or(Corrupt)?;
+    let end = records_end.checked_add(payload).ok_or(Corrupt)?;
+    if end.checked_add(TRAILER_BYTES) != Some(bytes.len()) || !payload.is_multiple_of(4) {
+        return Err(Corrupt);
+    }
+    if crc32(&bytes[..end]) != u32_at(bytes, end) {
+        return Err(Corrupt);
+    }
+    // The checksum proves the bytes arrived as written, not that the writer
+    // was sane: every field must hold what this format writes.
+    let flags = u16_at(bytes, 6);
+    let kind = bytes[8];
+    let with_state = flags == FLAG_OPTIMIZER;
+    let padding_zero = bytes[9] == 0 && bytes[14] == 0 && bytes[15] == 0;
+    if !(flags == 0 || with_state) || with_state == (kind == 0) || !padding_zero {
+        return Err(Corrupt);
+    }
+    let encoder_layers = usize::from(u16_at(bytes, 12));
+    let to_usize = |x: u32| usize::try_from(x).map_err(|_| Corrupt);
+    let (channels, length) = (to_usize(u32_at(bytes, 16))?, to_usize(u32_at(bytes, 20))?);
+    let input = if length == 0 { Shape::Flat(channels) } else { Shape::Map { channels, length } };
+    let records = &bytes[HEADER_BYTES..records_end];
+    // Walk the records as a network: each must decode, fit its input, and
+    // the sizes must give the payload's length exactly.
+    if encoder_layers == 0 || encoder_layers > depth || input.is_empty() {
+        return Err(Corrupt);
+    }
+    let (mut shape, mut parameters, mut running) = (input, 0usize, 0usize);
+    for r in records.chunks_exact(RECORD_BYTES) {
+        let layer = decode_layer(r).ok_or(Corrupt)?;
+        let out = layer.output(shape).map_err(|_| Corrupt)?;
+        parameters = parameters.checked_add(layer.parameter_count(shape)).ok_or(Corrupt)?;
+        running = running.checked_add(layer.running(shape)).ok_or(Corrupt)?;
+        shape = out;
+    }
+    let values = payload / 4;
+    let model = parameters.checked_add(running).ok_or(Corrupt)?;
+    let extra = values.checked_sub(model).ok_or(Corrupt)?;
+    let optimizer_copies = extra.checked_div(parameters).unwrap_or(0);
+    let exact = if with_state { optimizer_copies > 0 && extra == optimizer_copies * parameters } else { extra == 0 };
+    if !exact {
+        return Err(Corrupt);
+    }
+    let payload = &bytes[records_end..end];
+    if !values_of(payload).all(f32::is_finite) {
+        return Err(Corrupt);
+    }
+    // Running statistics are mean then variance per BatchNorm layer: a
+    // negative variance would make inference take the root of a negative.
+    let mut shape = input;
+    let mut at = parameters;
+    for r in records.chunks_exact(RECORD_BYTES) {
+        let layer = decode_layer(r).ok_or(Corrupt)?;
+        let c = layer.running(shape) / 2;
+        let var = payload.get(4 * (at + c)..4 * (at + 2 * c)).ok_or(Corrupt)?;
+        if values_of(var).any(|v| v < 0.0) {
+            return Err(Corrupt);
+        }
+        at += 2 * c;
+        shape = layer.output(shape).map_err(|_| Corrupt)?;
+    }
+    let meta = Meta { optimizer_kind: kind, steps: u32_at(bytes, 24), optimizer_steps: u32_at(bytes, 28) };
+    let info = Info { meta, input, encoder_layers, parameters, running, optimizer_copies, records };
+    Ok(Opened { info, payload })
+}
+
+/// Compares a checked checkpoint's network with `net`, naming the first
+/// difference.
+pub(crate) fn same_network(info: &Info<'_>, net: &Net<'_>) -> Result<(), CheckpointError> {
+    if info.input != net.input {
+        return Err(CheckpointError::Input);
+    }
+    if info.depth() != net.depth() || info.encoder_layers != net.encoder.len() {
+        return Err(CheckpointError::Depth { found: info.depth(), expected: net.depth() });
+    }
+    for i in 0..net.depth() {
+        if info.layer(i) != net.layer(i) {
+            return Err(CheckpointError::Layer { index: i });
+        }
+    }
+    Ok(())
+}
+
+/// Checks a checkpoint (see the module documentation) and describes it; its
+/// values are [`payload`] in order.
+///
+/// # Errors
+///
+/// As [`Trainer::load`](super::Trainer::load), except for the comparisons
+/// with a trainer's network and optimiser.
+pub fn inspect(bytes: &[u8]) -> Result<Info<'_>, CheckpointError> {
+    open(bytes).map(|o| o.info)
+}
+
+/// The payload values of a checkpoint that [`inspect`] accepted.
+pub fn payload(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    let start = inspect(bytes).map_or(bytes.len(), |i| HEADER_BYTES + RECORD_BYTES * i.depth());
+    let end = bytes.len().saturating_sub(TRAILER_BYTES);
+    values_of(bytes.get(start..end).unwrap_or(&[]))
+}
+
+/// Writes a checkpoint of `net` with `meta` holding `values` (parameters,
+/// running statistics, then any optimiser state copies) into `out`; returns
+/// its length. With [`inspect`] and [`payload`], a checkpoint goes to other
+/// formats and back byte for byte.
+///
+/// # Errors
+///
+/// [`CheckpointError::Corrupt`] if `net` is not a valid network or `values`
+/// is not the model's length plus whole state copies (with a non-zero
+/// optimiser kind exactly when there are copies),
+/// [`CheckpointError::BufferTooSmall`] if `out` cannot hold it.
+pub fn assemble(net: &Net<'_>, meta: &Meta, values: &[f32], out: &mut [u8]) -> Result<usize, CheckpointError> {
+    if net.check().is_err() {
+        return Err(CheckpointError::Corrupt);
+    }
+    let (params, model) = (net.parameter_count(), net.parameter_count() + net.running_len());
+    let extra = values.len().checked_sub(model).ok_or(CheckpointError::Corrupt)?;
+    let copies = extra.checked_div(params).unwrap_or(0);
+    if extra != copies * params || (copies > 0) != (meta.optimizer_kind != 0) {
+        return Err(CheckpointError::Corrupt);
+    }
+    let mut w = Writer::new(out, net, meta, copies)?;
+    w.put(values);
+    Ok(w.finish())
+}
+
+/// The little-endian f32 values of a run of payload bytes.
+pub(crate) fn values_of(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
+    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+}
+
+/// Reads f32 values off the front of a checked payload.
+pub(crate) struct PayloadReader<'b> {
+    bytes: &'b [u8],
+}
+
+impl<'b> PayloadReader<'b> {
+    pub(crate) fn new(bytes: &'b [u8]) -> Self {
+        Self { bytes }
+    }
+
+    /// Fills `dst` from the next 4·len bytes (the caller has checked the
+    /// total length, so this never runs short).
+    pub(crate) fn read_into(&mut self, dst: &mut [f32]) {
+        let (head, rest) = self.bytes.split_at(dst.len().min(self.bytes.len() / 4) * 4);
+        for (d, v) in dst.iter_mut().zip(values_of(head)) {
+            *d = v;
+        }
+        self.bytes = rest;
+    }
+
+    /// The next `len` values without consuming them.
+    pub(crate) fn peek(&self, len: usize) -> impl Iterator<Item = f32> + '_ {
+        values_of(self.bytes.get(..4 * len).unwrap_or(&[]))
+    }
+
+    /// Skips `len` values.
+    pub(crate) fn skip(&mut self, len: usize) {
+        self.bytes = self.bytes.get(4 * len..).unwrap_or(&[]);
+    }
+}
+
+/// CRC-32 (IEEE 802.3, reflected, polynomial 0xEDB88320), four bits at a
+/// time from a 16-entry table: 64 bytes of flash.
+#[must_use]
+pub fn crc32(bytes: &[u8]) -> u32 {
+    const TABLE: [u32; 16] = {
+        let mut t = [0u32; 16];
+        let mut i = 0;
+        while i < 16 {
+            #[allow(clippy::cast_possible_truncation)]
+            let mut c = i as u32;
+            let mut k = 0;
+            while k < 4 {
+                c = if c & 1 != 0 { 0xEDB8_8320 ^ (c >> 1) } else { c >> 1 };
+                k += 1;
+            }
+            t[i] = c;
+            i += 1;
+        }
+        t
+    };
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        crc = TABLE[(crc & 0xF) as usize] ^ (crc >> 4);
+        crc = TABLE[(crc & 0xF) as usize] ^ (crc >> 4);
+    }
+    !crc
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn crc32_matches_the_standard_check_value() {
+        // The CRC-32/ISO-HDLC check value of the ASCII digits 1–9.
+        assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(super::crc32(b""), 0);
+    }
+}

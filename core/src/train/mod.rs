@@ -1,0 +1,15 @@
+//! Training: the [`Trainer`] that holds a whole training state in one value,
+//! the optimisers and their schedule, and checkpoints.
+
+pub mod checkpoint;
+#[cfg(feature = "fault-injection")]
+mod fault;
+mod optim;
+mod schedule;
+mod trainer;
+
+#[cfg(feature = "fault-injection")]
+pub use fault::Fault;
+pub use optim::{AdamW, Lars, Optimizer, Sgd, State};
+pub use schedule::Schedule;
+pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};
