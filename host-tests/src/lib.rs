@@ -4,7 +4,9 @@
 
 pub mod batches;
 pub mod f64_reference;
+pub mod layers;
 pub mod loss_case;
+pub mod net64;
 pub mod net_case;
 pub mod npy;
 pub mod spectrum;

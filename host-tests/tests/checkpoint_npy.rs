@@ -3,7 +3,17 @@
 
 use host_tests::npy;
 use std::process::Command;
+use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
+
+/// A conv encoder, BatchNorm over a map, and an expander whose last Linear
+/// has no bias: every kind of tensor the export names.
+const SMALL: Net = Net::new(
+    Shape::Map { channels: 2, length: 6 },
+    &[Layer::conv1d(3, 3).padding(1), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime, Layer::linear(4)],
+    &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(5).without_bias()],
+);
+vicreg::network!(Small = SMALL, batch 8);
 
 /// The header NumPy 2 writes for `np.save(f, np.zeros((2, 3), '<f4'))`.
 const NUMPY_2X3: &str = "{'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }";
@@ -30,15 +40,15 @@ fn npy_encoding_is_byte_for_byte_what_numpy_writes() {
 
 #[test]
 fn export_then_import_gives_back_the_same_checkpoint() {
-    type Net = Trainer<8, 5, 6, 3, 6, 4, 4, AdamW<5, 6, 3, 6, 4>>;
-    let mut t: Box<Net> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.0)));
+    type Model = Trainer<Small, AdamW>;
+    let mut t: Box<Model> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.0)));
     t.init(&mut Pcg32::new(4));
-    let a: Vec<[f32; 5]> = (0..8).map(|i| core::array::from_fn(|j| ((i * 5 + j) as f32).sin())).collect();
-    let b: Vec<[f32; 5]> = a.iter().map(|r| r.map(|v| v * 0.9)).collect();
+    let a: Vec<[f32; 12]> = (0..8).map(|i| core::array::from_fn(|j| ((i * 12 + j) as f32).sin())).collect();
+    let b: Vec<[f32; 12]> = a.iter().map(|r| r.map(|v| v * 0.9)).collect();
     for _ in 0..3 {
         t.step(&a, &b).unwrap();
     }
-    let mut bytes = vec![0u8; Net::checkpoint_bytes(true)];
+    let mut bytes = vec![0u8; Model::checkpoint_bytes(true)];
     t.save(&mut bytes, true).unwrap();
 
     let dir = std::env::temp_dir().join(format!("checkpoint-npy-{}", std::process::id()));
@@ -48,16 +58,26 @@ fn export_then_import_gives_back_the_same_checkpoint() {
     let tool = env!("CARGO_BIN_EXE_checkpoint-npy");
     let arrays = dir.join("arrays");
     assert!(Command::new(tool).arg("export").arg(&original).arg(&arrays).status().unwrap().success());
-    let (shape, w) = npy::decode(&std::fs::read(arrays.join("enc1.w.npy")).unwrap()).unwrap();
-    assert_eq!(shape, vec![6, 5], "PyTorch's out × in layout");
-    assert_eq!(w, t.parameters().enc1_weight.as_flattened());
-    // AdamW keeps two moments: state0.* and state1.*.
-    assert!(arrays.join("state1.exp2.w.npy").exists() && !arrays.join("state2.exp2.w.npy").exists());
+    let (shape, w) = npy::decode(&std::fs::read(arrays.join("0.weight.npy")).unwrap()).unwrap();
+    assert_eq!(shape, vec![3, 2, 3], "PyTorch's Conv1d layout, out × in × kernel");
+    assert_eq!(w, t.parameters()[..18]);
+    let (shape, var) = npy::decode(&std::fs::read(arrays.join("6.running_var.npy")).unwrap()).unwrap();
+    assert_eq!(shape, vec![6]);
+    assert_eq!(var, t.running_statistics()[3 * 2 + 6..]);
+    // No bias file for a layer without a bias; AdamW keeps two moments.
+    assert!(!arrays.join("8.bias.npy").exists() && arrays.join("8.weight.npy").exists());
+    assert!(arrays.join("state1.8.weight.npy").exists() && !arrays.join("state2.8.weight.npy").exists());
+    let meta = std::fs::read_to_string(arrays.join("meta.json")).unwrap();
+    assert!(meta.contains("\"adamw\"") && meta.contains("\"conv1d\""), "{meta}");
     assert!(Command::new(tool).arg("import").arg(&arrays).arg(&restored).status().unwrap().success());
     assert_eq!(std::fs::read(&restored).unwrap(), bytes);
 
     // A tensor of the wrong shape is refused.
-    std::fs::write(arrays.join("enc2.w.npy"), npy::encode(&[2, 2], &[0.0; 4])).unwrap();
+    std::fs::write(arrays.join("4.weight.npy"), npy::encode(&[2, 2], &[0.0; 4])).unwrap();
     assert!(!Command::new(tool).arg("import").arg(&arrays).arg(&restored).status().unwrap().success());
+    // A NaN is refused with the tensor named.
+    std::fs::write(arrays.join("4.weight.npy"), npy::encode(&[4, 3], &[f32::NAN; 12])).unwrap();
+    let out = Command::new(tool).arg("import").arg(&arrays).arg(&restored).output().unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("4.weight.npy"));
     std::fs::remove_dir_all(&dir).ok();
 }

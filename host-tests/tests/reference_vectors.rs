@@ -2,7 +2,7 @@
 //! formulations, both kinds of lanes, and through the fixed-capacity type.
 
 use host_tests::loss_case::{self, LossOutput};
-use host_tests::mlp_case;
+use host_tests::net_case;
 use host_tests::vectors::{Case, LossCase, case_files, flatten_f32, read_case};
 use host_tests::{vectors_dir, worst};
 use vicreg::{CovarianceSide, Lanes, Options, VicregLoss};
@@ -13,7 +13,7 @@ fn loss_cases() -> Vec<LossCase> {
         .iter()
         .filter_map(|f| match read_case(f).expect("every shipped case parses") {
             Case::Loss(c) => Some(c),
-            Case::Mlp(_) | Case::Unsupported { .. } => None,
+            Case::Net(_) | Case::Unsupported { .. } => None,
         })
         .collect();
     assert!(cases.len() >= 17, "expected the 17 shipped loss cases, found {}", cases.len());
@@ -82,16 +82,21 @@ fn identical_collapsed_views_give_mu_times_gamma_minus_sqrt_eps() {
 }
 
 #[test]
-fn every_mlp_vector_passes_forward_and_gradients() {
+fn every_network_vector_passes_forward_and_gradients_with_every_side_and_lanes() {
     let files = case_files(&[vectors_dir()]).expect("reference vectors are shipped");
     let mut checked = 0;
     for file in files {
-        let Case::Mlp(case) = read_case(&file).expect("every shipped case parses") else { continue };
-        let out = mlp_case::compute(&case).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-        let agreements = mlp_case::judge(&case, &out);
-        let w = worst(&agreements).expect("a case has quantities");
-        assert!(w.ratio <= 1.0, "{}: {} is off by {:.1}× the tolerance", case.name, w.what, w.ratio);
+        let Case::Net(case) = read_case(&file).expect("every shipped case parses") else { continue };
+        for side in [CovarianceSide::Auto, CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
+            for lanes in [Lanes::Wide, Lanes::Scalar] {
+                let options = Options { side, lanes };
+                let out = net_case::compute(&case, options).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+                let agreements = net_case::judge(&case, &out);
+                let w = worst(&agreements).expect("a case has quantities");
+                assert!(w.ratio <= 1.0, "{} ({options:?}): {} is off by {:.1}× the tolerance", case.name, w.what, w.ratio);
+            }
+        }
         checked += 1;
     }
-    assert_eq!(checked, 4, "expected the four shipped mlp cases (arch A and B, n = 5 and 16)");
+    assert_eq!(checked, 10, "expected the 4 shipped mlp cases and the 6 net cases");
 }

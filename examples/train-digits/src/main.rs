@@ -17,13 +17,22 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use vicreg::augment::{Jitter, Mask, Scale, Shift2d, ViewPair};
+use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
 
-/// Batch rows, input pixels, encoder hidden, representation, expander hidden,
-/// embedding: the anchor's network.
+/// Batch rows and representation width.
 const BATCH: usize = 128;
 const REPR: usize = 32;
-type Digits = Trainer<BATCH, 64, 128, REPR, 64, 64, 64, AdamW<64, 128, REPR, 64, 64>>;
+
+/// The anchor's network: 64 pixels → 128 → 32 encoder, 32 → 64 (BatchNorm,
+/// ReLU) → 64 expander without a final bias.
+const DIGITS: Net = Net::new(
+    Shape::Flat(64),
+    &[Layer::linear(128), Layer::ReLU, Layer::linear(REPR)],
+    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
+);
+vicreg::network!(DigitsNet = DIGITS, batch BATCH);
+type Digits = Trainer<DigitsNet, AdamW>;
 
 struct Args {
     epochs: usize,

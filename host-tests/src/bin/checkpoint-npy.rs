@@ -2,63 +2,68 @@
 //! PyTorch and NumPy.
 //!
 //! ```text
-//! checkpoint-npy export CHECKPOINT DIR   # DIR/enc1.w.npy … DIR/meta.json
+//! checkpoint-npy export CHECKPOINT DIR   # DIR/0.weight.npy … DIR/meta.json
 //! checkpoint-npy import DIR CHECKPOINT
 //! ```
 //!
-//! Tensor names follow the reference vectors: `enc1.w` (out×in, PyTorch's
-//! Linear layout), `enc1.b`, `enc2.*`, `exp1.*`, `bn1.gamma`, `bn1.beta`,
-//! `exp2.*`, then `bn1.running_mean`, `bn1.running_var`, and the optimiser's
-//! state as `state0.enc1.w` … (`state1.*` for AdamW's second moments).
-//! `meta.json` keeps the widths, the architecture flags and the step counts.
+//! Tensors are named as `torch.nn.Sequential` names the same layers, by
+//! index in the whole list (encoder, then expander): `0.weight` (out×in for
+//! a Linear, out×in×kernel for a Conv1d), `0.bias`, `4.weight` and `4.bias`
+//! (a BatchNorm's γ and β), `4.running_mean`, `4.running_var`; the
+//! optimiser's state follows as `state0.0.weight` … (`state1.*` for AdamW's
+//! second moments). A layer without a bias has no bias file. `meta.json`
+//! keeps the input shape, the layer list, the optimiser's name and the step
+//! counts.
 
-use host_tests::mlp_case::schema_key;
+use host_tests::layers::{array_names, from_json, shape_from_json, shape_to_json, to_json};
 use host_tests::npy;
 use std::path::Path;
 use std::process::ExitCode;
-use vicreg::checkpoint::{self, Info};
-use vicreg::{Dims, Tensor};
+use vicreg::nn::{Layer, Net};
+use vicreg::train::checkpoint::{self, Meta};
+use vicreg::{AdamW, Lars, Optimizer, Sgd};
 
 /// (file stem, shape) of every array of a checkpoint, in payload order.
-fn arrays(info: &Info) -> Vec<(String, Vec<usize>)> {
-    let d = info.dims;
-    let tensors: Vec<(String, Vec<usize>)> = Tensor::ALL
-        .iter()
-        .map(|&t| {
-            let (layer, key) = schema_key(t);
-            let (rows, cols) = d.shape(t);
-            (format!("{layer}.{key}"), if cols == 1 { vec![rows] } else { vec![rows, cols] })
-        })
-        .collect();
-    let mut all = tensors.clone();
-    all.push(("bn1.running_mean".into(), vec![d.expander_hidden]));
-    all.push(("bn1.running_var".into(), vec![d.expander_hidden]));
-    let copies = (info.values - info.model_values()) / d.parameter_count().max(1);
+fn arrays(net: &Net<'_>, copies: usize) -> Vec<(String, Vec<usize>)> {
+    let (params, running) = array_names(net);
+    let mut all = params.clone();
+    all.extend(running);
     for copy in 0..copies {
-        all.extend(tensors.iter().map(|(name, shape)| (format!("state{copy}.{name}"), shape.clone())));
+        all.extend(params.iter().map(|(name, shape)| (format!("state{copy}.{name}"), shape.clone())));
     }
     all
 }
 
+const OPTIMIZERS: [(u8, &str); 3] = [(Sgd::KIND, "sgd"), (AdamW::KIND, "adamw"), (Lars::KIND, "lars")];
+
 fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
     let bytes = std::fs::read(checkpoint).map_err(|e| format!("{}: {e}", checkpoint.display()))?;
     let info = checkpoint::inspect(&bytes).map_err(|e| format!("{}: {e}", checkpoint.display()))?;
+    let layers: Vec<Layer> = info.layers().collect();
+    let (encoder, expander) = layers.split_at(info.encoder_layers);
+    let net = Net::new(info.input, encoder, expander);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut values = checkpoint::payload(&bytes);
-    for (name, shape) in arrays(&info) {
+    let list = arrays(&net, info.optimizer_copies);
+    for (name, shape) in &list {
         let n: usize = shape.iter().product();
         let data: Vec<f32> = values.by_ref().take(n).collect();
-        std::fs::write(dir.join(format!("{name}.npy")), npy::encode(&shape, &data)).map_err(|e| e.to_string())?;
+        std::fs::write(dir.join(format!("{name}.npy")), npy::encode(shape, &data)).map_err(|e| e.to_string())?;
     }
-    let d = info.dims;
+    let kind = info.meta.optimizer_kind;
+    let optimizer = OPTIMIZERS.iter().find(|(k, _)| *k == kind).map_or("none", |(_, name)| name);
     let meta = serde_json::json!({
-        "dims": { "input": d.input, "hidden": d.hidden, "repr": d.repr, "expander_hidden": d.expander_hidden, "embed": d.embed },
-        "batch_norm": info.batch_norm, "final_bias": info.final_bias,
-        "optimizer_kind": info.optimizer_kind, "steps": info.steps, "optimizer_steps": info.optimizer_steps,
-        "values": info.values,
+        "input_shape": shape_to_json(info.input),
+        "encoder": encoder.iter().map(|l| to_json(*l)).collect::<Vec<_>>(),
+        "expander": expander.iter().map(|l| to_json(*l)).collect::<Vec<_>>(),
+        "optimizer": optimizer,
+        "optimizer_kind": kind,
+        "steps": info.meta.steps,
+        "optimizer_steps": info.meta.optimizer_steps,
     });
-    std::fs::write(dir.join("meta.json"), meta.to_string()).map_err(|e| e.to_string())?;
-    println!("{}: {} arrays to {}", checkpoint.display(), arrays(&info).len(), dir.display());
+    std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta).unwrap_or_default())
+        .map_err(|e| e.to_string())?;
+    println!("{}: {} arrays to {}", checkpoint.display(), list.len(), dir.display());
     Ok(())
 }
 
@@ -67,40 +72,41 @@ fn import(dir: &Path, checkpoint: &Path) -> Result<(), String> {
         &std::fs::read_to_string(dir.join("meta.json")).map_err(|e| format!("{}/meta.json: {e}", dir.display()))?,
     )
     .map_err(|e| format!("meta.json: {e}"))?;
-    let field = |path: &[&str]| -> Result<&serde_json::Value, String> {
-        path.iter().try_fold(&meta, |v, k| v.get(k).ok_or(format!("meta.json has no {}", path.join("."))))
+    let field = |key: &str| meta.get(key).ok_or(format!("meta.json has no `{key}`"));
+    let list = |key: &str| -> Result<Vec<Layer>, String> {
+        field(key)?.as_array().ok_or(format!("meta.json: `{key}` is not a list"))?.iter().map(from_json).collect()
     };
-    let number = |path: &[&str]| -> Result<usize, String> {
-        field(path)?.as_u64().map(|v| v as usize).ok_or(format!("meta.json: {} is not a number", path.join(".")))
+    let number = |key: &str| -> Result<u32, String> {
+        field(key)?.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or(format!("meta.json: `{key}` is not a count"))
     };
-    let dims = Dims {
-        input: number(&["dims", "input"])?,
-        hidden: number(&["dims", "hidden"])?,
-        repr: number(&["dims", "repr"])?,
-        expander_hidden: number(&["dims", "expander_hidden"])?,
-        embed: number(&["dims", "embed"])?,
+    let (encoder, expander) = (list("encoder")?, list("expander")?);
+    let net = Net::new(shape_from_json(field("input_shape")?)?, &encoder, &expander);
+    net.check().map_err(|e| format!("meta.json: the layers are not a network: {e}"))?;
+    let meta = Meta {
+        optimizer_kind: u8::try_from(number("optimizer_kind")?).map_err(|e| e.to_string())?,
+        steps: number("steps")?,
+        optimizer_steps: number("optimizer_steps")?,
     };
-    let info = Info {
-        dims,
-        batch_norm: field(&["batch_norm"])?.as_bool().unwrap_or(true),
-        final_bias: field(&["final_bias"])?.as_bool().unwrap_or(false),
-        optimizer_kind: u8::try_from(number(&["optimizer_kind"])?).map_err(|e| e.to_string())?,
-        steps: u32::try_from(number(&["steps"])?).map_err(|e| e.to_string())?,
-        optimizer_steps: u32::try_from(number(&["optimizer_steps"])?).map_err(|e| e.to_string())?,
-        values: number(&["values"])?,
+    let copies = match meta.optimizer_kind {
+        0 => 0,
+        k if k == AdamW::KIND => 2,
+        _ => 1,
     };
-    let mut values = Vec::with_capacity(info.values);
-    for (name, shape) in arrays(&info) {
+    let mut values = Vec::new();
+    for (name, shape) in arrays(&net, copies) {
         let path = dir.join(format!("{name}.npy"));
         let (found, data) = npy::decode(&std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?)
             .map_err(|e| format!("{}: {e}", path.display()))?;
         if found != shape {
             return Err(format!("{}: shape {found:?}, expected {shape:?}", path.display()));
         }
+        if let Some(bad) = data.iter().find(|v| !v.is_finite()) {
+            return Err(format!("{}: holds {bad}; a checkpoint holds finite values only", path.display()));
+        }
         values.extend(data);
     }
-    let mut out = vec![0u8; checkpoint::HEADER_BYTES + 4 * values.len() + checkpoint::TRAILER_BYTES];
-    let len = checkpoint::assemble(&info, &values, &mut out).map_err(|e| e.to_string())?;
+    let mut out = vec![0u8; checkpoint::len(&net, copies)];
+    let len = checkpoint::assemble(&net, &meta, &values, &mut out).map_err(|e| e.to_string())?;
     checkpoint::inspect(&out[..len]).map_err(|e| format!("the assembled checkpoint is not valid: {e}"))?;
     std::fs::write(checkpoint, &out[..len]).map_err(|e| format!("{}: {e}", checkpoint.display()))?;
     println!("{}: {len} bytes from {}", checkpoint.display(), dir.display());

@@ -1,12 +1,19 @@
 //! Prints the compile-time memory of the training configurations used in the
-//! examples, by part: `cargo run -p host-tests --bin memory`.
+//! examples, by part: `cargo run --release -p host-tests --bin memory`.
 
-use vicreg::{AdamW, Memory, Sgd, Trainer};
+use vicreg::nn::{Layer, Net, Shape};
+use vicreg::train::Memory;
+use vicreg::{AdamW, Trainer};
 
-/// The main job's network on the digits (`examples/train-digits`).
-type Digits = Trainer<128, 64, 128, 32, 64, 64, 64, AdamW<64, 128, 32, 64, 64>>;
-/// The Cortex-M4F fine-tuning firmware's network.
-type Firmware = Trainer<16, 32, 24, 8, 24, 24, 16, Sgd<32, 24, 8, 24, 24>>;
+const DIGITS: Net = Net::new(
+    Shape::Flat(64),
+    &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
+    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
+);
+vicreg::network!(
+    /// The main job's network on the digits (`examples/train-digits`).
+    Digits = DIGITS, batch 128
+);
 
 fn row(name: &str, m: &Memory) {
     let k = |b: usize| format!("{:.1}", b as f64 / 1024.0);
@@ -24,6 +31,6 @@ fn row(name: &str, m: &Memory) {
 fn main() {
     println!("| configuration | parameters | gradients | optimiser | activations | loss workspace | total (KiB) |");
     println!("|---|---|---|---|---|---|---|");
-    row("digits: 64→128→32, 32→64→64, N 128, AdamW", &Digits::MEMORY);
-    row("firmware: 32→24→8, 8→24→24, N 16, SGD", &Firmware::MEMORY);
+    row("digits: 64→128→32, 32→64→64, N 128, AdamW", &Trainer::<Digits, AdamW>::MEMORY);
+    row("firmware: 32→24→8, 8→24→24, N 16, SGD", &sensor_adapt::Net::MEMORY);
 }

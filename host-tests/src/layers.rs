@@ -1,0 +1,81 @@
+//! Layer lists as JSON, for the metadata that travels with exported
+//! checkpoints: `{"type": "linear", "out": 24, "bias": true}`, the type names
+//! of the reference format.
+
+use serde_json::{Value, json};
+use vicreg::nn::{Conv1d, Layer, Linear, Shape};
+
+/// One layer as JSON.
+pub fn to_json(layer: Layer) -> Value {
+    match layer {
+        Layer::Linear(Linear { out, bias }) => json!({ "type": "linear", "out": out, "bias": bias }),
+        Layer::Conv1d(Conv1d { out_channels, kernel, stride, padding, bias }) => json!({
+            "type": "conv1d", "out_channels": out_channels, "kernel": kernel,
+            "stride": stride, "padding": padding, "bias": bias,
+        }),
+        other => json!({ "type": other.name() }),
+    }
+}
+
+fn count(v: &Value, key: &str) -> Result<usize, String> {
+    v.get(key).and_then(Value::as_u64).and_then(|x| usize::try_from(x).ok()).ok_or(format!("layer needs a count `{key}`"))
+}
+
+/// One layer from JSON.
+pub fn from_json(v: &Value) -> Result<Layer, String> {
+    let bias = v.get("bias").and_then(Value::as_bool).unwrap_or(true);
+    let layer = match v.get("type").and_then(Value::as_str) {
+        Some("linear") => Layer::Linear(Linear { out: count(v, "out")?, bias }),
+        Some("conv1d") => Layer::Conv1d(Conv1d {
+            out_channels: count(v, "out_channels")?,
+            kernel: count(v, "kernel")?,
+            stride: count(v, "stride")?,
+            padding: count(v, "padding")?,
+            bias,
+        }),
+        Some("batchnorm") => Layer::BatchNorm,
+        Some("relu") => Layer::ReLU,
+        Some("mean_time") => Layer::MeanTime,
+        other => return Err(format!("unknown layer type {other:?}")),
+    };
+    Ok(layer)
+}
+
+/// An input shape as JSON: `[D]` or `[C, T]`, as the reference format writes it.
+pub fn shape_to_json(shape: Shape) -> Value {
+    match shape {
+        Shape::Flat(d) => json!([d]),
+        Shape::Map { channels, length } => json!([channels, length]),
+    }
+}
+
+/// An input shape from JSON.
+pub fn shape_from_json(v: &Value) -> Result<Shape, String> {
+    let dims: Vec<usize> = v
+        .as_array()
+        .ok_or("the input shape is not a list")?
+        .iter()
+        .map(|x| x.as_u64().and_then(|x| usize::try_from(x).ok()).ok_or("the input shape holds a non-count"))
+        .collect::<Result<_, _>>()?;
+    match dims.as_slice() {
+        [d] => Ok(Shape::Flat(*d)),
+        [c, t] => Ok(Shape::Map { channels: *c, length: *t }),
+        _ => Err(format!("input shape {dims:?}: expected [D] or [C, T]")),
+    }
+}
+
+/// The `Sequential` names of a network's arrays in payload order: for each
+/// parameter tensor `i.weight` or `i.bias`, then each BatchNorm layer's
+/// `i.running_mean` and `i.running_var`; with their shapes.
+pub fn array_names(net: &vicreg::nn::Net<'_>) -> (Vec<(String, Vec<usize>)>, Vec<(String, Vec<usize>)>) {
+    let params = net.tensors().map(|t| (format!("{}.{}", t.layer, t.name()), t.dims[..t.rank].to_vec())).collect();
+    let mut running = Vec::new();
+    for i in 0..net.depth() {
+        if net.layer(i) == Some(Layer::BatchNorm) {
+            let c = net.shape_before(i).map_or(0, Shape::channels);
+            running.push((format!("{i}.running_mean"), vec![c]));
+            running.push((format!("{i}.running_var"), vec![c]));
+        }
+    }
+    (params, running)
+}

@@ -1,0 +1,132 @@
+//! An independent f64 forward pass of a declared network in training mode
+//! (BatchNorm on batch statistics), written from `torch.nn`'s definitions
+//! rather than from the core's kernels, and the loss on top of it: the
+//! ground truth for the core's gradients through difference quotients taken
+//! in f64, where rounding no longer hides a 1 % error.
+
+use crate::f64_reference::{self, Config64};
+use vicreg::nn::{Layer, Net};
+
+/// One view's forward pass: n rows of the input → n rows of the output of
+/// the first `until` layers. `params` in the core's storage order; BatchNorm
+/// on the batch's statistics (training), or on `running` (inference: per
+/// BatchNorm layer the means then the variances, as the core stores them).
+pub fn forward(
+    net: &Net<'_>,
+    params: &[f64],
+    running: Option<&[f64]>,
+    x: &[f64],
+    n: usize,
+    eps: f64,
+    until: usize,
+) -> Vec<f64> {
+    let mut shape = net.input;
+    let mut stats_at = 0;
+    let mut act = x.to_vec();
+    let mut at = 0;
+    for i in 0..until {
+        let layer = net.layer(i).expect("a layer");
+        let out_shape = layer.output(shape).expect("a valid network");
+        let (in_len, out_len) = (shape.len(), out_shape.len());
+        let mut out = vec![0.0; n * out_len];
+        match layer {
+            Layer::Linear(l) => {
+                let w = &params[at..at + l.out * in_len];
+                let b = if l.bias { &params[at + l.out * in_len..at + l.out * in_len + l.out] } else { &[][..] };
+                for r in 0..n {
+                    for o in 0..l.out {
+                        let dot: f64 = (0..in_len).map(|k| w[o * in_len + k] * act[r * in_len + k]).sum();
+                        out[r * out_len + o] = dot + b.get(o).copied().unwrap_or(0.0);
+                    }
+                }
+                at += l.out * in_len + if l.bias { l.out } else { 0 };
+            }
+            Layer::Conv1d(c) => {
+                let (ci, t_in) = (shape.channels(), shape.length());
+                let t_out = out_shape.length();
+                let w = &params[at..at + c.out_channels * ci * c.kernel];
+                let b_at = at + c.out_channels * ci * c.kernel;
+                for r in 0..n {
+                    for o in 0..c.out_channels {
+                        for t in 0..t_out {
+                            let mut sum = if c.bias { params[b_at + o] } else { 0.0 };
+                            for ch in 0..ci {
+                                for k in 0..c.kernel {
+                                    // Zero padding: positions outside [0, T) contribute nothing.
+                                    let pos = (t * c.stride + k) as isize - c.padding as isize;
+                                    if pos >= 0 && (pos as usize) < t_in {
+                                        sum += w[(o * ci + ch) * c.kernel + k] * act[r * in_len + ch * t_in + pos as usize];
+                                    }
+                                }
+                            }
+                            out[r * out_len + o * t_out + t] = sum;
+                        }
+                    }
+                }
+                at += c.out_channels * ci * c.kernel + if c.bias { c.out_channels } else { 0 };
+            }
+            Layer::BatchNorm => {
+                let (ch, t) = (shape.channels(), shape.length());
+                let (gamma, beta) = (&params[at..at + ch], &params[at + ch..at + 2 * ch]);
+                let count = (n * t) as f64;
+                for c in 0..ch {
+                    let values = (0..n).flat_map(|r| (0..t).map(move |p| r * in_len + c * t + p));
+                    let (mean, var) = match running {
+                        Some(r) => (r[stats_at + c], r[stats_at + ch + c]),
+                        None => {
+                            let mean = values.clone().map(|k| act[k]).sum::<f64>() / count;
+                            (mean, values.clone().map(|k| (act[k] - mean).powi(2)).sum::<f64>() / count)
+                        }
+                    };
+                    for k in values {
+                        out[k] = gamma[c] * (act[k] - mean) / (var + eps).sqrt() + beta[c];
+                    }
+                }
+                at += 2 * ch;
+                stats_at += 2 * ch;
+            }
+            Layer::ReLU => {
+                for (o, a) in out.iter_mut().zip(&act) {
+                    *o = a.max(0.0);
+                }
+            }
+            Layer::MeanTime => {
+                let (ch, t) = (shape.channels(), shape.length());
+                for r in 0..n {
+                    for c in 0..ch {
+                        out[r * ch + c] = (0..t).map(|p| act[r * in_len + c * t + p]).sum::<f64>() / t as f64;
+                    }
+                }
+            }
+        }
+        act = out;
+        shape = out_shape;
+    }
+    act
+}
+
+/// The VICReg loss of the two views' embeddings, all in f64.
+pub fn loss(net: &Net<'_>, params: &[f64], x_a: &[f64], x_b: &[f64], n: usize, eps: f64, cfg: &Config64) -> f64 {
+    let depth = net.depth();
+    let z_a = forward(net, params, None, x_a, n, eps, depth);
+    let z_b = forward(net, params, None, x_b, n, eps, depth);
+    let d = z_a.len() / n;
+    f64_reference::loss_and_gradients(&z_a, &z_b, d, cfg).loss
+}
+
+/// ∂ℓ/∂θ for every parameter by central differences of [`loss`] in f64,
+/// with a step of `h` relative to each parameter's magnitude (at least `h`).
+pub fn gradient(net: &Net<'_>, params: &[f64], x_a: &[f64], x_b: &[f64], n: usize, eps: f64, cfg: &Config64) -> Vec<f64> {
+    let mut p = params.to_vec();
+    (0..params.len())
+        .map(|i| {
+            let h = 1e-6 * params[i].abs().max(1.0);
+            p[i] = params[i] + h;
+            let up = loss(net, &p, x_a, x_b, n, eps, cfg);
+            p[i] = params[i] - h;
+            let down = loss(net, &p, x_a, x_b, n, eps, cfg);
+            p[i] = params[i];
+            (up - down) / (2.0 * h)
+        })
+        .collect()
+}
