@@ -7,10 +7,17 @@
 
 use host_tests::batches::Clusters;
 use host_tests::spectrum::{column_stds, effective_rank};
+use vicreg::nn::{Layer, Shape};
 use vicreg::{AdamW, Config, Pcg32, Trainer, TrainerConfig};
 
 const N: usize = 64;
-type Net = Trainer<N, 24, 64, 16, 32, 16, 16, AdamW<24, 64, 16, 32, 16>>;
+const CLUSTERS: vicreg::nn::Net = vicreg::nn::Net::new(
+    Shape::Flat(24),
+    &[Layer::linear(64), Layer::ReLU, Layer::linear(16)],
+    &[Layer::linear(32), Layer::BatchNorm, Layer::ReLU, Layer::linear(16).without_bias()],
+);
+vicreg::network!(Clustered = CLUSTERS, batch N);
+type Net = Trainer<Clustered, AdamW>;
 
 struct Outcome {
     min_std_z: f64,
@@ -33,7 +40,7 @@ fn train(loss: Config, seed: u64) -> Outcome {
     // The loss sees training-mode embeddings; measure those, a batch at a time.
     for (chunk, out) in a.chunks(N).zip(z.chunks_mut(N)) {
         t.compute_gradients(chunk, chunk).unwrap();
-        out.copy_from_slice(t.last_forward(0).1);
+        out.as_flattened_mut().copy_from_slice(t.last_forward(0).1);
     }
     let stds = column_stds(&z);
     Outcome {

@@ -3,26 +3,38 @@
 
 use host_tests::batches::SplitMix;
 use vicreg::augment::{Augment, Jitter, Mask, Scale, Shift2d, TimeCrop, TimeShift, ViewPair};
-use vicreg::{AdamW, Error, Frozen, Lars, Optimizer, Parameters, Pcg32, Schedule, Sgd, Tensor};
+use vicreg::nn::{Frozen, Layer, Net, Shape};
+use vicreg::{AdamW, Error, Lars, Optimizer, Pcg32, Schedule, Sgd};
 
-type P = Parameters<3, 4, 2, 3, 2>;
+/// Linear weights (decayed), biases and BatchNorm parameters (not decayed).
+const NET: Net = Net::new(
+    Shape::Flat(3),
+    &[Layer::linear(4), Layer::ReLU, Layer::linear(2)],
+    &[Layer::linear(3), Layer::BatchNorm, Layer::ReLU, Layer::linear(2)],
+);
 
-fn filled(seed: u64, scale: f32) -> P {
-    let mut p = P::zeros();
+fn filled(seed: u64, scale: f32) -> Vec<f32> {
     let mut rng = SplitMix::new(seed);
-    for t in p.tensors_mut() {
-        t.iter_mut().for_each(|v| *v = scale * rng.symmetric());
-    }
-    p
+    (0..NET.parameter_count()).map(|_| scale * rng.symmetric()).collect()
 }
 
-fn flat(p: &P) -> Vec<f64> {
-    p.tensors().iter().flat_map(|t| t.iter().map(|&v| f64::from(v))).collect()
+fn flat(p: &[f32]) -> Vec<f64> {
+    p.iter().map(|&v| f64::from(v)).collect()
 }
 
 fn is_weight_per_element() -> Vec<bool> {
-    let p = P::zeros();
-    Tensor::ALL.iter().zip(p.tensors()).flat_map(|(t, s)| std::iter::repeat_n(t.is_weight(), s.len())).collect()
+    NET.tensors().flat_map(|t| std::iter::repeat_n(t.decays, t.len())).collect()
+}
+
+/// One update with the optimiser's state copies (`copies` of them).
+fn update<O: Optimizer>(opt: &mut O, p: &mut [f32], g: &[f32], state: &mut [Vec<f32>; 2], lr: f32, frozen: Frozen) {
+    let [m, v] = state;
+    opt.update(&NET, p, g, m, v, lr, frozen).unwrap();
+}
+
+fn state(copies: usize) -> [Vec<f32>; 2] {
+    let len = NET.parameter_count();
+    [vec![0.0; len], if copies == 2 { vec![0.0; len] } else { Vec::new() }]
 }
 
 fn assert_close(got: &[f64], want: &[f64], what: &str) {
@@ -36,10 +48,11 @@ fn sgd_with_momentum_and_decay_follows_its_formula() {
     let (mut p, g1, g2) = (filled(1, 1.0), filled(2, 0.5), filled(3, 0.5));
     let (lr, beta, wd) = (0.1, 0.9, 0.01);
     let mut opt = Sgd::new(beta as f32, wd as f32);
+    let mut s = state(1);
     let (mut w, decays) = (flat(&p), is_weight_per_element());
     let mut m = vec![0.0; w.len()];
     for g in [&g1, &g2] {
-        opt.update(&mut p, g, lr as f32, Frozen::NONE).unwrap();
+        update(&mut opt, &mut p, g, &mut s, lr as f32, Frozen::NONE);
         for (i, gi) in flat(g).into_iter().enumerate() {
             let d = if decays[i] { wd } else { 0.0 };
             m[i] = beta * m[i] + gi + d * w[i];
@@ -54,11 +67,12 @@ fn adamw_follows_its_formula_with_bias_correction() {
     let (mut p, g1, g2) = (filled(4, 1.0), filled(5, 0.5), filled(6, 0.5));
     let (lr, wd) = (0.01, 0.1);
     let mut opt = AdamW::new(wd as f32);
+    let mut s = state(2);
     let (b1, b2, eps) = (0.9f64, 0.999f64, 1e-8f64);
     let (mut w, decays) = (flat(&p), is_weight_per_element());
     let (mut m, mut v) = (vec![0.0; w.len()], vec![0.0; w.len()]);
     for (t, g) in [&g1, &g2].into_iter().enumerate() {
-        opt.update(&mut p, g, lr as f32, Frozen::NONE).unwrap();
+        update(&mut opt, &mut p, g, &mut s, lr as f32, Frozen::NONE);
         let t = (t + 1) as i32;
         for (i, gi) in flat(g).into_iter().enumerate() {
             if decays[i] {
@@ -80,11 +94,12 @@ fn lars_scales_weight_updates_by_the_trust_ratio_and_leaves_biases_alone() {
     let before = p.clone();
     let (lr, wd) = (0.5f64, 0.01f64);
     let mut opt = Lars::new(wd as f32);
-    opt.update(&mut p, &g, lr as f32, Frozen::NONE).unwrap();
-    for (i, tensor) in Tensor::ALL.into_iter().enumerate() {
-        let w: Vec<f64> = before.tensors()[i].iter().map(|&x| f64::from(x)).collect();
-        let gi: Vec<f64> = g.tensors()[i].iter().map(|&x| f64::from(x)).collect();
-        let want: Vec<f64> = if tensor.is_weight() {
+    update(&mut opt, &mut p, &g, &mut state(1), lr as f32, Frozen::NONE);
+    for tensor in NET.tensors() {
+        let r = tensor.range();
+        let w = flat(&before[r.clone()]);
+        let gi = flat(&g[r.clone()]);
+        let want: Vec<f64> = if tensor.decays {
             let u: Vec<f64> = gi.iter().zip(&w).map(|(g, w)| g + wd * w).collect();
             let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
             let trust = 0.001 * norm(&w) / norm(&u);
@@ -92,31 +107,47 @@ fn lars_scales_weight_updates_by_the_trust_ratio_and_leaves_biases_alone() {
         } else {
             w.iter().zip(&gi).map(|(w, g)| w - lr * g).collect()
         };
-        let got: Vec<f64> = p.tensors()[i].iter().map(|&x| f64::from(x)).collect();
-        assert_close(&got, &want, &format!("lars {tensor:?}"));
+        assert_close(&flat(&p[r]), &want, &format!("lars layer {} {}", tensor.layer, tensor.name()));
     }
 }
 
 #[test]
 fn frozen_layers_are_skipped_by_every_optimiser() {
-    let frozen = Frozen::NONE.with(vicreg::Layer::Exp1).with(vicreg::Layer::Norm);
+    let frozen = Frozen::NONE.with(3).with(4);
     let g = filled(9, 1.0);
-    let check = |p: &P, before: &P| {
-        for (i, t) in Tensor::ALL.into_iter().enumerate() {
-            let same = p.tensors()[i] == before.tensors()[i];
-            assert_eq!(same, frozen.contains(t.layer()), "{t:?}");
+    let check = |p: &[f32], before: &[f32]| {
+        for t in NET.tensors() {
+            let same = p[t.range()] == before[t.range()];
+            assert_eq!(same, frozen.contains(t.layer), "layer {} {}", t.layer, t.name());
         }
     };
     let before = filled(10, 1.0);
     let mut p = before.clone();
-    Sgd::new(0.9, 0.1).update(&mut p, &g, 0.1, frozen).unwrap();
+    update(&mut Sgd::new(0.9, 0.1), &mut p, &g, &mut state(1), 0.1, frozen);
     check(&p, &before);
     let mut p = before.clone();
-    AdamW::new(0.1).update(&mut p, &g, 0.1, frozen).unwrap();
+    update(&mut AdamW::new(0.1), &mut p, &g, &mut state(2), 0.1, frozen);
     check(&p, &before);
     let mut p = before.clone();
-    Lars::new(0.1).update(&mut p, &g, 0.1, frozen).unwrap();
+    update(&mut Lars::new(0.1), &mut p, &g, &mut state(1), 0.1, frozen);
     check(&p, &before);
+}
+
+#[test]
+fn hyper_parameters_out_of_range_are_refused() {
+    let (mut p, g) = (filled(11, 1.0), filled(12, 1.0));
+    let before = p.clone();
+    let mut s = state(2);
+    let [m, v] = &mut s;
+    for (name, result) in [
+        ("negative lr", Sgd::new(0.9, 0.0).update(&NET, &mut p, &g, m, v, -1.0, Frozen::NONE)),
+        ("NaN lr", AdamW::new(0.0).update(&NET, &mut p, &g, m, v, f32::NAN, Frozen::NONE)),
+        ("momentum 1", Sgd::new(1.0, 0.0).update(&NET, &mut p, &g, m, v, 0.1, Frozen::NONE)),
+        ("negative decay", Lars::new(-0.1).update(&NET, &mut p, &g, m, v, 0.1, Frozen::NONE)),
+    ] {
+        assert_eq!(result, Err(Error::InvalidConfig), "{name}");
+    }
+    assert_eq!(p, before);
 }
 
 #[test]

@@ -5,9 +5,10 @@
 
 use host_tests::batches::{Clusters, SplitMix};
 use proptest::prelude::*;
-use vicreg::{
-    AdamW, Config, CovarianceSide, Error, Fault, Lanes, Optimizer, Options, Pcg32, Sgd, Trainer, TrainerConfig, Views,
-};
+use vicreg::nn::{Layer, Net, Shape};
+use vicreg::train::checkpoint::{self, CheckpointError};
+use vicreg::train::Fault;
+use vicreg::{AdamW, Config, CovarianceSide, Error, Lanes, Optimizer, Options, Pcg32, Sgd, Trainer, TrainerConfig, Views};
 
 /// Floats a sensor, a driver bug or a flash glitch can produce.
 fn hostile_f32() -> impl Strategy<Value = f32> {
@@ -25,21 +26,28 @@ fn hostile_f32() -> impl Strategy<Value = f32> {
     ]
 }
 
-type Small<O> = Trainer<8, 4, 6, 3, 6, 4, 4, O>;
+const SMALL: Net = Net::new(
+    Shape::Flat(4),
+    &[Layer::linear(6), Layer::ReLU, Layer::linear(3)],
+    &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(4).without_bias()],
+);
+vicreg::network!(SmallNet = SMALL, batch 8);
+type Small<O> = Trainer<SmallNet, O>;
 
 /// Every bit of the state a failed step must not touch.
-fn state_bits<O: Optimizer<4, 6, 3, 6, 4>>(t: &Small<O>) -> Vec<u32> {
-    let mut bits: Vec<u32> = t.parameters().tensors().iter().flat_map(|s| s.iter().map(|v| v.to_bits())).collect();
-    let (mean, var) = t.running_statistics();
-    bits.extend(mean.iter().chain(var.iter()).map(|v| v.to_bits()));
-    t.optimizer().for_each_state(&mut |s| bits.extend(s.iter().map(|v| v.to_bits())));
+fn state_bits<O: Optimizer>(t: &Small<O>) -> Vec<u32> {
+    let mut bits: Vec<u32> = t.parameters().iter().map(|v| v.to_bits()).collect();
+    bits.extend(t.running_statistics().iter().map(|v| v.to_bits()));
+    for copy in t.optimizer_state() {
+        bits.extend(copy.iter().map(|v| v.to_bits()));
+    }
     bits.push(t.optimizer().steps());
     bits.push(t.steps());
     bits
 }
 
-fn all_parameters_finite<O: Optimizer<4, 6, 3, 6, 4>>(t: &Small<O>) -> bool {
-    t.parameters().tensors().iter().all(|s| s.iter().all(|v| v.is_finite()))
+fn all_parameters_finite<O: Optimizer>(t: &Small<O>) -> bool {
+    t.parameters().iter().all(|v| v.is_finite())
 }
 
 proptest! {
@@ -92,7 +100,7 @@ proptest! {
         adam in any::<bool>(),
         lr in prop_oneof![Just(1e-2f32), Just(10.0f32), Just(1e30f32)],
     ) {
-        fn run<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, a: &[[f32; 4]], b: &[[f32; 4]], seed: u64) -> Result<(), TestCaseError> {
+        fn run<O: Optimizer>(mut t: Box<Small<O>>, a: &[[f32; 4]], b: &[[f32; 4]], seed: u64) -> Result<(), TestCaseError> {
             t.init(&mut Pcg32::new(seed));
             let before = state_bits(&t);
             let result = t.step(a, b);
@@ -124,14 +132,14 @@ proptest! {
         bytes in prop::collection::vec(any::<u8>(), 0..600),
         splice_valid_header in any::<bool>(),
     ) {
-        let mut t: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+        let mut t: Box<Small<Sgd>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
         t.init(&mut Pcg32::new(1));
-        let mut valid = vec![0u8; Small::<Sgd<4, 6, 3, 6, 4>>::checkpoint_bytes(true)];
+        let mut valid = vec![0u8; Small::<Sgd>::checkpoint_bytes(true)];
         t.save(&mut valid, true).unwrap();
         let mut input = bytes.clone();
         if splice_valid_header {
             // A real header (magic, version, shapes, length) before random bytes.
-            let n = valid.len().min(44);
+            let n = valid.len().min(checkpoint::HEADER_BYTES + 7 * checkpoint::RECORD_BYTES);
             input.splice(0..n.min(input.len()), valid[..n].iter().copied());
         }
         let before = state_bits(&t);
@@ -141,8 +149,8 @@ proptest! {
     }
 }
 
-fn small_checkpoint() -> (Box<Small<Sgd<4, 6, 3, 6, 4>>>, Vec<u8>) {
-    let mut t: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+fn small_checkpoint() -> (Box<Small<Sgd>>, Vec<u8>) {
+    let mut t: Box<Small<Sgd>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
     t.init(&mut Pcg32::new(3));
     let mut data = SplitMix::new(4);
     let a: Vec<[f32; 4]> = (0..8).map(|_| core::array::from_fn(|_| data.symmetric())).collect();
@@ -150,7 +158,7 @@ fn small_checkpoint() -> (Box<Small<Sgd<4, 6, 3, 6, 4>>>, Vec<u8>) {
     for _ in 0..3 {
         t.step(&a, &b).unwrap();
     }
-    let mut bytes = vec![0u8; Small::<Sgd<4, 6, 3, 6, 4>>::checkpoint_bytes(true)];
+    let mut bytes = vec![0u8; Small::<Sgd>::checkpoint_bytes(true)];
     t.save(&mut bytes, true).unwrap();
     (t, bytes)
 }
@@ -158,7 +166,7 @@ fn small_checkpoint() -> (Box<Small<Sgd<4, 6, 3, 6, 4>>>, Vec<u8>) {
 #[test]
 fn every_single_bit_flip_and_every_truncation_of_a_checkpoint_is_rejected() {
     let (_, bytes) = small_checkpoint();
-    let mut fresh: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+    let mut fresh: Box<Small<Sgd>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
     fresh.init(&mut Pcg32::new(9));
     let untouched = state_bits(&fresh);
     let mut rejected = 0;
@@ -168,14 +176,14 @@ fn every_single_bit_flip_and_every_truncation_of_a_checkpoint_is_rejected() {
             flipped[byte] ^= 1 << bit;
             let e = fresh.load(&flipped).expect_err(&format!("bit {bit} of byte {byte} accepted"));
             assert!(
-                matches!(e, Error::CheckpointCorrupt | Error::CheckpointMagic | Error::CheckpointVersion { .. }),
+                matches!(e, CheckpointError::Corrupt | CheckpointError::Magic | CheckpointError::Version { .. }),
                 "{e:?}"
             );
             rejected += 1;
         }
     }
     for len in 0..bytes.len() {
-        assert_eq!(fresh.load(&bytes[..len]).unwrap_err(), Error::CheckpointCorrupt, "truncation to {len} accepted");
+        assert_eq!(fresh.load(&bytes[..len]).unwrap_err(), CheckpointError::Corrupt, "truncation to {len} accepted");
         rejected += 1;
     }
     assert_eq!(state_bits(&fresh), untouched);
@@ -192,18 +200,24 @@ fn every_single_bit_flip_and_every_truncation_of_a_checkpoint_is_rejected() {
 #[test]
 fn a_checkpoint_of_another_format_version_is_rejected_with_its_version() {
     let (_, bytes) = small_checkpoint();
-    for version in [0u16, 2, 0xFFFF] {
+    for version in [0u16, 1, 0xFFFF] {
         let mut other = bytes.clone();
         other[4..6].copy_from_slice(&version.to_le_bytes());
-        let mut t: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+        let mut t: Box<Small<Sgd>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
         let e = t.load(&other).unwrap_err();
-        assert_eq!(e, Error::CheckpointVersion { found: version });
+        assert_eq!(e, CheckpointError::Version { found: version });
         assert!(e.to_string().contains(&version.to_string()), "{e}");
     }
 }
 
 const N: usize = 32;
-type Faulty = Trainer<N, 16, 32, 8, 16, 16, 16, AdamW<16, 32, 8, 16, 16>>;
+const FAULTY: Net = Net::new(
+    Shape::Flat(16),
+    &[Layer::linear(32), Layer::ReLU, Layer::linear(8)],
+    &[Layer::linear(16), Layer::BatchNorm, Layer::ReLU, Layer::linear(16).without_bias()],
+);
+vicreg::network!(FaultyNet = FAULTY, batch N);
+type Faulty = Trainer<FaultyNet, AdamW>;
 
 /// Trains on clusters; with `faults`, every step drawn with probability
 /// 6 % is poisoned (NaN or ±∞ in an input, an activation or a gradient).
@@ -228,7 +242,7 @@ fn run_with_faults(faults: bool) -> (usize, usize, f64) {
         if t.step(&a, &b).is_err() {
             failed += 1;
         }
-        assert!(t.parameters().tensors().iter().all(|s| s.iter().all(|v| v.is_finite())), "weights went non-finite");
+        assert!(t.parameters().iter().all(|v| v.is_finite()), "weights went non-finite");
     }
     let mut eval = Clusters::<16>::new(6, 4, 4, 77);
     let mut total = 0.0;
@@ -280,8 +294,8 @@ fn degenerate_but_legal_batches_train_without_non_finite_values() {
     for (name, batch) in cases {
         for adam in [false, true] {
             let config = TrainerConfig::new(if adam { 1e-3 } else { 1e-2 });
-            let mut t: Box<Small<AdamW<4, 6, 3, 6, 4>>> = Box::new(Small::new(config, AdamW::new(0.0)));
-            let mut s: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(config, Sgd::new(0.9, 0.0)));
+            let mut t: Box<Small<AdamW>> = Box::new(Small::new(config, AdamW::new(0.0)));
+            let mut s: Box<Small<Sgd>> = Box::new(Small::new(config, Sgd::new(0.9, 0.0)));
             t.init(&mut Pcg32::new(1));
             s.init(&mut Pcg32::new(1));
             let jitter = |r: &[f32; 4], k: f32| r.map(|v| v * (1.0 + 1e-3 * k));
@@ -301,13 +315,13 @@ fn a_checkpoint_with_a_valid_checksum_but_impossible_values_is_rejected() {
     let (_, bytes) = small_checkpoint();
     let reseal = |mut b: Vec<u8>| {
         let end = b.len() - 4;
-        let crc = vicreg::checkpoint::crc32(&b[..end]);
+        let crc = checkpoint::crc32(&b[..end]);
         b[end..].copy_from_slice(&crc.to_le_bytes());
         b
     };
-    let header = vicreg::checkpoint::HEADER_BYTES;
-    let params = vicreg::Parameters::<4, 6, 3, 6, 4>::DIMS.parameter_count();
-    let mut fresh: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+    let header = checkpoint::HEADER_BYTES + SMALL.depth() * checkpoint::RECORD_BYTES;
+    let params = SMALL.parameter_count();
+    let mut fresh: Box<Small<Sgd>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
     let untouched = state_bits(&fresh);
     for (what, offset, value) in [
         ("NaN weight", header, f32::NAN),
@@ -316,7 +330,7 @@ fn a_checkpoint_with_a_valid_checksum_but_impossible_values_is_rejected() {
     ] {
         let mut forged = bytes.clone();
         forged[offset..offset + 4].copy_from_slice(&value.to_le_bytes());
-        assert_eq!(fresh.load(&reseal(forged)), Err(Error::CheckpointCorrupt), "{what} accepted");
+        assert_eq!(fresh.load(&reseal(forged)), Err(CheckpointError::Corrupt), "{what} accepted");
     }
     assert_eq!(state_bits(&fresh), untouched);
     fresh.load(&reseal(bytes)).expect("resealing an intact checkpoint keeps it valid");

@@ -40,8 +40,9 @@ use crate::loss::{CovarianceSide, scratch_len};
 /// );
 /// assert!(MOTION.check().is_ok());
 /// assert_eq!((MOTION.repr_len(), MOTION.embed_len()), (32, 64));
-/// const BYTES: usize = 4 * MOTION.workspace_len(32); // known before flashing
-/// assert!(BYTES < 256 * 1024);
+/// // Every activation of a training step for batches of 8, known before flashing:
+/// const BYTES: usize = 4 * MOTION.workspace_len(8);
+/// assert!(BYTES < 400 * 1024);
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Net<'a> {
@@ -122,8 +123,6 @@ pub(crate) struct Walk<'n> {
     current: Option<usize>,
     /// Whether a later layer may overwrite the current activation.
     reusable: bool,
-    /// Largest activation, in elements per sample.
-    widest: usize,
     /// Most channels of a BatchNorm layer.
     norm_channels: usize,
     failed: Option<NetError>,
@@ -141,7 +140,6 @@ impl<'n> Walk<'n> {
             act: 0,
             current: None,
             reusable: false,
-            widest: 0,
             norm_channels: 0,
             failed: None,
         }
@@ -237,9 +235,6 @@ impl<'n> Walk<'n> {
         if matches!(layer, Layer::BatchNorm) && input.channels() > self.norm_channels {
             self.norm_channels = input.channels();
         }
-        if output.len() > self.widest {
-            self.widest = output.len();
-        }
         self.shape = output;
         self.current = Some(dst);
         self.reusable = layer.output_reusable();
@@ -278,8 +273,11 @@ pub struct Sizes {
     pub running: usize,
     /// One view's activations, ∂ℓ/∂z included.
     pub view: usize,
-    /// One of the backward pass's two gradient buffers.
-    pub gradient: usize,
+    /// The first of the backward pass's two gradient buffers (it starts
+    /// with ∂ℓ/∂z).
+    pub ping: usize,
+    /// The second.
+    pub pong: usize,
     /// The backward pass's gradient buffers and BatchNorm sums.
     pub backward: usize,
     /// The loss's scratch.
@@ -361,7 +359,8 @@ impl<'a> Net<'a> {
             parameters: 0,
             running: 0,
             view: 0,
-            gradient: 0,
+            ping: 0,
+            pong: 0,
             backward: 0,
             loss: 0,
             workspace: 0,
@@ -377,8 +376,9 @@ impl<'a> Net<'a> {
         };
         let embed = walk.shape.len();
         let view = walk.act.saturating_add(batch.saturating_mul(embed));
-        let gradient = walk.widest.saturating_mul(batch);
-        let backward = gradient.saturating_mul(2).saturating_add(walk.norm_channels * 2);
+        let (ping, pong) = self.gradient_widths();
+        let (ping, pong) = (ping.saturating_mul(batch), pong.saturating_mul(batch));
+        let backward = ping.saturating_add(pong).saturating_add(walk.norm_channels * 2);
         let loss = scratch_len(batch, embed, CovarianceSide::Auto);
         Sizes {
             input: self.input.len(),
@@ -387,11 +387,39 @@ impl<'a> Net<'a> {
             parameters: walk.params,
             running: walk.running,
             view,
-            gradient,
+            ping,
+            pong,
             backward,
             loss,
             workspace: view.saturating_mul(2).saturating_add(backward).saturating_add(loss),
         }
+    }
+
+    /// The widest gradient each of the backward pass's two buffers holds,
+    /// per sample. The pass starts with ∂ℓ/∂z in the first; a layer that
+    /// changes the shape (Linear, Conv1d, MeanTime) writes ∂ℓ/∂input into
+    /// the other and the two swap roles, while ReLU and BatchNorm work in
+    /// place; the first layer's ∂ℓ/∂input is never needed.
+    const fn gradient_widths(&self) -> (usize, usize) {
+        let Some(last) = self.shape_before(self.depth()) else {
+            return (0, 0);
+        };
+        let mut widths = [last.len(), 0];
+        let mut current = 0;
+        let mut i = self.depth();
+        while i > 1 {
+            i -= 1;
+            let (Some(layer), Some(input)) = (self.layer(i), self.shape_before(i)) else {
+                return (0, 0);
+            };
+            if matches!(layer, Layer::Linear(_) | Layer::Conv1d(_) | Layer::MeanTime) {
+                current = 1 - current;
+                if input.len() > widths[current] {
+                    widths[current] = input.len();
+                }
+            }
+        }
+        (widths[0], widths[1])
     }
 
     /// Values in one input sample.

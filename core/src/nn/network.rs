@@ -89,8 +89,8 @@ pub const fn sizes<N: Network>() -> Sizes {
 ///     /// The firmware's encoder and expander, batches of 16.
 ///     pub Firmware = FIRMWARE, batch 16
 /// );
-/// type Net = Trainer<Firmware, Sgd>;
-/// const _: () = assert!(Net::MEMORY_BYTES < 48 * 1024);
+/// type Device = Trainer<Firmware, Sgd>;
+/// const _: () = assert!(Device::MEMORY_BYTES < 48 * 1024);
 /// ```
 #[macro_export]
 macro_rules! network {

@@ -89,7 +89,7 @@ impl Layout {
 #[cfg_attr(not(feature = "fault-injection"), allow(dead_code))]
 pub(crate) enum Poison {
     None,
-    /// The first output of the first layer, view a, after its forward pass.
+    /// The first value of view a's representation, after the encoder.
     Activation(f32),
     /// The first gradient element, after the backward pass.
     Gradient(f32),
@@ -101,7 +101,8 @@ pub(crate) enum Poison {
 /// use vicreg::nn::{Layer, Net, Pass, Shape, Siamese};
 /// use vicreg::Pcg32;
 ///
-/// let net = Net::new(Shape::Flat(4), &[Layer::linear(8), Layer::ReLU, Layer::linear(3)], &[Layer::linear(6)]);
+/// let (encoder, expander) = ([Layer::linear(8), Layer::ReLU, Layer::linear(3)], [Layer::linear(6)]);
+/// let net = Net::new(Shape::Flat(4), &encoder, &expander);
 /// let siamese = Siamese::new(&net, 8)?;
 /// let sizes = siamese.layout().sizes;
 /// let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
@@ -247,9 +248,9 @@ impl<'n> Siamese<'n> {
         let s = &self.layout.sizes;
         let (a, rest) = ws.split_at_mut(s.view);
         let (b, rest) = rest.split_at_mut(s.view);
-        let (ping, rest) = rest.split_at_mut(s.gradient);
-        let (pong, rest) = rest.split_at_mut(s.gradient);
-        let (sums, loss) = rest.split_at_mut(s.backward - 2 * s.gradient);
+        let (ping, rest) = rest.split_at_mut(s.ping);
+        let (pong, rest) = rest.split_at_mut(s.pong);
+        let (sums, loss) = rest.split_at_mut(s.backward - s.ping - s.pong);
         Regions { views: [a, b], ping, pong, sums, loss }
     }
 
@@ -527,12 +528,11 @@ impl<'n> Siamese<'n> {
             sound &= self.forward(lanes, pass.norm, None, params, x, n, act, (0, depth));
         }
         if let Poison::Activation(value) = poison {
-            // Poison one activation of the first layer and let it flow on, as
-            // a glitch would.
-            if let Some(p) = self.place(0) {
-                r.views[0][p.dst] = value;
-                self.forward(lanes, pass.norm, None, params, x_a, n, r.views[0], (1, depth));
-            }
+            // Poison the first value of view a's representation and let it
+            // flow through the expander, as a glitch would.
+            r.views[0][self.layout.repr] = value;
+            let encoder = self.net.encoder.len();
+            self.forward(lanes, pass.norm, None, params, x_a, n, r.views[0], (encoder, depth));
         }
         if !sound {
             return Err(Error::NonFiniteResult);

@@ -8,7 +8,7 @@ use crate::nn::Poison;
 /// next step.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Fault {
-    /// The first output of the first layer, view a, after the forward pass.
+    /// The first value of view a's representation, after the encoder.
     Activation,
     /// The first gradient element, after the backward pass.
     Gradient,
