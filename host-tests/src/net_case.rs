@@ -5,7 +5,7 @@
 use crate::vectors::{Agreement, CaseConfig, LossScalars, MLP_TOL, Matrix, array_agreements, flatten};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use vicreg::nn::{Layer, Net, NormConfig, Pass, Shape, Siamese};
+use vicreg::nn::{AllKinds, Layer, Net, NormConfig, Pass, Place, Shape, Siamese};
 use vicreg::{Error, Options};
 
 /// One layer of a case: what it is, and its tensors by the schema's keys
@@ -286,7 +286,8 @@ pub fn compute(case: &NetCase, options: Options) -> Result<NetOutput, NetError> 
     }
     let (encoder, expander) = layers.split_at(case.encoder_layers);
     let net = Net::new(case.input, encoder, expander);
-    let siamese = Siamese::new(&net, case.n.max(2)).map_err(NetError::Core)?;
+    let mut places = vec![Place::EMPTY; net.depth()];
+    let siamese = Siamese::<AllKinds>::new(&net, case.n.max(2), &mut places).map_err(NetError::Core)?;
     let sizes = siamese.layout().sizes;
     let x_a: Vec<f32> = flatten(&case.x_a).iter().map(|&x| x as f32).collect();
     let x_b: Vec<f32> = flatten(&case.x_b).iter().map(|&x| x as f32).collect();

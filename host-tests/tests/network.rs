@@ -6,7 +6,7 @@
 use host_tests::batches::SplitMix;
 use host_tests::f64_reference::Config64;
 use host_tests::net64;
-use vicreg::nn::{Frozen, Layer, Net, Pass, Shape, Siamese, Tensor};
+use vicreg::nn::{AllKinds, Frozen, Layer, Net, Pass, Place, Shape, Siamese, Tensor};
 use vicreg::train::checkpoint::CheckpointError;
 use vicreg::{AdamW, Config, CovarianceSide, Error, Options, Pcg32, Sgd, Trainer, TrainerConfig};
 
@@ -53,7 +53,8 @@ fn widen(x: &[f32]) -> Vec<f64> {
 /// an independent f64 forward pass; returns the worst error of a tensor as a
 /// fraction of that tensor's largest gradient.
 fn worst_gradient_error(net: &Net<'_>, n: usize, seed: u64, side: CovarianceSide) -> (f64, Tensor) {
-    let siamese = Siamese::new(net, n).unwrap();
+    let mut places = vec![Place::EMPTY; net.depth()];
+    let siamese = Siamese::<AllKinds>::new(net, n, &mut places).unwrap();
     let sizes = siamese.layout().sizes;
     let mut params = vec![0.0; sizes.parameters];
     let mut running = vec![0.0; sizes.running];

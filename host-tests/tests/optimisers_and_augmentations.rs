@@ -29,7 +29,7 @@ fn is_weight_per_element() -> Vec<bool> {
 /// One update with the optimiser's state copies (`copies` of them).
 fn update<O: Optimizer>(opt: &mut O, p: &mut [f32], g: &[f32], state: &mut [Vec<f32>; 2], lr: f32, frozen: Frozen) {
     let [m, v] = state;
-    opt.update(&NET, p, g, m, v, lr, frozen).unwrap();
+    opt.update(&NET.tensors(), p, g, m, v, lr, frozen).unwrap();
 }
 
 fn state(copies: usize) -> [Vec<f32>; 2] {
@@ -140,10 +140,10 @@ fn hyper_parameters_out_of_range_are_refused() {
     let mut s = state(2);
     let [m, v] = &mut s;
     for (name, result) in [
-        ("negative lr", Sgd::new(0.9, 0.0).update(&NET, &mut p, &g, m, v, -1.0, Frozen::NONE)),
-        ("NaN lr", AdamW::new(0.0).update(&NET, &mut p, &g, m, v, f32::NAN, Frozen::NONE)),
-        ("momentum 1", Sgd::new(1.0, 0.0).update(&NET, &mut p, &g, m, v, 0.1, Frozen::NONE)),
-        ("negative decay", Lars::new(-0.1).update(&NET, &mut p, &g, m, v, 0.1, Frozen::NONE)),
+        ("negative lr", Sgd::new(0.9, 0.0).update(&NET.tensors(), &mut p, &g, m, v, -1.0, Frozen::NONE)),
+        ("NaN lr", AdamW::new(0.0).update(&NET.tensors(), &mut p, &g, m, v, f32::NAN, Frozen::NONE)),
+        ("momentum 1", Sgd::new(1.0, 0.0).update(&NET.tensors(), &mut p, &g, m, v, 0.1, Frozen::NONE)),
+        ("negative decay", Lars::new(-0.1).update(&NET.tensors(), &mut p, &g, m, v, 0.1, Frozen::NONE)),
     ] {
         assert_eq!(result, Err(Error::InvalidConfig), "{name}");
     }

@@ -1,7 +1,7 @@
 //! [`VicregLoss`]: the loss with every buffer sized at compile time.
 
 use super::config::Config;
-use super::objective::{LossTerms, Options, Views, Workspace, compute_in};
+use super::objective::{BothSides, LossTerms, Options, Views, Workspace, compute_in};
 use crate::error::Error;
 
 
@@ -94,7 +94,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
     pub fn loss(&mut self, a: &[[f32; D]], b: &[[f32; D]]) -> Result<LossTerms, Error> {
         let views = Self::views(a, b)?;
         let (config, options) = (self.config, self.options);
-        compute_in(views, &config, options, self.workspace(views.n()), None)
+        compute_in::<BothSides>(views, &config, options, self.workspace(views.n()), None)
     }
 
     /// The loss terms, with ∂ℓ/∂Z and ∂ℓ/∂Z′ written into `grad_a` and
@@ -117,7 +117,7 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
         }
         let (config, options) = (self.config, self.options);
         let grads = Some((grad_a.as_flattened_mut(), grad_b.as_flattened_mut()));
-        compute_in(views, &config, options, self.workspace(views.n()), grads)
+        compute_in::<BothSides>(views, &config, options, self.workspace(views.n()), grads)
     }
 
     fn views<'a>(a: &'a [[f32; D]], b: &'a [[f32; D]]) -> Result<Views<'a>, Error> {

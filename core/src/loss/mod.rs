@@ -21,4 +21,7 @@ mod variance;
 
 pub use config::Config;
 pub use fixed::VicregLoss;
-pub use objective::{CovarianceSide, LossTerms, Options, Views, loss, loss_and_gradients, scratch_len};
+pub(crate) use objective::loss_and_gradients_in;
+pub use objective::{
+    BothSides, CovarianceSide, LossTerms, Options, Sides, Views, loss, loss_and_gradients, scratch_len,
+};

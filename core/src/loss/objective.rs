@@ -279,6 +279,22 @@ impl<'s> Workspace<'s> {
     }
 }
 
+/// Which covariance formulations a build compiles: a caller whose scratch
+/// can never hold the d×d matrix (a device whose embedding is wider than its
+/// batch) leaves the feature side's code out of its flash.
+pub trait Sides {
+    /// The feature side (d×d) can be taken.
+    const FEATURE: bool;
+}
+
+/// Both formulations, for callers whose shapes are runtime values.
+#[derive(Clone, Copy, Debug)]
+pub struct BothSides;
+
+impl Sides for BothSides {
+    const FEATURE: bool = true;
+}
+
 fn compute(
     views: Views<'_>,
     config: &Config,
@@ -288,11 +304,28 @@ fn compute(
 ) -> Result<LossTerms, Error> {
     let (n, d) = (views.n(), views.d());
     let ws = Workspace::split(scratch, n, d)?;
-    compute_in(views, config, options, ws, grads)
+    compute_in::<BothSides>(views, config, options, ws, grads)
+}
+
+/// [`loss_and_gradients`] compiled for the formulations `S` allows.
+pub(crate) fn loss_and_gradients_in<S: Sides>(
+    views: Views<'_>,
+    config: &Config,
+    options: Options,
+    scratch: &mut [f32],
+    grad_a: &mut [f32],
+    grad_b: &mut [f32],
+) -> Result<LossTerms, Error> {
+    let (n, d, len) = (views.n(), views.d(), views.a.len());
+    if grad_a.len() != len || grad_b.len() != len {
+        return Err(Error::ShapeMismatch);
+    }
+    let ws = Workspace::split(scratch, n, d)?;
+    compute_in::<S>(views, config, options, ws, Some((grad_a, grad_b)))
 }
 
 /// The loss (and gradients) with the workspace already laid out.
-pub(crate) fn compute_in(
+pub(crate) fn compute_in<S: Sides>(
     views: Views<'_>,
     config: &Config,
     options: Options,
@@ -302,10 +335,14 @@ pub(crate) fn compute_in(
     config.validate()?;
     let (n, d, lanes) = (views.n(), views.d(), options.lanes);
     let available = ws.square.len();
-    let side = options.side.resolve(n, d, available).ok_or(Error::ScratchTooSmall {
-        needed: scratch_len(n, d, options.side),
-        available: n * d + 3 * d + available,
-    })?;
+    let too_small = Error::ScratchTooSmall { needed: scratch_len(n, d, options.side), available: n * d + 3 * d + available };
+    let side = match options.side.resolve(n, d, available) {
+        Some(CovarianceSide::FeatureSide) if !S::FEATURE => return Err(too_small),
+        Some(side) => side,
+        None => return Err(too_small),
+    };
+    // Without the feature side compiled in, every resolved side is the batch side.
+    let batch_side = side == CovarianceSide::BatchSide || !S::FEATURE;
 
     let inv = invariance::invariance(lanes, views.a, views.b);
     if let Some((ga, gb)) = grads.as_mut() {
@@ -323,10 +360,11 @@ pub(crate) fn compute_in(
         variance::column_variances(lanes, centred, d, var);
         var_term += variance::variance(var, config);
 
-        let square = &mut square[..side.square_side(n, d).pow(2)];
-        cov_term += match side {
-            CovarianceSide::BatchSide => gram::gram(lanes, centred, d, var, square),
-            _ => covariance::feature_covariance(lanes, centred, d, square),
+        let square = &mut square[..if batch_side { n * n } else { d * d }];
+        cov_term += if batch_side {
+            gram::gram(lanes, centred, d, var, square)
+        } else {
+            covariance::feature_covariance(lanes, centred, d, square)
         } / d as f32;
 
         let Some((ga, gb)) = grads.as_mut() else {
@@ -334,15 +372,14 @@ pub(crate) fn compute_in(
         };
         let grad = if branch == 0 { &mut **ga } else { &mut **gb };
         variance::variance_weights(var, n, config, weights);
-        match side {
-            CovarianceSide::BatchSide => {
-                // Fold −α·Z_c·diag(C) into the per-column weights.
-                for (w, v) in weights.iter_mut().zip(var.iter()) {
-                    *w -= alpha * v;
-                }
-                gram::gram_gradient(lanes, centred, d, square, alpha, grad);
+        if batch_side {
+            // Fold −α·Z_c·diag(C) into the per-column weights.
+            for (w, v) in weights.iter_mut().zip(var.iter()) {
+                *w -= alpha * v;
             }
-            _ => covariance::feature_gradient(lanes, centred, d, square, alpha, grad),
+            gram::gram_gradient(lanes, centred, d, square, alpha, grad);
+        } else {
+            covariance::feature_gradient(lanes, centred, d, square, alpha, grad);
         }
         for (g, row) in grad.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
             crate::lanes::mul_acc(lanes, g, row, weights);

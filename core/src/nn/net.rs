@@ -74,9 +74,12 @@ impl core::fmt::Display for NetError {
 
 impl core::error::Error for NetError {}
 
-/// Where one layer's tensors and buffers are, for a batch capacity.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Place {
+/// Where one layer's tensors and buffers are, for a batch capacity: what a
+/// walk through the declaration computes, kept so that the passes need not
+/// walk again. [`network!`](crate::network) computes them at compile time;
+/// [`Siamese::new`](super::Siamese::new) fills a caller's slice of them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Place {
     pub(crate) index: usize,
     pub(crate) layer: Layer,
     pub(crate) input: Shape,
@@ -99,6 +102,20 @@ pub(crate) struct Place {
 }
 
 impl Place {
+    /// A placeholder, to initialise arrays of places.
+    pub const EMPTY: Self = Self {
+        index: 0,
+        layer: Layer::ReLU,
+        input: Shape::Flat(0),
+        output: Shape::Flat(0),
+        params: 0,
+        running: 0,
+        src: None,
+        dst: 0,
+        x_hat: 0,
+        stats: 0,
+    };
+
     pub(crate) const fn weights(&self) -> usize {
         self.layer.weights(self.input)
     }
@@ -474,13 +491,61 @@ impl<'a> Net<'a> {
     }
 
     /// The parameter tensors in storage order, with their names and shapes.
-    #[must_use]
-    pub fn tensors(&self) -> Tensors<'_> {
-        Tensors { walk: Walk::new(self, 1), pending: None }
+    pub fn tensors(&self) -> impl Iterator<Item = Tensor> + Clone + '_ {
+        let mut walk = Walk::new(self, 1);
+        core::iter::from_fn(move || walk.next()).flat_map(|p| p.tensors().into_iter().flatten())
     }
 
-    pub(crate) const fn walk(&'a self, batch: usize) -> Walk<'a> {
-        Walk::new(self, batch)
+    /// Every layer's place for batches of up to `batch` rows, as a `const`
+    /// array of the network's depth `D` (what [`network!`](crate::network)
+    /// stores); [`Place::EMPTY`] past the last layer or for an invalid
+    /// network.
+    #[must_use]
+    pub const fn places<const D: usize>(&self, batch: usize) -> [Place; D] {
+        let mut out = [Place::EMPTY; D];
+        let mut walk = Walk::new(self, batch);
+        let mut i = 0;
+        while i < D {
+            match walk.next() {
+                Some(p) => out[i] = p,
+                None => break,
+            }
+            i += 1;
+        }
+        out
+    }
+
+    /// Fills `out` with every layer's place for batches of up to `batch`
+    /// rows; `false` if `out` is not the network's depth long or the network
+    /// is invalid.
+    pub(crate) fn fill_places(&self, batch: usize, out: &mut [Place]) -> bool {
+        if out.len() != self.depth() {
+            return false;
+        }
+        let mut walk = Walk::new(self, batch);
+        for slot in out.iter_mut() {
+            match walk.next() {
+                Some(p) => *slot = p,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Whether a layer of this kind appears in the network.
+    #[must_use]
+    pub const fn uses(&self, kind: Layer) -> bool {
+        let tag = kind.record().0;
+        let mut i = 0;
+        while i < self.depth() {
+            if let Some(layer) = self.layer(i)
+                && layer.record().0 == tag
+            {
+                return true;
+            }
+            i += 1;
+        }
+        false
     }
 }
 
@@ -544,11 +609,21 @@ impl Tensor {
     }
 }
 
-/// The iterator of [`Net::tensors`].
+/// The parameter tensors of precomputed places, in storage order (what an
+/// [`Optimizer`](crate::train::Optimizer) walks).
 #[derive(Clone, Debug)]
 pub struct Tensors<'n> {
-    walk: Walk<'n>,
+    places: &'n [Place],
     pending: Option<Tensor>,
+}
+
+impl<'n> Tensors<'n> {
+    /// The tensors of `places` (from [`Net::places`], or a
+    /// [`Siamese`](super::Siamese)'s).
+    #[must_use]
+    pub fn of(places: &'n [Place]) -> Self {
+        Self { places, pending: None }
+    }
 }
 
 impl Iterator for Tensors<'_> {
@@ -559,31 +634,41 @@ impl Iterator for Tensors<'_> {
             return Some(t);
         }
         loop {
-            let place = self.walk.next()?;
-            let (weights, biases) = (place.weights(), place.biases());
-            let in_len = place.input.len();
-            let weight_dims = match place.layer {
-                Layer::Linear(l) => ([l.out, in_len, 0], 2),
-                Layer::Conv1d(c) => ([c.out_channels, place.input.channels(), c.kernel], 3),
-                _ => ([weights, 0, 0], 1),
-            };
-            let tensor = |role, offset, (dims, rank)| Tensor {
-                layer: place.index,
-                kind: place.layer,
-                role,
-                offset,
-                dims,
-                rank,
-                decays: role == Role::Weight && place.layer.decays_weights(),
-            };
-            let bias = (biases > 0).then(|| tensor(Role::Bias, place.params + weights, ([biases, 0, 0], 1)));
-            if weights > 0 {
-                self.pending = bias;
-                return Some(tensor(Role::Weight, place.params, weight_dims));
-            }
-            if bias.is_some() {
-                return bias;
+            let (first, rest) = self.places.split_first()?;
+            self.places = rest;
+            match first.tensors() {
+                [Some(w), bias] => {
+                    self.pending = bias;
+                    return Some(w);
+                }
+                [None, Some(b)] => return Some(b),
+                [None, None] => {}
             }
         }
+    }
+}
+
+impl Place {
+    /// The layer's weight and bias tensors, where it has them.
+    fn tensors(&self) -> [Option<Tensor>; 2] {
+        let (weights, biases) = (self.weights(), self.biases());
+        let weight_dims = match self.layer {
+            Layer::Linear(l) => ([l.out, self.input.len(), 0], 2),
+            Layer::Conv1d(c) => ([c.out_channels, self.input.channels(), c.kernel], 3),
+            _ => ([weights, 0, 0], 1),
+        };
+        let tensor = |role, offset, (dims, rank)| Tensor {
+            layer: self.index,
+            kind: self.layer,
+            role,
+            offset,
+            dims,
+            rank,
+            decays: role == Role::Weight && self.layer.decays_weights(),
+        };
+        [
+            (weights > 0).then(|| tensor(Role::Weight, self.params, weight_dims)),
+            (biases > 0).then(|| tensor(Role::Bias, self.params + weights, ([biases, 0, 0], 1))),
+        ]
     }
 }

@@ -13,7 +13,8 @@
 //! model, but at compile time). The generic trainer is a thin shell that
 //! hands its arrays to [`Siamese`](super::Siamese) as slices.
 
-use super::net::{Net, Sizes};
+use super::kinds::KindSet;
+use super::net::{Net, Place, Sizes};
 use super::siamese::Layout;
 
 /// A fixed-size array of `f32` that a trainer holds: `[f32; L]` for any L.
@@ -50,6 +51,11 @@ pub trait Network: 'static {
     const BATCH: usize;
     /// Where everything is for that capacity.
     const LAYOUT: Layout;
+    /// Every layer's place for that capacity.
+    const PLACES: &'static [Place];
+    /// The kinds of layer the declaration uses: the passes are compiled with
+    /// those kinds' kernels only.
+    type Kinds: KindSet;
     /// One input sample, flat (channel-major for a map).
     type Sample: Buffer;
     /// The representation y of one sample.
@@ -108,6 +114,15 @@ macro_rules! network {
                 Some(layout) => layout,
                 None => panic!("invalid network"),
             };
+            const PLACES: &'static [$crate::nn::Place] =
+                &$crate::nn::Net::places::<{ $crate::nn::Net::depth(&$net) }>(&$net, $batch);
+            type Kinds = $crate::nn::Kinds<
+                { $crate::nn::Net::uses_batch_norm(&$net) },
+                { $crate::nn::Net::uses_conv1d(&$net) },
+                { $crate::nn::Net::uses_mean_time(&$net) },
+                { $crate::nn::Net::uses_maps(&$net) },
+                { $crate::nn::Net::feature_side_fits(&$net, $batch) },
+            >;
             type Sample = [f32; $crate::nn::Net::sizes(&$net, $batch).input];
             type Repr = [f32; $crate::nn::Net::sizes(&$net, $batch).repr];
             type Embedding = [f32; $crate::nn::Net::sizes(&$net, $batch).embed];

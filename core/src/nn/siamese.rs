@@ -16,7 +16,8 @@ use super::frozen::Frozen;
 use super::layer::Layer;
 use super::linear;
 use super::mean_time;
-use super::net::{Net, Place, Role, Sizes, Walk};
+use super::kinds::{AllKinds, KindSet};
+use super::net::{Net, Place, Role, Sizes, Tensors, Walk};
 use super::relu;
 use crate::error::Error;
 use crate::lanes::Lanes;
@@ -98,12 +99,13 @@ pub(crate) enum Poison {
 /// A network and a batch capacity: the passes over caller-provided buffers.
 ///
 /// ```
-/// use vicreg::nn::{Layer, Net, Pass, Shape, Siamese};
+/// use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese};
 /// use vicreg::Pcg32;
 ///
 /// let (encoder, expander) = ([Layer::linear(8), Layer::ReLU, Layer::linear(3)], [Layer::linear(6)]);
 /// let net = Net::new(Shape::Flat(4), &encoder, &expander);
-/// let siamese = Siamese::new(&net, 8)?;
+/// let mut places = vec![Place::EMPTY; net.depth()];
+/// let siamese = Siamese::<AllKinds>::new(&net, 8, &mut places)?;
 /// let sizes = siamese.layout().sizes;
 /// let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
 /// let (mut running, mut workspace) = (vec![0.0; sizes.running], vec![0.0; sizes.workspace]);
@@ -115,11 +117,17 @@ pub(crate) enum Poison {
 /// assert!(terms.loss > 0.0 && grads.iter().any(|g| *g != 0.0));
 /// # Ok::<(), vicreg::Error>(())
 /// ```
-#[derive(Clone, Copy, Debug)]
-pub struct Siamese<'n> {
+///
+/// `K` is the set of layer kinds the passes are compiled for: [`AllKinds`]
+/// for a network known only at run time, the network's own set (as
+/// [`Network::Kinds`](super::Network::Kinds) names it) on a device.
+#[derive(Debug)]
+pub struct Siamese<'n, K: KindSet = AllKinds> {
     net: &'n Net<'n>,
     batch: usize,
     layout: Layout,
+    places: &'n [Place],
+    kinds: core::marker::PhantomData<K>,
 }
 
 impl Default for Pass {
@@ -164,14 +172,18 @@ fn copy_input(x: &[f32], act: &mut [f32], src: Option<usize>, to: usize, len: us
     }
 }
 
-impl<'n> Siamese<'n> {
-    /// The passes of `net` for batches of up to `batch` rows.
+impl<'n, K: KindSet> Siamese<'n, K> {
+    /// The passes of `net` for batches of up to `batch` rows; `places`
+    /// (the network's depth long, e.g. `[Place::EMPTY; DEPTH]`) receives
+    /// where each layer's tensors and buffers are.
     ///
     /// # Errors
     ///
-    /// [`Error::InvalidNetwork`] naming the first layer that does not fit,
-    /// [`Error::TooFewRows`] for a capacity below 2.
-    pub fn new(net: &'n Net<'n>, batch: usize) -> Result<Self, Error> {
+    /// [`Error::InvalidNetwork`] naming the first layer that does not fit
+    /// (or whose kind `K` leaves out), [`Error::TooFewRows`] for a capacity
+    /// below 2, [`Error::ShapeMismatch`] if `places` is not the network's
+    /// depth long.
+    pub fn new(net: &'n Net<'n>, batch: usize, places: &'n mut [Place]) -> Result<Self, Error> {
         if let Err(e) = net.check() {
             return Err(Error::InvalidNetwork { layer: e.layer });
         }
@@ -182,12 +194,25 @@ impl<'n> Siamese<'n> {
         if layout.sizes.workspace == usize::MAX {
             return Err(Error::InvalidNetwork { layer: net.depth() });
         }
-        Ok(Self { net, batch, layout })
+        if let Some(layer) = (0..net.depth()).find(|&i| net.layer(i).is_some_and(|l| !K::covers(l))) {
+            return Err(Error::InvalidNetwork { layer });
+        }
+        if !net.fill_places(batch, places) {
+            return Err(Error::ShapeMismatch);
+        }
+        Ok(Self { net, batch, layout, places, kinds: core::marker::PhantomData })
     }
 
-    /// For a trainer whose layout is a checked compile-time constant.
-    pub(crate) const fn with_layout(net: &'n Net<'n>, batch: usize, layout: Layout) -> Self {
-        Self { net, batch, layout }
+    /// For a trainer whose layout and places are checked compile-time
+    /// constants.
+    pub(crate) const fn with_layout(net: &'n Net<'n>, batch: usize, layout: Layout, places: &'n [Place]) -> Self {
+        Self { net, batch, layout, places, kinds: core::marker::PhantomData }
+    }
+
+    /// The parameter tensors in storage order.
+    #[must_use]
+    pub fn tensors(&self) -> Tensors<'n> {
+        Tensors::of(self.places)
     }
 
     /// The network.
@@ -203,15 +228,7 @@ impl<'n> Siamese<'n> {
     }
 
     fn place(&self, i: usize) -> Option<Place> {
-        let mut walk = self.net.walk(self.batch);
-        let mut place = walk.next();
-        while let Some(p) = place {
-            if p.index == i {
-                return Some(p);
-            }
-            place = walk.next();
-        }
-        None
+        self.places.get(i).copied()
     }
 
     fn check_lengths(&self, params: usize, workspace: usize) -> Result<(), Error> {
@@ -272,7 +289,7 @@ impl<'n> Siamese<'n> {
         if params.len() != s.parameters || running.len() != s.running {
             return Err(Error::ShapeMismatch);
         }
-        for t in self.net.tensors() {
+        for t in self.tensors() {
             let values = &mut params[t.range()];
             if t.kind == Layer::BatchNorm {
                 values.fill(if t.role == Role::Weight { 1.0 } else { 0.0 });
@@ -284,8 +301,7 @@ impl<'n> Siamese<'n> {
                 }
             }
         }
-        let mut walk = self.net.walk(1);
-        while let Some(p) = walk.next() {
+        for p in self.places {
             let c = p.input.channels();
             if p.layer.running(p.input) > 0 {
                 running[p.running..p.running + c].fill(0.0);
@@ -324,11 +340,11 @@ impl<'n> Siamese<'n> {
                 let (input, output) = io(x, act, p, n);
                 linear::forward(lanes, w, b, input, p.input.len(), output);
             }
-            Layer::Conv1d(c) => {
+            Layer::Conv1d(c) if K::CONV1D => {
                 let (input, output) = io(x, act, p, n);
                 conv1d::forward(lanes, &c.geometry(p.input, p.output), w, b, input, output);
             }
-            Layer::MeanTime => {
+            Layer::MeanTime if K::MEAN_TIME => {
                 let (input, output) = io(x, act, p, n);
                 mean_time::forward(input, p.input, output);
             }
@@ -336,13 +352,13 @@ impl<'n> Siamese<'n> {
                 copy_input(x, act, p.src, p.dst, len);
                 relu::forward(&mut act[p.dst..p.dst + len]);
             }
-            Layer::BatchNorm => {
+            Layer::BatchNorm if K::BATCH_NORM => {
                 let (c, t) = (p.input.channels(), p.input.length());
                 if let Some(running) = running {
                     copy_input(x, act, p.src, p.dst, len);
                     let (mean, var) = (&running[p.running..p.running + c], &running[p.running + c..p.running + 2 * c]);
                     let y = &mut act[p.dst..p.dst + len];
-                    if t == 1 {
+                    if t == 1 || !K::MAPS {
                         batch_norm::normalise_running(y, w, b, norm.eps, mean, var);
                     } else {
                         batch_norm::normalise_running_map(y, t, w, b, norm.eps, mean, var);
@@ -356,7 +372,7 @@ impl<'n> Siamese<'n> {
                 let (mean, inv_std) = stats.split_at_mut(c);
                 let y = &mut after[p.dst - p.stats - 2 * c..][..len];
                 let mut s = BatchStats { mean, inv_std };
-                if t == 1 {
+                if t == 1 || !K::MAPS {
                     batch_norm::forward_train(lanes, x_hat, w, b, norm.eps, y, &mut s);
                 } else {
                     batch_norm::forward_train_map(x_hat, t, w, b, norm.eps, y, &mut s);
@@ -366,6 +382,8 @@ impl<'n> Siamese<'n> {
                 return s.mean.iter().all(|m| m.is_finite())
                     && s.inv_std.iter().all(|v| v.is_finite() && *v > 0.0);
             }
+            // A kind this build's set leaves out: `new` refused such a network.
+            Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => return false,
         }
         true
     }
@@ -384,15 +402,9 @@ impl<'n> Siamese<'n> {
         act: &mut [f32],
         (from, until): (usize, usize),
     ) -> bool {
-        let mut walk = self.net.walk(self.batch);
         let mut sound = true;
-        while let Some(p) = walk.next() {
-            if p.index >= until {
-                break;
-            }
-            if p.index >= from {
-                sound &= Self::layer_forward(lanes, norm, running, params, &p, x, n, act);
-            }
+        for p in self.places.get(from..until).unwrap_or(&[]) {
+            sound &= Self::layer_forward(lanes, norm, running, params, p, x, n, act);
         }
         sound
     }
@@ -441,7 +453,7 @@ impl<'n> Siamese<'n> {
                     }
                     true
                 }
-                Layer::Conv1d(c) => {
+                Layer::Conv1d(c) if K::CONV1D => {
                     let g = c.geometry(p.input, p.output);
                     if trains {
                         conv1d::accumulate_gradients(lanes, &g, input, dy, gw, gb);
@@ -451,7 +463,7 @@ impl<'n> Siamese<'n> {
                     }
                     true
                 }
-                Layer::MeanTime => {
+                Layer::MeanTime if K::MEAN_TIME => {
                     mean_time::backward(dy, p.input, &mut other[..in_len]);
                     true
                 }
@@ -459,19 +471,20 @@ impl<'n> Siamese<'n> {
                     relu::backward(&act[p.dst..p.dst + out_len], dy);
                     false
                 }
-                Layer::BatchNorm => {
+                Layer::BatchNorm if K::BATCH_NORM => {
                     let (c, t) = (p.input.channels(), p.input.length());
                     let x_hat = &act[p.x_hat..p.x_hat + in_len];
                     let inv_std = &act[p.stats + c..p.stats + 2 * c];
                     let g = if trains { Some((gw, gb)) } else { None };
                     let (s, sx) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
-                    if t == 1 {
+                    if t == 1 || !K::MAPS {
                         batch_norm::backward(lanes, x_hat, w, inv_std, dy, g, s, sx);
                     } else {
                         batch_norm::backward_map(x_hat, t, w, inv_std, dy, g, s, sx);
                     }
                     false
                 }
+                Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => false,
             };
             if swapped {
                 core::mem::swap(&mut cur, &mut other);
@@ -543,8 +556,7 @@ impl<'n> Siamese<'n> {
         let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
         let (z_a, z_b) = (&acts_a[layout.embed..layout.embed + n * e], &acts_b[layout.embed..layout.embed + n * e]);
         let views = Views::new(z_a, z_b, e).map_err(|_| Error::NonFiniteResult)?;
-        let terms =
-            loss::loss_and_gradients(views, &pass.loss, pass.options, r.loss, &mut dz_a[..n * e], &mut dz_b[..n * e])
+        let terms = loss::loss_and_gradients_in::<K>(views, &pass.loss, pass.options, r.loss, &mut dz_a[..n * e], &mut dz_b[..n * e])
                 .map_err(|err| if err == Error::NonFiniteInput { Error::NonFiniteResult } else { err })?;
         grads.fill(0.0);
         let mut rest = Regions { views: [&mut [], &mut []], ping: r.ping, pong: r.pong, sums: r.sums, loss: &mut [] };
@@ -567,10 +579,9 @@ impl<'n> Siamese<'n> {
             return false;
         }
         let (va, vb) = workspace.split_at(self.layout.sizes.view);
-        let mut walk = self.net.walk(self.batch);
         let mut sound = true;
-        while let Some(p) = walk.next() {
-            if !matches!(p.layer, Layer::BatchNorm) {
+        for p in self.places {
+            if !(K::BATCH_NORM && matches!(p.layer, Layer::BatchNorm)) {
                 continue;
             }
             let c = p.input.channels();

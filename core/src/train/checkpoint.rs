@@ -30,7 +30,7 @@
 //! finite and every running variance non-negative. CRC-32 detects every
 //! single-bit error and every burst up to 32 bits.
 
-use crate::nn::{Layer, Net, Shape};
+use crate::nn::{Layer, Net, Shape, Sizes};
 
 /// The bytes `VICR`.
 pub const MAGIC: [u8; 4] = *b"VICR";
@@ -213,10 +213,13 @@ fn encode_input(input: Shape) -> [u32; 2] {
 /// (0 for the model alone); saturates for sizes no memory holds.
 #[must_use]
 pub const fn len(net: &Net<'_>, optimizer_copies: usize) -> usize {
-    let s = net.sizes(1);
+    sized_len(net.depth(), &net.sizes(1), optimizer_copies)
+}
+
+const fn sized_len(depth: usize, s: &Sizes, optimizer_copies: usize) -> usize {
     let values = s.parameters.saturating_mul(optimizer_copies + 1).saturating_add(s.running);
     HEADER_BYTES
-        .saturating_add(RECORD_BYTES.saturating_mul(net.depth()))
+        .saturating_add(RECORD_BYTES.saturating_mul(depth))
         .saturating_add(values.saturating_mul(4))
         .saturating_add(TRAILER_BYTES)
 }
@@ -228,11 +231,17 @@ pub(crate) struct Writer<'o> {
 }
 
 impl<'o> Writer<'o> {
-    /// Starts a checkpoint of `net` with `copies` optimiser state copies,
-    /// after checking that `out` holds it all.
-    pub(crate) fn new(out: &'o mut [u8], net: &Net<'_>, meta: &Meta, copies: usize) -> Result<Self, CheckpointError> {
-        let total = len(net, copies);
-        let values = net.parameter_count().saturating_mul(copies + 1).saturating_add(net.running_len());
+    /// Starts a checkpoint of `net` (whose sizes are `sizes`) with `copies`
+    /// optimiser state copies, after checking that `out` holds it all.
+    pub(crate) fn new(
+        out: &'o mut [u8],
+        net: &Net<'_>,
+        sizes: &Sizes,
+        meta: &Meta,
+        copies: usize,
+    ) -> Result<Self, CheckpointError> {
+        let total = sized_len(net.depth(), sizes, copies);
+        let values = sizes.parameters.saturating_mul(copies + 1).saturating_add(sizes.running);
         let (Ok(payload), Ok(depth), Ok(encoder)) = (
             u32::try_from(values.saturating_mul(4)),
             u16::try_from(net.depth()),
@@ -282,15 +291,20 @@ impl<'o> Writer<'o> {
     }
 }
 
-/// A checked checkpoint: what it says and its payload bytes.
-pub(crate) struct Opened<'b> {
-    pub(crate) info: Info<'b>,
+/// A checkpoint whose framing is checked (lengths, magic, version, checksum,
+/// flags, finite values) but whose layer records are not yet read.
+#[derive(Clone, Copy)]
+pub(crate) struct Raw<'b> {
+    pub(crate) meta: Meta,
+    pub(crate) with_state: bool,
+    pub(crate) input: Shape,
+    pub(crate) encoder_layers: usize,
+    pub(crate) records: &'b [u8],
     pub(crate) payload: &'b [u8],
 }
 
-/// Checks everything that can be checked without knowing the network the
-/// caller expects (see the module documentation).
-pub(crate) fn open(bytes: &[u8]) -> Result<Opened<'_>, CheckpointError> {
+/// Checks the framing of a checkpoint (see the module documentation).
+pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
     use CheckpointError::{Corrupt, Magic, Version};
     if bytes.len() < HEADER_BYTES + TRAILER_BYTES {
         return Err(Corrupt);
@@ -325,63 +339,91 @@ pub(crate) fn open(bytes: &[u8]) -> Result<Opened<'_>, CheckpointError> {
     let to_usize = |x: u32| usize::try_from(x).map_err(|_| Corrupt);
     let (channels, length) = (to_usize(u32_at(bytes, 16))?, to_usize(u32_at(bytes, 20))?);
     let input = if length == 0 { Shape::Flat(channels) } else { Shape::Map { channels, length } };
-    let records = &bytes[HEADER_BYTES..records_end];
-    // Walk the records as a network: each must decode, fit its input, and
-    // the sizes must give the payload's length exactly.
     if encoder_layers == 0 || encoder_layers > depth || input.is_empty() {
-        return Err(Corrupt);
-    }
-    let (mut shape, mut parameters, mut running) = (input, 0usize, 0usize);
-    for r in records.chunks_exact(RECORD_BYTES) {
-        let layer = decode_layer(r).ok_or(Corrupt)?;
-        let out = layer.output(shape).map_err(|_| Corrupt)?;
-        parameters = parameters.checked_add(layer.parameter_count(shape)).ok_or(Corrupt)?;
-        running = running.checked_add(layer.running(shape)).ok_or(Corrupt)?;
-        shape = out;
-    }
-    let values = payload / 4;
-    let model = parameters.checked_add(running).ok_or(Corrupt)?;
-    let extra = values.checked_sub(model).ok_or(Corrupt)?;
-    let optimizer_copies = extra.checked_div(parameters).unwrap_or(0);
-    let exact = if with_state { optimizer_copies > 0 && extra == optimizer_copies * parameters } else { extra == 0 };
-    if !exact {
         return Err(Corrupt);
     }
     let payload = &bytes[records_end..end];
     if !values_of(payload).all(f32::is_finite) {
         return Err(Corrupt);
     }
-    // Running statistics are mean then variance per BatchNorm layer: a
-    // negative variance would make inference take the root of a negative.
-    let mut shape = input;
-    let mut at = parameters;
-    for r in records.chunks_exact(RECORD_BYTES) {
+    let meta = Meta { optimizer_kind: kind, steps: u32_at(bytes, 24), optimizer_steps: u32_at(bytes, 28) };
+    Ok(Raw { meta, with_state, input, encoder_layers, records: &bytes[HEADER_BYTES..records_end], payload })
+}
+
+/// Whether the payload holds the model values and whole state copies (as
+/// many as `copies`, at least one exactly when the flag says so).
+pub(crate) fn copies_of(raw: &Raw<'_>, parameters: usize, running: usize) -> Result<usize, CheckpointError> {
+    let values = raw.payload.len() / 4;
+    let extra = values.checked_sub(parameters.saturating_add(running)).ok_or(CheckpointError::Corrupt)?;
+    let copies = extra.checked_div(parameters).unwrap_or(0);
+    let exact = if raw.with_state { copies > 0 && extra == copies * parameters } else { extra == 0 };
+    if exact { Ok(copies) } else { Err(CheckpointError::Corrupt) }
+}
+
+/// Whether the running variances, at `variances` (offset, channels) in the
+/// running statistics after `parameters` values, are all non-negative: a
+/// negative one would make inference take the root of a negative number.
+pub(crate) fn variances_sound(payload: &[u8], parameters: usize, variances: impl Iterator<Item = (usize, usize)>) -> bool {
+    variances.into_iter().all(|(at, c)| {
+        payload.get(4 * (parameters + at)..4 * (parameters + at + c)).is_some_and(|v| values_of(v).all(|x| x >= 0.0))
+    })
+}
+
+/// Reads the layer records of a framed checkpoint as a network: each must
+/// decode, fit its input, and the sizes must give the payload's length
+/// exactly.
+pub(crate) fn describe(raw: Raw<'_>) -> Result<Info<'_>, CheckpointError> {
+    use CheckpointError::Corrupt;
+    let (mut shape, mut parameters, mut running) = (raw.input, 0usize, 0usize);
+    for r in raw.records.chunks_exact(RECORD_BYTES) {
+        let layer = decode_layer(r).ok_or(Corrupt)?;
+        let out = layer.output(shape).map_err(|_| Corrupt)?;
+        parameters = parameters.checked_add(layer.parameter_count(shape)).ok_or(Corrupt)?;
+        running = running.checked_add(layer.running(shape)).ok_or(Corrupt)?;
+        shape = out;
+    }
+    let optimizer_copies = copies_of(&raw, parameters, running)?;
+    // Running statistics are mean then variance per BatchNorm layer.
+    let mut shape = raw.input;
+    let mut at = 0;
+    for r in raw.records.chunks_exact(RECORD_BYTES) {
         let layer = decode_layer(r).ok_or(Corrupt)?;
         let c = layer.running(shape) / 2;
-        let var = payload.get(4 * (at + c)..4 * (at + 2 * c)).ok_or(Corrupt)?;
-        if values_of(var).any(|v| v < 0.0) {
+        if !variances_sound(raw.payload, parameters, core::iter::once((at + c, c))) {
             return Err(Corrupt);
         }
         at += 2 * c;
         shape = layer.output(shape).map_err(|_| Corrupt)?;
     }
-    let meta = Meta { optimizer_kind: kind, steps: u32_at(bytes, 24), optimizer_steps: u32_at(bytes, 28) };
-    let info = Info { meta, input, encoder_layers, parameters, running, optimizer_copies, records };
-    Ok(Opened { info, payload })
+    Ok(Info {
+        meta: raw.meta,
+        input: raw.input,
+        encoder_layers: raw.encoder_layers,
+        parameters,
+        running,
+        optimizer_copies,
+        records: raw.records,
+    })
 }
 
-/// Compares a checked checkpoint's network with `net`, naming the first
-/// difference.
-pub(crate) fn same_network(info: &Info<'_>, net: &Net<'_>) -> Result<(), CheckpointError> {
-    if info.input != net.input {
+/// Compares a framed checkpoint's network with `net`, naming the first
+/// difference (without decoding the records: each is compared with the
+/// bytes `net`'s layer writes).
+pub(crate) fn same_network(raw: &Raw<'_>, net: &Net<'_>) -> Result<(), CheckpointError> {
+    if raw.input != net.input {
         return Err(CheckpointError::Input);
     }
-    if info.depth() != net.depth() || info.encoder_layers != net.encoder.len() {
-        return Err(CheckpointError::Depth { found: info.depth(), expected: net.depth() });
+    let depth = raw.records.len() / RECORD_BYTES;
+    if depth != net.depth() || raw.encoder_layers != net.encoder.len() {
+        return Err(CheckpointError::Depth { found: depth, expected: net.depth() });
     }
-    for i in 0..net.depth() {
-        if info.layer(i) != net.layer(i) {
-            return Err(CheckpointError::Layer { index: i });
+    for (index, record) in raw.records.chunks_exact(RECORD_BYTES).enumerate() {
+        let mut expected = [0u8; RECORD_BYTES];
+        if let Some(layer) = net.layer(index) {
+            encode_layer(layer, &mut expected);
+        }
+        if record != expected {
+            return Err(CheckpointError::Layer { index });
         }
     }
     Ok(())
@@ -395,7 +437,7 @@ pub(crate) fn same_network(info: &Info<'_>, net: &Net<'_>) -> Result<(), Checkpo
 /// As [`Trainer::load`](super::Trainer::load), except for the comparisons
 /// with a trainer's network and optimiser.
 pub fn inspect(bytes: &[u8]) -> Result<Info<'_>, CheckpointError> {
-    open(bytes).map(|o| o.info)
+    describe(open_raw(bytes)?)
 }
 
 /// The payload values of a checkpoint that [`inspect`] accepted.
@@ -426,7 +468,7 @@ pub fn assemble(net: &Net<'_>, meta: &Meta, values: &[f32], out: &mut [u8]) -> R
     if extra != copies * params || (copies > 0) != (meta.optimizer_kind != 0) {
         return Err(CheckpointError::Corrupt);
     }
-    let mut w = Writer::new(out, net, meta, copies)?;
+    let mut w = Writer::new(out, net, &net.sizes(1), meta, copies)?;
     w.put(values);
     Ok(w.finish())
 }

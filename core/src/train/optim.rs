@@ -11,7 +11,7 @@
 
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
-use crate::nn::{Buffer, Frozen, Net, Tensor};
+use crate::nn::{Buffer, Frozen, Tensor, Tensors};
 
 /// An optimiser's state: `K` parameter-shaped copies (`[P; K]`).
 pub trait State<P: Buffer>: Clone + core::fmt::Debug {
@@ -62,7 +62,8 @@ pub trait Optimizer {
     /// [`Error::InvalidConfig`] otherwise.
     fn validate(&self) -> Result<(), Error>;
 
-    /// The update rule itself over every tensor of `net` not in `frozen`:
+    /// The update rule itself over every tensor of `tensors` (a network's,
+    /// from [`Net::tensors`](crate::nn::Net::tensors)) not in `frozen`:
     /// computes each new parameter and state value (`first` and `second` are
     /// the state copies, empty when unused), writes them only if `commit`,
     /// and returns whether all were finite. Call [`update`](Self::update)
@@ -70,7 +71,7 @@ pub trait Optimizer {
     #[allow(clippy::too_many_arguments)]
     fn apply(
         &mut self,
-        net: &Net<'_>,
+        tensors: &Tensors<'_>,
         params: &mut [f32],
         grads: &[f32],
         first: &mut [f32],
@@ -93,7 +94,7 @@ pub trait Optimizer {
     #[allow(clippy::too_many_arguments)]
     fn update(
         &mut self,
-        net: &Net<'_>,
+        tensors: &Tensors<'_>,
         params: &mut [f32],
         grads: &[f32],
         first: &mut [f32],
@@ -101,7 +102,7 @@ pub trait Optimizer {
         lr: f32,
         frozen: Frozen,
     ) -> Result<(), Error> {
-        let len = net.parameter_count();
+        let len: usize = tensors.clone().map(|t| t.len()).sum();
         let state_ok = |s: &[f32]| s.is_empty() || s.len() == len;
         if params.len() != len || grads.len() != len || !state_ok(first) || !state_ok(second) {
             return Err(Error::ShapeMismatch);
@@ -110,10 +111,10 @@ pub trait Optimizer {
         if !(lr.is_finite() && lr >= 0.0) {
             return Err(Error::InvalidConfig);
         }
-        if !self.apply(net, params, grads, first, second, lr, frozen, false) {
+        if !self.apply(tensors, params, grads, first, second, lr, frozen, false) {
             return Err(Error::NonFiniteResult);
         }
-        self.apply(net, params, grads, first, second, lr, frozen, true);
+        self.apply(tensors, params, grads, first, second, lr, frozen, true);
         Ok(())
     }
 
@@ -136,7 +137,7 @@ pub trait Optimizer {
 /// tensor of the layers not frozen (a missing state is an empty slice) and
 /// returns whether every call reported finite values.
 fn for_each_trainable(
-    net: &Net<'_>,
+    tensors: &Tensors<'_>,
     params: &mut [f32],
     grads: &[f32],
     first: &mut [f32],
@@ -145,7 +146,7 @@ fn for_each_trainable(
     mut update: impl FnMut(&Tensor, &mut [f32], &[f32], &mut [f32], &mut [f32]) -> bool,
 ) -> bool {
     let mut finite = true;
-    for t in net.tensors() {
+    for t in tensors.clone() {
         if frozen.contains(t.layer) {
             continue;
         }
@@ -197,7 +198,7 @@ impl Optimizer for Sgd {
 
     fn apply(
         &mut self,
-        net: &Net<'_>,
+        tensors: &Tensors<'_>,
         params: &mut [f32],
         grads: &[f32],
         first: &mut [f32],
@@ -207,7 +208,7 @@ impl Optimizer for Sgd {
         commit: bool,
     ) -> bool {
         let (momentum, wd) = (self.momentum, self.weight_decay);
-        for_each_trainable(net, params, grads, first, second, frozen, |t, p, g, m, _| {
+        for_each_trainable(tensors, params, grads, first, second, frozen, |t, p, g, m, _| {
             let decay = if t.decays { wd } else { 0.0 };
             let mut finite = m.len() == p.len();
             for ((w, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
@@ -264,7 +265,7 @@ impl Optimizer for AdamW {
 
     fn apply(
         &mut self,
-        net: &Net<'_>,
+        tensors: &Tensors<'_>,
         params: &mut [f32],
         grads: &[f32],
         first: &mut [f32],
@@ -282,7 +283,7 @@ impl Optimizer for AdamW {
         let (c1, c2) = (1.0 - libm::powf(b1, t as f32), 1.0 - libm::powf(b2, t as f32));
         let step = lr / c1;
         let inv_sqrt_c2 = 1.0 / libm::sqrtf(c2);
-        for_each_trainable(net, params, grads, first, second, frozen, |tensor, p, g, m, v| {
+        for_each_trainable(tensors, params, grads, first, second, frozen, |tensor, p, g, m, v| {
             let decay = if tensor.decays { lr * wd } else { 0.0 };
             let mut finite = m.len() == p.len() && v.len() == p.len();
             for (((w, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
@@ -345,7 +346,7 @@ impl Optimizer for Lars {
 
     fn apply(
         &mut self,
-        net: &Net<'_>,
+        tensors: &Tensors<'_>,
         params: &mut [f32],
         grads: &[f32],
         first: &mut [f32],
@@ -355,7 +356,7 @@ impl Optimizer for Lars {
         commit: bool,
     ) -> bool {
         let (momentum, wd, eta) = (self.momentum, self.weight_decay, self.eta);
-        for_each_trainable(net, params, grads, first, second, frozen, |t, p, g, m, _| {
+        for_each_trainable(tensors, params, grads, first, second, frozen, |t, p, g, m, _| {
             // Biases and BatchNorm parameters: plain momentum, no decay, no trust ratio.
             let (decay, trust) = if t.decays {
                 // ‖g + λw‖² = ‖g‖² + 2λ⟨g, w⟩ + λ²‖w‖², without a buffer for g + λw.

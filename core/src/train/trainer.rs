@@ -219,8 +219,8 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
         }
     }
 
-    fn siamese() -> Siamese<'static> {
-        Siamese::with_layout(&N::NET, N::BATCH, N::LAYOUT)
+    fn siamese() -> Siamese<'static, N::Kinds> {
+        Siamese::with_layout(&N::NET, N::BATCH, N::LAYOUT, N::PLACES)
     }
 
     /// Draws fresh parameters (PyTorch's default initialisation), resets the
@@ -371,7 +371,8 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
             return Err(Error::NonFiniteResult);
         }
         let (first, second) = split_state(self.state.copies_mut());
-        self.optimizer.update(&N::NET, self.params.as_mut(), self.grads.as_ref(), first, second, lr, self.config.frozen)?;
+        let tensors = siamese.tensors();
+        self.optimizer.update(&tensors, self.params.as_mut(), self.grads.as_ref(), first, second, lr, self.config.frozen)?;
         siamese.update_running(norm, self.workspace.as_ref(), n, self.running.as_mut(), true);
         self.steps = self.steps.saturating_add(1);
         Ok(StepReport { terms, lr, step: self.steps })
@@ -431,7 +432,7 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
             optimizer_steps: if with_optimizer { self.optimizer.steps() } else { 0 },
         };
         let copies = if with_optimizer { self.state.copies().len() } else { 0 };
-        let mut w = checkpoint::Writer::new(out, &N::NET, &meta, copies)?;
+        let mut w = checkpoint::Writer::new(out, &N::NET, &N::LAYOUT.sizes, &meta, copies)?;
         w.put(self.params.as_ref());
         w.put(self.running.as_ref());
         for copy in &self.state.copies()[..copies] {
@@ -453,41 +454,50 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
     /// another network; [`CheckpointError::Optimizer`] for another
     /// optimiser's state. On any error nothing is changed.
     pub fn load(&mut self, bytes: &[u8]) -> Result<(), CheckpointError> {
-        let opened = checkpoint::open(bytes)?;
-        let info = opened.info;
-        checkpoint::same_network(&info, &N::NET)?;
-        let with_optimizer = info.optimizer_copies > 0;
+        let raw = checkpoint::open_raw(bytes)?;
+        checkpoint::same_network(&raw, &N::NET)?;
+        let sizes = &N::LAYOUT.sizes;
+        let found = checkpoint::copies_of(&raw, sizes.parameters, sizes.running)?;
+        let with_optimizer = found > 0;
         let copies = self.state.copies().len();
-        if with_optimizer && (info.meta.optimizer_kind != O::KIND || info.optimizer_copies != copies) {
-            return Err(CheckpointError::Optimizer { found: info.meta.optimizer_kind });
+        if with_optimizer && (raw.meta.optimizer_kind != O::KIND || found != copies) {
+            return Err(CheckpointError::Optimizer { found: raw.meta.optimizer_kind });
         }
-        if info.meta.optimizer_steps != 0 && !(with_optimizer && O::COUNTS_STEPS) {
+        if raw.meta.optimizer_steps != 0 && !(with_optimizer && O::COUNTS_STEPS) {
             return Err(CheckpointError::Corrupt);
         }
-        let mut r = PayloadReader::new(opened.payload);
+        let variances = N::PLACES.iter().filter(|p| p.layer.running(p.input) > 0).map(|p| {
+            let c = p.input.channels();
+            (p.running + c, c)
+        });
+        if !checkpoint::variances_sound(raw.payload, sizes.parameters, variances) {
+            return Err(CheckpointError::Corrupt);
+        }
+        let model_values = sizes.parameters + sizes.running;
         if with_optimizer {
             // State the optimiser could never have written (a negative second
             // moment) would stall every later step: refuse it now.
-            let mut probe = PayloadReader::new(opened.payload);
-            probe.skip(info.model_values());
+            let mut probe = PayloadReader::new(raw.payload);
+            probe.skip(model_values);
             for copy in 0..copies {
-                if !O::state_valid(copy, probe.peek(info.parameters)) {
+                if !O::state_valid(copy, probe.peek(sizes.parameters)) {
                     return Err(CheckpointError::Corrupt);
                 }
-                probe.skip(info.parameters);
+                probe.skip(sizes.parameters);
             }
         }
+        let mut r = PayloadReader::new(raw.payload);
         r.read_into(self.params.as_mut());
         r.read_into(self.running.as_mut());
         if with_optimizer {
             for copy in self.state.copies_mut() {
                 r.read_into(copy.as_mut());
             }
-            self.optimizer.set_steps(info.meta.optimizer_steps);
+            self.optimizer.set_steps(raw.meta.optimizer_steps);
         } else {
             self.reset_optimizer();
         }
-        self.steps = info.meta.steps;
+        self.steps = raw.meta.steps;
         Ok(())
     }
 }
