@@ -59,7 +59,9 @@ impl fmt::Display for Error {
             Error::ZeroDimension => f.write_str("embedding dimension is zero"),
             Error::ShapeMismatch => f.write_str("buffer shapes do not match"),
             Error::NonFiniteInput => f.write_str("input holds a NaN or an infinity"),
-            Error::InvalidConfig => f.write_str("invalid configuration (a coefficient, rate, momentum or eps out of range)"),
+            Error::InvalidConfig => {
+                f.write_str("invalid configuration (a coefficient, rate, momentum or eps out of range)")
+            }
             Error::ScratchTooSmall { needed, available } => {
                 write!(f, "scratch holds {available} elements, {needed} are needed")
             }

@@ -16,7 +16,8 @@ use wide::f32x8;
 ///
 /// Both give the same result up to floating-point reassociation (the SIMD
 /// path sums in eight partial sums); tests hold them to agree within the
-/// reference tolerance.
+/// reference tolerance. On targets without f32 vectors both names run the
+/// eight-accumulator code, so a firmware carries one copy of each primitive.
 ///
 /// ```
 /// use vicreg::Lanes;
@@ -34,6 +35,16 @@ pub enum Lanes {
 
 const W: usize = 8;
 
+/// The lanes a primitive runs. Where `f32x8` is eight scalars (Cortex-M,
+/// RISC-V, WASM without `simd128`) the two forms do the same scalar work,
+/// and the eight-accumulator one is the faster (fewer loop tests, eight
+/// independent sums): both names run it, so one copy of each primitive is
+/// in flash.
+#[inline(always)]
+fn effective(lanes: Lanes) -> Lanes {
+    if HAS_VECTORS { lanes } else { Lanes::Wide }
+}
+
 #[inline]
 fn load(chunk: &[f32; W]) -> f32x8 {
     f32x8::from(*chunk)
@@ -44,7 +55,7 @@ fn load(chunk: &[f32; W]) -> f32x8 {
 pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
     let len = x.len().min(y.len());
     let (x, y) = (&x[..len], &y[..len]);
-    match lanes {
+    match effective(lanes) {
         Lanes::Scalar => x.iter().zip(y).map(|(a, b)| a * b).sum(),
         Lanes::Wide => {
             let (xb, xt) = x.as_chunks::<W>();
@@ -58,12 +69,47 @@ pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
     }
 }
 
+/// Four dot products against one x: [Σ xᵢ·w₀ᵢ, …, Σ xᵢ·w₃ᵢ], x loaded once
+/// for four rows of weights. With vectors each product keeps its own eight
+/// partial sums, exactly as [`dot`] does; without (Cortex-M), four scalar
+/// accumulators stay in registers, one load of x feeding four multiplies.
+#[inline]
+pub(crate) fn dot4(lanes: Lanes, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+    let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
+    let x = &x[..len];
+    let [w0, w1, w2, w3] = w.map(|r| &r[..len]);
+    if lanes == Lanes::Scalar || !HAS_VECTORS {
+        let mut acc = [0.0f32; 4];
+        for (k, &xk) in x.iter().enumerate() {
+            acc[0] += xk * w0[k];
+            acc[1] += xk * w1[k];
+            acc[2] += xk * w2[k];
+            acc[3] += xk * w3[k];
+        }
+        return acc;
+    }
+    let (xb, xt) = x.as_chunks::<W>();
+    let chunks = [w0, w1, w2, w3].map(|r| r.as_chunks::<W>());
+    let mut acc = [f32x8::ZERO; 4];
+    for (c, xc) in xb.iter().enumerate() {
+        let xv = load(xc);
+        for (a, (wb, _)) in acc.iter_mut().zip(&chunks) {
+            *a = xv.mul_add(load(&wb[c]), *a);
+        }
+    }
+    let mut out = [0.0f32; 4];
+    for ((o, a), (_, wt)) in out.iter_mut().zip(acc).zip(&chunks) {
+        *o = a.reduce_add() + xt.iter().zip(*wt).map(|(p, q)| p * q).sum::<f32>();
+    }
+    out
+}
+
 /// Σ (xᵢ − yᵢ)².
 #[inline]
 pub(crate) fn sum_sq_diff(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
     let len = x.len().min(y.len());
     let (x, y) = (&x[..len], &y[..len]);
-    match lanes {
+    match effective(lanes) {
         Lanes::Scalar => x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum(),
         Lanes::Wide => {
             let (xb, xt) = x.as_chunks::<W>();
@@ -81,7 +127,7 @@ pub(crate) fn sum_sq_diff(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
 /// y ← y + a·x.
 #[inline]
 pub(crate) fn axpy(lanes: Lanes, a: f32, x: &[f32], y: &mut [f32]) {
-    match lanes {
+    match effective(lanes) {
         Lanes::Scalar => {
             for (yi, xi) in y.iter_mut().zip(x) {
                 *yi += a * xi;
@@ -109,7 +155,7 @@ pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
     let len = x.iter().fold(y.len(), |m, r| m.min(r.len()));
     let y = &mut y[..len];
     let [x0, x1, x2, x3] = x.map(|r| &r[..len]);
-    match lanes {
+    match effective(lanes) {
         Lanes::Scalar => {
             for (k, yk) in y.iter_mut().enumerate() {
                 *yk += a[0] * x0[k] + a[1] * x1[k] + a[2] * x2[k] + a[3] * x3[k];
@@ -299,7 +345,7 @@ pub(crate) fn add_assign(lanes: Lanes, y: &mut [f32], x: &[f32]) {
 /// out ← s·(x − y), element-wise.
 #[inline]
 pub(crate) fn scaled_diff_into(lanes: Lanes, out: &mut [f32], s: f32, x: &[f32], y: &[f32]) {
-    match lanes {
+    match effective(lanes) {
         Lanes::Scalar => {
             for ((o, xi), yi) in out.iter_mut().zip(x).zip(y) {
                 *o = s * (xi - yi);
@@ -323,7 +369,7 @@ pub(crate) fn scaled_diff_into(lanes: Lanes, out: &mut [f32], s: f32, x: &[f32],
 /// y ← y + x ⊙ w, element-wise multiply-accumulate.
 #[inline]
 pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
-    match lanes {
+    match effective(lanes) {
         Lanes::Scalar => {
             for ((yi, xi), wi) in y.iter_mut().zip(x).zip(w) {
                 *yi += xi * wi;

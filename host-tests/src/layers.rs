@@ -18,7 +18,10 @@ pub fn to_json(layer: Layer) -> Value {
 }
 
 fn count(v: &Value, key: &str) -> Result<usize, String> {
-    v.get(key).and_then(Value::as_u64).and_then(|x| usize::try_from(x).ok()).ok_or(format!("layer needs a count `{key}`"))
+    v.get(key)
+        .and_then(Value::as_u64)
+        .and_then(|x| usize::try_from(x).ok())
+        .ok_or(format!("layer needs a count `{key}`"))
 }
 
 /// One layer from JSON.

@@ -55,7 +55,8 @@ pub fn forward(
                                     // Zero padding: positions outside [0, T) contribute nothing.
                                     let pos = (t * c.stride + k) as isize - c.padding as isize;
                                     if pos >= 0 && (pos as usize) < t_in {
-                                        sum += w[(o * ci + ch) * c.kernel + k] * act[r * in_len + ch * t_in + pos as usize];
+                                        sum += w[(o * ci + ch) * c.kernel + k]
+                                            * act[r * in_len + ch * t_in + pos as usize];
                                     }
                                 }
                             }
@@ -116,7 +117,15 @@ pub fn loss(net: &Net<'_>, params: &[f64], x_a: &[f64], x_b: &[f64], n: usize, e
 
 /// ∂ℓ/∂θ for every parameter by central differences of [`loss`] in f64,
 /// with a step of `h` relative to each parameter's magnitude (at least `h`).
-pub fn gradient(net: &Net<'_>, params: &[f64], x_a: &[f64], x_b: &[f64], n: usize, eps: f64, cfg: &Config64) -> Vec<f64> {
+pub fn gradient(
+    net: &Net<'_>,
+    params: &[f64],
+    x_a: &[f64],
+    x_b: &[f64],
+    n: usize,
+    eps: f64,
+    cfg: &Config64,
+) -> Vec<f64> {
     let mut p = params.to_vec();
     (0..params.len())
         .map(|i| {

@@ -108,11 +108,8 @@ fn net_layer(v: &Value) -> Result<CaseLayer, String> {
         "mean_time" => Layer::MeanTime,
         other => return Err(format!("layer type {other:?} is unknown")),
     };
-    let layer = if has_bias || !matches!(layer, Layer::Linear(_) | Layer::Conv1d(_)) {
-        layer
-    } else {
-        layer.without_bias()
-    };
+    let layer =
+        if has_bias || !matches!(layer, Layer::Linear(_) | Layer::Conv1d(_)) { layer } else { layer.without_bias() };
     Ok(CaseLayer {
         layer,
         eps: v.get("eps").and_then(Value::as_f64),
@@ -260,7 +257,12 @@ impl NetCase {
                 Some(v) if v.len() == t.len() => {
                     params[t.range()].iter_mut().zip(v).for_each(|(d, x)| *d = *x as f32);
                 }
-                _ => return Err(NetError::Unsupported(format!("layer {} `{key}` missing or of the wrong size", t.layer))),
+                _ => {
+                    return Err(NetError::Unsupported(format!(
+                        "layer {} `{key}` missing or of the wrong size",
+                        t.layer
+                    )));
+                }
             }
         }
         Ok(params)
@@ -301,7 +303,8 @@ pub fn compute(case: &NetCase, options: Options) -> Result<NetOutput, NetError> 
     // need a larger square matrix, and the scratch is the workspace's tail.
     let square = vicreg::scratch_len(case.n, sizes.embed, options.side);
     let mut workspace = vec![0.0f32; sizes.workspace - sizes.loss + square.max(sizes.loss)];
-    let terms = siamese.compute_gradients(&pass, &params, &mut grads, &mut workspace, &x_a, &x_b).map_err(NetError::Core)?;
+    let terms =
+        siamese.compute_gradients(&pass, &params, &mut grads, &mut workspace, &x_a, &x_b).map_err(NetError::Core)?;
     let widen = |s: &[f32]| s.iter().copied().map(f64::from).collect::<Vec<f64>>();
     let (repr, embed) = siamese.last_forward(&workspace, 0, case.n);
     let mut by_layer = vec![BTreeMap::new(); layers.len()];

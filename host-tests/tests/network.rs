@@ -14,7 +14,15 @@ use vicreg::{AdamW, Config, CovarianceSide, Error, Options, Pcg32, Sgd, Trainer,
 const OFFICIAL: Net = Net::new(
     Shape::Flat(6),
     &[Layer::linear(12), Layer::ReLU, Layer::linear(5)],
-    &[Layer::linear(10), Layer::BatchNorm, Layer::ReLU, Layer::linear(10), Layer::BatchNorm, Layer::ReLU, Layer::linear(16).without_bias()],
+    &[
+        Layer::linear(10),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::linear(10),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::linear(16).without_bias(),
+    ],
 );
 /// Conv1d with stride 2 and padding, BatchNorm over a C×T map, a Conv1d
 /// without bias, the mean over time.
@@ -154,8 +162,10 @@ fn running_statistics_and_inference_follow_torch_batch_norm() {
                 let (c, len) = (shape.channels(), shape.length());
                 let count = (n * len) as f64;
                 for ch in 0..c {
-                    let v: Vec<f64> =
-                        (0..n).flat_map(|r| (0..len).map(move |p| r * c * len + ch * len + p)).map(|k| input[k]).collect();
+                    let v: Vec<f64> = (0..n)
+                        .flat_map(|r| (0..len).map(move |p| r * c * len + ch * len + p))
+                        .map(|k| input[k])
+                        .collect();
                     let mean = v.iter().sum::<f64>() / count;
                     let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (count - 1.0);
                     expected[at + ch] += m * (mean - expected[at + ch]);
@@ -226,7 +236,8 @@ fn a_failed_step_leaves_parameters_state_and_count_untouched() {
 fn a_step_whose_loss_overflows_is_refused() {
     // Without BatchNorm nothing rescales huge activations: finite inputs of
     // 1e37 give embeddings whose squared differences overflow.
-    const PLAIN: Net = Net::new(Shape::Flat(6), &[Layer::linear(12), Layer::ReLU, Layer::linear(5)], &[Layer::linear(8)]);
+    const PLAIN: Net =
+        Net::new(Shape::Flat(6), &[Layer::linear(12), Layer::ReLU, Layer::linear(5)], &[Layer::linear(8)]);
     vicreg::network!(Plain = PLAIN, batch 16);
     let mut t: Box<Trainer<Plain, Sgd>> = Box::new(Trainer::new(TrainerConfig::new(0.01), Sgd::new(0.9, 0.0)));
     t.init(&mut Pcg32::new(10));
@@ -288,7 +299,15 @@ fn checkpoints_of_another_network_name_the_first_layer_that_differs() {
     const WIDER_EXPANDER: Net = Net::new(
         Shape::Flat(6),
         &[Layer::linear(12), Layer::ReLU, Layer::linear(5)],
-        &[Layer::linear(10), Layer::BatchNorm, Layer::ReLU, Layer::linear(11), Layer::BatchNorm, Layer::ReLU, Layer::linear(16).without_bias()],
+        &[
+            Layer::linear(10),
+            Layer::BatchNorm,
+            Layer::ReLU,
+            Layer::linear(11),
+            Layer::BatchNorm,
+            Layer::ReLU,
+            Layer::linear(16).without_bias(),
+        ],
     );
     const OTHER_INPUT: Net = Net::new(Shape::Flat(7), OFFICIAL.encoder, OFFICIAL.expander);
     const SHALLOW: Net = Net::new(Shape::Flat(6), OFFICIAL.encoder, &[Layer::linear(16)]);

@@ -93,7 +93,13 @@ fn every_network_vector_passes_forward_and_gradients_with_every_side_and_lanes()
                 let out = net_case::compute(&case, options).unwrap_or_else(|e| panic!("{}: {e}", case.name));
                 let agreements = net_case::judge(&case, &out);
                 let w = worst(&agreements).expect("a case has quantities");
-                assert!(w.ratio <= 1.0, "{} ({options:?}): {} is off by {:.1}× the tolerance", case.name, w.what, w.ratio);
+                assert!(
+                    w.ratio <= 1.0,
+                    "{} ({options:?}): {} is off by {:.1}× the tolerance",
+                    case.name,
+                    w.what,
+                    w.ratio
+                );
             }
         }
         checked += 1;

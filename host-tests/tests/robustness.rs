@@ -6,9 +6,11 @@
 use host_tests::batches::{Clusters, SplitMix};
 use proptest::prelude::*;
 use vicreg::nn::{Layer, Net, Shape};
-use vicreg::train::checkpoint::{self, CheckpointError};
 use vicreg::train::Fault;
-use vicreg::{AdamW, Config, CovarianceSide, Error, Lanes, Optimizer, Options, Pcg32, Sgd, Trainer, TrainerConfig, Views};
+use vicreg::train::checkpoint::{self, CheckpointError};
+use vicreg::{
+    AdamW, Config, CovarianceSide, Error, Lanes, Optimizer, Options, Pcg32, Sgd, Trainer, TrainerConfig, Views,
+};
 
 /// Floats a sensor, a driver bug or a flash glitch can produce.
 fn hostile_f32() -> impl Strategy<Value = f32> {

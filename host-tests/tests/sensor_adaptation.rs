@@ -29,7 +29,11 @@ fn committed_checkpoint_is_what_pretraining_produces() {
             .find(|t| now.get(t.range()) != shipped.get(t.range()))
             .map_or("the header or the running statistics".to_owned(), |t| format!("layer {} {}", t.layer, t.name()));
         let worst = now.iter().zip(&shipped).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        panic!("pretraining no longer reproduces the shipped checkpoint: first difference in {first}, largest change {worst:e} ({} vs {} bytes)", bytes.len(), PRETRAINED.len());
+        panic!(
+            "pretraining no longer reproduces the shipped checkpoint: first difference in {first}, largest change {worst:e} ({} vs {} bytes)",
+            bytes.len(),
+            PRETRAINED.len()
+        );
     }
 }
 

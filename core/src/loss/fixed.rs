@@ -4,7 +4,6 @@ use super::config::Config;
 use super::objective::{BothSides, LossTerms, Options, Views, Workspace, compute_in};
 use crate::error::Error;
 
-
 /// The VICReg loss for batches of up to `N` rows of `D` features, with its
 /// whole workspace inside the value: no heap, and a size known before the
 /// firmware is flashed ([`VicregLoss::MEMORY_BYTES`]).

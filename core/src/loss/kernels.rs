@@ -3,10 +3,10 @@
 //! benchmarks. Each checks its slice shapes and returns an error rather than
 //! panicking.
 
-use crate::lanes::Lanes;
 use super::objective::rows;
 use super::{centring, covariance};
 use crate::error::Error;
+use crate::lanes::Lanes;
 
 /// Centres an n×d row-major batch `z` into `centred` (n·d) and writes the
 /// column means into `mean` (d), by the corrected two-pass algorithm; needs d

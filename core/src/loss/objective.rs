@@ -10,10 +10,10 @@
 //! [`VicregLoss`](crate::VicregLoss) wraps them with buffers sized at compile
 //! time.
 
-use crate::lanes::Lanes;
 use super::config::Config;
 use super::{centring, covariance, gram, invariance, variance};
 use crate::error::Error;
+use crate::lanes::Lanes;
 
 /// Which formulation computes the covariance term; both are exact.
 ///
@@ -335,7 +335,8 @@ pub(crate) fn compute_in<S: Sides>(
     config.validate()?;
     let (n, d, lanes) = (views.n(), views.d(), options.lanes);
     let available = ws.square.len();
-    let too_small = Error::ScratchTooSmall { needed: scratch_len(n, d, options.side), available: n * d + 3 * d + available };
+    let too_small =
+        Error::ScratchTooSmall { needed: scratch_len(n, d, options.side), available: n * d + 3 * d + available };
     let side = match options.side.resolve(n, d, available) {
         Some(CovarianceSide::FeatureSide) if !S::FEATURE => return Err(too_small),
         Some(side) => side,

@@ -236,7 +236,15 @@ pub(crate) fn forward_train_map(
 }
 
 /// [`normalise_running`] for C×T maps.
-pub(crate) fn normalise_running_map(x: &mut [f32], length: usize, gamma: &[f32], beta: &[f32], eps: f32, running_mean: &[f32], running_var: &[f32]) {
+pub(crate) fn normalise_running_map(
+    x: &mut [f32],
+    length: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    eps: f32,
+    running_mean: &[f32],
+    running_var: &[f32],
+) {
     let channels = gamma.len();
     if channels == 0 || length == 0 {
         return;

@@ -35,7 +35,13 @@ pub trait KindSet: Sides + 'static {
 /// The kind set with these flags; [`network!`](crate::network) names the one
 /// its declaration needs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Kinds<const BATCH_NORM: bool, const CONV1D: bool, const MEAN_TIME: bool, const MAPS: bool, const FEATURE: bool>;
+pub struct Kinds<
+    const BATCH_NORM: bool,
+    const CONV1D: bool,
+    const MEAN_TIME: bool,
+    const MAPS: bool,
+    const FEATURE: bool,
+>;
 
 impl<const B: bool, const C: bool, const M: bool, const P: bool, const F: bool> KindSet for Kinds<B, C, M, P, F> {
     const BATCH_NORM: bool = B;

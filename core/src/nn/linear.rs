@@ -40,43 +40,72 @@ impl Linear {
     }
 }
 /// y ← x·Wᵀ + b for every row; `b` may be empty (no bias). x is n×inputs,
-/// `w` outputs×inputs, y n×outputs.
+/// `w` outputs×inputs, y n×outputs. Four outputs at a time share each load
+/// of x.
 pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
     let outputs = w.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
         return;
     }
+    let quads = outputs / 4 * 4;
+    let bias = |o: usize| b.get(o).copied().unwrap_or(0.0);
     for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
-        for (o, (wr, yo)) in w.chunks_exact(inputs).zip(yr.iter_mut()).enumerate() {
-            *yo = lanes::dot(lanes, xr, wr) + b.get(o).copied().unwrap_or(0.0);
+        for o in (0..quads).step_by(4) {
+            let sums = lanes::dot4(lanes, xr, lanes::four_rows(w, inputs, o));
+            for (k, s) in sums.into_iter().enumerate() {
+                yr[o + k] = s + bias(o + k);
+            }
+        }
+        for o in quads..outputs {
+            yr[o] = lanes::dot(lanes, xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
         }
     }
 }
 
 /// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x and ∂ℓ/∂b += Σᵢ ∂ℓ/∂yᵢ (skipped when `gb` is empty).
+/// Four rows of the batch at a time: each row of ∂ℓ/∂W is read and written
+/// once for four rank-one updates.
 pub(crate) fn accumulate_gradients(lanes: Lanes, x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32], gb: &mut [f32]) {
     let outputs = gw.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
         return;
     }
-    for (xr, dyr) in x.chunks_exact(inputs).zip(dy.chunks_exact(outputs)) {
+    let n = (x.len() / inputs).min(dy.len() / outputs);
+    let quads = n / 4 * 4;
+    for i in (0..quads).step_by(4) {
+        let xs = lanes::four_rows(x, inputs, i);
+        for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate() {
+            let coeffs = [0, 1, 2, 3].map(|r| dy[(i + r) * outputs + o]);
+            lanes::axpy4(lanes, coeffs, xs, gwr);
+        }
+    }
+    for i in quads..n {
+        let (xr, dyr) = (&x[i * inputs..(i + 1) * inputs], &dy[i * outputs..(i + 1) * outputs]);
         for (gwr, &g) in gw.chunks_exact_mut(inputs).zip(dyr) {
             lanes::axpy(lanes, g, xr, gwr);
         }
+    }
+    for dyr in dy.chunks_exact(outputs) {
         lanes::add_assign(lanes, gb, dyr);
     }
 }
 
-/// ∂ℓ/∂x ← (∂ℓ/∂y)·W, overwriting `dx` (n×inputs).
+/// ∂ℓ/∂x ← (∂ℓ/∂y)·W, overwriting `dx` (n×inputs): four rows of W per pass
+/// over each row of ∂ℓ/∂x.
 pub(crate) fn backward_input(lanes: Lanes, w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
     let outputs = w.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
         return;
     }
+    let quads = outputs / 4 * 4;
     for (dxr, dyr) in dx.chunks_exact_mut(inputs).zip(dy.chunks_exact(outputs)) {
         dxr.fill(0.0);
-        for (wr, &g) in w.chunks_exact(inputs).zip(dyr) {
-            lanes::axpy(lanes, g, wr, dxr);
+        for o in (0..quads).step_by(4) {
+            let coeffs = [dyr[o], dyr[o + 1], dyr[o + 2], dyr[o + 3]];
+            lanes::axpy4(lanes, coeffs, lanes::four_rows(w, inputs, o), dxr);
+        }
+        for o in quads..outputs {
+            lanes::axpy(lanes, dyr[o], &w[o * inputs..(o + 1) * inputs], dxr);
         }
     }
 }

@@ -368,8 +368,7 @@ impl<'a> Net<'a> {
     /// network.
     #[must_use]
     pub const fn sizes(&self, batch: usize) -> Sizes {
-        const NONE: Sizes =
-            Sizes {
+        const NONE: Sizes = Sizes {
             input: 0,
             repr: 0,
             embed: 0,

@@ -13,10 +13,10 @@
 use super::batch_norm::{self, BatchStats, NormConfig};
 use super::conv1d;
 use super::frozen::Frozen;
+use super::kinds::{AllKinds, KindSet};
 use super::layer::Layer;
 use super::linear;
 use super::mean_time;
-use super::kinds::{AllKinds, KindSet};
 use super::net::{Net, Place, Role, Sizes, Tensors, Walk};
 use super::relu;
 use crate::error::Error;
@@ -132,12 +132,7 @@ pub struct Siamese<'n, K: KindSet = AllKinds> {
 
 impl Default for Pass {
     fn default() -> Self {
-        Self {
-            loss: Config::DEFAULT,
-            options: Options::default(),
-            norm: NormConfig::TORCH,
-            frozen: Frozen::NONE,
-        }
+        Self { loss: Config::DEFAULT, options: Options::default(), norm: NormConfig::TORCH, frozen: Frozen::NONE }
     }
 }
 
@@ -379,8 +374,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 }
                 // An overflowing sum of squares gives 1/√∞ = 0: refuse it here,
                 // before running statistics or weights could take it in.
-                return s.mean.iter().all(|m| m.is_finite())
-                    && s.inv_std.iter().all(|v| v.is_finite() && *v > 0.0);
+                return s.mean.iter().all(|m| m.is_finite()) && s.inv_std.iter().all(|v| v.is_finite() && *v > 0.0);
             }
             // A kind this build's set leaves out: `new` refused such a network.
             Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => return false,
@@ -556,8 +550,15 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
         let (z_a, z_b) = (&acts_a[layout.embed..layout.embed + n * e], &acts_b[layout.embed..layout.embed + n * e]);
         let views = Views::new(z_a, z_b, e).map_err(|_| Error::NonFiniteResult)?;
-        let terms = loss::loss_and_gradients_in::<K>(views, &pass.loss, pass.options, r.loss, &mut dz_a[..n * e], &mut dz_b[..n * e])
-                .map_err(|err| if err == Error::NonFiniteInput { Error::NonFiniteResult } else { err })?;
+        let terms = loss::loss_and_gradients_in::<K>(
+            views,
+            &pass.loss,
+            pass.options,
+            r.loss,
+            &mut dz_a[..n * e],
+            &mut dz_b[..n * e],
+        )
+        .map_err(|err| if err == Error::NonFiniteInput { Error::NonFiniteResult } else { err })?;
         grads.fill(0.0);
         let mut rest = Regions { views: [&mut [], &mut []], ping: r.ping, pong: r.pong, sums: r.sums, loss: &mut [] };
         for ((acts, dz), x) in [(&*acts_a, &*dz_a), (&*acts_b, &*dz_b)].into_iter().zip([x_a, x_b]) {
@@ -574,7 +575,14 @@ impl<'n, K: KindSet> Siamese<'n, K> {
     /// only if `commit`; returns whether every new value is finite with a
     /// non-negative variance. Run it first with `commit = false` to refuse a
     /// step before anything is written.
-    pub fn update_running(&self, norm: NormConfig, workspace: &[f32], n: usize, running: &mut [f32], commit: bool) -> bool {
+    pub fn update_running(
+        &self,
+        norm: NormConfig,
+        workspace: &[f32],
+        n: usize,
+        running: &mut [f32],
+        commit: bool,
+    ) -> bool {
         if running.len() != self.layout.sizes.running || workspace.len() < 2 * self.layout.sizes.view {
             return false;
         }

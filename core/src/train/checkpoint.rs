@@ -242,11 +242,9 @@ impl<'o> Writer<'o> {
     ) -> Result<Self, CheckpointError> {
         let total = sized_len(net.depth(), sizes, copies);
         let values = sizes.parameters.saturating_mul(copies + 1).saturating_add(sizes.running);
-        let (Ok(payload), Ok(depth), Ok(encoder)) = (
-            u32::try_from(values.saturating_mul(4)),
-            u16::try_from(net.depth()),
-            u16::try_from(net.encoder.len()),
-        ) else {
+        let (Ok(payload), Ok(depth), Ok(encoder)) =
+            (u32::try_from(values.saturating_mul(4)), u16::try_from(net.depth()), u16::try_from(net.encoder.len()))
+        else {
             return Err(CheckpointError::BufferTooSmall { needed: total, available: out.len() });
         };
         if out.len() < total {
@@ -363,7 +361,11 @@ pub(crate) fn copies_of(raw: &Raw<'_>, parameters: usize, running: usize) -> Res
 /// Whether the running variances, at `variances` (offset, channels) in the
 /// running statistics after `parameters` values, are all non-negative: a
 /// negative one would make inference take the root of a negative number.
-pub(crate) fn variances_sound(payload: &[u8], parameters: usize, variances: impl Iterator<Item = (usize, usize)>) -> bool {
+pub(crate) fn variances_sound(
+    payload: &[u8],
+    parameters: usize,
+    variances: impl Iterator<Item = (usize, usize)>,
+) -> bool {
     variances.into_iter().all(|(at, c)| {
         payload.get(4 * (parameters + at)..4 * (parameters + at + c)).is_some_and(|v| values_of(v).all(|x| x >= 0.0))
     })

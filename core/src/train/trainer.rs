@@ -372,7 +372,15 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
         }
         let (first, second) = split_state(self.state.copies_mut());
         let tensors = siamese.tensors();
-        self.optimizer.update(&tensors, self.params.as_mut(), self.grads.as_ref(), first, second, lr, self.config.frozen)?;
+        self.optimizer.update(
+            &tensors,
+            self.params.as_mut(),
+            self.grads.as_ref(),
+            first,
+            second,
+            lr,
+            self.config.frozen,
+        )?;
         siamese.update_running(norm, self.workspace.as_ref(), n, self.running.as_mut(), true);
         self.steps = self.steps.saturating_add(1);
         Ok(StepReport { terms, lr, step: self.steps })

@@ -178,3 +178,40 @@ pub mod stack {
         top - p
     }
 }
+
+/// An `f32` printed with six decimals by integer arithmetic. Core's float
+/// formatting (shortest round-trip digits) costs about 7 KiB of flash; this
+/// costs a few dozen bytes, and defmt builds format on the host anyway.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Fixed(pub f32);
+
+impl core::fmt::Display for Fixed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        let v = self.0;
+        if v.is_nan() {
+            return f.write_str("NaN");
+        }
+        let sign = if v.is_sign_negative() { "-" } else { "" };
+        let a = v.abs();
+        // Integers from 2^24 up are exact in f32 and have no fraction to show.
+        if a >= 16_777_216.0 {
+            return if a.is_infinite() { write!(f, "{sign}inf") } else { write!(f, "{sign}{}", a as u64) };
+        }
+        let whole = a as u32;
+        // a − whole is exact in f32 below 2^24.
+        let mut micros = ((a - whole as f32) * 1e6 + 0.5) as u32;
+        let mut whole = whole;
+        if micros >= 1_000_000 {
+            whole += 1;
+            micros -= 1_000_000;
+        }
+        write!(f, "{sign}{whole}.{micros:06}")
+    }
+}
+
+#[cfg(feature = "defmt")]
+impl defmt::Format for Fixed {
+    fn format(&self, f: defmt::Formatter<'_>) {
+        defmt::write!(f, "{}", self.0);
+    }
+}

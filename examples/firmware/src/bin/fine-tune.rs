@@ -9,7 +9,7 @@ use sensor_adapt::{
     BATCH, Drift, EVAL_SEED, Evaluation, FINE_TUNE_STEPS, INPUT, Net, PRETRAINED, SensorStream, adapted, config,
     evaluate, fine_tune,
 };
-use sensor_firmware::{Ticks, exit, say, stack};
+use sensor_firmware::{Fixed, Ticks, exit, say, stack};
 use static_cell::ConstStaticCell;
 use vicreg::augment::ViewPair;
 use vicreg::{Sgd, TrainerConfig};
@@ -23,12 +23,12 @@ fn show(label: &str, e: &Evaluation) {
     say!(
         "{}: loss {} (invariance {}, variance {}, covariance {}), min repr std {}, few-shot accuracy {}",
         label,
-        e.terms.loss,
-        e.terms.invariance,
-        e.terms.variance,
-        e.terms.covariance,
-        e.min_repr_std,
-        e.few_shot_accuracy
+        Fixed(e.terms.loss),
+        Fixed(e.terms.invariance),
+        Fixed(e.terms.variance),
+        Fixed(e.terms.covariance),
+        Fixed(e.min_repr_std),
+        Fixed(e.few_shot_accuracy)
     );
 }
 
@@ -79,7 +79,7 @@ fn main() -> ! {
     show("before", &before);
     let (failed, total) = ticks.instructions(|| {
         fine_tune(net, pair, |step, result| match result {
-            Ok(t) if step % 50 == 49 => say!("step {}: loss {}", step + 1, t.loss),
+            Ok(t) if step % 50 == 49 => say!("step {}: loss {}", step + 1, Fixed(t.loss)),
             Ok(_) => {}
             Err(e) => say!("step {} failed: {}", step + 1, e),
         })

@@ -5,7 +5,7 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use sensor_firmware::{Ticks, exit, say, stack};
+use sensor_firmware::{Fixed, Ticks, exit, say, stack};
 use static_cell::ConstStaticCell;
 use vicreg::{Config, CovarianceSide, Lanes, Options, VicregLoss};
 
@@ -60,7 +60,7 @@ fn main() -> ! {
                     lanes_name,
                     instructions,
                     ticks.resolution(),
-                    t.loss
+                    Fixed(t.loss)
                 ),
                 Err(e) => {
                     say!("loss failed: {}", e);
