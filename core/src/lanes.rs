@@ -40,8 +40,8 @@ const W: usize = 8;
 /// and the eight-accumulator one is the faster (fewer loop tests, eight
 /// independent sums): both names run it, so one copy of each primitive is
 /// in flash.
-#[inline(always)]
-fn effective(lanes: Lanes) -> Lanes {
+#[inline]
+const fn effective(lanes: Lanes) -> Lanes {
     if HAS_VECTORS { lanes } else { Lanes::Wide }
 }
 

@@ -22,7 +22,7 @@
 //!
 //! The folders are the architecture:
 //!
-//! - [`loss`]: the objective. [`loss()`] and [`loss_and_gradients()`] are
+//! - [`loss`](mod@loss): the objective. [`loss()`] and [`loss_and_gradients()`] are
 //!   kernels on slices with runtime shapes and caller-provided scratch
 //!   ([`scratch_len`]), compiled once; [`VicregLoss`] holds the same with
 //!   buffers sized by const generics; [`CovarianceSide`] picks the feature

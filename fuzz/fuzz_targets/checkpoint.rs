@@ -14,7 +14,7 @@ use vicreg::{AdamW, Optimizer, Pcg32, Sgd, TrainerConfig};
 mod common;
 use common::{Small, bits, finite_weights};
 
-fn check<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, bytes: &[u8]) {
+fn check<O: Optimizer>(mut t: Box<Small<O>>, bytes: &[u8]) {
     t.init(&mut Pcg32::new(1));
     let before = bits(&t);
     match t.load(bytes) {
@@ -34,15 +34,15 @@ fuzz_target!(|data: &[u8]| {
     let bytes = if mode % 2 == 0 {
         rest.to_vec()
     } else {
-        let mut t: Box<Small<Sgd<4, 6, 3, 6, 4>>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+        let mut t: Box<Small<Sgd>> = Box::new(Small::new(TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
         t.init(&mut Pcg32::new(2));
-        let mut valid = vec![0u8; Small::<Sgd<4, 6, 3, 6, 4>>::checkpoint_bytes(mode % 4 == 1)];
+        let mut valid = vec![0u8; Small::<Sgd>::checkpoint_bytes(mode % 4 == 1)];
         t.save(&mut valid, mode % 4 == 1).expect("sized by checkpoint_bytes");
         for (v, x) in valid.iter_mut().zip(rest) {
             *v ^= x;
         }
         let end = valid.len() - 4;
-        let crc = vicreg::checkpoint::crc32(&valid[..end]);
+        let crc = vicreg::train::checkpoint::crc32(&valid[..end]);
         valid[end..].copy_from_slice(&crc.to_le_bytes());
         valid
     };

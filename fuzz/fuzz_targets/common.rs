@@ -1,22 +1,42 @@
-//! What the training-step and checkpoint targets share: a small trainer and
-//! the bits of its state that a failed call must leave alone.
+//! What the training-step and checkpoint targets share: small trainers and
+//! the bits of their state that a failed call must leave alone.
 
+use vicreg::nn::{Layer, Net, Network, Shape};
 use vicreg::{Optimizer, Trainer};
 
-/// A small network: 4 → 6 → 3 encoder, 3 → 6 → 4 expander, batches of 8.
-pub type Small<O> = Trainer<8, 4, 6, 3, 6, 4, 4, O>;
+/// 4 → 6 → 3 encoder, 3 → 6 (BatchNorm) → 4 expander, batches of 8.
+const SMALL: Net = Net::new(
+    Shape::Flat(4),
+    &[Layer::linear(6), Layer::ReLU, Layer::linear(3)],
+    &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(4).without_bias()],
+);
+vicreg::network!(pub SmallNet = SMALL, batch 8);
+
+/// A Conv1d encoder over 2×6 windows (stride 2, padding, BatchNorm over the
+/// map, mean over time), batches of 8.
+const WINDOWS: Net = Net::new(
+    Shape::Map { channels: 2, length: 6 },
+    &[Layer::conv1d(3, 3).stride(2).padding(1), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime, Layer::linear(3)],
+    &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(4)],
+);
+vicreg::network!(pub WindowNet = WINDOWS, batch 8);
+
+/// The small MLP trainer.
+#[allow(dead_code)] // the training-step target names the networks directly
+pub type Small<O> = Trainer<SmallNet, O>;
 
 /// Parameters, running statistics, optimiser state and step counts, bit for bit.
-pub fn bits<O: Optimizer<4, 6, 3, 6, 4>>(t: &Small<O>) -> Vec<u32> {
-    let mut b: Vec<u32> = t.parameters().tensors().iter().flat_map(|s| s.iter().map(|v| v.to_bits())).collect();
-    let (m, v) = t.running_statistics();
-    b.extend(m.iter().chain(v.iter()).map(|x| x.to_bits()));
-    t.optimizer().for_each_state(&mut |s| b.extend(s.iter().map(|x| x.to_bits())));
+pub fn bits<N: Network, O: Optimizer>(t: &Trainer<N, O>) -> Vec<u32> {
+    let mut b: Vec<u32> = t.parameters().iter().map(|v| v.to_bits()).collect();
+    b.extend(t.running_statistics().iter().map(|x| x.to_bits()));
+    for copy in t.optimizer_state() {
+        b.extend(copy.as_ref().iter().map(|x| x.to_bits()));
+    }
     b.extend([t.steps(), t.optimizer().steps()]);
     b
 }
 
 /// Whether every weight is finite.
-pub fn finite_weights<O: Optimizer<4, 6, 3, 6, 4>>(t: &Small<O>) -> bool {
-    t.parameters().tensors().iter().all(|s| s.iter().all(|v| v.is_finite()))
+pub fn finite_weights<N: Network, O: Optimizer>(t: &Trainer<N, O>) -> bool {
+    t.parameters().iter().all(|v| v.is_finite())
 }

@@ -8,13 +8,19 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use vicreg::{AdamW, Lars, Optimizer, Pcg32, Sgd, TrainerConfig};
+use vicreg::nn::{Buffer, Network};
+use vicreg::{AdamW, Lars, Optimizer, Pcg32, Sgd, Trainer, TrainerConfig};
 
 #[path = "common.rs"]
 mod common;
-use common::{Small, bits, finite_weights};
+use common::{SmallNet, WindowNet, bits, finite_weights};
 
-fn run<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, seed: u64, steps: usize, rows: &[[f32; 4]]) {
+fn run<N: Network<Sample = [f32; L]>, O: Optimizer, const L: usize>(
+    mut t: Box<Trainer<N, O>>,
+    seed: u64,
+    steps: usize,
+    rows: &[[f32; L]],
+) {
     t.init(&mut Pcg32::new(seed));
     let half = rows.len() / 2;
     let (a, b) = rows.split_at(half);
@@ -25,25 +31,32 @@ fn run<O: Optimizer<4, 6, 3, 6, 4>>(mut t: Box<Small<O>>, seed: u64, steps: usiz
         }
         assert!(finite_weights(&t));
     }
-    let mut y = vec![[0.0; 3]; a.len()];
+    let mut y = vec![N::Repr::ZERO; a.len()];
     let _ = t.represent(a, &mut y);
-    let mut z = vec![[0.0; 4]; a.len()];
+    let mut z = vec![N::Embedding::ZERO; a.len()];
     let _ = t.embed(a, &mut z);
+}
+
+fn rows<const L: usize>(bytes: &[u8]) -> Vec<[f32; L]> {
+    bytes
+        .chunks_exact(4 * L)
+        .take(20)
+        .map(|c| core::array::from_fn(|j| f32::from_le_bytes([c[4 * j], c[4 * j + 1], c[4 * j + 2], c[4 * j + 3]])))
+        .collect()
 }
 
 fuzz_target!(|data: &[u8]| {
     let [opt, seed, steps, lr0, lr1, lr2, lr3, rest @ ..] = data else { return };
     let lr = f32::from_le_bytes([*lr0, *lr1, *lr2, *lr3]);
-    let rows: Vec<[f32; 4]> = rest
-        .chunks_exact(16)
-        .take(20)
-        .map(|c| core::array::from_fn(|j| f32::from_le_bytes([c[4 * j], c[4 * j + 1], c[4 * j + 2], c[4 * j + 3]])))
-        .collect();
     let config = TrainerConfig::new(lr);
     let (seed, steps) = (u64::from(*seed), usize::from(steps % 4) + 1);
-    match opt % 3 {
-        0 => run(Box::new(Small::new(config, Sgd::new(0.9, 1e-4))), seed, steps, &rows),
-        1 => run(Box::new(Small::new(config, AdamW::new(0.01))), seed, steps, &rows),
-        _ => run(Box::new(Small::new(config, Lars::new(1e-6))), seed, steps, &rows),
+    let (small, windows) = (rows::<4>(rest), rows::<12>(rest));
+    match opt % 6 {
+        0 => run(Box::new(Trainer::<SmallNet, _>::new(config, Sgd::new(0.9, 1e-4))), seed, steps, &small),
+        1 => run(Box::new(Trainer::<SmallNet, _>::new(config, AdamW::new(0.01))), seed, steps, &small),
+        2 => run(Box::new(Trainer::<SmallNet, _>::new(config, Lars::new(1e-6))), seed, steps, &small),
+        3 => run(Box::new(Trainer::<WindowNet, _>::new(config, Sgd::new(0.9, 1e-4))), seed, steps, &windows),
+        4 => run(Box::new(Trainer::<WindowNet, _>::new(config, AdamW::new(0.01))), seed, steps, &windows),
+        _ => run(Box::new(Trainer::<WindowNet, _>::new(config, Lars::new(1e-6))), seed, steps, &windows),
     }
 });

@@ -67,10 +67,13 @@ pub fn shape_from_json(v: &Value) -> Result<Shape, String> {
     }
 }
 
+/// A named array and its shape.
+pub type Named = (String, Vec<usize>);
+
 /// The `Sequential` names of a network's arrays in payload order: for each
 /// parameter tensor `i.weight` or `i.bias`, then each BatchNorm layer's
 /// `i.running_mean` and `i.running_var`; with their shapes.
-pub fn array_names(net: &vicreg::nn::Net<'_>) -> (Vec<(String, Vec<usize>)>, Vec<(String, Vec<usize>)>) {
+pub fn array_names(net: &vicreg::nn::Net<'_>) -> (Vec<Named>, Vec<Named>) {
     let params = net.tensors().map(|t| (format!("{}.{}", t.layer, t.name()), t.dims[..t.rank].to_vec())).collect();
     let mut running = Vec::new();
     for i in 0..net.depth() {

@@ -3,7 +3,7 @@
 
 use host_tests::batches::SplitMix;
 use vicreg::augment::{Augment, Jitter, Mask, Scale, Shift2d, TimeCrop, TimeShift, ViewPair};
-use vicreg::nn::{Frozen, Layer, Net, Shape};
+use vicreg::nn::{Frozen, Layer, Net, Place, Shape, Tensors};
 use vicreg::{AdamW, Error, Lars, Optimizer, Pcg32, Schedule, Sgd};
 
 /// Linear weights (decayed), biases and BatchNorm parameters (not decayed).
@@ -12,6 +12,13 @@ const NET: Net = Net::new(
     &[Layer::linear(4), Layer::ReLU, Layer::linear(2)],
     &[Layer::linear(3), Layer::BatchNorm, Layer::ReLU, Layer::linear(2)],
 );
+
+/// Where NET's tensors are, as an optimiser walks them.
+const PLACES: [Place; 7] = NET.places::<7>(1);
+
+fn tensors() -> Tensors<'static> {
+    Tensors::of(&PLACES)
+}
 
 fn filled(seed: u64, scale: f32) -> Vec<f32> {
     let mut rng = SplitMix::new(seed);
@@ -29,7 +36,7 @@ fn is_weight_per_element() -> Vec<bool> {
 /// One update with the optimiser's state copies (`copies` of them).
 fn update<O: Optimizer>(opt: &mut O, p: &mut [f32], g: &[f32], state: &mut [Vec<f32>; 2], lr: f32, frozen: Frozen) {
     let [m, v] = state;
-    opt.update(&NET.tensors(), p, g, m, v, lr, frozen).unwrap();
+    opt.update(&tensors(), p, g, m, v, lr, frozen).unwrap();
 }
 
 fn state(copies: usize) -> [Vec<f32>; 2] {
@@ -140,10 +147,10 @@ fn hyper_parameters_out_of_range_are_refused() {
     let mut s = state(2);
     let [m, v] = &mut s;
     for (name, result) in [
-        ("negative lr", Sgd::new(0.9, 0.0).update(&NET.tensors(), &mut p, &g, m, v, -1.0, Frozen::NONE)),
-        ("NaN lr", AdamW::new(0.0).update(&NET.tensors(), &mut p, &g, m, v, f32::NAN, Frozen::NONE)),
-        ("momentum 1", Sgd::new(1.0, 0.0).update(&NET.tensors(), &mut p, &g, m, v, 0.1, Frozen::NONE)),
-        ("negative decay", Lars::new(-0.1).update(&NET.tensors(), &mut p, &g, m, v, 0.1, Frozen::NONE)),
+        ("negative lr", Sgd::new(0.9, 0.0).update(&tensors(), &mut p, &g, m, v, -1.0, Frozen::NONE)),
+        ("NaN lr", AdamW::new(0.0).update(&tensors(), &mut p, &g, m, v, f32::NAN, Frozen::NONE)),
+        ("momentum 1", Sgd::new(1.0, 0.0).update(&tensors(), &mut p, &g, m, v, 0.1, Frozen::NONE)),
+        ("negative decay", Lars::new(-0.1).update(&tensors(), &mut p, &g, m, v, 0.1, Frozen::NONE)),
     ] {
         assert_eq!(result, Err(Error::InvalidConfig), "{name}");
     }

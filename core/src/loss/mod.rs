@@ -1,7 +1,7 @@
 //! The VICReg objective: its three terms, their gradients, and the two exact
 //! formulations of the covariance term.
 //!
-//! - [`objective`]: ℓ and ∂ℓ/∂Z on slices with runtime shapes and a caller's
+//! - `objective`: ℓ and ∂ℓ/∂Z on slices with runtime shapes and a caller's
 //!   scratch ([`loss()`], [`loss_and_gradients()`], [`scratch_len`]);
 //! - `centring`, `invariance`, `variance`, `covariance`, `gram`: one term or
 //!   step each, with its equation and gradient in the module's first lines;

@@ -518,3 +518,42 @@ fn split_state<P: Buffer>(copies: &mut [P]) -> (&mut [f32], &mut [f32]) {
         [a, b, ..] => (a.as_mut(), b.as_mut()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::{Trainer, TrainerConfig};
+    use crate::nn::{Layer, Net, Shape};
+    use crate::train::checkpoint::CheckpointError;
+    use crate::{Pcg32, Sgd};
+
+    const TINY: Net = Net::new(
+        Shape::Map { channels: 1, length: 3 },
+        &[Layer::conv1d(2, 2), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime, Layer::linear(2)],
+        &[Layer::linear(4), Layer::BatchNorm, Layer::ReLU, Layer::linear(3).without_bias()],
+    );
+    crate::network!(Tiny = TINY, batch 4);
+    type T = Trainer<Tiny, Sgd>;
+
+    #[test]
+    fn a_step_trains_and_a_checkpoint_restores_it() {
+        let mut t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        t.init(&mut Pcg32::new(1));
+        let a = [[0.1, 0.5, -0.3], [1.0, -0.2, 0.4], [-0.7, 0.3, 0.9], [0.2, 0.2, -1.0]];
+        let b = a.map(|r| r.map(|v| v * 1.1));
+        let (before, running) = (t.parameters().to_vec(), t.running_statistics().to_vec());
+        let first = t.step(&a, &b).unwrap();
+        assert!(first.terms.loss.is_finite());
+        // The step moved every trained tensor and the running statistics.
+        assert!(t.parameters().iter().zip(&before).any(|(x, y)| x != y));
+        assert!(t.running_statistics() != running.as_slice());
+        let mut bytes = [0u8; T::checkpoint_bytes(true)];
+        t.save(&mut bytes, true).unwrap();
+        let mut u = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        u.load(&bytes).unwrap();
+        assert_eq!(u.parameters(), t.parameters());
+        assert_eq!(t.step(&a, &b), u.step(&a, &b));
+        assert_eq!(u.parameters(), t.parameters());
+        bytes[50] ^= 4;
+        assert_eq!(u.load(&bytes), Err(CheckpointError::Corrupt));
+    }
+}

@@ -5,6 +5,7 @@
 //! It also writes a checkpoint, the representations and the loss plot.
 
 use std::process::Command;
+use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Trainer};
 
 struct Row {
@@ -59,7 +60,14 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
 
         // The artefacts: a checkpoint the same configuration loads, one
         // representation row per image, and a plot.
-        type Digits = Trainer<128, 64, 128, 32, 64, 64, 64, AdamW<64, 128, 32, 64, 64>>;
+        // The job's network, declared again: a checkpoint of any other is refused.
+        const DIGITS: Net = Net::new(
+            Shape::Flat(64),
+            &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
+            &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
+        );
+        vicreg::network!(DigitsNet = DIGITS, batch 128);
+        type Digits = Trainer<DigitsNet, AdamW>;
         let bytes = std::fs::read(dir.join("digits.ckpt")).unwrap();
         let mut t: Box<Digits> = Box::new(Trainer::new(vicreg::TrainerConfig::new(1e-3), AdamW::new(0.0)));
         t.load(&bytes).expect("the saved checkpoint loads");

@@ -22,6 +22,8 @@
 #![deny(missing_docs)]
 
 use vicreg::augment::{Jitter, Mask, Scale, Shift2d, ViewPair};
+use vicreg::nn::{Layer, Net, Shape};
+use vicreg::train::checkpoint::CheckpointError;
 use vicreg::{AdamW, Error, Pcg32, Trainer, TrainerConfig};
 
 /// Rows per batch.
@@ -31,7 +33,15 @@ pub const INPUT: usize = 64;
 /// Representation width.
 pub const REPR: usize = 32;
 
-type Digits = Trainer<BATCH, INPUT, 128, REPR, 64, 64, 64, AdamW<INPUT, 128, REPR, 64, 64>>;
+/// The digits network: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm, ReLU) → 64
+/// expander without a final bias.
+const DIGITS: Net = Net::new(
+    Shape::Flat(INPUT),
+    &[Layer::linear(128), Layer::ReLU, Layer::linear(REPR)],
+    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
+);
+vicreg::network!(DigitsNet = DIGITS, batch BATCH);
+type Digits = Trainer<DigitsNet, AdamW>;
 const CHECKPOINT_BYTES: usize = Digits::checkpoint_bytes(true);
 
 /// Status codes returned by the exports.
@@ -57,12 +67,13 @@ fn code(e: Error) -> i32 {
         Error::TooFewRows { .. } | Error::TooManyRows { .. } | Error::ShapeMismatch => status::BAD_ROWS,
         Error::NonFiniteInput => status::NON_FINITE_INPUT,
         Error::NonFiniteResult => status::NON_FINITE_RESULT,
-        Error::CheckpointMagic
-        | Error::CheckpointVersion { .. }
-        | Error::CheckpointCorrupt
-        | Error::CheckpointShape => status::BAD_CHECKPOINT,
         _ => status::OTHER,
     }
+}
+
+/// Every checkpoint refusal is one status: the bytes are not this network's.
+fn checkpoint_code(_: CheckpointError) -> i32 {
+    status::BAD_CHECKPOINT
 }
 
 struct State {
@@ -194,7 +205,7 @@ pub extern "C" fn vicreg_export_checkpoint() -> i32 {
     let s = state();
     match s.trainer.save(&mut s.checkpoint, true) {
         Ok(_) => status::OK,
-        Err(e) => code(e),
+        Err(e) => checkpoint_code(e),
     }
 }
 
@@ -209,7 +220,7 @@ pub extern "C" fn vicreg_import_checkpoint(len: u32) -> i32 {
     let len = (len as usize).min(CHECKPOINT_BYTES);
     match s.trainer.load(&s.checkpoint[..len]) {
         Ok(()) => status::OK,
-        Err(e) => code(e),
+        Err(e) => checkpoint_code(e),
     }
 }
 
