@@ -106,6 +106,16 @@ pub fn forward(
     act
 }
 
+/// The smallest |input| of any ReLU over a view's forward pass (infinity
+/// without ReLU): where it is zero the loss has a kink and a difference
+/// quotient measures neither side's derivative.
+pub fn relu_margin(net: &Net<'_>, params: &[f64], x: &[f64], n: usize, eps: f64) -> f64 {
+    (0..net.depth())
+        .filter(|&i| net.layer(i) == Some(Layer::ReLU))
+        .flat_map(|i| forward(net, params, None, x, n, eps, i))
+        .fold(f64::INFINITY, |m, v| m.min(v.abs()))
+}
+
 /// The VICReg loss of the two views' embeddings, all in f64.
 pub fn loss(net: &Net<'_>, params: &[f64], x_a: &[f64], x_b: &[f64], n: usize, eps: f64, cfg: &Config64) -> f64 {
     let depth = net.depth();

@@ -157,6 +157,26 @@ impl Layer {
         self.weights(input).saturating_add(self.biases(input))
     }
 
+    /// The weight tensor's shape in PyTorch's layout, and how many entries
+    /// of it are used: out×in for Linear, out×in×kernel for Conv1d, C for
+    /// BatchNorm's γ.
+    pub(crate) const fn weight_dims(self, input: Shape) -> ([usize; 3], usize) {
+        match self {
+            Self::Linear(l) => ([l.out, input.len(), 0], 2),
+            Self::Conv1d(c) => ([c.out_channels, input.channels(), c.kernel], 3),
+            _ => ([self.weights(input), 0, 0], 1),
+        }
+    }
+
+    /// Inputs that feed one output, which sets PyTorch's default
+    /// initialisation bound 1/√fan_in.
+    pub(crate) const fn fan_in(self, input: Shape) -> usize {
+        match self {
+            Self::Conv1d(c) => input.channels().saturating_mul(c.kernel),
+            _ => input.len(),
+        }
+    }
+
     /// Running statistics kept for inference: BatchNorm's mean and variance.
     pub(crate) const fn running(self, input: Shape) -> usize {
         match self {

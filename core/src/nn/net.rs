@@ -428,7 +428,7 @@ impl<'a> Net<'a> {
             let (Some(layer), Some(input)) = (self.layer(i), self.shape_before(i)) else {
                 return (0, 0);
             };
-            if matches!(layer, Layer::Linear(_) | Layer::Conv1d(_) | Layer::MeanTime) {
+            if matches!(layer.output_buffer(), Output::Own) {
                 current = 1 - current;
                 if input.len() > widths[current] {
                     widths[current] = input.len();
@@ -651,11 +651,7 @@ impl Place {
     /// The layer's weight and bias tensors, where it has them.
     fn tensors(&self) -> [Option<Tensor>; 2] {
         let (weights, biases) = (self.weights(), self.biases());
-        let weight_dims = match self.layer {
-            Layer::Linear(l) => ([l.out, self.input.len(), 0], 2),
-            Layer::Conv1d(c) => ([c.out_channels, self.input.channels(), c.kernel], 3),
-            _ => ([weights, 0, 0], 1),
-        };
+        let weight_dims = self.layer.weight_dims(self.input);
         let tensor = |role, offset, (dims, rank)| Tensor {
             layer: self.index,
             kind: self.layer,

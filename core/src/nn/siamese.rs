@@ -307,10 +307,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
     }
 
     fn fan_in(&self, layer: usize) -> usize {
-        self.place(layer).map_or(1, |p| match p.layer {
-            Layer::Conv1d(c) => p.input.channels() * c.kernel,
-            _ => p.input.len(),
-        })
+        self.place(layer).map_or(1, |p| p.layer.fan_in(p.input))
     }
 
     /// One layer forward. In training mode BatchNorm uses the batch
@@ -458,7 +455,9 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                     true
                 }
                 Layer::MeanTime if K::MEAN_TIME => {
-                    mean_time::backward(dy, p.input, &mut other[..in_len]);
+                    if need_dx {
+                        mean_time::backward(dy, p.input, &mut other[..in_len]);
+                    }
                     true
                 }
                 Layer::ReLU => {

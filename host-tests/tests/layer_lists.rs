@@ -1,0 +1,117 @@
+//! Random layer lists (depths 1 to 6; random widths, kernels, strides,
+//! paddings, biases; vectors and C×T maps; BatchNorm anywhere): the core's
+//! gradients of every parameter against central differences of an
+//! independent f64 forward pass, and the layout's invariants (buffers that
+//! fit the workspace, tensors that tile the parameters).
+
+use host_tests::batches::SplitMix;
+use host_tests::f64_reference::Config64;
+use host_tests::net64;
+use proptest::prelude::*;
+use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese};
+use vicreg::{Config, Pcg32};
+
+/// A layer that fits `shape`, from the draws in `pick`.
+fn layer_for(shape: Shape, pick: [u8; 5]) -> Layer {
+    let [kind, a, b, c, d] = pick.map(usize::from);
+    let bias = d % 2 == 0;
+    let layer = match (shape, kind % 5) {
+        (Shape::Map { length, .. }, 0 | 1) => {
+            let padding = b % 3;
+            let kernel = 1 + a % (length + 2 * padding).min(4);
+            let stride = 1 + c % 3;
+            Layer::conv1d(1 + d % 4, kernel).stride(stride).padding(padding)
+        }
+        (Shape::Map { .. }, 2) => Layer::MeanTime,
+        (_, 3) => Layer::BatchNorm,
+        (_, 4) => Layer::ReLU,
+        _ => Layer::linear(1 + a % 6),
+    };
+    if bias { layer } else { layer.without_bias() }
+}
+
+/// A random valid network: an input shape, then layers chosen to fit.
+fn network() -> impl Strategy<Value = (Shape, Vec<Layer>, usize)> {
+    let input = prop_oneof![
+        (1usize..7).prop_map(Shape::Flat),
+        (1usize..4, 3usize..12).prop_map(|(channels, length)| Shape::Map { channels, length }),
+    ];
+    (input, prop::collection::vec(any::<[u8; 5]>(), 1..=6), any::<u8>()).prop_map(|(input, picks, split)| {
+        let mut shape = input;
+        let mut layers = Vec::new();
+        for pick in picks {
+            let layer = layer_for(shape, pick);
+            shape = layer.output(shape).expect("chosen to fit");
+            layers.push(layer);
+        }
+        let encoder = 1 + usize::from(split) % layers.len();
+        (input, layers, encoder)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn gradients_of_random_layer_lists_match_f64_difference_quotients(
+        (input, layers, encoder) in network(),
+        n in 3usize..7,
+        seed in any::<u64>(),
+    ) {
+        let (enc, exp) = layers.split_at(encoder);
+        let net = Net::new(input, enc, exp);
+        prop_assert!(net.check().is_ok());
+        let mut places = vec![Place::EMPTY; net.depth()];
+        let siamese = Siamese::<AllKinds>::new(&net, n, &mut places).unwrap();
+        let sizes = siamese.layout().sizes;
+
+        // The tensors tile the parameter vector in order, with no gap.
+        let mut at = 0;
+        for t in net.tensors() {
+            prop_assert_eq!(t.offset, at);
+            at += t.len();
+        }
+        prop_assert_eq!(at, sizes.parameters);
+
+        let mut params = vec![0.0; sizes.parameters];
+        let mut running = vec![0.0; sizes.running];
+        siamese.init(&mut params, &mut running, &mut Pcg32::new(seed)).unwrap();
+        let mut rng = SplitMix::new(seed);
+        let x_a: Vec<f32> = (0..n * sizes.input).map(|_| 1.5 * rng.symmetric()).collect();
+        let x_b: Vec<f32> = x_a.iter().map(|v| v + 0.3 * rng.symmetric()).collect();
+        let mut grads = vec![0.0; sizes.parameters];
+        let mut workspace = vec![0.0; sizes.workspace];
+        let pass = Pass::default();
+        siamese.compute_gradients(&pass, &params, &mut grads, &mut workspace, &x_a, &x_b).unwrap();
+
+        let widen = |v: &[f32]| v.iter().copied().map(f64::from).collect::<Vec<f64>>();
+        let cfg = Config64::from(Config::DEFAULT);
+        let numeric = net64::gradient(&net, &widen(&params), &widen(&x_a), &widen(&x_b), n, 1e-5, &cfg);
+        // A ReLU whose input sits on its kink (a channel that is all
+        // negative before it, then constant, then exactly 0 after a
+        // BatchNorm) has no derivative to compare: such draws are skipped.
+        let margin = [&x_a, &x_b]
+            .iter()
+            .map(|x| net64::relu_margin(&net, &widen(&params), &widen(x), n, 1e-5))
+            .fold(f64::INFINITY, f64::min);
+        prop_assume!(margin > 1e-4);
+        // Each tensor is judged on its own largest gradient, plus f32's
+        // rounding of the whole: 1e-5 of the network's largest gradient, and
+        // 2e-6 absolute (the loss is of order 10, whose f32 ulp is 1e-6, and
+        // every gradient is a sum of such terms). A 1 % error in any tensor
+        // whose gradient reaches 0.13 % of the largest (and 2.5e-4) exceeds
+        // the bound.
+        let global = numeric.iter().fold(0.0f64, |m, g| m.max(g.abs()));
+        for t in net.tensors() {
+            let r = t.range();
+            let own = numeric[r.clone()].iter().fold(0.0f64, |m, g| m.max(g.abs()));
+            let allowed = 2e-3 * own + 1e-5 * global + 2e-6;
+            let err = grads[r.clone()].iter().zip(&numeric[r]).map(|(g, e)| (f64::from(*g) - e).abs()).fold(0.0, f64::max);
+            prop_assert!(
+                err <= allowed,
+                "{:?}, layers {:?}: layer {} {} off by {:.2e} (its largest gradient {:.2e}, the network's {:.2e})",
+                input, layers, t.layer, t.name(), err, own, global
+            );
+        }
+    }
+}
