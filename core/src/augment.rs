@@ -12,6 +12,17 @@ use rand_core::RngCore;
 
 /// A random transformation of one sample, in place.
 pub trait Augment {
+    /// Checks that a sample of `len` values fits this augmentation's shape,
+    /// without drawing or writing anything (tuples check every part before
+    /// applying any).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] as [`apply`](Self::apply) would return it.
+    fn fits(&self, _len: usize) -> Result<(), Error> {
+        Ok(())
+    }
+
     /// Transforms `sample`.
     ///
     /// # Errors
@@ -87,6 +98,10 @@ pub struct TimeShift {
 }
 
 impl Augment for TimeShift {
+    fn fits(&self, len: usize) -> Result<(), Error> {
+        steps_of(len, self.channels).map(|_| ())
+    }
+
     fn apply<G: RngCore + ?Sized>(&self, sample: &mut [f32], rng: &mut G) -> Result<(), Error> {
         let steps = time_steps(sample, self.channels)?;
         let shift = signed_draw(rng, self.max_shift.min(steps));
@@ -115,6 +130,10 @@ pub struct TimeCrop {
 }
 
 impl Augment for TimeCrop {
+    fn fits(&self, len: usize) -> Result<(), Error> {
+        steps_of(len, self.channels).map(|_| ())
+    }
+
     fn apply<G: RngCore + ?Sized>(&self, sample: &mut [f32], rng: &mut G) -> Result<(), Error> {
         let steps = time_steps(sample, self.channels)?;
         if steps < 2 {
@@ -158,6 +177,10 @@ pub struct Shift2d {
 }
 
 impl Augment for Shift2d {
+    fn fits(&self, len: usize) -> Result<(), Error> {
+        if self.width.checked_mul(self.height) == Some(len) { Ok(()) } else { Err(Error::ShapeMismatch) }
+    }
+
     fn apply<G: RngCore + ?Sized>(&self, sample: &mut [f32], rng: &mut G) -> Result<(), Error> {
         let (w, h) = (self.width, self.height);
         if w.checked_mul(h) != Some(sample.len()) {
@@ -184,10 +207,15 @@ impl Augment for Shift2d {
 
 /// Time steps in a window of `channels` channels.
 fn time_steps(sample: &[f32], channels: usize) -> Result<usize, Error> {
-    if channels == 0 || !sample.len().is_multiple_of(channels) {
+    steps_of(sample.len(), channels)
+}
+
+/// Time steps in `len` values of `channels` channels.
+fn steps_of(len: usize, channels: usize) -> Result<usize, Error> {
+    if channels == 0 || !len.is_multiple_of(channels) {
         return Err(Error::ShapeMismatch);
     }
-    Ok(sample.len() / channels)
+    Ok(len / channels)
 }
 
 /// Uniform in [−max, max].
@@ -201,7 +229,17 @@ macro_rules! augment_tuple {
     ($($name:ident),+) => {
         impl<$($name: Augment),+> Augment for ($($name,)+) {
             #[allow(non_snake_case)]
+            fn fits(&self, len: usize) -> Result<(), Error> {
+                let ($($name,)+) = self;
+                $($name.fits(len)?;)+
+                Ok(())
+            }
+
+            /// Checks every part first, so a sample that one part refuses is
+            /// left unchanged by all of them.
+            #[allow(non_snake_case)]
             fn apply<G: RngCore + ?Sized>(&self, sample: &mut [f32], rng: &mut G) -> Result<(), Error> {
+                self.fits(sample.len())?;
                 let ($($name,)+) = self;
                 $($name.apply(sample, rng)?;)+
                 Ok(())

@@ -16,9 +16,10 @@ use crate::lanes::{self, Lanes};
 /// The result is a difference of two sums of squares, so its rounding error
 /// scales with Σⱼ C_jj² rather than with the result. Both sums are
 /// compensated (Neumaier), which costs a few f32 operations per term where
-/// f64 would be a software routine on an FPU-only-single part; the result is
-/// clamped at zero, and with one feature (no off-diagonal at all) it is
-/// exactly zero. The feature side has no such cancellation: prefer it when C
+/// f64 would be a software routine on an FPU-only-single part; a residue
+/// below zero within rounding of Σⱼ C_jj² is clamped to zero (anything else
+/// is returned for the caller to refuse), and with one feature (no
+/// off-diagonal at all) the result is exactly zero. The feature side has no such cancellation: prefer it when C
 /// is close to diagonal and its memory allows.
 pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32]) -> f32 {
     let n = zc.len() / d;
@@ -37,12 +38,18 @@ pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32
     }
     let nm1 = (n - 1) as f32;
     let mut difference = Compensated::default();
+    let mut diagonal = 0.0f32;
     difference.add(frobenius.sum / (nm1 * nm1));
     difference.add(frobenius.compensation / (nm1 * nm1));
     for &v in var {
         difference.add(-(v * v));
+        diagonal += v * v;
     }
-    difference.total().max(0.0)
+    let total = difference.total();
+    // Only a rounding residue just below zero is clamped. A NaN or an
+    // infinity (squares that overflowed), or a large negative value, is
+    // passed on so that the caller refuses the result.
+    if total.is_finite() && total < 0.0 && total >= -1e-3 * diagonal { 0.0 } else { total }
 }
 
 /// A running sum that carries its rounding error (Neumaier's variant of

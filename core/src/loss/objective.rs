@@ -264,12 +264,9 @@ impl<'s> Workspace<'s> {
     /// Splits a flat scratch buffer for an n×d batch, or says how much is
     /// missing (before the square matrix, which [`CovarianceSide::resolve`]
     /// checks).
-    pub(crate) fn split(scratch: &'s mut [f32], n: usize, d: usize) -> Result<Self, Error> {
+    pub(crate) fn split(scratch: &'s mut [f32], n: usize, d: usize, side: CovarianceSide) -> Result<Self, Error> {
         if scratch.len() < n * d + 3 * d {
-            return Err(Error::ScratchTooSmall {
-                needed: scratch_len(n, d, CovarianceSide::Auto),
-                available: scratch.len(),
-            });
+            return Err(Error::ScratchTooSmall { needed: scratch_len(n, d, side), available: scratch.len() });
         }
         let (centred, rest) = scratch.split_at_mut(n * d);
         let (mean, rest) = rest.split_at_mut(d);
@@ -303,7 +300,7 @@ fn compute(
     grads: Option<(&mut [f32], &mut [f32])>,
 ) -> Result<LossTerms, Error> {
     let (n, d) = (views.n(), views.d());
-    let ws = Workspace::split(scratch, n, d)?;
+    let ws = Workspace::split(scratch, n, d, options.side)?;
     compute_in::<BothSides>(views, config, options, ws, grads)
 }
 
@@ -320,7 +317,7 @@ pub(crate) fn loss_and_gradients_in<S: Sides>(
     if grad_a.len() != len || grad_b.len() != len {
         return Err(Error::ShapeMismatch);
     }
-    let ws = Workspace::split(scratch, n, d)?;
+    let ws = Workspace::split(scratch, n, d, options.side)?;
     compute_in::<S>(views, config, options, ws, Some((grad_a, grad_b)))
 }
 
@@ -373,14 +370,19 @@ pub(crate) fn compute_in<S: Sides>(
         };
         let grad = if branch == 0 { &mut **ga } else { &mut **gb };
         variance::variance_weights(var, n, config, weights);
-        if batch_side {
-            // Fold −α·Z_c·diag(C) into the per-column weights.
-            for (w, v) in weights.iter_mut().zip(var.iter()) {
-                *w -= alpha * v;
+        // With one feature there is no off-diagonal covariance and its
+        // gradient is exactly zero; computing it anyway could overflow
+        // (α·K·Z_c with a huge ν or huge values) where the result is finite.
+        if d > 1 {
+            if batch_side {
+                // Fold −α·Z_c·diag(C) into the per-column weights.
+                for (w, v) in weights.iter_mut().zip(var.iter()) {
+                    *w -= alpha * v;
+                }
+                gram::gram_gradient(lanes, centred, d, square, alpha, grad);
+            } else {
+                covariance::feature_gradient(lanes, centred, d, square, alpha, grad);
             }
-            gram::gram_gradient(lanes, centred, d, square, alpha, grad);
-        } else {
-            covariance::feature_gradient(lanes, centred, d, square, alpha, grad);
         }
         for (g, row) in grad.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
             crate::lanes::mul_acc(lanes, g, row, weights);
