@@ -116,6 +116,25 @@ pub fn relu_margin(net: &Net<'_>, params: &[f64], x: &[f64], n: usize, eps: f64)
         .fold(f64::INFINITY, |m, v| m.min(v.abs()))
 }
 
+/// The smallest batch variance of any channel entering a BatchNorm (infinity
+/// without BatchNorm): a (nearly) constant channel is divided by about √eps,
+/// which magnifies f32 rounding three hundredfold at each such layer.
+pub fn batch_norm_min_variance(net: &Net<'_>, params: &[f64], x: &[f64], n: usize, eps: f64) -> f64 {
+    let mut min = f64::INFINITY;
+    for i in (0..net.depth()).filter(|&i| net.layer(i) == Some(Layer::BatchNorm)) {
+        let input = forward(net, params, None, x, n, eps, i);
+        let shape = net.shape_before(i).expect("a valid network");
+        let (c, t) = (shape.channels(), shape.length());
+        for ch in 0..c {
+            let v: Vec<f64> =
+                (0..n).flat_map(|r| (0..t).map(move |p| r * c * t + ch * t + p)).map(|k| input[k]).collect();
+            let mean = v.iter().sum::<f64>() / v.len() as f64;
+            min = min.min(v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / v.len() as f64);
+        }
+    }
+    min
+}
+
 /// The VICReg loss of the two views' embeddings, all in f64.
 pub fn loss(net: &Net<'_>, params: &[f64], x_a: &[f64], x_b: &[f64], n: usize, eps: f64, cfg: &Config64) -> f64 {
     let depth = net.depth();

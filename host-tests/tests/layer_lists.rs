@@ -95,17 +95,30 @@ proptest! {
             .map(|x| net64::relu_margin(&net, &widen(&params), &widen(x), n, 1e-5))
             .fold(f64::INFINITY, f64::min);
         prop_assume!(margin > 1e-4);
+        // Likewise a BatchNorm of a (nearly) constant channel, say one a ReLU
+        // zeroed for the whole batch: it divides by about √eps, and what is
+        // compared is f32 rounding magnified three hundredfold per layer.
+        let spread = [&x_a, &x_b]
+            .iter()
+            .map(|x| net64::batch_norm_min_variance(&net, &widen(&params), &widen(x), n, 1e-5))
+            .fold(f64::INFINITY, f64::min);
+        prop_assume!(spread > 1e-3);
         // Each tensor is judged on its own largest gradient, plus f32's
-        // rounding of the whole: 1e-5 of the network's largest gradient, and
+        // rounding of the whole: 1e-4 of the network's largest gradient, and
         // 2e-6 absolute (the loss is of order 10, whose f32 ulp is 1e-6, and
-        // every gradient is a sum of such terms). A 1 % error in any tensor
-        // whose gradient reaches 0.13 % of the largest (and 2.5e-4) exceeds
-        // the bound.
+        // every gradient is a sum of such terms). Random lists include
+        // ill-conditioned ones (a 1-d input spread over three features, then
+        // two BatchNorms: the first layer's gradient is zero but for eps, and
+        // f32 rounding is all that is left), so the share of the whole is ten
+        // times that of the fixed networks in `network.rs`, which hold every
+        // tensor to 1 %. Here a 1 % error in a tensor whose gradient reaches
+        // 1.3 % of the largest still exceeds the bound, and a wrong offset,
+        // shape or stride is off by far more.
         let global = numeric.iter().fold(0.0f64, |m, g| m.max(g.abs()));
         for t in net.tensors() {
             let r = t.range();
             let own = numeric[r.clone()].iter().fold(0.0f64, |m, g| m.max(g.abs()));
-            let allowed = 2e-3 * own + 1e-5 * global + 2e-6;
+            let allowed = 2e-3 * own + 1e-4 * global + 2e-6;
             let err = grads[r.clone()].iter().zip(&numeric[r]).map(|(g, e)| (f64::from(*g) - e).abs()).fold(0.0, f64::max);
             prop_assert!(
                 err <= allowed,
