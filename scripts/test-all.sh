@@ -10,7 +10,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
-TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf wasm32-unknown-unknown)
+TARGETS=(thumbv7em-none-eabihf thumbv6m-none-eabi riscv32imac-unknown-none-elf wasm32-unknown-unknown i686-unknown-linux-gnu)
 passed=0
 failed=0
 failures=()
@@ -40,6 +40,7 @@ install_device_tools() {
     command -v qemu-system-arm >/dev/null || need+=(qemu-system-arm)
     command -v arm-none-eabi-size >/dev/null || need+=(binutils-arm-none-eabi)
     command -v chromium >/dev/null || need+=(chromium)
+    [[ -e /usr/lib32/libc.so || -e /usr/lib/i386-linux-gnu/libc.so ]] || need+=(gcc-multilib)
     if ((${#need[@]})); then
         echo "installing ${need[*]}"
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null || return 1
@@ -61,13 +62,26 @@ firmware_under_qemu() {
     arm-none-eabi-size "$FIRMWARE_ELF/fine-tune" "$FIRMWARE_ELF/loss-cost"
 }
 
-# The same firmware printing through defmt, decoded on the host.
+# The same firmware printing through defmt, decoded on the host. Every stage
+# of the pipe must succeed (QEMU's exit status is the firmware's verdict),
+# and the decoded log must say so too.
 firmware_with_defmt() {
     (cd examples/firmware && cargo build --release --features defmt) || return 1
     timeout 120 qemu-system-arm -machine mps2-an386 -cpu cortex-m4 -nographic -monitor none -serial none \
         -icount shift=0 -semihosting-config enable=on,target=native -kernel "$FIRMWARE_ELF/fine-tune" \
         | defmt-print -e "$FIRMWARE_ELF/fine-tune" | tee artifacts/firmware-defmt.log
+    local status=("${PIPESTATUS[@]}")
+    if [[ "${status[*]}" != "0 0 0" ]]; then
+        echo "qemu, defmt-print, tee exited ${status[*]}"
+        return 1
+    fi
     grep -q "adapted: loss fell" artifacts/firmware-defmt.log
+}
+
+# The core and the host tests on a 32-bit target (sizes computed from
+# untrusted bytes must not wrap), with overflow checks on.
+tests_on_32_bits() {
+    cargo test --quiet -p vicreg -p host-tests --target i686-unknown-linux-gnu --tests
 }
 
 # The firmware's logic (sensor stream, fine-tuning loop) for a part without an
@@ -96,16 +110,19 @@ dependency_policy() {
 # A bounded run of every fuzz target: no panic, no hang, no failed invariant.
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 fuzz_targets() {
-    local t
+    local t failed=0
     for t in loss train_step checkpoint; do
         echo "fuzzing $t for $FUZZ_SECONDS s"
-        if ! (cd fuzz && cargo +nightly fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) \
+        if (cd fuzz && cargo +nightly fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) \
             >"artifacts/fuzz-$t.log" 2>&1; then
+            grep -E "DONE|stat::number_of_executed_units" "artifacts/fuzz-$t.log"
+        else
+            echo "fuzz target $t FAILED:"
             tail -n 40 "artifacts/fuzz-$t.log"
-            return 1
+            failed=1
         fi
-        grep -E "DONE|stat::number_of_executed_units" "artifacts/fuzz-$t.log"
     done
+    return $failed
 }
 
 WASM=examples/wasm/target/wasm32-unknown-unknown/release/vicreg_wasm.wasm
@@ -144,6 +161,7 @@ step "format" cargo fmt --all --check
 step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "unit, property and doc tests" cargo test --workspace
+step "core and host tests on a 32-bit target (i686)" tests_on_32_bits
 step "reference vectors (crosscheck)" cargo run --release -p host-tests --bin crosscheck -- reference/vectors
 step "core builds for embedded and wasm targets" cross_build_core
 step "firmware: format and clippy" firmware_lints
