@@ -239,3 +239,91 @@ fn view_pair_augments_each_view_independently() {
     assert!(zeros > 0 && zeros < 2 * 6 * 8);
     assert_eq!(pair.generate(&[[0.0; 8]; 7], &aug, &mut rng).unwrap_err(), Error::TooManyRows { n: 7, capacity: 6 });
 }
+
+mod end_to_end {
+    //! Each optimiser through a `Trainer`, five steps with weight decay:
+    //! after every step the parameters equal an f64 re-implementation of the
+    //! update rule applied to the gradients the trainer computed. Dropping
+    //! the decay (or applying it to biases, or to BatchNorm's parameters)
+    //! moves a weight by lr·λ·w ≈ 1e-4 per step, far past the tolerance.
+
+    use super::NET;
+    use host_tests::batches::SplitMix;
+    use vicreg::{AdamW, Lars, Optimizer, Pcg32, Sgd, Trainer, TrainerConfig};
+
+    vicreg::network!(Small = NET, batch 8);
+
+    fn rows(seed: u64) -> Vec<[f32; 3]> {
+        let mut rng = SplitMix::new(seed);
+        (0..8).map(|_| core::array::from_fn(|_| rng.symmetric())).collect()
+    }
+
+    /// Runs five steps and, before each, hands the parameters and gradients
+    /// (f64) to `rule`, which updates its own copy; compares after each.
+    fn check<O: Optimizer>(optimizer: O, lr: f32, mut rule: impl FnMut(&mut [f64], &[f64], &[bool])) {
+        let mut t: Box<Trainer<Small, O>> = Box::new(Trainer::new(TrainerConfig::new(lr), optimizer));
+        t.init(&mut Pcg32::new(4));
+        let decays: Vec<bool> = NET.tensors().flat_map(|t| std::iter::repeat_n(t.decays, t.len())).collect();
+        let mut w: Vec<f64> = t.parameters().iter().map(|&v| f64::from(v)).collect();
+        for step in 0..5 {
+            let (a, b) = (rows(10 + step), rows(20 + step));
+            t.step(&a, &b).unwrap();
+            let g: Vec<f64> = t.gradients().iter().map(|&v| f64::from(v)).collect();
+            rule(&mut w, &g, &decays);
+            for (i, (got, want)) in t.parameters().iter().zip(&w).enumerate() {
+                let got = f64::from(*got);
+                assert!((got - want).abs() <= 2e-6 * (1.0 + want.abs()), "step {step}, parameter {i}: {got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn sgd_decays_weights_only() {
+        let (lr, beta, wd) = (0.05, 0.9, 0.01);
+        let mut m = vec![0.0; NET.parameter_count()];
+        check(Sgd::new(beta as f32, wd as f32), lr as f32, |w, g, decays| {
+            for i in 0..w.len() {
+                let d = if decays[i] { wd } else { 0.0 };
+                m[i] = beta * m[i] + g[i] + d * w[i];
+                w[i] -= lr * m[i];
+            }
+        });
+    }
+
+    #[test]
+    fn adamw_decays_weights_only_and_decoupled() {
+        let (lr, wd, b1, b2, eps) = (0.01, 0.1, 0.9f64, 0.999f64, 1e-8f64);
+        let (mut m, mut v, mut t) = (vec![0.0; NET.parameter_count()], vec![0.0; NET.parameter_count()], 0);
+        check(AdamW::new(wd as f32), lr as f32, |w, g, decays| {
+            t += 1;
+            for i in 0..w.len() {
+                if decays[i] {
+                    w[i] -= lr * wd * w[i];
+                }
+                m[i] = b1 * m[i] + (1.0 - b1) * g[i];
+                v[i] = b2 * v[i] + (1.0 - b2) * g[i] * g[i];
+                let (mh, vh) = (m[i] / (1.0 - b1.powi(t)), v[i] / (1.0 - b2.powi(t)));
+                w[i] -= lr * mh / (vh.sqrt() + eps);
+            }
+        });
+    }
+
+    #[test]
+    fn lars_decays_and_scales_weights_only() {
+        let (lr, wd) = (0.5, 0.01);
+        let mut m = vec![0.0; NET.parameter_count()];
+        let tensors: Vec<(std::ops::Range<usize>, bool)> = NET.tensors().map(|t| (t.range(), t.decays)).collect();
+        check(Lars::new(wd as f32), lr as f32, |w, g, _| {
+            for (r, decays) in &tensors {
+                let (ws, gs) = (&w[r.clone()], &g[r.clone()]);
+                let u: Vec<f64> = ws.iter().zip(gs).map(|(w, g)| if *decays { g + wd * w } else { *g }).collect();
+                let norm = |x: &[f64]| x.iter().map(|v| v * v).sum::<f64>().sqrt();
+                let trust = if *decays && norm(ws) > 0.0 && norm(&u) > 0.0 { 0.001 * norm(ws) / norm(&u) } else { 1.0 };
+                for (k, i) in r.clone().enumerate() {
+                    m[i] = 0.9 * m[i] + trust * u[k];
+                    w[i] -= lr * m[i];
+                }
+            }
+        });
+    }
+}

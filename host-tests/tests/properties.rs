@@ -71,6 +71,8 @@ fn near_hinge(r: &[f64], d: usize, config: &Config64) -> bool {
 }
 
 proptest! {
+    // Failures are recorded in properties.proptest-regressions, which is
+    // committed on purpose: its cases are replayed before new ones.
     #![proptest_config(ProptestConfig::with_cases(256))]
 
     #[test]

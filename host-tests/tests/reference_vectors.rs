@@ -7,17 +7,34 @@ use host_tests::vectors::{Case, LossCase, case_files, flatten_f32, read_case};
 use host_tests::{vectors_dir, worst};
 use vicreg::{CovarianceSide, Lanes, Options, VicregLoss};
 
-fn loss_cases() -> Vec<LossCase> {
+/// Every shipped file, parsed: each must be a kind this crate checks, and
+/// the counts must be exactly those shipped (17 loss, 4 mlp, 6 net cases),
+/// so a file that goes missing or cannot be read fails here.
+fn all_cases() -> Vec<Case> {
     let files = case_files(&[vectors_dir()]).expect("reference vectors are shipped");
-    let cases: Vec<LossCase> = files
-        .iter()
-        .filter_map(|f| match read_case(f).expect("every shipped case parses") {
-            Case::Loss(c) => Some(c),
-            Case::Net(_) | Case::Unsupported { .. } => None,
-        })
-        .collect();
-    assert!(cases.len() >= 17, "expected the 17 shipped loss cases, found {}", cases.len());
+    assert_eq!(files.len(), 27, "expected the 27 shipped case files");
+    let cases: Vec<Case> = files.iter().map(|f| read_case(f).expect("every shipped case parses")).collect();
+    let (mut loss, mut mlp, mut net) = (0, 0, 0);
+    for case in &cases {
+        match case {
+            Case::Loss(_) => loss += 1,
+            Case::Net(c) if c.kind == "mlp" => mlp += 1,
+            Case::Net(_) => net += 1,
+            Case::Unsupported { name, kind } => panic!("{name}: kind {kind:?} is not checked"),
+        }
+    }
+    assert_eq!((loss, mlp, net), (17, 4, 6), "cases by kind (loss, mlp, net)");
     cases
+}
+
+fn loss_cases() -> Vec<LossCase> {
+    all_cases()
+        .into_iter()
+        .filter_map(|c| match c {
+            Case::Loss(c) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 fn assert_agrees(case: &LossCase, out: &LossOutput, how: &str) {
@@ -83,10 +100,9 @@ fn identical_collapsed_views_give_mu_times_gamma_minus_sqrt_eps() {
 
 #[test]
 fn every_network_vector_passes_forward_and_gradients_with_every_side_and_lanes() {
-    let files = case_files(&[vectors_dir()]).expect("reference vectors are shipped");
     let mut checked = 0;
-    for file in files {
-        let Case::Net(case) = read_case(&file).expect("every shipped case parses") else { continue };
+    for case in all_cases() {
+        let Case::Net(case) = case else { continue };
         for side in [CovarianceSide::Auto, CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
             for lanes in [Lanes::Wide, Lanes::Scalar] {
                 let options = Options { side, lanes };

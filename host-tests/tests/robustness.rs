@@ -53,7 +53,7 @@ fn all_parameters_finite<O: Optimizer>(t: &Small<O>) -> bool {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(512))]
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
 
     #[test]
     fn loss_never_panics_and_refuses_non_finite_input(

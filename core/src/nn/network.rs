@@ -98,6 +98,29 @@ pub const fn sizes<N: Network>() -> Sizes {
 /// type Device = Trainer<Firmware, Sgd>;
 /// const _: () = assert!(Device::MEMORY_BYTES < 48 * 1024);
 /// ```
+///
+/// A declaration that is not a network does not compile; the error names
+/// the problem ("Conv1d's kernel is longer than the padded window"):
+///
+/// ```compile_fail
+/// use vicreg::nn::{Layer, Net, Shape};
+/// const WINDOW: Net = Net::new(Shape::Map { channels: 1, length: 4 }, &[Layer::conv1d(2, 9)], &[]);
+/// vicreg::network!(Window = WINDOW, batch 8);
+/// ```
+///
+/// So do a zero width and a batch capacity below two:
+///
+/// ```compile_fail
+/// use vicreg::nn::{Layer, Net, Shape};
+/// const EMPTY: Net = Net::new(Shape::Flat(8), &[Layer::linear(0)], &[]);
+/// vicreg::network!(Empty = EMPTY, batch 8);
+/// ```
+///
+/// ```compile_fail
+/// use vicreg::nn::{Layer, Net, Shape};
+/// const ONE: Net = Net::new(Shape::Flat(8), &[Layer::linear(4)], &[]);
+/// vicreg::network!(One = ONE, batch 1);
+/// ```
 #[macro_export]
 macro_rules! network {
     ($(#[$meta:meta])* $vis:vis $name:ident = $net:expr, batch $batch:expr $(,)?) => {
