@@ -8,10 +8,9 @@
 //! ```
 
 mod data;
-mod plot;
-mod probe;
 
 use data::Digit;
+use linear_probe::{few_label_accuracy, plot, shuffle};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -83,40 +82,8 @@ struct ProbeRow {
 }
 
 fn probe_row(train: &[(Vec<f32>, usize)], test: &[(Vec<f32>, usize)], seed: u64) -> ProbeRow {
-    let (test_x, test_y): (Vec<Vec<f32>>, Vec<usize>) = test.iter().cloned().unzip();
-    let score = |subset: &[&(Vec<f32>, usize)]| {
-        let (x, y): (Vec<Vec<f32>>, Vec<usize>) = subset.iter().map(|p| (*p).clone()).unzip();
-        probe::accuracy(&x, &y, &test_x, &test_y, 10)
-    };
-    let few = |per_class: usize| {
-        let draws = 5;
-        (0..draws)
-            .map(|draw| {
-                let mut rng = Pcg32::new(seed * 1000 + draw);
-                let mut order: Vec<usize> = (0..train.len()).collect();
-                shuffle(&mut order, &mut rng);
-                let mut taken = [0usize; 10];
-                let subset: Vec<&(Vec<f32>, usize)> = order
-                    .iter()
-                    .map(|&i| &train[i])
-                    .filter(|(_, y)| {
-                        taken[*y] += 1;
-                        taken[*y] <= per_class
-                    })
-                    .collect();
-                score(&subset)
-            })
-            .sum::<f64>()
-            / draws as f64
-    };
-    ProbeRow { all: score(&train.iter().collect::<Vec<_>>()), ten: few(10), five: few(5) }
-}
-
-fn shuffle(order: &mut [usize], rng: &mut Pcg32) {
-    for i in (1..order.len()).rev() {
-        let j = vicreg::rand_core::RngCore::next_u32(rng) as usize % (i + 1);
-        order.swap(i, j);
-    }
+    let at = |per_class| few_label_accuracy(train, test, 10, per_class, 5, seed);
+    ProbeRow { all: at(None), ten: at(Some(10)), five: at(Some(5)) }
 }
 
 fn representations(trainer: &mut Digits, digits: &[Digit]) -> Result<Vec<[f32; REPR]>, vicreg::Error> {
