@@ -11,6 +11,7 @@ pub mod net_case;
 pub mod npy;
 pub mod spectrum;
 pub mod vectors;
+pub mod watch;
 
 /// The reference vectors shipped with the repository.
 pub fn vectors_dir() -> std::path::PathBuf {

@@ -4,12 +4,7 @@
 
 use std::path::Path;
 
-/// Channels per recording.
-pub const CHANNELS: usize = 6;
-/// Samples per channel.
-pub const LENGTH: usize = 100;
-/// Activities: standing, walking, running, badminton.
-pub const CLASSES: usize = 4;
+pub use motion_adapt::{CHANNELS, CLASSES, LENGTH};
 
 /// One recording.
 #[derive(Clone, Debug)]

@@ -8,18 +8,17 @@
 //!     [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]
 //! ```
 
-mod data;
-mod views;
+use train_motions::data;
 
 use data::{CLASSES, Recording};
 use linear_probe::{few_label_accuracy, plot, shuffle};
+use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 use vicreg::nn::{Layer, Net, Shape};
-use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
-use views::{INPUT, RECIPE, WINDOW};
+use vicreg::{AdamW, Pcg32, Schedule, Trainer, TrainerConfig};
 
 /// Rows per training batch: half the 40 training recordings.
 const BATCH: usize = 20;
@@ -137,7 +136,12 @@ fn run(args: &Args) -> Result<(), String> {
         train.len(),
         recordings.len() - train.len()
     );
-    let mut trainer: Box<Motions> = Box::new(Trainer::new(TrainerConfig::new(args.lr), AdamW::new(0.0)));
+    // Warm-up, then a cosine down to a hundredth: the encoder settles at the
+    // end of the run instead of wandering with the last batches.
+    let total = u32::try_from(args.epochs * train.len().div_ceil(BATCH)).unwrap_or(u32::MAX);
+    let schedule = Schedule { base_lr: args.lr, final_lr: args.lr * 0.01, warmup_steps: 20, total_steps: total };
+    let config = TrainerConfig { schedule, ..TrainerConfig::new(args.lr) };
+    let mut trainer: Box<Motions> = Box::new(Trainer::new(config, AdamW::new(0.0)));
     let mut rng = Pcg32::new(args.seed);
     trainer.init(&mut rng);
     println!(

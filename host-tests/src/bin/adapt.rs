@@ -7,6 +7,7 @@
 //! optimiser state). `… -- fine-tune CHECKPOINT` runs the firmware's
 //! adaptation on the host and prints its figures.
 
+use motion_adapt::watch;
 use sensor_adapt::{Drift, EVAL_SEED, Net, PRETRAIN_STEPS, adapted, evaluate, fine_tune, new_net, pretrain};
 use std::process::ExitCode;
 use vicreg::augment::ViewPair;
@@ -40,8 +41,44 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        ["watch-recordings", out] => {
+            let bytes = host_tests::watch::encoded(false).expect("the shipped data loads");
+            std::fs::write(out, &bytes).expect("recordings written");
+            println!("{} test recordings, {} bytes, to {out}", bytes.len() / watch::RECORD_BYTES, bytes.len());
+            ExitCode::SUCCESS
+        }
+        ["watch-pretrain", out] => {
+            let mut n: Box<watch::Net> = Box::new(watch::new_net(0.01, watch::PRETRAIN_STEPS));
+            let failed = host_tests::watch::pretrain(&mut n).expect("the shipped data loads");
+            let mut bytes = vec![0u8; watch::Net::checkpoint_bytes(false)];
+            n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
+            std::fs::write(out, &bytes).expect("checkpoint written");
+            println!("pretrained {} steps ({failed} failed); {} bytes to {out}", watch::PRETRAIN_STEPS, bytes.len());
+            ExitCode::SUCCESS
+        }
+        ["watch-fine-tune", checkpoint] => {
+            let bytes = std::fs::read(checkpoint).expect("checkpoint readable");
+            let mut n: Box<watch::Net> = Box::new(watch::new_net(0.02, watch::FINE_TUNE_STEPS));
+            n.load(&bytes).expect("a valid checkpoint");
+            let data = host_tests::watch::encoded(false).expect("the shipped data loads");
+            let recordings = watch::Recordings::parse(&data).expect("valid recordings");
+            for (name, drift) in [("same wrist", watch::Drift::NONE), ("other wrist", watch::Drift::OTHER_WRIST)] {
+                println!("{name}: {:?}", watch::evaluate(&mut n, &recordings, &drift, watch::EVAL_SEED));
+            }
+            let drift = watch::Drift::OTHER_WRIST;
+            let before = watch::evaluate(&mut n, &recordings, &drift, watch::EVAL_SEED).expect("finite");
+            let failed = watch::fine_tune(&mut n, &recordings, &drift, |_, _| {});
+            let after = watch::evaluate(&mut n, &recordings, &drift, watch::EVAL_SEED).expect("finite");
+            println!(
+                "before: {before:?}\nafter:  {after:?}\nfailed steps: {failed}; adapted: {}",
+                watch::adapted(&before, &after)
+            );
+            ExitCode::SUCCESS
+        }
         _ => {
-            eprintln!("usage: adapt pretrain OUT | adapt fine-tune CHECKPOINT");
+            eprintln!(
+                "usage: adapt pretrain OUT | adapt fine-tune CHECKPOINT | adapt watch-recordings OUT | adapt watch-pretrain OUT | adapt watch-fine-tune CHECKPOINT"
+            );
             ExitCode::from(2)
         }
     }

@@ -4,7 +4,7 @@
 //! wrist), a gain per channel (sensors differ), Gaussian jitter, and now and
 //! then a silenced channel.
 
-use crate::data::{CHANNELS, LENGTH};
+use crate::{CHANNELS, LENGTH};
 use vicreg::{Pcg32, below, gaussian, symmetric_unit, uniform};
 
 /// Samples per channel in a training window.
@@ -45,7 +45,8 @@ pub fn centre(samples: &[f32]) -> [f32; INPUT] {
 /// A rotation matrix from three angles drawn in ±`degrees`.
 fn rotation(rng: &mut Pcg32, degrees: f32) -> [[f32; 3]; 3] {
     let [a, b, c] = [0; 3].map(|_| degrees.to_radians() * symmetric_unit(rng));
-    let (sa, ca, sb, cb, sc, cc) = (a.sin(), a.cos(), b.sin(), b.cos(), c.sin(), c.cos());
+    let (sa, ca, sb, cb, sc, cc) =
+        (libm::sinf(a), libm::cosf(a), libm::sinf(b), libm::cosf(b), libm::sinf(c), libm::cosf(c));
     // Rz(a)·Ry(b)·Rx(c)
     [
         [ca * cb, ca * sb * sc - sa * cc, ca * sb * cc + sa * sc],

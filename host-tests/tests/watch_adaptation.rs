@@ -1,0 +1,64 @@
+//! The watch firmware's logic on the host: its stored recordings and its
+//! pretrained encoder are what the shipped data and the recipe produce, and
+//! fine-tuning on the other wrist adapts the encoder (the firmware's own
+//! criterion), for the firmware's seeds and for others.
+
+use motion_adapt::watch::{
+    self, Drift, EVAL_SEED, FINE_TUNE_STEPS, Net, PRETRAIN_STEPS, PRETRAINED, RECORDINGS, Recordings, adapted,
+    evaluate, new_net,
+};
+use vicreg::Pcg32;
+
+#[test]
+fn shipped_recordings_and_checkpoint_are_what_the_data_and_the_recipe_produce() {
+    let encoded = host_tests::watch::encoded(false).unwrap();
+    assert!(
+        encoded == RECORDINGS,
+        "examples/motion-adapt/test-recordings.bin differs from data/basicmotions.csv's test split"
+    );
+    let recordings = Recordings::parse(RECORDINGS).unwrap();
+    assert_eq!(recordings.len(), 40);
+    // i16 storage loses at most half a step of each channel's scale.
+    let all = train_motions::data::load(&train_motions::data::default_path()).unwrap();
+    let mut samples = [0.0; 600];
+    for (i, r) in all.iter().filter(|r| !r.train).enumerate() {
+        recordings.read(i, &Drift::NONE, &mut samples);
+        assert_eq!(recordings.label(i), r.label);
+        let worst = samples.iter().zip(&r.samples).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+        assert!(worst < 5e-4, "recording {i}: quantisation error {worst}");
+    }
+
+    let mut net: Box<Net> = Box::new(new_net(0.01, PRETRAIN_STEPS));
+    assert_eq!(host_tests::watch::pretrain(&mut net).unwrap(), 0);
+    let mut bytes = vec![0u8; Net::checkpoint_bytes(false)];
+    net.save(&mut bytes, false).unwrap();
+    // A difference means the arithmetic of training changed: find out which
+    // change did it before regenerating the file with
+    // `cargo run --release -p host-tests --bin adapt -- watch-pretrain examples/motion-adapt/watch.ckpt`.
+    assert!(bytes == PRETRAINED, "pretraining no longer reproduces examples/motion-adapt/watch.ckpt");
+}
+
+fn adapt_with(seed: u64) -> (watch::Evaluation, watch::Evaluation, watch::Evaluation) {
+    let recordings = Recordings::parse(RECORDINGS).unwrap();
+    let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));
+    net.load(PRETRAINED).unwrap();
+    let same = evaluate(&mut net, &recordings, &Drift::NONE, EVAL_SEED).unwrap();
+    let before = evaluate(&mut net, &recordings, &Drift::OTHER_WRIST, EVAL_SEED).unwrap();
+    let failed =
+        watch::train(&mut net, &recordings, &Drift::OTHER_WRIST, FINE_TUNE_STEPS, &mut Pcg32::new(seed), |_, _| {});
+    assert_eq!(failed, 0);
+    let after = evaluate(&mut net, &recordings, &Drift::OTHER_WRIST, EVAL_SEED).unwrap();
+    (same, before, after)
+}
+
+#[test]
+fn fine_tuning_on_the_other_wrist_adapts_the_encoder() {
+    // Seed 3 is the firmware's.
+    for seed in [3, 10, 11, 12, 13] {
+        let (same, before, after) = adapt_with(seed);
+        // Moving the watch hurts the pretrained encoder...
+        assert!(before.terms.loss > 1.1 * same.terms.loss && before.few_shot_accuracy < same.few_shot_accuracy);
+        // ...and fine-tuning on the unlabelled stream wins it back.
+        assert!(adapted(&before, &after), "seed {seed}: before {before:?}\nafter {after:?}");
+    }
+}
