@@ -52,7 +52,20 @@ install_device_tools() {
 FIRMWARE_ELF=examples/firmware/target/thumbv7em-none-eabihf/release
 
 firmware_lints() {
-    (cd examples/firmware && cargo fmt --check && cargo clippy --release -- -D warnings)
+    local d
+    for d in firmware firmware-support watch-firmware; do
+        (cd "examples/$d" && cargo fmt --check && cargo clippy --release -- -D warnings) || return 1
+    done
+}
+
+WATCH_ELF=examples/watch-firmware/target/thumbv7em-none-eabihf/release/watch-firmware
+
+# The watch firmware (linked for a 1 MiB / 256 KiB part) fine-tunes a Conv1d
+# encoder on recordings from the other wrist; it exits non-zero unless the
+# encoder adapted.
+watch_under_qemu() {
+    (cd examples/watch-firmware && cargo run --release) || return 1
+    arm-none-eabi-size "$WATCH_ELF"
 }
 
 # Builds and boots both firmware binaries on QEMU's Cortex-M4F (through the
@@ -167,6 +180,7 @@ step "core builds for embedded and wasm targets" cross_build_core
 step "firmware: format and clippy" firmware_lints
 step "firmware: fine-tuning and loss cost on a Cortex-M4F (QEMU)" firmware_under_qemu
 step "firmware: defmt output decoded on the host" firmware_with_defmt
+step "watch firmware: Conv1d encoder adapts to the other wrist (QEMU)" watch_under_qemu
 step "firmware logic builds for thumbv6m and riscv32imac" firmware_logic_portability
 step "wasm: format, clippy, build (+simd128) and native reference" wasm_build
 step "wasm: training under Node agrees with the native build" wasm_under_node

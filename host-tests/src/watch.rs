@@ -2,7 +2,7 @@
 //! split, stored compactly) and its pretrained encoder (trained on the
 //! training split, without drift).
 
-use motion_adapt::watch::{self, Drift, Net, PRETRAIN_STEPS, Recordings};
+use motion_adapt::watch::{self, Drift, Net, PRETRAIN_STEPS, Recordings, Views};
 use train_motions::data::{self, Recording};
 use vicreg::Pcg32;
 
@@ -21,5 +21,6 @@ pub fn pretrain(net: &mut Net) -> Result<u32, String> {
     let bytes = encoded(true)?;
     let recordings = Recordings::parse(&bytes).ok_or("bad recordings")?;
     net.init(&mut Pcg32::new(7));
-    Ok(watch::train(net, &recordings, &Drift::NONE, PRETRAIN_STEPS, &mut Pcg32::new(1007), |_, _| {}))
+    let mut views = Box::new(Views::new());
+    Ok(watch::train(net, &mut views, &recordings, &Drift::NONE, PRETRAIN_STEPS, &mut Pcg32::new(1007), |_, _| {}))
 }

@@ -4,7 +4,7 @@
 //! criterion), for the firmware's seeds and for others.
 
 use motion_adapt::watch::{
-    self, Drift, EVAL_SEED, FINE_TUNE_STEPS, Net, PRETRAIN_STEPS, PRETRAINED, RECORDINGS, Recordings, adapted,
+    self, Drift, EVAL_SEED, FINE_TUNE_STEPS, Net, PRETRAIN_STEPS, PRETRAINED, RECORDINGS, Recordings, Views, adapted,
     evaluate, new_net,
 };
 use vicreg::Pcg32;
@@ -42,12 +42,20 @@ fn adapt_with(seed: u64) -> (watch::Evaluation, watch::Evaluation, watch::Evalua
     let recordings = Recordings::parse(RECORDINGS).unwrap();
     let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));
     net.load(PRETRAINED).unwrap();
-    let same = evaluate(&mut net, &recordings, &Drift::NONE, EVAL_SEED).unwrap();
-    let before = evaluate(&mut net, &recordings, &Drift::OTHER_WRIST, EVAL_SEED).unwrap();
-    let failed =
-        watch::train(&mut net, &recordings, &Drift::OTHER_WRIST, FINE_TUNE_STEPS, &mut Pcg32::new(seed), |_, _| {});
+    let mut views = Box::new(Views::new());
+    let same = evaluate(&mut net, &mut views, &recordings, &Drift::NONE, EVAL_SEED).unwrap();
+    let before = evaluate(&mut net, &mut views, &recordings, &Drift::OTHER_WRIST, EVAL_SEED).unwrap();
+    let failed = watch::train(
+        &mut net,
+        &mut views,
+        &recordings,
+        &Drift::OTHER_WRIST,
+        FINE_TUNE_STEPS,
+        &mut Pcg32::new(seed),
+        |_, _| {},
+    );
     assert_eq!(failed, 0);
-    let after = evaluate(&mut net, &recordings, &Drift::OTHER_WRIST, EVAL_SEED).unwrap();
+    let after = evaluate(&mut net, &mut views, &recordings, &Drift::OTHER_WRIST, EVAL_SEED).unwrap();
     (same, before, after)
 }
 

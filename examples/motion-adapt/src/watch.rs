@@ -199,28 +199,53 @@ impl<'a> Recordings<'a> {
     }
 }
 
+/// The two views of a batch and one decoded recording: 38 KiB that a
+/// firmware keeps in a `static` rather than on its stack.
+#[derive(Clone, Debug)]
+pub struct Views {
+    a: [[f32; INPUT]; BATCH],
+    b: [[f32; INPUT]; BATCH],
+    samples: [f32; CHANNELS * LENGTH],
+}
+
+impl Views {
+    /// All zero (a `static` of it lands in `.bss`).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { a: [[0.0; INPUT]; BATCH], b: [[0.0; INPUT]; BATCH], samples: [0.0; CHANNELS * LENGTH] }
+    }
+}
+
+impl Default for Views {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// `steps` VICReg steps on batches of [`BATCH`] recordings drawn from
-/// `recordings` (through `drift`); `on_step` sees each result. Returns the
-/// number of steps that failed (and were skipped).
+/// `recordings` (through `drift`), the views built in `views`; `on_step`
+/// sees each result. Returns the number of steps that failed (and were
+/// skipped).
+#[allow(clippy::too_many_arguments)]
 pub fn train(
     net: &mut Net,
+    views: &mut Views,
     recordings: &Recordings<'_>,
     drift: &Drift,
     steps: u32,
     rng: &mut Pcg32,
     mut on_step: impl FnMut(u32, Result<LossTerms, Error>),
 ) -> u32 {
-    let (mut a, mut b) = ([[0.0; INPUT]; BATCH], [[0.0; INPUT]; BATCH]);
-    let mut samples = [0.0; CHANNELS * LENGTH];
+    let Views { a, b, samples } = views;
     let mut failed = 0;
     for step in 0..steps {
         for (va, vb) in a.iter_mut().zip(b.iter_mut()) {
             let i = vicreg::below(rng, u32::try_from(recordings.len()).unwrap_or(u32::MAX)) as usize;
-            recordings.read(i, drift, &mut samples);
-            *va = views::view(&samples, rng, &RECIPE);
-            *vb = views::view(&samples, rng, &RECIPE);
+            recordings.read(i, drift, samples);
+            *va = views::view(samples, rng, &RECIPE);
+            *vb = views::view(samples, rng, &RECIPE);
         }
-        let result = net.step(&a, &b).map(|r| r.terms);
+        let result = net.step(a, b).map(|r| r.terms);
         if result.is_err() {
             failed += 1;
         }
@@ -243,25 +268,31 @@ pub struct Evaluation {
 /// Labelled recordings per class that the few-shot probe may use.
 pub const LABELLED: usize = 1;
 
-/// Measures the network on `recordings` through `drift`; views from `seed`
-/// (the same seed gives the same views before and after training).
+/// Measures the network on `recordings` through `drift`, building views in
+/// `views` from `seed` (the same seed gives the same views before and after
+/// training).
 ///
 /// # Errors
 ///
 /// The network's errors (a non-finite input or result).
-pub fn evaluate(net: &mut Net, recordings: &Recordings<'_>, drift: &Drift, seed: u64) -> Result<Evaluation, Error> {
+pub fn evaluate(
+    net: &mut Net,
+    views: &mut Views,
+    recordings: &Recordings<'_>,
+    drift: &Drift,
+    seed: u64,
+) -> Result<Evaluation, Error> {
     let mut rng = Pcg32::new(seed);
-    let mut samples = [0.0; CHANNELS * LENGTH];
-    let (mut a, mut b) = ([[0.0; INPUT]; BATCH], [[0.0; INPUT]; BATCH]);
+    let Views { a, b, samples } = views;
     let mut sums = [0.0f32; 4];
     let batches = recordings.len() / BATCH;
     for batch in 0..batches {
         for (k, (va, vb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
-            recordings.read(batch * BATCH + k, drift, &mut samples);
-            *va = views::view(&samples, &mut rng, &RECIPE);
-            *vb = views::view(&samples, &mut rng, &RECIPE);
+            recordings.read(batch * BATCH + k, drift, samples);
+            *va = views::view(samples, &mut rng, &RECIPE);
+            *vb = views::view(samples, &mut rng, &RECIPE);
         }
-        let t = net.compute_gradients(&a, &b)?;
+        let t = net.compute_gradients(a, b)?;
         for (s, v) in sums.iter_mut().zip([t.loss, t.invariance, t.variance, t.covariance]) {
             *s += v / batches.max(1) as f32;
         }
@@ -291,8 +322,8 @@ pub fn evaluate(net: &mut Net, recordings: &Recordings<'_>, drift: &Drift, seed:
             if (pass == 0) != is_labelled {
                 continue;
             }
-            recordings.read(i, drift, &mut samples);
-            window[0] = views::centre(&samples);
+            recordings.read(i, drift, samples);
+            window[0] = views::centre(samples);
             net.represent(&window, &mut repr)?;
             if pass == 0 {
                 for (c, v) in centroids[label].iter_mut().zip(&repr[0]) {
@@ -333,11 +364,12 @@ pub const EVAL_SEED: u64 = 99;
 /// steps.
 pub fn fine_tune(
     net: &mut Net,
+    views: &mut Views,
     recordings: &Recordings<'_>,
     drift: &Drift,
     on_step: impl FnMut(u32, Result<LossTerms, Error>),
 ) -> u32 {
-    train(net, recordings, drift, FINE_TUNE_STEPS, &mut Pcg32::new(3), on_step)
+    train(net, views, recordings, drift, FINE_TUNE_STEPS, &mut Pcg32::new(3), on_step)
 }
 
 /// The encoder pretrained on the host (`adapt watch-pretrain`), as the

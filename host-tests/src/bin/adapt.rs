@@ -62,13 +62,14 @@ fn main() -> ExitCode {
             n.load(&bytes).expect("a valid checkpoint");
             let data = host_tests::watch::encoded(false).expect("the shipped data loads");
             let recordings = watch::Recordings::parse(&data).expect("valid recordings");
+            let mut views = Box::new(watch::Views::new());
             for (name, drift) in [("same wrist", watch::Drift::NONE), ("other wrist", watch::Drift::OTHER_WRIST)] {
-                println!("{name}: {:?}", watch::evaluate(&mut n, &recordings, &drift, watch::EVAL_SEED));
+                println!("{name}: {:?}", watch::evaluate(&mut n, &mut views, &recordings, &drift, watch::EVAL_SEED));
             }
             let drift = watch::Drift::OTHER_WRIST;
-            let before = watch::evaluate(&mut n, &recordings, &drift, watch::EVAL_SEED).expect("finite");
-            let failed = watch::fine_tune(&mut n, &recordings, &drift, |_, _| {});
-            let after = watch::evaluate(&mut n, &recordings, &drift, watch::EVAL_SEED).expect("finite");
+            let before = watch::evaluate(&mut n, &mut views, &recordings, &drift, watch::EVAL_SEED).expect("finite");
+            let failed = watch::fine_tune(&mut n, &mut views, &recordings, &drift, |_, _| {});
+            let after = watch::evaluate(&mut n, &mut views, &recordings, &drift, watch::EVAL_SEED).expect("finite");
             println!(
                 "before: {before:?}\nafter:  {after:?}\nfailed steps: {failed}; adapted: {}",
                 watch::adapted(&before, &after)

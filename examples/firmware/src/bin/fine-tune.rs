@@ -5,11 +5,11 @@
 #![no_main]
 
 use cortex_m_rt::entry;
+use firmware_support::{Fixed, Ticks, exit, say, stack};
 use sensor_adapt::{
     BATCH, Drift, EVAL_SEED, Evaluation, FINE_TUNE_STEPS, INPUT, Net, PRETRAINED, SensorStream, adapted, config,
     evaluate, fine_tune,
 };
-use sensor_firmware::{Fixed, Ticks, exit, say, stack};
 use static_cell::ConstStaticCell;
 use vicreg::augment::ViewPair;
 use vicreg::{Sgd, TrainerConfig};

@@ -5,7 +5,7 @@
 #![no_main]
 
 use cortex_m_rt::entry;
-use sensor_firmware::{Fixed, Ticks, exit, say, stack};
+use firmware_support::{Fixed, Ticks, exit, say, stack};
 use static_cell::ConstStaticCell;
 use vicreg::{Config, CovarianceSide, Lanes, Options, VicregLoss};
 

@@ -1,7 +1,10 @@
-//! What both firmware binaries share: output (semihosting text, or defmt
+//! What the firmware examples share: output (semihosting text, or defmt
 //! with the `defmt` feature), exit codes, a fault handler that fails the run
-//! instead of hanging QEMU, an instruction counter and stack painting.
+//! instead of hanging QEMU, an instruction counter, stack painting and
+//! fixed-point printing. Each firmware crate brings its own `memory.x`.
 #![no_std]
+
+pub use cortex_m_semihosting;
 
 use core::sync::atomic::{AtomicU32, Ordering};
 use cortex_m::peripheral::SYST;
@@ -18,7 +21,7 @@ use panic_semihosting as _;
 macro_rules! say {
     ($($arg:tt)*) => {{
         #[cfg(not(feature = "defmt"))]
-        cortex_m_semihosting::hprintln!($($arg)*);
+        $crate::cortex_m_semihosting::hprintln!($($arg)*);
         #[cfg(feature = "defmt")]
         defmt::println!($($arg)*);
     }};
