@@ -100,8 +100,11 @@ tests_on_32_bits() {
 # The firmware's logic (sensor stream, fine-tuning loop) for a part without an
 # FPU and for RISC-V.
 firmware_logic_portability() {
-    cargo build --quiet --release -p sensor-adapt --target thumbv6m-none-eabi &&
-        cargo build --quiet --release -p sensor-adapt --target riscv32imac-unknown-none-elf
+    local crate
+    for crate in sensor-adapt motion-adapt; do
+        cargo build --quiet --release -p "$crate" --target thumbv6m-none-eabi &&
+            cargo build --quiet --release -p "$crate" --target riscv32imac-unknown-none-elf || return 1
+    done
 }
 
 # The nightly toolchain with Miri, and cargo-fuzz, for the robustness steps.
@@ -181,7 +184,7 @@ step "firmware: format and clippy" firmware_lints
 step "firmware: fine-tuning and loss cost on a Cortex-M4F (QEMU)" firmware_under_qemu
 step "firmware: defmt output decoded on the host" firmware_with_defmt
 step "watch firmware: Conv1d encoder adapts to the other wrist (QEMU)" watch_under_qemu
-step "firmware logic builds for thumbv6m and riscv32imac" firmware_logic_portability
+step "firmware logic (sensor, watch) builds for thumbv6m and riscv32imac" firmware_logic_portability
 step "wasm: format, clippy, build (+simd128) and native reference" wasm_build
 step "wasm: training under Node agrees with the native build" wasm_under_node
 step "wasm: the page trains in headless Chromium" wasm_in_chromium
