@@ -3,6 +3,7 @@
 //! PyTorch anchors score theirs), the mean over draws of a few labelled
 //! examples per class, and SVG loss curves.
 
+pub mod job;
 pub mod plot;
 pub mod probe;
 

@@ -10,6 +10,7 @@
 mod data;
 
 use data::Digit;
+use linear_probe::job::{self, Options};
 use linear_probe::{few_label_accuracy, plot, shuffle};
 use std::io::Write;
 use std::path::PathBuf;
@@ -32,46 +33,6 @@ const DIGITS: Net = Net::new(
 );
 vicreg::network!(DigitsNet = DIGITS, batch BATCH);
 type Digits = Trainer<DigitsNet, AdamW>;
-
-struct Args {
-    epochs: usize,
-    seed: u64,
-    lr: f32,
-    save: Option<PathBuf>,
-    export_repr: Option<PathBuf>,
-    plot: PathBuf,
-    data: PathBuf,
-}
-
-const USAGE: &str = "usage: train-digits [--epochs N] [--seed S] [--lr LR] [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        epochs: 300,
-        seed: 0,
-        lr: 1e-3,
-        save: None,
-        export_repr: None,
-        plot: PathBuf::from("target/digits-loss.svg"),
-        data: data::default_path(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
-            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--lr" => args.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
-            "--save" => args.save = Some(value()?.into()),
-            "--export-repr" => args.export_repr = Some(value()?.into()),
-            "--plot" => args.plot = value()?.into(),
-            "--data" => args.data = value()?.into(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    Ok(args)
-}
 
 /// Probe accuracies on one set of features: all labels, then the mean over
 /// five draws of 10 and of 5 labelled training images per class.
@@ -105,8 +66,9 @@ fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Options) -> Result<(), String> {
     let digits = data::load(&args.data)?;
+    job::create_outputs(args)?;
     let train: Vec<[f32; 64]> = digits.iter().filter(|d| d.train).map(|d| d.pixels).collect();
     println!(
         "digits: {} training and {} test images (8×8), labels unused for training",
@@ -252,21 +214,14 @@ fn progress(epoch: usize, epochs: usize, curves: &[Vec<f64>; 4], rate: f64) {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("train-digits: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let defaults = Options {
+        epochs: 300,
+        seed: 0,
+        lr: 1e-3,
+        save: None,
+        export_repr: None,
+        plot: PathBuf::from("target/digits-loss.svg"),
+        data: data::default_path(),
     };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("train-digits: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    job::main("train-digits", defaults, run)
 }

@@ -11,6 +11,7 @@
 use train_motions::data;
 
 use data::{CLASSES, Recording};
+use linear_probe::job::{self, Options};
 use linear_probe::{few_label_accuracy, plot, shuffle};
 use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
 use std::io::Write;
@@ -51,52 +52,6 @@ vicreg::network!(
 );
 type Motions = Trainer<Motion, AdamW>;
 
-struct Args {
-    epochs: usize,
-    seed: u64,
-    lr: f32,
-    save: Option<PathBuf>,
-    export_repr: Option<PathBuf>,
-    plot: PathBuf,
-    data: PathBuf,
-}
-
-const USAGE: &str = "usage: train-motions [--epochs N] [--seed S] [--lr LR] [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]";
-
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        epochs: 300,
-        seed: 0,
-        lr: 1e-3,
-        save: None,
-        export_repr: None,
-        plot: PathBuf::from("target/motions-loss.svg"),
-        data: data::default_path(),
-    };
-    let mut it = std::env::args().skip(1);
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--epochs" => args.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
-            "--seed" => args.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--lr" => args.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
-            "--save" => args.save = Some(value()?.into()),
-            "--export-repr" => args.export_repr = Some(value()?.into()),
-            "--plot" => args.plot = value()?.into(),
-            "--data" => args.data = value()?.into(),
-            "-h" | "--help" => return Err(String::new()),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
-    if args.epochs == 0 {
-        return Err("--epochs must be at least 1".into());
-    }
-    if !(args.lr.is_finite() && args.lr > 0.0) {
-        return Err(format!("--lr {}: the learning rate must be a positive number", args.lr));
-    }
-    Ok(args)
-}
-
 /// The representation of every recording's centre window.
 fn representations(trainer: &mut Motions, recordings: &[Recording]) -> Result<Vec<Vec<f32>>, String> {
     let x: Vec<[f32; INPUT]> = recordings.iter().map(|r| views::centre(&r.samples)).collect();
@@ -115,21 +70,9 @@ fn probe_row(recordings: &[Recording], features: &[Vec<f32>], seed: u64) -> [f64
     [Some(1), Some(2), Some(5), None].map(|k| few_label_accuracy(&train, &test, CLASSES, k, 10, seed))
 }
 
-/// Creates (empty) every output file the run will write, so that a path that
-/// cannot be written fails before training rather than after it.
-fn check_outputs(args: &Args) -> Result<(), String> {
-    for path in [args.save.as_ref(), args.export_repr.as_ref(), Some(&args.plot)].into_iter().flatten() {
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-        }
-        std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    }
-    Ok(())
-}
-
-fn run(args: &Args) -> Result<(), String> {
+fn run(args: &Options) -> Result<(), String> {
     let recordings = data::load(&args.data)?;
-    check_outputs(args)?;
+    job::create_outputs(args)?;
     let train: Vec<&Recording> = recordings.iter().filter(|r| r.train).collect();
     println!(
         "basicmotions: {} training and {} test recordings (6 channels × 100 samples), labels unused for training",
@@ -251,21 +194,14 @@ fn run(args: &Args) -> Result<(), String> {
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("train-motions: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let defaults = Options {
+        epochs: 300,
+        seed: 0,
+        lr: 1e-3,
+        save: None,
+        export_repr: None,
+        plot: PathBuf::from("target/motions-loss.svg"),
+        data: data::default_path(),
     };
-    match run(&args) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("train-motions: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    job::main("train-motions", defaults, run)
 }

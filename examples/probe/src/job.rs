@@ -1,0 +1,106 @@
+//! The options both training jobs take, checked before any work starts, and
+//! their `main`: parse, run, and exit 0, 1 (the run failed) or 2 (the
+//! command line is wrong).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// A training job's options.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Passes over the training data.
+    pub epochs: usize,
+    /// Seed of the initial weights, the augmentations and the probe's draws.
+    pub seed: u64,
+    /// Peak learning rate.
+    pub lr: f32,
+    /// Where to write a checkpoint.
+    pub save: Option<PathBuf>,
+    /// Where to write the representations as CSV.
+    pub export_repr: Option<PathBuf>,
+    /// Where to draw the loss curves (SVG).
+    pub plot: PathBuf,
+    /// The data set.
+    pub data: PathBuf,
+}
+
+/// The usage line of the job `name`.
+#[must_use]
+pub fn usage(name: &str) -> String {
+    format!(
+        "usage: {name} [--epochs N] [--seed S] [--lr LR] [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]"
+    )
+}
+
+/// Parses `args` (without the program name) over `defaults`; an empty error
+/// asks for the usage line alone (`--help`).
+///
+/// # Errors
+///
+/// A sentence naming the option at fault: unknown, missing its value,
+/// unparsable, or out of range (zero epochs, a learning rate that is not a
+/// positive number).
+pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+    let mut o = defaults;
+    let mut it = args.into_iter();
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        match flag.as_str() {
+            "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
+            "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
+            "--lr" => o.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
+            "--save" => o.save = Some(value()?.into()),
+            "--export-repr" => o.export_repr = Some(value()?.into()),
+            "--plot" => o.plot = value()?.into(),
+            "--data" => o.data = value()?.into(),
+            "-h" | "--help" => return Err(String::new()),
+            other => return Err(format!("unknown argument {other}")),
+        }
+    }
+    if o.epochs == 0 {
+        return Err("--epochs must be at least 1".into());
+    }
+    if !(o.lr.is_finite() && o.lr > 0.0) {
+        return Err(format!("--lr {}: the learning rate must be a positive number", o.lr));
+    }
+    Ok(o)
+}
+
+/// Creates (empty) every output file the run will write, so that a path that
+/// cannot be written fails before training rather than after it.
+///
+/// # Errors
+///
+/// The path that cannot be created, and why.
+pub fn create_outputs(o: &Options) -> Result<(), String> {
+    let outputs: [Option<&Path>; 3] = [o.save.as_deref(), o.export_repr.as_deref(), Some(&o.plot)];
+    for path in outputs.into_iter().flatten() {
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// A job's `main`: parses the command line over `defaults`, runs `run`, and
+/// reports errors under the job's `name`.
+pub fn main(name: &str, defaults: Options, run: impl FnOnce(&Options) -> Result<(), String>) -> ExitCode {
+    let options = match parse(defaults, std::env::args().skip(1)) {
+        Ok(o) => o,
+        Err(e) => {
+            if !e.is_empty() {
+                eprintln!("{name}: {e}");
+            }
+            eprintln!("{}", usage(name));
+            return ExitCode::from(2);
+        }
+    };
+    match run(&options) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
