@@ -104,3 +104,58 @@ pub fn main(name: &str, defaults: Options, run: impl FnOnce(&Options) -> Result<
         }
     }
 }
+
+/// One sample's row in the representations CSV.
+pub struct ReprRow<'r> {
+    /// Whether the sample is in the training split.
+    pub train: bool,
+    /// Its class.
+    pub label: usize,
+    /// Its representation.
+    pub repr: &'r [f32],
+}
+
+/// Writes what a finished run leaves behind: the loss curves (four series:
+/// loss, λ·invariance, μ·variance, ν·covariance, one value per epoch), the
+/// checkpoint bytes when `--save` asked for them, and the representations as
+/// CSV (`split,label,y0…`) when `--export-repr` did.
+///
+/// # Errors
+///
+/// The file that could not be written, and why.
+pub fn write_outputs<'r>(
+    o: &Options,
+    title: &str,
+    curves: &[Vec<f64>; 4],
+    checkpoint: Option<&[u8]>,
+    rows: impl Iterator<Item = ReprRow<'r>>,
+) -> Result<(), String> {
+    let series: Vec<(&str, &[f64])> = ["loss", "λ·invariance", "μ·variance", "ν·covariance"]
+        .into_iter()
+        .zip(curves.iter().map(Vec::as_slice))
+        .collect();
+    let write = |path: &Path, bytes: &[u8]| std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()));
+    write(&o.plot, crate::plot::svg(title, &series).as_bytes())?;
+    println!("\nloss curves: {}", o.plot.display());
+    if let (Some(path), Some(bytes)) = (&o.save, checkpoint) {
+        write(path, bytes)?;
+        println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());
+    }
+    if let Some(path) = &o.export_repr {
+        let mut csv = String::new();
+        for (i, row) in rows.enumerate() {
+            if i == 0 {
+                csv.push_str("split,label");
+                (0..row.repr.len()).for_each(|j| csv.push_str(&format!(",y{j}")));
+                csv.push('\n');
+            }
+            csv.push_str(if row.train { "train," } else { "test," });
+            csv.push_str(&row.label.to_string());
+            row.repr.iter().for_each(|v| csv.push_str(&format!(",{v}")));
+            csv.push('\n');
+        }
+        write(path, csv.as_bytes())?;
+        println!("representations: {}", path.display());
+    }
+    Ok(())
+}

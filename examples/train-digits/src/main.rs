@@ -10,8 +10,8 @@
 mod data;
 
 use data::Digit;
-use linear_probe::job::{self, Options};
-use linear_probe::{few_label_accuracy, plot, shuffle};
+use linear_probe::job::{self, Options, ReprRow};
+use linear_probe::{few_label_accuracy, shuffle};
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -163,36 +163,11 @@ fn run(args: &Options) -> Result<(), String> {
         println!("| {name} | {:.3} | {:.3} | {:.3} |", row.all, row.ten, row.five);
     }
 
-    let series: Vec<(&str, &[f64])> = ["loss", "λ·invariance", "μ·variance", "ν·covariance"]
-        .into_iter()
-        .zip(curves.iter().map(Vec::as_slice))
-        .collect();
-    if let Some(dir) = args.plot.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
     let title = format!("VICReg on digits: loss terms per epoch (seed {})", args.seed);
-    std::fs::write(&args.plot, plot::svg(&title, &series)).map_err(|e| format!("{}: {e}", args.plot.display()))?;
-    println!("\nloss curves: {}", args.plot.display());
-
-    if let Some(path) = &args.save {
-        let mut bytes = vec![0u8; Digits::checkpoint_bytes(true)];
-        trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
-        std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());
-    }
-    if let Some(path) = &args.export_repr {
-        let mut csv = String::from("split,label");
-        (0..REPR).for_each(|j| csv.push_str(&format!(",y{j}")));
-        csv.push('\n');
-        for (d, y) in digits.iter().zip(&trained) {
-            csv.push_str(if d.train { "train," } else { "test," });
-            csv.push_str(&d.label.to_string());
-            y.iter().for_each(|v| csv.push_str(&format!(",{v}")));
-            csv.push('\n');
-        }
-        std::fs::write(path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("representations: {}", path.display());
-    }
+    let mut bytes = vec![0u8; Digits::checkpoint_bytes(true)];
+    trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
+    let rows = digits.iter().zip(&trained).map(|(d, y)| ReprRow { train: d.train, label: d.label, repr: y });
+    job::write_outputs(args, &title, &curves, Some(&bytes), rows)?;
     Ok(())
 }
 

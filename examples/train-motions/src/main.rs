@@ -11,8 +11,8 @@
 use train_motions::data;
 
 use data::{CLASSES, Recording};
-use linear_probe::job::{self, Options};
-use linear_probe::{few_label_accuracy, plot, shuffle};
+use linear_probe::job::{self, Options, ReprRow};
+use linear_probe::{few_label_accuracy, shuffle};
 use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
 use std::io::Write;
 use std::path::PathBuf;
@@ -164,32 +164,11 @@ fn run(args: &Options) -> Result<(), String> {
         println!("| {name} | {one:.3} | {two:.3} | {five:.3} | {all:.3} |");
     }
 
-    let series: Vec<(&str, &[f64])> = ["loss", "λ·invariance", "μ·variance", "ν·covariance"]
-        .into_iter()
-        .zip(curves.iter().map(Vec::as_slice))
-        .collect();
     let title = format!("VICReg on BasicMotions: loss terms per epoch (seed {})", args.seed);
-    std::fs::write(&args.plot, plot::svg(&title, &series)).map_err(|e| format!("{}: {e}", args.plot.display()))?;
-    println!("\nloss curves: {}", args.plot.display());
-    if let Some(path) = &args.save {
-        let mut bytes = vec![0u8; Motions::checkpoint_bytes(true)];
-        trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
-        std::fs::write(path, &bytes).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());
-    }
-    if let Some(path) = &args.export_repr {
-        let mut csv = String::from("split,label");
-        (0..REPR).for_each(|j| csv.push_str(&format!(",y{j}")));
-        csv.push('\n');
-        for (r, y) in recordings.iter().zip(&trained) {
-            csv.push_str(if r.train { "train," } else { "test," });
-            csv.push_str(&r.label.to_string());
-            y.iter().for_each(|v| csv.push_str(&format!(",{v}")));
-            csv.push('\n');
-        }
-        std::fs::write(path, csv).map_err(|e| format!("{}: {e}", path.display()))?;
-        println!("representations: {}", path.display());
-    }
+    let mut bytes = vec![0u8; Motions::checkpoint_bytes(true)];
+    trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
+    let rows = recordings.iter().zip(&trained).map(|(r, y)| ReprRow { train: r.train, label: r.label, repr: y });
+    job::write_outputs(args, &title, &curves, Some(&bytes), rows)?;
     Ok(())
 }
 
