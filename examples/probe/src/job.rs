@@ -24,6 +24,18 @@ pub struct Options {
     pub data: PathBuf,
 }
 
+/// One line per option, with its default.
+const HELP: &str = "options:
+  --epochs N          passes over the training data (default 300)
+  --seed S            seed of the weights, the augmentations and the probe's draws (default 0)
+  --lr LR             peak learning rate, positive (default 0.001)
+  --save CHECKPOINT   write a checkpoint with the optimiser's state (default: none)
+  --export-repr CSV   write every sample's representation as split,label,y0,... (default: none)
+  --plot SVG          draw the loss terms per epoch (default: target/<job>-loss.svg)
+  --data CSV          the data set (default: the copy in data/)
+  -h, --help          print this help
+  -V, --version       print the version";
+
 /// The usage line of the job `name`.
 #[must_use]
 pub fn usage(name: &str) -> String {
@@ -32,15 +44,23 @@ pub fn usage(name: &str) -> String {
     )
 }
 
-/// Parses `args` (without the program name) over `defaults`; an empty error
-/// asks for the usage line alone (`--help`).
+/// What a command line asks for.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// A run with these options.
+    Run(Options),
+    /// Printing this text (`--help`, `--version`) and nothing else.
+    Print(String),
+}
+
+/// Parses `args` (without the program name) over `defaults`.
 ///
 /// # Errors
 ///
 /// A sentence naming the option at fault: unknown, missing its value,
 /// unparsable, or out of range (zero epochs, a learning rate that is not a
 /// positive number).
-pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Result<Options, String> {
+pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Result<Request, String> {
     let mut o = defaults;
     let mut it = args.into_iter();
     while let Some(flag) = it.next() {
@@ -53,7 +73,8 @@ pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Resul
             "--export-repr" => o.export_repr = Some(value()?.into()),
             "--plot" => o.plot = value()?.into(),
             "--data" => o.data = value()?.into(),
-            "-h" | "--help" => return Err(String::new()),
+            "-h" | "--help" => return Ok(Request::Print(HELP.into())),
+            "-V" | "--version" => return Ok(Request::Print(env!("CARGO_PKG_VERSION").into())),
             other => return Err(format!("unknown argument {other}")),
         }
     }
@@ -63,7 +84,7 @@ pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Resul
     if !(o.lr.is_finite() && o.lr > 0.0) {
         return Err(format!("--lr {}: the learning rate must be a positive number", o.lr));
     }
-    Ok(o)
+    Ok(Request::Run(o))
 }
 
 /// Creates (empty) every output file the run will write, so that a path that
@@ -87,11 +108,16 @@ pub fn create_outputs(o: &Options) -> Result<(), String> {
 /// reports errors under the job's `name`.
 pub fn main(name: &str, defaults: Options, run: impl FnOnce(&Options) -> Result<(), String>) -> ExitCode {
     let options = match parse(defaults, std::env::args().skip(1)) {
-        Ok(o) => o,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("{name}: {e}");
+        Ok(Request::Run(o)) => o,
+        Ok(Request::Print(text)) => {
+            if text == HELP {
+                println!("{}", usage(name));
             }
+            println!("{text}");
+            return ExitCode::SUCCESS;
+        }
+        Err(e) => {
+            eprintln!("{name}: {e}");
             eprintln!("{}", usage(name));
             return ExitCode::from(2);
         }
