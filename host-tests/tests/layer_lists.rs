@@ -50,7 +50,15 @@ fn network() -> impl Strategy<Value = (Shape, Vec<Layer>, usize)> {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 96, failure_persistence: None, ..ProptestConfig::default() })]
+    // A fixed seed: the same 256 layer lists on every run, so the test
+    // command's verdict does not depend on the draw (set PROPTEST_RNG_SEED
+    // or change the seed to explore others).
+    #![proptest_config(ProptestConfig {
+        cases: 256,
+        failure_persistence: None,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(0x5eed_1a7e),
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn gradients_of_random_layer_lists_match_f64_difference_quotients(
