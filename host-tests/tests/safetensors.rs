@@ -1,0 +1,108 @@
+//! Checkpoints to `.safetensors` and back byte for byte, and a file written
+//! the way PyTorch writes it (built here independently with the
+//! `safetensors` crate's own writer, from known arrays under
+//! `torch.nn.Sequential` names, with BatchNorm's `num_batches_tracked` and no
+//! metadata) imported against a template network.
+
+use safetensors::tensor::{Dtype, TensorView};
+use vicreg::nn::{Layer, Net, Shape};
+use vicreg::train::checkpoint;
+use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
+
+const SMALL: Net = Net::new(
+    Shape::Map { channels: 2, length: 6 },
+    &[Layer::conv1d(3, 3).padding(1), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime, Layer::linear(4)],
+    &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(5).without_bias()],
+);
+vicreg::network!(Small = SMALL, batch 8);
+type Model = Trainer<Small, AdamW>;
+
+fn trained() -> Box<Model> {
+    let mut t: Box<Model> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.01)));
+    t.init(&mut Pcg32::new(4));
+    let a: Vec<[f32; 12]> = (0..8).map(|i| core::array::from_fn(|j| ((i * 12 + j) as f32).sin())).collect();
+    let b: Vec<[f32; 12]> = a.iter().map(|r| r.map(|v| v * 0.9)).collect();
+    for _ in 0..3 {
+        t.step(&a, &b).unwrap();
+    }
+    t
+}
+
+#[test]
+fn export_then_import_gives_back_the_same_checkpoint() {
+    let t = trained();
+    for with_optimizer in [true, false] {
+        let mut bytes = vec![0u8; Model::checkpoint_bytes(with_optimizer)];
+        t.save(&mut bytes, with_optimizer).unwrap();
+        let file = host_tests::torch::export(&bytes).unwrap();
+        let st = safetensors::SafeTensors::deserialize(&file).unwrap();
+        let w = st.tensor("0.weight").unwrap();
+        assert_eq!((w.dtype(), w.shape()), (Dtype::F32, &[3usize, 2, 3][..]), "PyTorch's Conv1d layout");
+        assert!(st.tensor("8.bias").is_err(), "the last Linear has no bias");
+        assert_eq!(st.tensor("6.num_batches_tracked").unwrap().data(), 6i64.to_le_bytes());
+        assert_eq!(host_tests::torch::import(&file, None).unwrap(), bytes, "with optimiser state: {with_optimizer}");
+    }
+}
+
+/// Arrays under the names `torch.nn.Sequential(...).state_dict()` gives this
+/// network, as `safetensors.torch.save_file` writes them.
+fn torch_style_file(values: &mut dyn FnMut(usize) -> Vec<f32>) -> (Vec<u8>, Vec<f32>) {
+    let tensors: [(&str, Vec<usize>); 14] = [
+        ("0.weight", vec![3, 2, 3]),
+        ("0.bias", vec![3]),
+        ("1.weight", vec![3]),
+        ("1.bias", vec![3]),
+        ("4.weight", vec![4, 3]),
+        ("4.bias", vec![4]),
+        ("5.weight", vec![6, 4]),
+        ("5.bias", vec![6]),
+        ("6.weight", vec![6]),
+        ("6.bias", vec![6]),
+        ("8.weight", vec![5, 6]),
+        ("1.running_mean", vec![3]),
+        ("1.running_var", vec![3]),
+        ("6.running_mean", vec![6]),
+    ];
+    let mut owned: Vec<(String, Vec<usize>, Vec<f32>)> =
+        tensors.iter().map(|(n, s)| ((*n).to_owned(), s.clone(), values(s.iter().product()))).collect();
+    owned.push(("6.running_var".into(), vec![6], values(6).iter().map(|v| v.abs() + 0.5).collect()));
+    // The payload order: parameters layer by layer, then running statistics.
+    let expected: Vec<f32> = owned.iter().flat_map(|(_, _, v)| v.clone()).collect();
+    let bytes: Vec<(String, Vec<usize>, Vec<u8>)> = owned
+        .iter()
+        .map(|(n, s, v)| (n.clone(), s.clone(), v.iter().flat_map(|x| x.to_le_bytes()).collect()))
+        .collect();
+    let seen = 42i64.to_le_bytes();
+    let mut views: Vec<(String, TensorView<'_>)> =
+        bytes.iter().map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap())).collect();
+    views.push(("1.num_batches_tracked".into(), TensorView::new(Dtype::I64, vec![], &seen).unwrap()));
+    views.push(("6.num_batches_tracked".into(), TensorView::new(Dtype::I64, vec![], &seen).unwrap()));
+    (safetensors::tensor::serialize(views, None).unwrap(), expected)
+}
+
+#[test]
+fn a_file_written_as_pytorch_writes_it_imports_against_a_template() {
+    let mut k = 0u32;
+    let (file, expected) = torch_style_file(&mut |n| {
+        (0..n)
+            .map(|_| {
+                k += 1;
+                (k as f32 * 0.37).sin()
+            })
+            .collect()
+    });
+    // Without a template the network is unknown.
+    assert!(host_tests::torch::import(&file, None).unwrap_err().contains("--like"));
+    let mut template = vec![0u8; Model::checkpoint_bytes(false)];
+    trained().save(&mut template, false).unwrap();
+    let ckpt = host_tests::torch::import(&file, Some(&template)).unwrap();
+    let got: Vec<f32> = checkpoint::payload(&ckpt).collect();
+    assert_eq!(got, expected);
+    let mut t: Box<Model> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.0)));
+    t.load(&ckpt).expect("the imported checkpoint loads");
+    assert_eq!(t.parameters(), &expected[..t.parameters().len()]);
+
+    // A tensor of another shape, or holding a NaN, is refused by name.
+    let (bad, _) = torch_style_file(&mut |n| vec![f32::NAN; n]);
+    assert!(host_tests::torch::import(&bad, Some(&template)).unwrap_err().starts_with("0.weight"));
+}
