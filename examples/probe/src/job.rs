@@ -14,6 +14,8 @@ pub struct Options {
     pub seed: u64,
     /// Peak learning rate.
     pub lr: f32,
+    /// A checkpoint to start from (evaluated as it is with `--epochs 0`).
+    pub load: Option<PathBuf>,
     /// Where to write a checkpoint.
     pub save: Option<PathBuf>,
     /// Where to write the representations as CSV.
@@ -29,6 +31,7 @@ const HELP: &str = "options:
   --epochs N          passes over the training data (default 300)
   --seed S            seed of the weights, the augmentations and the probe's draws (default 0)
   --lr LR             peak learning rate, positive (default 0.001)
+  --load CHECKPOINT   continue from a saved checkpoint; with --epochs 0, evaluate it (default: none)
   --save CHECKPOINT   write a checkpoint with the optimiser's state (default: none)
   --export-repr CSV   write every sample's representation as split,label,y0,... (default: none)
   --plot SVG          draw the loss terms per epoch (default: target/<job>-loss.svg)
@@ -40,7 +43,7 @@ const HELP: &str = "options:
 #[must_use]
 pub fn usage(name: &str) -> String {
     format!(
-        "usage: {name} [--epochs N] [--seed S] [--lr LR] [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]"
+        "usage: {name} [--epochs N] [--seed S] [--lr LR] [--load CHECKPOINT] [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]"
     )
 }
 
@@ -69,6 +72,7 @@ pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Resul
             "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
             "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
             "--lr" => o.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
+            "--load" => o.load = Some(value()?.into()),
             "--save" => o.save = Some(value()?.into()),
             "--export-repr" => o.export_repr = Some(value()?.into()),
             "--plot" => o.plot = value()?.into(),
@@ -78,13 +82,23 @@ pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Resul
             other => return Err(format!("unknown argument {other}")),
         }
     }
-    if o.epochs == 0 {
-        return Err("--epochs must be at least 1".into());
+    if o.epochs == 0 && o.load.is_none() {
+        return Err("--epochs must be at least 1 (0 only evaluates a checkpoint given with --load)".into());
     }
     if !(o.lr.is_finite() && o.lr > 0.0) {
         return Err(format!("--lr {}: the learning rate must be a positive number", o.lr));
     }
     Ok(Request::Run(o))
+}
+
+/// Reads the checkpoint `--load` names, if any: before any work, so that a
+/// missing file fails at once.
+///
+/// # Errors
+///
+/// The path that cannot be read, and why.
+pub fn read_load(o: &Options) -> Result<Option<Vec<u8>>, String> {
+    o.load.as_ref().map(|p| std::fs::read(p).map_err(|e| format!("--load {}: {e}", p.display()))).transpose()
 }
 
 /// Creates (empty) every output file the run will write, so that a path that
@@ -161,8 +175,12 @@ pub fn write_outputs<'r>(
         .zip(curves.iter().map(Vec::as_slice))
         .collect();
     let write = |path: &Path, bytes: &[u8]| std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()));
-    write(&o.plot, crate::plot::svg(title, &series).as_bytes())?;
-    println!("\nloss curves: {}", o.plot.display());
+    if curves[0].is_empty() {
+        println!("\nno epochs run: no loss curves drawn");
+    } else {
+        write(&o.plot, crate::plot::svg(title, &series).as_bytes())?;
+        println!("\nloss curves: {}", o.plot.display());
+    }
     if let (Some(path), Some(bytes)) = (&o.save, checkpoint) {
         write(path, bytes)?;
         println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());

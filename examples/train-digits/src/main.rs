@@ -68,6 +68,7 @@ fn kib(bytes: usize) -> String {
 
 fn run(args: &Options) -> Result<(), String> {
     let digits = data::load(&args.data)?;
+    let loaded = job::read_load(args)?;
     job::create_outputs(args)?;
     let train: Vec<[f32; 64]> = digits.iter().filter(|d| d.train).map(|d| d.pixels).collect();
     println!(
@@ -96,6 +97,10 @@ fn run(args: &Options) -> Result<(), String> {
     );
 
     let untrained = representations(&mut trainer, &digits).map_err(|e| e.to_string())?;
+    if let (Some(bytes), Some(path)) = (&loaded, &args.load) {
+        trainer.load(bytes).map_err(|e| format!("--load {}: {e}", path.display()))?;
+        println!("continuing from {} ({} steps)", path.display(), trainer.steps());
+    }
 
     let augment = (
         Shift2d { width: 8, height: 8, max_shift: 1 },
@@ -138,7 +143,13 @@ fn run(args: &Options) -> Result<(), String> {
     }
     let seconds = start.elapsed().as_secs_f64();
     eprintln!();
-    println!("trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)", args.epochs, steps as f64 / seconds);
+    if steps > 0 {
+        println!(
+            "trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)",
+            args.epochs,
+            steps as f64 / seconds
+        );
+    }
     if let (Some(first), Some(last)) = (curves[0].first(), curves[0].last()) {
         println!(
             "loss {first:.3} → {last:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3} in the last epoch)",
@@ -193,6 +204,7 @@ fn main() -> ExitCode {
         epochs: 300,
         seed: 0,
         lr: 1e-3,
+        load: None,
         save: None,
         export_repr: None,
         plot: PathBuf::from("target/digits-loss.svg"),

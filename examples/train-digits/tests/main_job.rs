@@ -72,6 +72,19 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
         let mut t: Box<Digits> = Box::new(Trainer::new(vicreg::TrainerConfig::new(1e-3), AdamW::new(0.0)));
         t.load(&bytes).expect("the saved checkpoint loads");
         assert_eq!(t.steps(), 300 * 12);
+        // The saved checkpoint, evaluated again by the job itself, gives the
+        // same table row.
+        let again = Command::new(env!("CARGO_BIN_EXE_train-digits"))
+            .args(["--seed", &seed.to_string(), "--epochs", "0", "--load"])
+            .arg(dir.join("digits.ckpt"))
+            .arg("--plot")
+            .arg(dir.join("unused.svg"))
+            .output()
+            .expect("the binary runs");
+        let stdout_again = String::from_utf8_lossy(&again.stdout).into_owned();
+        assert!(again.status.success(), "{stdout_again}");
+        let reloaded = row(&stdout_again, "VICReg-trained encoder");
+        assert_eq!((reloaded.all, reloaded.ten, reloaded.five), (trained.all, trained.ten, trained.five));
         let csv = std::fs::read_to_string(dir.join("repr.csv")).unwrap();
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 1 + 1797);

@@ -72,6 +72,7 @@ fn probe_row(recordings: &[Recording], features: &[Vec<f32>], seed: u64) -> [f64
 
 fn run(args: &Options) -> Result<(), String> {
     let recordings = data::load(&args.data)?;
+    let loaded = job::read_load(args)?;
     job::create_outputs(args)?;
     let train: Vec<&Recording> = recordings.iter().filter(|r| r.train).collect();
     println!(
@@ -93,6 +94,10 @@ fn run(args: &Options) -> Result<(), String> {
         Motions::MEMORY_BYTES as f64 / 1024.0
     );
     let untrained = representations(&mut trainer, &recordings)?;
+    if let (Some(bytes), Some(path)) = (&loaded, &args.load) {
+        trainer.load(bytes).map_err(|e| format!("--load {}: {e}", path.display()))?;
+        println!("continuing from {} ({} steps)", path.display(), trainer.steps());
+    }
 
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut curves: [Vec<f64>; 4] = Default::default();
@@ -138,7 +143,13 @@ fn run(args: &Options) -> Result<(), String> {
         }
     }
     let seconds = start.elapsed().as_secs_f64();
-    println!("trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)", args.epochs, steps as f64 / seconds);
+    if steps > 0 {
+        println!(
+            "trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)",
+            args.epochs,
+            steps as f64 / seconds
+        );
+    }
     if let (Some(first), Some(last)) = (curves[0].first(), curves[0].last()) {
         println!(
             "loss {first:.3} → {last:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3} in the last epoch)",
@@ -177,6 +188,7 @@ fn main() -> ExitCode {
         epochs: 300,
         seed: 0,
         lr: 1e-3,
+        load: None,
         save: None,
         export_repr: None,
         plot: PathBuf::from("target/motions-loss.svg"),
