@@ -142,7 +142,9 @@ fn run(args: &Options) -> Result<(), String> {
         progress(epoch + 1, args.epochs, &curves, steps as f64 / start.elapsed().as_secs_f64());
     }
     let seconds = start.elapsed().as_secs_f64();
-    eprintln!();
+    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        eprintln!(); // end the line redrawn in place
+    }
     if steps > 0 {
         println!(
             "trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)",
@@ -182,13 +184,29 @@ fn run(args: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// One line on standard error, redrawn in place.
+/// On a terminal, one line on standard error redrawn in place; otherwise (a
+/// log file, CI) a plain line every 25 epochs and at the end, so a log does
+/// not fill with carriage returns.
 fn progress(epoch: usize, epochs: usize, curves: &[Vec<f64>; 4], rate: f64) {
+    use std::io::IsTerminal;
+    if !std::io::stderr().is_terminal() {
+        if epoch % 25 == 0 || epoch == epochs {
+            let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
+            eprintln!(
+                "epoch {epoch:>4}/{epochs}: loss {:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3}), {rate:.0} steps/s",
+                last(0),
+                last(1),
+                last(2),
+                last(3)
+            );
+        }
+        return;
+    }
     let width = 30;
     let done = epoch * width / epochs.max(1);
     let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
     eprint!(
-        "\repoch {epoch:>4}/{epochs} [{}{}] loss {:7.3} (inv {:.3} var {:.3} cov {:.3}) {rate:.0} steps/s ",
+        "\repoch {epoch:>4}/{epochs} [{}{}] loss {:7.3} (λ·inv {:.3} μ·var {:.3} ν·cov {:.3}) {rate:.0} steps/s ",
         "#".repeat(done),
         ".".repeat(width - done),
         last(0),

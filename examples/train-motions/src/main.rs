@@ -132,11 +132,15 @@ fn run(args: &Options) -> Result<(), String> {
             curve.push(s / f64::from(batches));
         }
         if epoch % 25 == 24 || epoch + 1 == args.epochs {
+            let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
             eprintln!(
-                "epoch {:>4}/{}: loss {:.3} ({:.0} steps/s)",
+                "epoch {:>4}/{}: loss {:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3}), {:.0} steps/s",
                 epoch + 1,
                 args.epochs,
-                curves[0].last().unwrap_or(&f64::NAN),
+                last(0),
+                last(1),
+                last(2),
+                last(3),
                 steps as f64 / start.elapsed().as_secs_f64()
             );
             let _ = std::io::stderr().flush();

@@ -63,7 +63,9 @@ function frame(thisRun) {
   draw();
   const t = history.at(-1);
   const rate = step / ((performance.now() - started) / 1000);
-  status.textContent = `step ${step}/${STEPS}: loss ${t[0].toFixed(3)} (invariance ${t[1].toFixed(3)}, variance ${t[2].toFixed(3)}, covariance ${t[3].toFixed(3)}), ${rate.toFixed(0)} steps/s`;
+  // Weighted terms, as the chart and the command-line jobs show them.
+  const w = t.map((v, k) => (v * COEFFS[k]).toFixed(3));
+  status.textContent = `step ${step}/${STEPS}: loss ${w[0]} (λ·invariance ${w[1]}, μ·variance ${w[2]}, ν·covariance ${w[3]}), ${rate.toFixed(0)} steps/s`;
   if (step < STEPS) {
     requestAnimationFrame(() => frame(thisRun));
   } else {
