@@ -190,7 +190,7 @@ fn run(args: &Options) -> Result<(), String> {
 fn progress(epoch: usize, epochs: usize, curves: &[Vec<f64>; 4], rate: f64) {
     use std::io::IsTerminal;
     if !std::io::stderr().is_terminal() {
-        if epoch % 25 == 0 || epoch == epochs {
+        if epoch.is_multiple_of(25) || epoch == epochs {
             let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
             eprintln!(
                 "epoch {epoch:>4}/{epochs}: loss {:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3}), {rate:.0} steps/s",
