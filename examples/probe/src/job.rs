@@ -108,12 +108,18 @@ pub fn read_load(o: &Options) -> Result<Option<Vec<u8>>, String> {
 ///
 /// The path that cannot be created, and why.
 pub fn create_outputs(o: &Options) -> Result<(), String> {
-    let outputs: [Option<&Path>; 3] = [o.save.as_deref(), o.export_repr.as_deref(), Some(&o.plot)];
-    for path in outputs.into_iter().flatten() {
+    let outputs =
+        [("--save", o.save.as_deref()), ("--export-repr", o.export_repr.as_deref()), ("--plot", Some(&*o.plot))];
+    for (flag, path) in outputs {
+        let Some(path) = path else { continue };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+            if dir.exists() && !dir.is_dir() {
+                return Err(format!("{flag} {}: {} is a file, not a folder", path.display(), dir.display()));
+            }
+            std::fs::create_dir_all(dir)
+                .map_err(|e| format!("{flag} {}: cannot create the folder {}: {e}", path.display(), dir.display()))?;
         }
-        std::fs::File::create(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::File::create(path).map_err(|e| format!("{flag} {}: cannot create the file: {e}", path.display()))?;
     }
     Ok(())
 }
