@@ -694,3 +694,68 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         (repr, embed)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Small networks through every pass, for Miri as much as for the host:
+    //! every kind of layer, both covariance sides, inference, running
+    //! statistics, and the refusals.
+
+    use super::{Pass, Siamese};
+    use crate::error::Error;
+    use crate::loss::{CovarianceSide, Options};
+    use crate::nn::{AllKinds, Layer, Net, Place, Shape};
+    use crate::{Lanes, Pcg32};
+
+    const CONV: Net = Net::new(
+        Shape::Map { channels: 2, length: 7 },
+        &[Layer::conv1d(3, 3).stride(2).padding(1), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime, Layer::linear(3)],
+        &[Layer::linear(5).without_bias(), Layer::BatchNorm, Layer::ReLU, Layer::linear(4)],
+    );
+    const PLACES: usize = 9;
+    const SIZES: crate::nn::Sizes = CONV.sizes(4);
+
+    #[test]
+    fn every_pass_runs_on_both_sides_and_lanes_and_refuses_bad_input() {
+        let mut places = [Place::EMPTY; PLACES];
+        let s = Siamese::<AllKinds>::new(&CONV, 4, &mut places).unwrap();
+        let mut params = [0.0f32; SIZES.parameters];
+        let mut running = [0.0f32; SIZES.running];
+        s.init(&mut params, &mut running, &mut Pcg32::new(3)).unwrap();
+        let x_a: [f32; 4 * 14] = core::array::from_fn(|i| libm::sinf(i as f32 * 0.7));
+        let x_b: [f32; 4 * 14] = core::array::from_fn(|i| x_a[i] + 0.1 * libm::cosf(i as f32));
+        // Room for the feature side's 4×4 matrix too.
+        let mut ws = [0.0f32; SIZES.workspace + 16];
+        let mut first = None;
+        for side in [CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
+            for lanes in [Lanes::Scalar, Lanes::Wide] {
+                let pass = Pass { options: Options { side, lanes }, ..Pass::default() };
+                let mut grads = [0.0f32; SIZES.parameters];
+                let t = s.compute_gradients(&pass, &params, &mut grads, &mut ws, &x_a, &x_b).unwrap();
+                assert!(t.loss.is_finite() && grads.iter().any(|g| *g != 0.0));
+                // The four ways agree up to rounding.
+                let loss = *first.get_or_insert(t.loss);
+                assert!((t.loss - loss).abs() <= 1e-4 * loss.abs().max(1.0));
+            }
+        }
+        assert!(s.update_running(Pass::default().norm, &ws, 4, &mut running, true));
+        let mut z = [0.0f32; 5 * 4];
+        let x5: [f32; 5 * 14] = core::array::from_fn(|i| libm::cosf(i as f32));
+        s.embed(Lanes::Wide, Pass::default().norm, &params, &running, &mut ws, &x5, &mut z).unwrap();
+        assert!(z.iter().all(|v| v.is_finite()));
+
+        let pass = Pass::default();
+        let mut grads = [0.0f32; SIZES.parameters];
+        let mut bad = x_a;
+        bad[5] = f32::NAN;
+        assert_eq!(s.compute_gradients(&pass, &params, &mut grads, &mut ws, &bad, &x_b), Err(Error::NonFiniteInput));
+        assert_eq!(
+            s.compute_gradients(&pass, &params, &mut grads, &mut ws, &x_a[..14], &x_b[..14]),
+            Err(Error::TooFewRows { n: 1 })
+        );
+        assert_eq!(
+            s.compute_gradients(&pass, &params, &mut grads, &mut ws[..10], &x_a, &x_b),
+            Err(Error::ShapeMismatch)
+        );
+    }
+}
