@@ -70,18 +70,24 @@ pub fn shape_from_json(v: &Value) -> Result<Shape, String> {
 /// A named array and its shape.
 pub type Named = (String, Vec<usize>);
 
-/// The `Sequential` names of a network's arrays in payload order: for each
-/// parameter tensor `i.weight` or `i.bias`, then each BatchNorm layer's
-/// `i.running_mean` and `i.running_var`; with their shapes.
-pub fn array_names(net: &vicreg::nn::Net<'_>) -> (Vec<Named>, Vec<Named>) {
-    let params = net.tensors().map(|t| (format!("{}.{}", t.layer, t.name()), t.dims[..t.rank].to_vec())).collect();
-    let mut running = Vec::new();
+/// The `Sequential` names of every array in a checkpoint's payload, in
+/// order, with their shapes: each parameter tensor (`i.weight`, `i.bias`),
+/// each BatchNorm layer's `i.running_mean` and `i.running_var`, then the
+/// parameters again for each of `copies` optimiser state copies
+/// (`state0.i.weight`, …).
+pub fn payload_arrays(net: &vicreg::nn::Net<'_>, copies: usize) -> Vec<Named> {
+    let params: Vec<Named> =
+        net.tensors().map(|t| (format!("{}.{}", t.layer, t.name()), t.dims[..t.rank].to_vec())).collect();
+    let mut all = params.clone();
     for i in 0..net.depth() {
         if net.layer(i) == Some(Layer::BatchNorm) {
             let c = net.shape_before(i).map_or(0, Shape::channels);
-            running.push((format!("{i}.running_mean"), vec![c]));
-            running.push((format!("{i}.running_var"), vec![c]));
+            all.push((format!("{i}.running_mean"), vec![c]));
+            all.push((format!("{i}.running_var"), vec![c]));
         }
     }
-    (params, running)
+    for copy in 0..copies {
+        all.extend(params.iter().map(|(name, shape)| (format!("state{copy}.{name}"), shape.clone())));
+    }
+    all
 }

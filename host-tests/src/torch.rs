@@ -8,7 +8,7 @@
 //! exported checkpoint comes back byte for byte; a file PyTorch wrote (no
 //! such metadata) is read against the network of a template checkpoint.
 
-use crate::layers::{array_names, from_json, shape_from_json, shape_to_json, to_json};
+use crate::layers::{from_json, payload_arrays, shape_from_json, shape_to_json, to_json};
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use std::collections::HashMap;
 use vicreg::nn::{Layer, Net};
@@ -37,18 +37,6 @@ fn network_of(ckpt: &[u8]) -> Result<(Network, Meta, usize), String> {
     ))
 }
 
-/// Every array of a checkpoint of `net` with `copies` optimiser state copies,
-/// in payload order: (name, shape).
-fn arrays(net: &Net<'_>, copies: usize) -> Vec<(String, Vec<usize>)> {
-    let (params, running) = array_names(net);
-    let mut all = params.clone();
-    all.extend(running);
-    for copy in 0..copies {
-        all.extend(params.iter().map(|(name, shape)| (format!("state{copy}.{name}"), shape.clone())));
-    }
-    all
-}
-
 /// A checkpoint as a `.safetensors` file.
 ///
 /// # Errors
@@ -59,7 +47,7 @@ pub fn export(ckpt: &[u8]) -> Result<Vec<u8>, String> {
     let net = network.net();
     let mut values = checkpoint::payload(ckpt);
     let mut owned: Vec<(String, Vec<usize>, Dtype, Vec<u8>)> = Vec::new();
-    for (name, shape) in arrays(&net, copies) {
+    for (name, shape) in payload_arrays(&net, copies) {
         let n: usize = shape.iter().product();
         let bytes = values.by_ref().take(n).flat_map(f32::to_le_bytes).collect();
         owned.push((name, shape, Dtype::F32, bytes));
@@ -140,7 +128,7 @@ pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let net = network.net();
     net.check().map_err(|e| format!("the layers are not a network: {e}"))?;
     let mut values = Vec::new();
-    for (name, shape) in arrays(&net, copies) {
+    for (name, shape) in payload_arrays(&net, copies) {
         let t = st.tensor(&name).map_err(|_| format!("no tensor {name} (shape {shape:?})"))?;
         if t.shape() != shape.as_slice() {
             return Err(format!("{name}: shape {:?}, expected {shape:?}", t.shape()));

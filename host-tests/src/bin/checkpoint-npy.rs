@@ -15,24 +15,13 @@
 //! keeps the input shape, the layer list, the optimiser's name and the step
 //! counts.
 
-use host_tests::layers::{array_names, from_json, shape_from_json, shape_to_json, to_json};
+use host_tests::layers::{from_json, payload_arrays, shape_from_json, shape_to_json, to_json};
 use host_tests::npy;
 use std::path::Path;
 use std::process::ExitCode;
 use vicreg::nn::{Layer, Net};
 use vicreg::train::checkpoint::{self, Meta};
 use vicreg::{AdamW, Lars, Optimizer, Sgd};
-
-/// (file stem, shape) of every array of a checkpoint, in payload order.
-fn arrays(net: &Net<'_>, copies: usize) -> Vec<(String, Vec<usize>)> {
-    let (params, running) = array_names(net);
-    let mut all = params.clone();
-    all.extend(running);
-    for copy in 0..copies {
-        all.extend(params.iter().map(|(name, shape)| (format!("state{copy}.{name}"), shape.clone())));
-    }
-    all
-}
 
 const OPTIMIZERS: [(u8, &str); 3] = [(Sgd::KIND, "sgd"), (AdamW::KIND, "adamw"), (Lars::KIND, "lars")];
 
@@ -44,7 +33,7 @@ fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
     let net = Net::new(info.input, encoder, expander);
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     let mut values = checkpoint::payload(&bytes);
-    let list = arrays(&net, info.optimizer_copies);
+    let list = payload_arrays(&net, info.optimizer_copies);
     for (name, shape) in &list {
         let n: usize = shape.iter().product();
         let data: Vec<f32> = values.by_ref().take(n).collect();
@@ -93,7 +82,7 @@ fn import(dir: &Path, checkpoint: &Path) -> Result<(), String> {
         _ => 1,
     };
     let mut values = Vec::new();
-    for (name, shape) in arrays(&net, copies) {
+    for (name, shape) in payload_arrays(&net, copies) {
         let path = dir.join(format!("{name}.npy"));
         let (found, data) = npy::decode(&std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?)
             .map_err(|e| format!("{}: {e}", path.display()))?;
