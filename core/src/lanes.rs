@@ -192,9 +192,9 @@ const HAS_VECTORS: bool =
 /// where an `f32x8` takes two of SSE's 16 xmm registers.
 const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) { 2 } else { 1 };
 
-/// C ← Zᵀ·Z on and above the diagonal, for row-major n×d `z` and d×d `c`
-/// (entries below the diagonal within a block of eight columns are written
-/// too; callers mirror the upper triangle over them).
+/// C ← C + Zᵀ·Z on and above the diagonal, for row-major n×d `z` and d×d
+/// `c` (entries below the diagonal within a block of eight columns are
+/// written too; callers mirror the upper triangle over them).
 ///
 /// A register tile of four rows of C by sixteen columns stays in eight
 /// accumulators while the n rows of Z stream past, so each element of C is
@@ -217,17 +217,21 @@ pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
         // Fewer than eight columns left: scalar dot products down the columns.
         for j in j0..j0 + rows {
             for k in k0.max(j)..d {
-                c[j * d + k] = z.chunks_exact(d).map(|row| row[j] * row[k]).sum();
+                c[j * d + k] += z.chunks_exact(d).map(|row| row[j] * row[k]).sum::<f32>();
             }
         }
         j0 += rows;
     }
 }
 
-/// C[j0..j0+R, k0..k0+8·V] = Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
+/// C[j0..j0+R, k0..k0+8·V] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
 #[inline]
 fn tile<const R: usize, const V: usize>(z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
-    let mut acc = [[f32x8::ZERO; V]; R];
+    let mut acc: [[f32x8; V]; R] = core::array::from_fn(|r| {
+        let row = &c[(j0 + r) * d + k0..(j0 + r) * d + k0 + V * W];
+        let (chunks, _) = row.as_chunks::<W>();
+        core::array::from_fn(|v| load(&chunks[v]))
+    });
     for row in z.chunks_exact(d) {
         let (cols, _) = row[k0..k0 + V * W].as_chunks::<W>();
         let x: [f32x8; V] = core::array::from_fn(|v| load(&cols[v]));

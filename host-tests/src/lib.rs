@@ -10,6 +10,7 @@ pub mod net64;
 pub mod net_case;
 pub mod npy;
 pub mod spectrum;
+pub mod streaming;
 pub mod torch;
 pub mod vectors;
 pub mod watch;

@@ -280,8 +280,9 @@ impl NetCase {
 }
 
 /// Runs the core's Siamese passes on a case: sets the parameters, computes
-/// the forward passes, the loss and the gradients.
-pub fn compute(case: &NetCase, options: Options) -> Result<NetOutput, NetError> {
+/// the forward passes, the loss and the gradients; in one batch, or
+/// streamed in micro-batches of `micro` rows.
+pub fn compute(case: &NetCase, options: Options, micro: Option<usize>) -> Result<NetOutput, NetError> {
     let layers = case.core_layers();
     if case.encoder_layers == 0 || case.encoder_layers > layers.len() {
         return Err(NetError::Unsupported(format!("repr_after {} of {} layers", case.encoder_layers, layers.len())));
@@ -289,7 +290,8 @@ pub fn compute(case: &NetCase, options: Options) -> Result<NetOutput, NetError> 
     let (encoder, expander) = layers.split_at(case.encoder_layers);
     let net = Net::new(case.input, encoder, expander);
     let mut places = vec![Place::EMPTY; net.depth()];
-    let siamese = Siamese::<AllKinds>::new(&net, case.n.max(2), &mut places).map_err(NetError::Core)?;
+    let capacity = micro.unwrap_or(case.n).max(2);
+    let siamese = Siamese::<AllKinds>::new(&net, capacity, &mut places).map_err(NetError::Core)?;
     let sizes = siamese.layout().sizes;
     let x_a: Vec<f32> = flatten(&case.x_a).iter().map(|&x| x as f32).collect();
     let x_b: Vec<f32> = flatten(&case.x_b).iter().map(|&x| x as f32).collect();
@@ -303,10 +305,18 @@ pub fn compute(case: &NetCase, options: Options) -> Result<NetOutput, NetError> 
     // need a larger square matrix, and the scratch is the workspace's tail.
     let square = vicreg::scratch_len(case.n, sizes.embed, options.side);
     let mut workspace = vec![0.0f32; sizes.workspace - sizes.loss + square.max(sizes.loss)];
-    let terms =
-        siamese.compute_gradients(&pass, &params, &mut grads, &mut workspace, &x_a, &x_b).map_err(NetError::Core)?;
     let widen = |s: &[f32]| s.iter().copied().map(f64::from).collect::<Vec<f64>>();
-    let (repr, embed) = siamese.last_forward(&workspace, 0, case.n);
+    let (terms, repr, embed) = if let Some(micro) = micro {
+        let out = crate::streaming::stream(&siamese, &pass, &params, (&x_a, &x_b), micro).map_err(NetError::Core)?;
+        grads = out.grads;
+        (out.terms, widen(&out.repr_a), widen(&out.embed_a))
+    } else {
+        let terms = siamese
+            .compute_gradients(&pass, &params, &mut grads, &mut workspace, &x_a, &x_b)
+            .map_err(NetError::Core)?;
+        let (repr, embed) = siamese.last_forward(&workspace, 0, case.n);
+        (terms, widen(repr), widen(embed))
+    };
     let mut by_layer = vec![BTreeMap::new(); layers.len()];
     let mut shapes = vec![BTreeMap::new(); layers.len()];
     for t in net.tensors() {
@@ -316,8 +326,8 @@ pub fn compute(case: &NetCase, options: Options) -> Result<NetOutput, NetError> 
     }
     Ok(NetOutput {
         scalars: terms.into(),
-        repr_a: widen(repr),
-        embed_a: widen(embed),
+        repr_a: repr,
+        embed_a: embed,
         grads: by_layer,
         shapes,
         widths: (sizes.repr, sizes.embed),

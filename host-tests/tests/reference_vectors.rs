@@ -106,12 +106,38 @@ fn every_network_vector_passes_forward_and_gradients_with_every_side_and_lanes()
         for side in [CovarianceSide::Auto, CovarianceSide::FeatureSide, CovarianceSide::BatchSide] {
             for lanes in [Lanes::Wide, Lanes::Scalar] {
                 let options = Options { side, lanes };
-                let out = net_case::compute(&case, options).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+                let out = net_case::compute(&case, options, None).unwrap_or_else(|e| panic!("{}: {e}", case.name));
                 let agreements = net_case::judge(&case, &out);
                 let w = worst(&agreements).expect("a case has quantities");
                 assert!(
                     w.ratio <= 1.0,
                     "{} ({options:?}): {} is off by {:.1}× the tolerance",
+                    case.name,
+                    w.what,
+                    w.ratio
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, 10, "expected the 4 shipped mlp cases and the 6 net cases");
+}
+
+#[test]
+fn every_network_vector_passes_streamed_in_micro_batches_of_1_3_and_7() {
+    let mut checked = 0;
+    for case in all_cases() {
+        let Case::Net(case) = case else { continue };
+        for micro in [1, 3, 7] {
+            for lanes in [Lanes::Wide, Lanes::Scalar] {
+                let options = Options { lanes, ..Options::default() };
+                let out = net_case::compute(&case, options, Some(micro))
+                    .unwrap_or_else(|e| panic!("{} (micro-batch {micro}): {e}", case.name));
+                let w = net_case::judge(&case, &out).into_iter().max_by(|a, b| a.ratio.total_cmp(&b.ratio));
+                let w = w.expect("a case has quantities");
+                assert!(
+                    w.ratio <= 1.0,
+                    "{} (micro-batch {micro}, {lanes:?}): {} is off by {:.1}× the tolerance",
                     case.name,
                     w.what,
                     w.ratio

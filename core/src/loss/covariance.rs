@@ -12,12 +12,15 @@ use crate::lanes::{self, Lanes};
 /// Writes C (full, symmetric, row-major d×d) into `c` and returns
 /// Σ_{j≠k} C_jk². `zc` is the centred n×d batch (n ≥ 2); `c` holds d² elements.
 pub(crate) fn feature_covariance(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) -> f32 {
-    let n = zc.len() / d;
     c.fill(0.0);
     accumulate_upper(lanes, zc, d, c);
+    scale_and_mirror(lanes, c, d, zc.len() / d)
+}
 
-    // Scale, mirror the upper triangle into the lower one, and sum the squared
-    // off-diagonal entries (each appears twice).
+/// C = M/(n − 1) from the upper triangle of a co-moment M = Z_cᵀZ_c in `c`,
+/// mirrored into the lower one; returns Σ_{j≠k} C_jk² (each off-diagonal
+/// entry appears twice).
+pub(crate) fn scale_and_mirror(lanes: Lanes, c: &mut [f32], d: usize, n: usize) -> f32 {
     let inv = 1.0 / (n - 1) as f32;
     let mut off = 0.0;
     for j in 0..d {
@@ -37,7 +40,7 @@ pub(crate) fn feature_covariance(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f3
 
 /// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows: register tiles in
 /// SIMD lanes, or four rank-one updates a pass over C in scalar code.
-fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
+pub(crate) fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
     if lanes == Lanes::Wide {
         lanes::gram_upper_tiled(zc, d, c);
         return;

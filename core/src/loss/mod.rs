@@ -11,13 +11,14 @@
 
 pub(crate) mod centring;
 mod config;
-mod covariance;
+pub(crate) mod covariance;
 mod fixed;
 mod gram;
 mod invariance;
 pub mod kernels;
+pub(crate) mod moments;
 mod objective;
-mod variance;
+pub(crate) mod variance;
 
 pub use config::Config;
 pub use fixed::VicregLoss;

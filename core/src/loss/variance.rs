@@ -33,9 +33,13 @@ pub(crate) fn variance(var: &[f32], config: &Config) -> f32 {
 /// Z_c ⊙ weights row by row) into `weights`.
 pub(crate) fn variance_weights(var: &[f32], n: usize, config: &Config, weights: &mut [f32]) {
     let d = var.len();
-    let scale = -config.std_coeff / (2.0 * d as f32 * (n - 1) as f32);
     for (w, &v) in weights.iter_mut().zip(var) {
-        let s = libm::sqrtf(v + config.eps);
-        *w = if s < config.gamma { scale / s } else { 0.0 };
+        *w = weight(v, d, n, config);
     }
+}
+
+/// μ·∂v/∂zᵢⱼ / Z_c,ij for a column of variance `var` among d, over n rows.
+pub(crate) fn weight(var: f32, d: usize, n: usize, config: &Config) -> f32 {
+    let s = libm::sqrtf(var + config.eps);
+    if s < config.gamma { -config.std_coeff / (2.0 * d as f32 * (n - 1) as f32) / s } else { 0.0 }
 }

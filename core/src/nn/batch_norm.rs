@@ -275,24 +275,110 @@ pub(crate) fn backward_map(
     if channels == 0 || length == 0 {
         return;
     }
-    let inv_count = channels as f32 / x_hat.len() as f32;
-    for c in 0..channels {
-        let (mut s, mut sx) = (0.0, 0.0);
-        for (gs, xs) in channel(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
-            s += gs.iter().sum::<f32>();
-            sx += gs.iter().zip(xs).map(|(g, x)| g * x).sum::<f32>();
-        }
-        sum_dy[c] = s;
-        sum_dy_xhat[c] = sx;
-        let k = gamma[c] * inv_std[c];
-        for (gs, xs) in channel_mut(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
-            for (g, x) in gs.iter_mut().zip(xs) {
-                *g = k * (*g - inv_count * s - x * inv_count * sx);
-            }
-        }
-    }
+    sum_dy.fill(0.0);
+    sum_dy_xhat.fill(0.0);
+    sums(x_hat, length, dy, sum_dy, sum_dy_xhat);
+    apply_sums(x_hat, length, gamma, inv_std, dy, sum_dy, sum_dy_xhat, x_hat.len() / channels);
     if let Some((g_gamma, g_beta)) = grads {
         lanes::add_assign(Lanes::Scalar, g_gamma, sum_dy_xhat);
         lanes::add_assign(Lanes::Scalar, g_beta, sum_dy);
+    }
+}
+
+/// The rows of an n×(C·T) batch (T = 1 for features) as (channel, its T
+/// values) pairs.
+fn by_channel(x: &[f32], channels: usize, length: usize) -> impl Iterator<Item = (usize, &[f32])> {
+    x.chunks_exact(channels * length).flat_map(move |row| row.chunks_exact(length).enumerate())
+}
+
+/// Adds this batch's Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂ per channel to `sum_dy` and
+/// `sum_dy_xhat` (features or C×T maps, `length` = T).
+pub(crate) fn sums(x_hat: &[f32], length: usize, dy: &[f32], sum_dy: &mut [f32], sum_dy_xhat: &mut [f32]) {
+    let channels = sum_dy.len();
+    if channels == 0 || length == 0 {
+        return;
+    }
+    for ((c, gs), (_, xs)) in by_channel(dy, channels, length).zip(by_channel(x_hat, channels, length)) {
+        sum_dy[c] += gs.iter().sum::<f32>();
+        sum_dy_xhat[c] += gs.iter().zip(xs).map(|(g, x)| g * x).sum::<f32>();
+    }
+}
+
+/// dy ← γ/√(σ² + eps)·(dy − Σdy/m − x̂·Σ(dy⊙x̂)/m) with the sums over the
+/// `count` = m values per channel of the whole batch, which may be larger
+/// than this one (a micro-batch of a streamed batch).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn apply_sums(
+    x_hat: &[f32],
+    length: usize,
+    gamma: &[f32],
+    inv_std: &[f32],
+    dy: &mut [f32],
+    sum_dy: &[f32],
+    sum_dy_xhat: &[f32],
+    count: usize,
+) {
+    let channels = gamma.len();
+    if channels == 0 || length == 0 || count == 0 {
+        return;
+    }
+    let inv_count = 1.0 / count as f32;
+    let rows = dy.chunks_exact_mut(channels * length).zip(x_hat.chunks_exact(channels * length));
+    for (g_row, x_row) in rows {
+        for (c, (gs, xs)) in g_row.chunks_exact_mut(length).zip(x_row.chunks_exact(length)).enumerate() {
+            let k = gamma[c] * inv_std[c];
+            let (s, sx) = (inv_count * sum_dy[c], inv_count * sum_dy_xhat[c]);
+            for (g, x) in gs.iter_mut().zip(xs) {
+                *g = k * (*g - s - x * sx);
+            }
+        }
+    }
+}
+
+/// `x_hat` holds the input and becomes x̂ = (x − mean)·inv_std, and
+/// y = γ·x̂ + β, with statistics given rather than the batch's own.
+pub(crate) fn normalise_given(
+    x_hat: &mut [f32],
+    length: usize,
+    gamma: &[f32],
+    beta: &[f32],
+    mean: &[f32],
+    inv_std: &[f32],
+    y: &mut [f32],
+) {
+    let channels = gamma.len();
+    if channels == 0 || length == 0 {
+        return;
+    }
+    let rows = x_hat.chunks_exact_mut(channels * length).zip(y.chunks_exact_mut(channels * length));
+    for (x_row, y_row) in rows {
+        for (c, (xs, ys)) in x_row.chunks_exact_mut(length).zip(y_row.chunks_exact_mut(length)).enumerate() {
+            for (x, y) in xs.iter_mut().zip(ys) {
+                *x = (*x - mean[c]) * inv_std[c];
+                *y = gamma[c] * *x + beta[c];
+            }
+        }
+    }
+}
+
+/// Merges the values of `x` (rows of C×T, `length` = T) into per-channel
+/// moments over `count` earlier values: `mean` and `m2` = Σ(v − mean)².
+/// The batch's own mean and co-moment come first (corrected two-pass), then
+/// Chan's update: δ = m_B − m_A, m ← m_A + δ·n_B/n, M₂ ← M₂,A + M₂,B + δ²·n_A·n_B/n.
+pub(crate) fn absorb_moments(x: &[f32], length: usize, count: usize, mean: &mut [f32], m2: &mut [f32]) {
+    let channels = mean.len();
+    if channels == 0 || length == 0 {
+        return;
+    }
+    let n_b = x.len() / channels;
+    if n_b == 0 {
+        return;
+    }
+    let values = |c: usize| channel(x, channels, length, c).flatten();
+    for c in 0..channels {
+        let mut m_b = values(c).sum::<f32>() / n_b as f32;
+        m_b += values(c).map(|v| v - m_b).sum::<f32>() / n_b as f32;
+        let m2_b = values(c).map(|v| (v - m_b) * (v - m_b)).sum::<f32>();
+        crate::loss::moments::merge_scalar(count, &mut mean[c], &mut m2[c], n_b, m_b, m2_b);
     }
 }

@@ -23,6 +23,7 @@ mod network;
 mod relu;
 mod shape;
 mod siamese;
+mod stream;
 
 pub use batch_norm::NormConfig;
 pub use conv1d::Conv1d;
@@ -35,3 +36,4 @@ pub use network::{Buffer, Network, sizes};
 pub use shape::Shape;
 pub(crate) use siamese::Poison;
 pub use siamese::{Layout, Pass, Siamese};
+pub use stream::{Stream, StreamError};

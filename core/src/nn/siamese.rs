@@ -20,7 +20,7 @@ use super::mean_time;
 use super::net::{Net, Place, Role, Sizes, Tensors, Walk};
 use super::relu;
 use crate::error::Error;
-use crate::lanes::Lanes;
+use crate::lanes::{self, Lanes};
 use crate::loss::{self, Config, LossTerms, Options, Views};
 
 /// Everything about a training pass that is not a buffer.
@@ -136,13 +136,45 @@ impl Default for Pass {
     }
 }
 
+/// Which statistics a BatchNorm layer normalises with.
+#[derive(Clone, Copy)]
+pub(crate) enum Norms<'s> {
+    /// The batch's own (training).
+    Batch,
+    /// The running mean and variance, at each layer's running offset
+    /// (inference).
+    Running(&'s [f32]),
+    /// Given mean and 1/√(σ² + eps), at each layer's running offset: a
+    /// whole batch's statistics applied to one micro-batch (streaming).
+    Given(&'s [f32]),
+}
+
+/// What a backward pass covers. A full batch runs every layer with local
+/// BatchNorm sums; a streaming stage stops at one BatchNorm layer, whose
+/// sums it accumulates, and applies the whole batch's sums above it.
+pub(crate) struct Span<'s> {
+    /// Lowest layer processed.
+    pub(crate) stop: usize,
+    /// Layers whose weight gradients accumulate: `grads.0 ≤ i < grads.1`.
+    pub(crate) grads: (usize, usize),
+    /// The whole batch's BatchNorm sums (Σ∂ℓ/∂y, Σ∂ℓ/∂y⊙x̂ at each layer's
+    /// running offset) and its rows; `None` for a full batch.
+    pub(crate) global: Option<(&'s mut [f32], usize)>,
+}
+
+impl Span<'_> {
+    const fn full(depth: usize) -> Self {
+        Self { stop: 0, grads: (0, depth), global: None }
+    }
+}
+
 /// The workspace cut into its regions.
-struct Regions<'w> {
-    views: [&'w mut [f32]; 2],
-    ping: &'w mut [f32],
-    pong: &'w mut [f32],
-    sums: &'w mut [f32],
-    loss: &'w mut [f32],
+pub(crate) struct Regions<'w> {
+    pub(crate) views: [&'w mut [f32]; 2],
+    pub(crate) ping: &'w mut [f32],
+    pub(crate) pong: &'w mut [f32],
+    pub(crate) sums: &'w mut [f32],
+    pub(crate) loss: &'w mut [f32],
 }
 
 /// `act[src..]` (or the caller's input) as a layer's input, and
@@ -222,16 +254,35 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         &self.layout
     }
 
-    fn place(&self, i: usize) -> Option<Place> {
+    pub(crate) fn place(&self, i: usize) -> Option<Place> {
         self.places.get(i).copied()
     }
 
-    fn check_lengths(&self, params: usize, workspace: usize) -> Result<(), Error> {
+    pub(crate) fn check_lengths(&self, params: usize, workspace: usize) -> Result<(), Error> {
         let s = &self.layout.sizes;
         if params != s.parameters || workspace < s.workspace {
             return Err(Error::ShapeMismatch);
         }
         Ok(())
+    }
+
+    /// Rows a pass holds.
+    #[must_use]
+    pub fn capacity(&self) -> usize {
+        self.batch
+    }
+
+    /// Rows of a micro-batch of flat samples, checked: 1 ≤ n ≤ the
+    /// capacity, whole samples, finite.
+    pub(crate) fn micro_rows(&self, x: &[f32]) -> Result<usize, Error> {
+        let n = self.rows(x, true)?;
+        if n == 0 {
+            return Err(Error::TooFewRows { n });
+        }
+        if n > self.batch {
+            return Err(Error::TooManyRows { n, capacity: self.batch });
+        }
+        Ok(n)
     }
 
     /// Rows of a batch of flat samples, checked: whole samples, 2 ≤ n ≤ the
@@ -256,7 +307,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         Ok(n)
     }
 
-    fn regions<'w>(&self, ws: &'w mut [f32]) -> Regions<'w> {
+    pub(crate) fn regions<'w>(&self, ws: &'w mut [f32]) -> Regions<'w> {
         let s = &self.layout.sizes;
         let (a, rest) = ws.split_at_mut(s.view);
         let (b, rest) = rest.split_at_mut(s.view);
@@ -310,13 +361,13 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         self.place(layer).map_or(1, |p| p.layer.fan_in(p.input))
     }
 
-    /// One layer forward. In training mode BatchNorm uses the batch
-    /// statistics (and keeps them); with `running` it uses those.
+    /// One layer forward. BatchNorm normalises with the statistics `norms`
+    /// names; in training and streaming it keeps them for backward.
     #[allow(clippy::too_many_arguments)]
     fn layer_forward(
         lanes: Lanes,
         norm: NormConfig,
-        running: Option<&[f32]>,
+        norms: Norms<'_>,
         params: &[f32],
         p: &Place,
         x: &[f32],
@@ -346,7 +397,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             }
             Layer::BatchNorm if K::BATCH_NORM => {
                 let (c, t) = (p.input.channels(), p.input.length());
-                if let Some(running) = running {
+                if let Norms::Running(running) = norms {
                     copy_input(x, act, p.src, p.dst, len);
                     let (mean, var) = (&running[p.running..p.running + c], &running[p.running + c..p.running + 2 * c]);
                     let y = &mut act[p.dst..p.dst + len];
@@ -363,6 +414,12 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 let (stats, after) = from.split_at_mut(2 * c);
                 let (mean, inv_std) = stats.split_at_mut(c);
                 let y = &mut after[p.dst - p.stats - 2 * c..][..len];
+                if let Norms::Given(given) = norms {
+                    mean.copy_from_slice(&given[p.running..p.running + c]);
+                    inv_std.copy_from_slice(&given[p.running + c..p.running + 2 * c]);
+                    batch_norm::normalise_given(x_hat, t, w, b, mean, inv_std, y);
+                    return true;
+                }
                 let mut s = BatchStats { mean, inv_std };
                 if t == 1 || !K::MAPS {
                     batch_norm::forward_train(lanes, x_hat, w, b, norm.eps, y, &mut s);
@@ -382,11 +439,11 @@ impl<'n, K: KindSet> Siamese<'n, K> {
     /// Layers `from..until` forward for one view; false if BatchNorm's
     /// statistics overflowed.
     #[allow(clippy::too_many_arguments)]
-    fn forward(
+    pub(crate) fn forward(
         &self,
         lanes: Lanes,
         norm: NormConfig,
-        running: Option<&[f32]>,
+        norms: Norms<'_>,
         params: &[f32],
         x: &[f32],
         n: usize,
@@ -395,14 +452,15 @@ impl<'n, K: KindSet> Siamese<'n, K> {
     ) -> bool {
         let mut sound = true;
         for p in self.places.get(from..until).unwrap_or(&[]) {
-            sound &= Self::layer_forward(lanes, norm, running, params, p, x, n, act);
+            sound &= Self::layer_forward(lanes, norm, norms, params, p, x, n, act);
         }
         sound
     }
 
-    /// Backward for one view from ∂ℓ/∂z, accumulating into `grads`.
+    /// Backward for one view from ∂ℓ/∂z over `span`, accumulating into
+    /// `grads`.
     #[allow(clippy::too_many_arguments)]
-    fn backward(
+    pub(crate) fn backward(
         &self,
         lanes: Lanes,
         frozen: Frozen,
@@ -413,18 +471,20 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         act: &[f32],
         dz: &[f32],
         r: &mut Regions<'_>,
+        mut span: Span<'_>,
     ) {
         let (mut cur, mut other) = (&mut *r.ping, &mut *r.pong);
         cur[..dz.len()].copy_from_slice(dz);
         let half = r.sums.len() / 2;
         let (sum_dy, sum_dy_xhat) = r.sums.split_at_mut(half);
-        for i in (0..self.net.depth()).rev() {
+        for i in (span.stop..self.net.depth()).rev() {
             if frozen.all_up_to(i) {
                 break;
             }
             let Some(p) = self.place(i) else { break };
-            let trains = !frozen.contains(i);
-            let need_dx = i > 0;
+            let in_range = span.grads.0 <= i && i < span.grads.1;
+            let trains = !frozen.contains(i) && in_range;
+            let need_dx = i > span.stop;
             let (in_len, out_len) = (n * p.input.len(), n * p.output.len());
             let (weights, biases) = (p.weights(), p.biases());
             let w = &params[p.params..p.params + weights];
@@ -468,6 +528,26 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                     let (c, t) = (p.input.channels(), p.input.length());
                     let x_hat = &act[p.x_hat..p.x_hat + in_len];
                     let inv_std = &act[p.stats + c..p.stats + 2 * c];
+                    if let Some((sums, rows)) = span.global.as_mut() {
+                        let (s, sx) = sums[p.running..p.running + 2 * c].split_at_mut(c);
+                        if i == span.stop {
+                            // The target of a streaming stage: this micro-batch's
+                            // share of the sums, which are also ∂ℓ/∂β and ∂ℓ/∂γ.
+                            let (local, local_x) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
+                            local.fill(0.0);
+                            local_x.fill(0.0);
+                            batch_norm::sums(x_hat, t, dy, local, local_x);
+                            lanes::add_assign(lanes, s, local);
+                            lanes::add_assign(lanes, sx, local_x);
+                            if !frozen.contains(i) {
+                                lanes::add_assign(lanes, gw, local_x);
+                                lanes::add_assign(lanes, gb, local);
+                            }
+                        } else {
+                            batch_norm::apply_sums(x_hat, t, w, inv_std, dy, s, sx, *rows * t);
+                        }
+                        false
+                    } else {
                     let g = if trains { Some((gw, gb)) } else { None };
                     let (s, sx) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
                     if t == 1 || !K::MAPS {
@@ -476,6 +556,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                         batch_norm::backward_map(x_hat, t, w, inv_std, dy, g, s, sx);
                     }
                     false
+                    }
                 }
                 Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => false,
             };
@@ -531,14 +612,14 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let mut r = self.regions(workspace);
         let mut sound = true;
         for (act, x) in r.views.iter_mut().zip([x_a, x_b]) {
-            sound &= self.forward(lanes, pass.norm, None, params, x, n, act, (0, depth));
+            sound &= self.forward(lanes, pass.norm, Norms::Batch, params, x, n, act, (0, depth));
         }
         if let Poison::Activation(value) = poison {
             // Poison the first value of view a's representation and let it
             // flow through the expander, as a glitch would.
             r.views[0][self.layout.repr] = value;
             let encoder = self.net.encoder.len();
-            self.forward(lanes, pass.norm, None, params, x_a, n, r.views[0], (encoder, depth));
+            self.forward(lanes, pass.norm, Norms::Batch, params, x_a, n, r.views[0], (encoder, depth));
         }
         if !sound {
             return Err(Error::NonFiniteResult);
@@ -561,7 +642,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         grads.fill(0.0);
         let mut rest = Regions { views: [&mut [], &mut []], ping: r.ping, pong: r.pong, sums: r.sums, loss: &mut [] };
         for ((acts, dz), x) in [(&*acts_a, &*dz_a), (&*acts_b, &*dz_b)].into_iter().zip([x_a, x_b]) {
-            self.backward(lanes, pass.frozen, params, grads, x, n, acts, &dz[..n * e], &mut rest);
+            self.backward(lanes, pass.frozen, params, grads, x, n, acts, &dz[..n * e], &mut rest, Span::full(depth));
         }
         if let (Poison::Gradient(value), Some(g)) = (poison, grads.first_mut()) {
             *g = value;
@@ -634,7 +715,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let input = self.layout.sizes.input;
         for (xs, ys) in x.chunks(self.batch * input).zip(out.chunks_mut(self.batch * width)) {
             let rows = xs.len() / input;
-            self.forward(lanes, norm, Some(running), params, xs, rows, act, (0, until));
+            self.forward(lanes, norm, Norms::Running(running), params, xs, rows, act, (0, until));
             ys[..rows * width].copy_from_slice(&act[at..at + rows * width]);
         }
         // Finite weights can still overflow: inference refuses what training would.

@@ -1,10 +1,13 @@
-//! `crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] FILES_OR_DIRS…`
+//! `crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] [--micro-batch K] FILES_OR_DIRS…`
 //!
 //! Computes every reference case with the core, prints one line per case with
 //! its worst error as a fraction of the tolerance, and ends with
 //! `N passed, M failed`; exits non-zero if any case failed or could not be
 //! read. With `--emit`, writes what it computed for each case to
-//! `OUT_DIR/<case file name>` in the schema's "emitted results" form.
+//! `OUT_DIR/<case file name>` in the schema's "emitted results" form. With
+//! `--micro-batch K`, every `mlp` and `net` case is computed by the
+//! streaming path (`vicreg::nn::Stream`), K rows at a time, the last
+//! micro-batch shorter where K does not divide n.
 
 use host_tests::loss_case;
 use host_tests::net_case::{self, NetCase};
@@ -18,14 +21,15 @@ use vicreg::{CovarianceSide, Lanes, Options};
 struct Args {
     emit: Option<PathBuf>,
     options: Options,
+    micro: Option<usize>,
     inputs: Vec<PathBuf>,
 }
 
 const USAGE: &str =
-    "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] FILES_OR_DIRS…";
+    "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] [--micro-batch K] FILES_OR_DIRS…";
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { emit: None, options: Options::default(), inputs: Vec::new() };
+    let mut args = Args { emit: None, options: Options::default(), micro: None, inputs: Vec::new() };
     let mut it = std::env::args().skip(1);
     while let Some(arg) = it.next() {
         let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
@@ -46,6 +50,13 @@ fn parse_args() -> Result<Args, String> {
                     "wide" => Lanes::Wide,
                     "scalar" => Lanes::Scalar,
                     other => return Err(format!("--lanes {other}: expected wide or scalar")),
+                }
+            }
+            "--micro-batch" => {
+                let v = value("--micro-batch")?;
+                match v.parse::<usize>() {
+                    Ok(k) if k >= 1 => args.micro = Some(k),
+                    _ => return Err(format!("--micro-batch {v}: expected a whole number of rows, at least 1")),
                 }
             }
             "-h" | "--help" => return Err(String::new()),
@@ -141,8 +152,11 @@ fn nest(values: &[f64], dims: &[usize]) -> serde_json::Value {
 }
 
 fn run_net(path: &Path, case: &NetCase, args: &Args) -> Outcome {
-    let label = format!("{} ({} n={})", case.name, case.kind, case.n);
-    let out = match net_case::compute(case, args.options) {
+    let label = match args.micro {
+        Some(k) => format!("{} ({} n={}, micro-batches of {k})", case.name, case.kind, case.n),
+        None => format!("{} ({} n={})", case.name, case.kind, case.n),
+    };
+    let out = match net_case::compute(case, args.options, args.micro) {
         Ok(out) => out,
         Err(e) => {
             println!("FAIL {label}: {e}");

@@ -1,0 +1,679 @@
+//! Large effective batches in small RAM: the exact VICReg gradients of a
+//! batch of n rows, computed from micro-batches of at most the
+//! [`Siamese`]'s capacity, in a few passes over the data.
+//!
+//! Each row's gradient needs only its own row and statistics of the whole
+//! batch (the means, the co-moments, BatchNorm's batch statistics and, going
+//! back, BatchNorm's sums of gradients), so the batch is streamed once per
+//! statistic, in *stages*. With k BatchNorm layers b₁ < … < b_k there are
+//! 2k + 2 of them, because each statistic depends on the ones before it:
+//!
+//! | stage | recomputes | accumulates |
+//! |---|---|---|
+//! | 0 … k−1 | forward up to b_{s+1}, with b₁…b_s on the whole batch's statistics | b_{s+1}'s input mean and co-moment per channel |
+//! | k | forward to z | per view: mean and co-moment of z; Σ‖z − z′‖² |
+//! | k+1 … 2k | forward, ∂ℓ/∂z, backward down to b_{2k+1−s} (top first) | its Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂; the weight gradients between it and the BatchNorm above |
+//! | 2k+1 | forward, ∂ℓ/∂z, backward to the input | the weight gradients below b₁ |
+//!
+//! Moments are merged by Chan's update (see `loss::moments`), never from raw
+//! sums of squares. Memory is the capacity's workspace plus
+//! [`Stream::state_len`]: it grows with d² and the micro-batch, not with n.
+//! The work is (2k + 2) forward passes and k + 1 backward passes per batch.
+//!
+//! A stage's statistics are mergeable: shards (threads, devices) stream
+//! their own rows, [`encode`](Stream::encode) their state, and
+//! [`merge`](Stream::merge) the others' before [`finish`](Stream::finish);
+//! the weight gradients of shards add.
+//!
+//! ```
+//! use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese, Stream};
+//! use vicreg::Pcg32;
+//!
+//! let (encoder, expander) = ([Layer::linear(8), Layer::ReLU, Layer::linear(3)], [Layer::linear(6), Layer::BatchNorm]);
+//! let net = Net::new(Shape::Flat(4), &encoder, &expander);
+//! let mut places = vec![Place::EMPTY; net.depth()];
+//! // Micro-batches of 4 rows.
+//! let siamese = Siamese::<AllKinds>::new(&net, 4, &mut places)?;
+//! let sizes = siamese.layout().sizes;
+//! let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
+//! let (mut running, mut workspace) = (vec![0.0; sizes.running], vec![0.0; sizes.workspace]);
+//! siamese.init(&mut params, &mut running, &mut Pcg32::new(1))?;
+//! let mut state = vec![0.0; Stream::state_len(&sizes)];
+//! let mut stream = Stream::new(&siamese, &mut state)?;
+//! // A batch of 10 rows, regenerated from its row index at every stage.
+//! let sample = |row: usize, k: usize| ((row * 4 + k) as f32 * 0.7).sin();
+//! let terms = stream.gradients(&Pass::default(), &params, &mut grads, &mut workspace, 10, |first, x_a, x_b| {
+//!     for (i, (a, b)) in x_a.iter_mut().zip(x_b.iter_mut()).enumerate() {
+//!         *a = sample(first + i / 4, i % 4);
+//!         *b = 1.1 * *a;
+//!     }
+//! })?;
+//! assert!(terms.loss > 0.0 && grads.iter().any(|g| *g != 0.0));
+//! # Ok::<(), vicreg::Error>(())
+//! ```
+
+// Row counts live in the state as f32 so that a state is one flat,
+// exchangeable buffer; they are exact below 2²⁴, which `absorb` enforces.
+#![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
+use super::batch_norm;
+use super::kinds::KindSet;
+use super::layer::Layer;
+use super::net::{Place, Sizes};
+use super::siamese::{Norms, Pass, Siamese, Span};
+use crate::error::Error;
+use crate::lanes::{self, Lanes};
+use crate::loss::{LossTerms, covariance, moments, variance};
+use crate::train::checkpoint::crc32;
+
+/// Header slots of a state.
+const HEAD: usize = 8;
+const ROWS: usize = 0;
+const INVARIANCE: usize = 1;
+const STAGE: usize = 2;
+const TOTAL: usize = 3;
+const TERMS: usize = 4;
+
+/// Rows a stage can count exactly in f32.
+const MAX_ROWS: usize = 1 << 24;
+
+/// Bytes of an encoded stage before its values: magic, version, stage,
+/// value count.
+const ENCODED_HEAD: usize = 12;
+const MAGIC: [u8; 4] = *b"VRST";
+const VERSION: u16 = 1;
+
+/// What a stage computes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stage {
+    /// Batch statistics of the BatchNorm layer at this place.
+    Norm(Place),
+    /// Moments of the embeddings and the invariance sum.
+    Loss,
+    /// Gradient sums of the BatchNorm layer at this place, and weight
+    /// gradients down to it.
+    Sums(Place),
+    /// Weight gradients down to the input.
+    Last,
+}
+
+/// Why encoded statistics were refused. Nothing was merged when one of these
+/// is returned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum StreamError {
+    /// The output buffer is too short.
+    BufferTooSmall {
+        /// Bytes needed.
+        needed: usize,
+        /// Bytes given.
+        available: usize,
+    },
+    /// The bytes do not start with the statistics' magic number.
+    Magic,
+    /// Another format version.
+    Version {
+        /// The version found.
+        found: u16,
+    },
+    /// Wrong length or checksum, or a value that is not finite.
+    Corrupt,
+    /// The statistics are of another stage, or of another network.
+    Stage {
+        /// The stage (or value count) found.
+        found: usize,
+        /// The stage (or value count) this stream expects.
+        expected: usize,
+    },
+}
+
+impl core::fmt::Display for StreamError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match *self {
+            Self::BufferTooSmall { needed, available } => {
+                write!(f, "buffer holds {available} bytes, the statistics need {needed}")
+            }
+            Self::Magic => f.write_str("not streamed statistics (bad magic number)"),
+            Self::Version { found } => write!(f, "statistics format version {found} is not supported"),
+            Self::Corrupt => f.write_str("statistics are truncated or corrupted"),
+            Self::Stage { found, expected } => {
+                write!(f, "statistics are of stage (or size) {found}, this stream expects {expected}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for StreamError {}
+
+/// One view's part of a state.
+struct ViewState<'s> {
+    /// Per BatchNorm layer at its running offset: (mean, M₂) while
+    /// accumulating, (mean, 1/√(σ² + eps)) once finished.
+    norms: &'s mut [f32],
+    /// Per BatchNorm layer: (Σ∂ℓ/∂y, Σ∂ℓ/∂y⊙x̂).
+    sums: &'s mut [f32],
+    /// Mean of z.
+    mean: &'s mut [f32],
+    /// Co-moment of z (upper triangle); after the loss stage G = C − diag(C).
+    comoment: &'s mut [f32],
+    /// The variance term's per-column weights (after the loss stage), or
+    /// workspace.
+    weights: &'s mut [f32],
+}
+
+impl<'s> ViewState<'s> {
+    fn cut(v: &'s mut [f32], running: usize, d: usize) -> Self {
+        let (norms, v) = v.split_at_mut(running);
+        let (sums, v) = v.split_at_mut(running);
+        let (mean, v) = v.split_at_mut(d);
+        let (comoment, weights) = v.split_at_mut(d * d);
+        Self { norms, sums, mean, comoment, weights }
+    }
+}
+
+/// A [`Siamese`] streaming batches larger than its capacity, over a state of
+/// [`Stream::state_len`] values (see the [module documentation](self)).
+#[derive(Debug)]
+pub struct Stream<'a, 'n, K: KindSet> {
+    siamese: &'a Siamese<'n, K>,
+    state: &'a mut [f32],
+}
+
+impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
+    /// Values of a stream's state for a network of these sizes: per view,
+    /// BatchNorm's statistics and sums (2 × running) and the embedding's
+    /// mean, co-moment and weights (2d + d²), and a header of 8.
+    #[must_use]
+    pub const fn state_len(sizes: &Sizes) -> usize {
+        let d = sizes.embed;
+        HEAD + 2 * (2 * sizes.running + 2 * d + d * d)
+    }
+
+    /// A stream over `state`, at stage 0 with nothing absorbed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if `state` is not [`state_len`](Self::state_len) long.
+    pub fn new(siamese: &'a Siamese<'n, K>, state: &'a mut [f32]) -> Result<Self, Error> {
+        if state.len() != Self::state_len(&siamese.layout().sizes) {
+            return Err(Error::ShapeMismatch);
+        }
+        state.fill(0.0);
+        Ok(Self { siamese, state })
+    }
+
+    /// The stages a batch takes: 2k + 2 for k BatchNorm layers.
+    #[must_use]
+    pub fn stages(&self) -> usize {
+        2 * self.norm_layers().count() + 2
+    }
+
+    /// The current stage.
+    #[must_use]
+    pub fn stage(&self) -> usize {
+        self.state[STAGE] as usize
+    }
+
+    /// Rows absorbed in the current stage (on this shard, and merged).
+    #[must_use]
+    pub fn rows(&self) -> usize {
+        self.state[ROWS] as usize
+    }
+
+    fn norm_layers(&self) -> impl Iterator<Item = Place> + '_ {
+        (0..self.siamese.net().depth())
+            .filter_map(|i| self.siamese.place(i))
+            .filter(|p| K::BATCH_NORM && p.layer == Layer::BatchNorm)
+    }
+
+    fn kind(&self, stage: usize) -> Option<Stage> {
+        let k = self.norm_layers().count();
+        match stage {
+            s if s < k => self.norm_layers().nth(s).map(Stage::Norm),
+            s if s == k => Some(Stage::Loss),
+            s if s < 2 * k + 1 => self.norm_layers().nth(2 * k - s).map(Stage::Sums),
+            s if s == 2 * k + 1 => Some(Stage::Last),
+            _ => None,
+        }
+    }
+
+    /// The layer above `p` that a backward stage stops its weight gradients
+    /// at: the next BatchNorm layer up, or the depth.
+    fn next_norm_above(&self, index: usize) -> usize {
+        self.norm_layers().map(|p| p.index).find(|&i| i > index).unwrap_or(self.siamese.net().depth())
+    }
+
+    fn split(&mut self) -> (&mut [f32], [ViewState<'_>; 2]) {
+        let s = &self.siamese.layout().sizes;
+        let (r, d) = (s.running, s.embed);
+        let (head, rest) = self.state.split_at_mut(HEAD);
+        let (a, b) = rest.split_at_mut(rest.len() / 2);
+        (head, [ViewState::cut(a, r, d), ViewState::cut(b, r, d)])
+    }
+
+    /// Starts `stage` (0 to [`stages`](Self::stages) − 1, in order): clears
+    /// what it accumulates. Statistics finished by earlier stages are kept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] for a stage past the last.
+    pub fn begin(&mut self, stage: usize) -> Result<(), Error> {
+        let kind = self.kind(stage).ok_or(Error::ShapeMismatch)?;
+        let (head, views) = self.split();
+        head[ROWS] = 0.0;
+        head[STAGE] = stage as f32;
+        for v in views {
+            match kind {
+                Stage::Norm(p) => v.norms[p.running..p.running + 2 * p.input.channels()].fill(0.0),
+                Stage::Loss => {
+                    head[INVARIANCE] = 0.0;
+                    v.mean.fill(0.0);
+                    v.comoment.fill(0.0);
+                }
+                Stage::Sums(p) => v.sums[p.running..p.running + 2 * p.input.channels()].fill(0.0),
+                Stage::Last => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Absorbs one micro-batch (1 to capacity rows of each view, row i of
+    /// both from the same sample) into the current stage. Backward stages
+    /// add this micro-batch's share of ∂ℓ/∂θ to `grads` (zero it before the
+    /// first backward stage, stage k + 1).
+    ///
+    /// The rows of every stage must be the same rows, in any order of
+    /// micro-batches: regenerate augmented views from a stored seed.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] for buffers of the wrong length,
+    /// [`Error::TooManyRows`], [`Error::NonFiniteInput`],
+    /// [`Error::InvalidConfig`], [`Error::NonFiniteResult`] if an
+    /// activation overflows.
+    #[allow(clippy::too_many_arguments)]
+    pub fn absorb(
+        &mut self,
+        pass: &Pass,
+        params: &[f32],
+        grads: &mut [f32],
+        workspace: &mut [f32],
+        x_a: &[f32],
+        x_b: &[f32],
+    ) -> Result<(), Error> {
+        let siamese = self.siamese;
+        siamese.check_lengths(params.len(), workspace.len())?;
+        if grads.len() != params.len() || x_a.len() != x_b.len() {
+            return Err(Error::ShapeMismatch);
+        }
+        let rows = siamese.micro_rows(x_a)?;
+        siamese.micro_rows(x_b)?;
+        pass.validate()?;
+        let kind = self.kind(self.stage()).ok_or(Error::ShapeMismatch)?;
+        let upper = self.next_norm_above(match kind {
+            Stage::Sums(p) => p.index,
+            _ => 0,
+        });
+        let lowest = self.norm_layers().next().map_or(siamese.net().depth(), |p| p.index);
+        let (lanes, norm, depth) = (pass.options.lanes, pass.norm, siamese.net().depth());
+        let layout = *siamese.layout();
+        let d = layout.sizes.embed;
+        let (head, views) = self.split();
+        let before = head[ROWS] as usize;
+        if before + rows > MAX_ROWS {
+            return Err(Error::TooManyRows { n: before + rows, capacity: MAX_ROWS });
+        }
+        let total = head[TOTAL] as usize;
+        let mut r = siamese.regions(workspace);
+        let until = match kind {
+            Stage::Norm(p) => p.index,
+            _ => depth,
+        };
+        let mut sound = true;
+        for ((act, x), v) in r.views.iter_mut().zip([x_a, x_b]).zip(&views) {
+            sound &= siamese.forward(lanes, norm, Norms::Given(&*v.norms), params, x, rows, act, (0, until));
+        }
+        if !sound {
+            return Err(Error::NonFiniteResult);
+        }
+        match kind {
+            Stage::Norm(p) => {
+                let (c, t, len) = (p.input.channels(), p.input.length(), rows * p.input.len());
+                for ((act, x), v) in r.views.iter().zip([x_a, x_b]).zip(views) {
+                    let input = match p.src {
+                        Some(src) => &act[src..src + len],
+                        None => &x[..len],
+                    };
+                    let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
+                    batch_norm::absorb_moments(input, t, before * t, mean, m2);
+                }
+            }
+            Stage::Loss => {
+                let z = r.views.each_ref().map(|act| &act[layout.embed..layout.embed + rows * d]);
+                head[INVARIANCE] += lanes::sum_sq_diff(lanes, z[0], z[1]);
+                let (centred, rest) = r.loss.split_at_mut(rows * d);
+                let (mean_b, delta) = rest.split_at_mut(d);
+                for (z, v) in z.into_iter().zip(views) {
+                    moments::absorb(lanes, z, before, v.mean, v.comoment, centred, mean_b, &mut delta[..d]);
+                }
+            }
+            Stage::Sums(_) | Stage::Last => {
+                let [va, vb] = &mut r.views;
+                let (acts_a, dz_a) = va.split_at_mut(layout.dz);
+                let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
+                let z = [&acts_a[layout.embed..][..rows * d], &acts_b[layout.embed..][..rows * d]];
+                let (dz_a, dz_b) = (&mut dz_a[..rows * d], &mut dz_b[..rows * d]);
+                let scale = 2.0 * pass.loss.sim_coeff / (total * d) as f32;
+                lanes::scaled_diff_into(lanes, dz_a, scale, z[0], z[1]);
+                lanes::scaled_diff_into(lanes, dz_b, scale, z[1], z[0]);
+                let alpha = 4.0 * pass.loss.cov_coeff / (d as f32 * (total - 1) as f32);
+                let centred = &mut r.loss[..rows * d];
+                let mut rest = super::siamese::Regions {
+                    views: [&mut [], &mut []],
+                    ping: r.ping,
+                    pong: r.pong,
+                    sums: r.sums,
+                    loss: &mut [],
+                };
+                let (stop, grads_from) = match kind {
+                    Stage::Sums(p) => (p.index, p.index + 1),
+                    _ => (0, 0),
+                };
+                let grads_until = if matches!(kind, Stage::Last) { lowest } else { upper };
+                for (((z, dz), (acts, x)), v) in
+                    z.into_iter().zip([&mut *dz_a, &mut *dz_b]).zip([(&*acts_a, x_a), (&*acts_b, x_b)]).zip(views)
+                {
+                    // ∂ℓ/∂z = λ·∂s/∂z + Z_c ⊙ w + α·Z_c·G, with the whole
+                    // batch's mean, weights and G.
+                    centred.copy_from_slice(z);
+                    for row in centred.chunks_exact_mut(d) {
+                        lanes::axpy(lanes, -1.0, v.mean, row);
+                    }
+                    if d > 1 {
+                        lanes::matmul_acc(lanes, alpha, centred, d, v.comoment, dz);
+                    }
+                    for (g, row) in dz.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
+                        lanes::mul_acc(lanes, g, row, v.weights);
+                    }
+                    let span = Span { stop, grads: (grads_from, grads_until), global: Some((v.sums, total)) };
+                    siamese.backward(lanes, pass.frozen, params, grads, x, rows, acts, dz, &mut rest, span);
+                }
+            }
+        }
+        head[ROWS] = (before + rows) as f32;
+        Ok(())
+    }
+
+    /// Ends the current stage once every row (of every shard) is absorbed:
+    /// turns its sums into statistics, and moves to the next stage. After
+    /// the last stage returns the batch's loss terms; `grads` then holds
+    /// ∂ℓ/∂θ (summed over shards).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::TooFewRows`] for fewer than 2 rows, [`Error::ShapeMismatch`]
+    /// if a stage saw other rows than the loss stage,
+    /// [`Error::InvalidConfig`], [`Error::NonFiniteResult`] if a statistic
+    /// overflowed.
+    pub fn finish(&mut self, pass: &Pass) -> Result<Option<LossTerms>, Error> {
+        pass.validate()?;
+        let stage = self.stage();
+        let kind = self.kind(stage).ok_or(Error::ShapeMismatch)?;
+        let lanes = pass.options.lanes;
+        let d = self.siamese.layout().sizes.embed;
+        let last = stage + 1 == self.stages();
+        let (head, views) = self.split();
+        let n = head[ROWS] as usize;
+        if n < 2 {
+            return Err(Error::TooFewRows { n });
+        }
+        if !matches!(kind, Stage::Norm(_) | Stage::Loss) && n != head[TOTAL] as usize {
+            return Err(Error::ShapeMismatch);
+        }
+        match kind {
+            Stage::Norm(p) => {
+                let (c, count) = (p.input.channels(), n * p.input.length());
+                for v in views {
+                    let (_, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
+                    for s in m2 {
+                        // Training-mode BatchNorm: the biased variance.
+                        *s = 1.0 / libm::sqrtf(*s / count as f32 + pass.norm.eps);
+                        if !(s.is_finite() && *s > 0.0) {
+                            return Err(Error::NonFiniteResult);
+                        }
+                    }
+                }
+            }
+            Stage::Loss => {
+                let config = &pass.loss;
+                let (mut var_term, mut cov_term) = (0.0, 0.0);
+                for v in views {
+                    cov_term += covariance::scale_and_mirror(lanes, v.comoment, d, n) / d as f32;
+                    for (j, w) in v.weights.iter_mut().enumerate() {
+                        *w = v.comoment[j * d + j];
+                        v.comoment[j * d + j] = 0.0;
+                    }
+                    var_term += variance::variance(v.weights, config);
+                    for w in v.weights.iter_mut() {
+                        *w = variance::weight(*w, d, n, config);
+                    }
+                }
+                let invariance = head[INVARIANCE] / (n * d) as f32;
+                let loss = config.sim_coeff * invariance + config.std_coeff * var_term + config.cov_coeff * cov_term;
+                if !loss.is_finite() {
+                    return Err(Error::NonFiniteResult);
+                }
+                head[TOTAL] = n as f32;
+                head[TERMS..TERMS + 4].copy_from_slice(&[loss, invariance, var_term, cov_term]);
+            }
+            Stage::Sums(_) | Stage::Last => {}
+        }
+        head[STAGE] = if last { 0.0 } else { (stage + 1) as f32 };
+        head[ROWS] = 0.0;
+        if last {
+            let t = &head[TERMS..TERMS + 4];
+            return Ok(Some(LossTerms { loss: t[0], invariance: t[1], variance: t[2], covariance: t[3] }));
+        }
+        let next = self.stage();
+        self.begin(next)?;
+        Ok(None)
+    }
+
+    /// The whole streamed step on one shard: every stage over n rows, in
+    /// micro-batches of the capacity (the last one shorter), `fill(first,
+    /// x_a, x_b)` writing rows `first..` of both views. Returns the loss
+    /// terms, with ∂ℓ/∂θ written into `grads`.
+    ///
+    /// # Errors
+    ///
+    /// As [`absorb`](Self::absorb) and [`finish`](Self::finish), and
+    /// [`Error::NonFiniteResult`] if a gradient overflows.
+    pub fn gradients<F>(
+        &mut self,
+        pass: &Pass,
+        params: &[f32],
+        grads: &mut [f32],
+        workspace: &mut [f32],
+        n: usize,
+        mut fill: F,
+    ) -> Result<LossTerms, Error>
+    where
+        F: FnMut(usize, &mut [f32], &mut [f32]),
+    {
+        let siamese = self.siamese;
+        let (batch, input) = (siamese.capacity(), siamese.layout().sizes.input);
+        let s = &siamese.layout().sizes;
+        // The micro-batch's inputs go where the loss's scratch is not used
+        // until after the forward pass: at the end of the workspace, past
+        // what the passes need.
+        if workspace.len() < s.workspace + 2 * batch * input {
+            return Err(Error::ScratchTooSmall { needed: s.workspace + 2 * batch * input, available: workspace.len() });
+        }
+        let (ws, xs) = workspace.split_at_mut(s.workspace);
+        let (x_a, x_b) = xs[..2 * batch * input].split_at_mut(batch * input);
+        grads.fill(0.0);
+        self.begin(0)?;
+        loop {
+            for first in (0..n).step_by(batch) {
+                let rows = batch.min(n - first);
+                let (x_a, x_b) = (&mut x_a[..rows * input], &mut x_b[..rows * input]);
+                fill(first, x_a, x_b);
+                self.absorb(pass, params, grads, ws, x_a, x_b)?;
+            }
+            if let Some(terms) = self.finish(pass)? {
+                return if grads.iter().all(|g| g.is_finite()) { Ok(terms) } else { Err(Error::NonFiniteResult) };
+            }
+        }
+    }
+
+    /// Values of the current stage's encoding: what its merge reads.
+    fn stage_values(&self) -> usize {
+        let d = self.siamese.layout().sizes.embed;
+        match self.kind(self.stage()) {
+            Some(Stage::Norm(p) | Stage::Sums(p)) => 1 + 2 * 2 * p.input.channels(),
+            Some(Stage::Loss) => 2 + 2 * (d + d * (d + 1) / 2),
+            _ => 1,
+        }
+    }
+
+    /// Bytes of the current stage's encoding.
+    #[must_use]
+    pub fn encoded_len(&self) -> usize {
+        ENCODED_HEAD + 4 * self.stage_values() + 4
+    }
+
+    /// Writes what this shard has absorbed in the current stage (its rows,
+    /// and the stage's moments or sums: for the loss stage, both views'
+    /// means and the upper triangles of their co-moments) into `out`,
+    /// versioned and checksummed; returns the bytes written.
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::BufferTooSmall`].
+    pub fn encode(&self, out: &mut [u8]) -> Result<usize, StreamError> {
+        let len = self.encoded_len();
+        if out.len() < len {
+            return Err(StreamError::BufferTooSmall { needed: len, available: out.len() });
+        }
+        let (stage, values) = (self.stage(), self.stage_values());
+        out[..4].copy_from_slice(&MAGIC);
+        out[4..6].copy_from_slice(&(VERSION).to_le_bytes());
+        out[6..8].copy_from_slice(&u16::try_from(stage).unwrap_or(u16::MAX).to_le_bytes());
+        out[8..12].copy_from_slice(&u32::try_from(values).unwrap_or(u32::MAX).to_le_bytes());
+        let mut at = ENCODED_HEAD;
+        let mut put = |xs: &[f32]| {
+            for x in xs {
+                out[at..at + 4].copy_from_slice(&x.to_le_bytes());
+                at += 4;
+            }
+        };
+        let (s, d) = (&self.siamese.layout().sizes, self.siamese.layout().sizes.embed);
+        let per_view = Self::state_len(s) / 2 - HEAD / 2;
+        let view = |k: usize| &self.state[HEAD + k * per_view..HEAD + (k + 1) * per_view];
+        put(&self.state[ROWS..=ROWS]);
+        match self.kind(stage) {
+            Some(Stage::Norm(p)) => (0..2).for_each(|k| put(&view(k)[p.running..][..2 * p.input.channels()])),
+            Some(Stage::Sums(p)) => (0..2).for_each(|k| put(&view(k)[s.running + p.running..][..2 * p.input.channels()])),
+            Some(Stage::Loss) => {
+                put(&self.state[INVARIANCE..=INVARIANCE]);
+                for k in 0..2 {
+                    let (mean, comoment) = view(k)[2 * s.running..].split_at(d);
+                    put(mean);
+                    (0..d).for_each(|j| put(&comoment[j * d + j..(j + 1) * d]));
+                }
+            }
+            _ => {}
+        }
+        let crc = crc32(&out[..at]);
+        out[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+        Ok(len)
+    }
+
+    /// Merges another shard's encoded statistics of the same stage into this
+    /// one's, as if its rows had been absorbed here (associative and
+    /// independent of order, up to rounding).
+    ///
+    /// # Errors
+    ///
+    /// [`StreamError::Magic`], [`StreamError::Version`],
+    /// [`StreamError::Corrupt`] (length, checksum, a non-finite value),
+    /// [`StreamError::Stage`] for another stage or network.
+    pub fn merge(&mut self, lanes: Lanes, bytes: &[u8]) -> Result<(), StreamError> {
+        if bytes.len() < ENCODED_HEAD + 8 {
+            return Err(StreamError::Corrupt);
+        }
+        if bytes[..4] != MAGIC {
+            return Err(StreamError::Magic);
+        }
+        let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
+        let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
+        if u16_at(4) != VERSION {
+            return Err(StreamError::Version { found: u16_at(4) });
+        }
+        let values = u32_at(8) as usize;
+        let end = ENCODED_HEAD + 4 * values;
+        if values.checked_mul(4).is_none_or(|b| b + ENCODED_HEAD + 4 != bytes.len()) || crc32(&bytes[..end]) != u32_at(end) {
+            return Err(StreamError::Corrupt);
+        }
+        let (stage, expected) = (usize::from(u16_at(6)), self.stage());
+        if stage != expected {
+            return Err(StreamError::Stage { found: stage, expected });
+        }
+        if values != self.stage_values() {
+            return Err(StreamError::Stage { found: values, expected: self.stage_values() });
+        }
+        let value = |i: usize| f32::from_le_bytes([bytes[12 + 4 * i], bytes[13 + 4 * i], bytes[14 + 4 * i], bytes[15 + 4 * i]]);
+        if !(0..values).all(|i| value(i).is_finite()) || value(0) < 0.0 {
+            return Err(StreamError::Corrupt);
+        }
+        let kind = self.kind(stage);
+        let d = self.siamese.layout().sizes.embed;
+        let (head, mut views) = self.split();
+        let (rows, rows_b) = (head[ROWS] as usize, value(0) as usize);
+        match kind {
+            Some(Stage::Norm(p)) => {
+                let (c, t) = (p.input.channels(), p.input.length());
+                for (k, v) in views.iter_mut().enumerate() {
+                    let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
+                    for j in 0..c {
+                        let at = 1 + k * 2 * c;
+                        moments::merge_scalar(rows * t, &mut mean[j], &mut m2[j], rows_b * t, value(at + j), value(at + c + j));
+                    }
+                }
+            }
+            Some(Stage::Sums(p)) => {
+                let c2 = 2 * p.input.channels();
+                for (k, v) in views.iter_mut().enumerate() {
+                    for (j, s) in v.sums[p.running..p.running + c2].iter_mut().enumerate() {
+                        *s += value(1 + k * c2 + j);
+                    }
+                }
+            }
+            Some(Stage::Loss) => {
+                head[INVARIANCE] += value(1);
+                let per_view = d + d * (d + 1) / 2;
+                for (k, v) in views.iter_mut().enumerate() {
+                    let at = 2 + k * per_view;
+                    // The other shard's mean in the weights (free until the
+                    // stage finishes); its co-moment is added row by row.
+                    let mean_b = &mut *v.weights;
+                    for (j, m) in mean_b.iter_mut().enumerate() {
+                        *m = value(at + j);
+                    }
+                    let mut o = at + d;
+                    for j in 0..d {
+                        for x in &mut v.comoment[j * d + j..(j + 1) * d] {
+                            *x += value(o);
+                            o += 1;
+                        }
+                    }
+                    moments::shift(lanes, rows, v.mean, v.comoment, rows_b, mean_b);
+                }
+            }
+            _ => {}
+        }
+        head[ROWS] = (rows + rows_b) as f32;
+        Ok(())
+    }
+}
