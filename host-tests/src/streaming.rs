@@ -36,7 +36,7 @@ pub fn stream<K: KindSet>(
     let sizes = siamese.layout().sizes;
     let input = sizes.input;
     let n = x_a.len() / input;
-    let mut state = vec![0.0f32; Stream::<K>::state_len(&sizes)];
+    let mut state = vec![0.0f32; sizes.stream_state()];
     let mut workspace = vec![0.0f32; sizes.workspace];
     let mut grads = vec![0.0f32; sizes.parameters];
     let mut stream = Stream::new(siamese, &mut state)?;

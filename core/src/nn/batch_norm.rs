@@ -335,14 +335,16 @@ pub(crate) fn apply_sums(
     }
 }
 
-/// `x_hat` holds the input and becomes x̂ = (x − mean)·inv_std, and
-/// y = γ·x̂ + β, with statistics given rather than the batch's own.
+/// `x_hat` holds the input and becomes x̂ = ((x − mean) − lo)·inv_std, and
+/// y = γ·x̂ + β, with statistics given rather than the batch's own (the
+/// mean as hi + lo, subtracted in two steps as the corrected two-pass
+/// centring does).
 pub(crate) fn normalise_given(
     x_hat: &mut [f32],
     length: usize,
     gamma: &[f32],
     beta: &[f32],
-    mean: &[f32],
+    (mean, lo): (&[f32], &[f32]),
     inv_std: &[f32],
     y: &mut [f32],
 ) {
@@ -354,7 +356,7 @@ pub(crate) fn normalise_given(
     for (x_row, y_row) in rows {
         for (c, (xs, ys)) in x_row.chunks_exact_mut(length).zip(y_row.chunks_exact_mut(length)).enumerate() {
             for (x, y) in xs.iter_mut().zip(ys) {
-                *x = (*x - mean[c]) * inv_std[c];
+                *x = ((*x - mean[c]) - lo[c]) * inv_std[c];
                 *y = gamma[c] * *x + beta[c];
             }
         }
@@ -362,10 +364,17 @@ pub(crate) fn normalise_given(
 }
 
 /// Merges the values of `x` (rows of C×T, `length` = T) into per-channel
-/// moments over `count` earlier values: `mean` and `m2` = Σ(v − mean)².
+/// moments over `count` earlier values: `mean` (+ its compensation `lo`)
+/// and `m2` = Σ(v − mean)².
 /// The batch's own mean and co-moment come first (corrected two-pass), then
 /// Chan's update: δ = m_B − m_A, m ← m_A + δ·n_B/n, M₂ ← M₂,A + M₂,B + δ²·n_A·n_B/n.
-pub(crate) fn absorb_moments(x: &[f32], length: usize, count: usize, mean: &mut [f32], m2: &mut [f32]) {
+pub(crate) fn absorb_moments(
+    x: &[f32],
+    length: usize,
+    count: usize,
+    (mean, lo): (&mut [f32], &mut [f32]),
+    m2: &mut [f32],
+) {
     let channels = mean.len();
     if channels == 0 || length == 0 {
         return;
@@ -379,6 +388,6 @@ pub(crate) fn absorb_moments(x: &[f32], length: usize, count: usize, mean: &mut 
         let mut m_b = values(c).sum::<f32>() / n_b as f32;
         m_b += values(c).map(|v| v - m_b).sum::<f32>() / n_b as f32;
         let m2_b = values(c).map(|v| (v - m_b) * (v - m_b)).sum::<f32>();
-        crate::loss::moments::merge_scalar(count, &mut mean[c], &mut m2[c], n_b, m_b, m2_b);
+        crate::loss::moments::merge_scalar(count, (&mut mean[c], &mut lo[c]), &mut m2[c], n_b, (m_b, 0.0), m2_b);
     }
 }

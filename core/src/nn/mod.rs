@@ -20,6 +20,8 @@ mod linear;
 mod mean_time;
 mod net;
 mod network;
+#[cfg(feature = "std")]
+mod parallel;
 mod relu;
 mod shape;
 mod siamese;
@@ -33,6 +35,8 @@ pub use layer::Layer;
 pub use linear::Linear;
 pub use net::{Net, NetError, Place, Role, Sizes, Tensor, Tensors};
 pub use network::{Buffer, Network, sizes};
+#[cfg(feature = "std")]
+pub use parallel::parallel_gradients;
 pub use shape::Shape;
 pub(crate) use siamese::Poison;
 pub use siamese::{Layout, Pass, Siamese};

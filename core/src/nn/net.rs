@@ -303,6 +303,18 @@ pub struct Sizes {
     pub workspace: usize,
 }
 
+impl Sizes {
+    /// Values of a streaming state ([`Stream`](super::Stream)): per view,
+    /// BatchNorm's statistics, their means' low parts and sums (3 × running) and the embedding's
+    /// mean and its compensation, co-moment and weights (3d + d²), and a
+    /// header of 8. It does not grow with the batch.
+    #[must_use]
+    pub const fn stream_state(&self) -> usize {
+        let d = self.embed;
+        super::stream::HEAD + 2 * (3 * self.running + 3 * d + d * d)
+    }
+}
+
 impl<'a> Net<'a> {
     /// A declaration; [`check`](Self::check) says whether it is a network.
     #[must_use]

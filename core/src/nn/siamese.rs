@@ -144,9 +144,11 @@ pub(crate) enum Norms<'s> {
     /// The running mean and variance, at each layer's running offset
     /// (inference).
     Running(&'s [f32]),
-    /// Given mean and 1/√(σ² + eps), at each layer's running offset: a
-    /// whole batch's statistics applied to one micro-batch (streaming).
-    Given(&'s [f32]),
+    /// Given mean and 1/√(σ² + eps), at each layer's running offset, and
+    /// the mean's low part (the mean is hi + lo, as the corrected two-pass
+    /// centring has it) at the same offset: a whole batch's statistics
+    /// applied to one micro-batch (streaming).
+    Given(&'s [f32], &'s [f32]),
 }
 
 /// What a backward pass covers. A full batch runs every layer with local
@@ -414,10 +416,11 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 let (stats, after) = from.split_at_mut(2 * c);
                 let (mean, inv_std) = stats.split_at_mut(c);
                 let y = &mut after[p.dst - p.stats - 2 * c..][..len];
-                if let Norms::Given(given) = norms {
+                if let Norms::Given(given, lo) = norms {
                     mean.copy_from_slice(&given[p.running..p.running + c]);
                     inv_std.copy_from_slice(&given[p.running + c..p.running + 2 * c]);
-                    batch_norm::normalise_given(x_hat, t, w, b, mean, inv_std, y);
+                    let lo = &lo[p.running..p.running + c];
+                    batch_norm::normalise_given(x_hat, t, w, b, (mean, lo), inv_std, y);
                     return true;
                 }
                 let mut s = BatchStats { mean, inv_std };
@@ -548,14 +551,14 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                         }
                         false
                     } else {
-                    let g = if trains { Some((gw, gb)) } else { None };
-                    let (s, sx) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
-                    if t == 1 || !K::MAPS {
-                        batch_norm::backward(lanes, x_hat, w, inv_std, dy, g, s, sx);
-                    } else {
-                        batch_norm::backward_map(x_hat, t, w, inv_std, dy, g, s, sx);
-                    }
-                    false
+                        let g = if trains { Some((gw, gb)) } else { None };
+                        let (s, sx) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
+                        if t == 1 || !K::MAPS {
+                            batch_norm::backward(lanes, x_hat, w, inv_std, dy, g, s, sx);
+                        } else {
+                            batch_norm::backward_map(x_hat, t, w, inv_std, dy, g, s, sx);
+                        }
+                        false
                     }
                 }
                 Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => false,

@@ -36,10 +36,11 @@
 //! let siamese = Siamese::<AllKinds>::new(&net, 4, &mut places)?;
 //! let sizes = siamese.layout().sizes;
 //! let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
-//! let (mut running, mut workspace) = (vec![0.0; sizes.running], vec![0.0; sizes.workspace]);
+//! let mut running = vec![0.0; sizes.running];
 //! siamese.init(&mut params, &mut running, &mut Pcg32::new(1))?;
-//! let mut state = vec![0.0; Stream::state_len(&sizes)];
+//! let mut state = vec![0.0; sizes.stream_state()];
 //! let mut stream = Stream::new(&siamese, &mut state)?;
+//! let mut workspace = vec![0.0; stream.workspace_len()];
 //! // A batch of 10 rows, regenerated from its row index at every stage.
 //! let sample = |row: usize, k: usize| ((row * 4 + k) as f32 * 0.7).sin();
 //! let terms = stream.gradients(&Pass::default(), &params, &mut grads, &mut workspace, 10, |first, x_a, x_b| {
@@ -60,14 +61,14 @@ use super::batch_norm;
 use super::kinds::KindSet;
 use super::layer::Layer;
 use super::net::{Place, Sizes};
-use super::siamese::{Norms, Pass, Siamese, Span};
+use super::siamese::{Norms, Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, covariance, moments, variance};
 use crate::train::checkpoint::crc32;
 
 /// Header slots of a state.
-const HEAD: usize = 8;
+pub(crate) const HEAD: usize = 8;
 const ROWS: usize = 0;
 const INVARIANCE: usize = 1;
 const STAGE: usize = 2;
@@ -151,10 +152,15 @@ struct ViewState<'s> {
     /// Per BatchNorm layer at its running offset: (mean, M₂) while
     /// accumulating, (mean, 1/√(σ² + eps)) once finished.
     norms: &'s mut [f32],
+    /// Per BatchNorm layer: the low part of its mean (the mean is
+    /// hi + lo), in the first half of its slot.
+    norm_lo: &'s mut [f32],
     /// Per BatchNorm layer: (Σ∂ℓ/∂y, Σ∂ℓ/∂y⊙x̂).
     sums: &'s mut [f32],
-    /// Mean of z.
+    /// Mean of z, as hi + lo.
     mean: &'s mut [f32],
+    /// The mean's low part.
+    lo: &'s mut [f32],
     /// Co-moment of z (upper triangle); after the loss stage G = C − diag(C).
     comoment: &'s mut [f32],
     /// The variance term's per-column weights (after the loss stage), or
@@ -165,10 +171,12 @@ struct ViewState<'s> {
 impl<'s> ViewState<'s> {
     fn cut(v: &'s mut [f32], running: usize, d: usize) -> Self {
         let (norms, v) = v.split_at_mut(running);
+        let (norm_lo, v) = v.split_at_mut(running);
         let (sums, v) = v.split_at_mut(running);
         let (mean, v) = v.split_at_mut(d);
+        let (lo, v) = v.split_at_mut(d);
         let (comoment, weights) = v.split_at_mut(d * d);
-        Self { norms, sums, mean, comoment, weights }
+        Self { norms, norm_lo, sums, mean, lo, comoment, weights }
     }
 }
 
@@ -181,13 +189,11 @@ pub struct Stream<'a, 'n, K: KindSet> {
 }
 
 impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
-    /// Values of a stream's state for a network of these sizes: per view,
-    /// BatchNorm's statistics and sums (2 × running) and the embedding's
-    /// mean, co-moment and weights (2d + d²), and a header of 8.
+    /// Values of a stream's state for a network of these sizes (the same
+    /// as [`Sizes::stream_state`]).
     #[must_use]
     pub const fn state_len(sizes: &Sizes) -> usize {
-        let d = sizes.embed;
-        HEAD + 2 * (2 * sizes.running + 2 * d + d * d)
+        sizes.stream_state()
     }
 
     /// A stream over `state`, at stage 0 with nothing absorbed.
@@ -201,6 +207,15 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         }
         state.fill(0.0);
         Ok(Self { siamese, state })
+    }
+
+    /// Values of the workspace [`gradients`](Self::gradients) needs: the
+    /// passes' workspace and one micro-batch of both views' inputs.
+    /// ([`absorb`](Self::absorb) needs the passes' workspace only.)
+    #[must_use]
+    pub fn workspace_len(&self) -> usize {
+        let s = &self.siamese.layout().sizes;
+        s.workspace + 2 * self.siamese.capacity() * s.input
     }
 
     /// The stages a batch takes: 2k + 2 for k BatchNorm layers.
@@ -265,10 +280,15 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         head[STAGE] = stage as f32;
         for v in views {
             match kind {
-                Stage::Norm(p) => v.norms[p.running..p.running + 2 * p.input.channels()].fill(0.0),
+                Stage::Norm(p) => {
+                    let range = p.running..p.running + 2 * p.input.channels();
+                    v.norms[range.clone()].fill(0.0);
+                    v.norm_lo[range].fill(0.0);
+                }
                 Stage::Loss => {
                     head[INVARIANCE] = 0.0;
                     v.mean.fill(0.0);
+                    v.lo.fill(0.0);
                     v.comoment.fill(0.0);
                 }
                 Stage::Sums(p) => v.sums[p.running..p.running + 2 * p.input.channels()].fill(0.0),
@@ -332,7 +352,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         };
         let mut sound = true;
         for ((act, x), v) in r.views.iter_mut().zip([x_a, x_b]).zip(&views) {
-            sound &= siamese.forward(lanes, norm, Norms::Given(&*v.norms), params, x, rows, act, (0, until));
+            sound &=
+                siamese.forward(lanes, norm, Norms::Given(&*v.norms, &*v.norm_lo), params, x, rows, act, (0, until));
         }
         if !sound {
             return Err(Error::NonFiniteResult);
@@ -346,7 +367,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                         None => &x[..len],
                     };
                     let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
-                    batch_norm::absorb_moments(input, t, before * t, mean, m2);
+                    let lo = &mut v.norm_lo[p.running..p.running + c];
+                    batch_norm::absorb_moments(input, t, before * t, (mean, lo), m2);
                 }
             }
             Stage::Loss => {
@@ -355,54 +377,75 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 let (centred, rest) = r.loss.split_at_mut(rows * d);
                 let (mean_b, delta) = rest.split_at_mut(d);
                 for (z, v) in z.into_iter().zip(views) {
-                    moments::absorb(lanes, z, before, v.mean, v.comoment, centred, mean_b, &mut delta[..d]);
+                    let means = (&mut *v.mean, &mut *v.lo);
+                    moments::absorb(lanes, z, before, means, v.comoment, centred, mean_b, &mut delta[..d]);
                 }
             }
             Stage::Sums(_) | Stage::Last => {
-                let [va, vb] = &mut r.views;
-                let (acts_a, dz_a) = va.split_at_mut(layout.dz);
-                let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
-                let z = [&acts_a[layout.embed..][..rows * d], &acts_b[layout.embed..][..rows * d]];
-                let (dz_a, dz_b) = (&mut dz_a[..rows * d], &mut dz_b[..rows * d]);
-                let scale = 2.0 * pass.loss.sim_coeff / (total * d) as f32;
-                lanes::scaled_diff_into(lanes, dz_a, scale, z[0], z[1]);
-                lanes::scaled_diff_into(lanes, dz_b, scale, z[1], z[0]);
-                let alpha = 4.0 * pass.loss.cov_coeff / (d as f32 * (total - 1) as f32);
-                let centred = &mut r.loss[..rows * d];
-                let mut rest = super::siamese::Regions {
-                    views: [&mut [], &mut []],
-                    ping: r.ping,
-                    pong: r.pong,
-                    sums: r.sums,
-                    loss: &mut [],
+                let span = match kind {
+                    Stage::Sums(p) => (p.index, p.index + 1, upper),
+                    _ => (0, 0, lowest),
                 };
-                let (stop, grads_from) = match kind {
-                    Stage::Sums(p) => (p.index, p.index + 1),
-                    _ => (0, 0),
-                };
-                let grads_until = if matches!(kind, Stage::Last) { lowest } else { upper };
-                for (((z, dz), (acts, x)), v) in
-                    z.into_iter().zip([&mut *dz_a, &mut *dz_b]).zip([(&*acts_a, x_a), (&*acts_b, x_b)]).zip(views)
-                {
-                    // ∂ℓ/∂z = λ·∂s/∂z + Z_c ⊙ w + α·Z_c·G, with the whole
-                    // batch's mean, weights and G.
-                    centred.copy_from_slice(z);
-                    for row in centred.chunks_exact_mut(d) {
-                        lanes::axpy(lanes, -1.0, v.mean, row);
-                    }
-                    if d > 1 {
-                        lanes::matmul_acc(lanes, alpha, centred, d, v.comoment, dz);
-                    }
-                    for (g, row) in dz.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
-                        lanes::mul_acc(lanes, g, row, v.weights);
-                    }
-                    let span = Span { stop, grads: (grads_from, grads_until), global: Some((v.sums, total)) };
-                    siamese.backward(lanes, pass.frozen, params, grads, x, rows, acts, dz, &mut rest, span);
-                }
+                Self::backward_stage(siamese, pass, params, grads, &mut r, views, (x_a, x_b, rows), total, span);
             }
         }
         head[ROWS] = (before + rows) as f32;
         Ok(())
+    }
+
+    /// A backward stage's share of one micro-batch: ∂ℓ/∂z from the whole
+    /// batch's statistics, then backward from the top down to layer `stop`
+    /// of `(stop, grads from, grads until)`.
+    #[allow(clippy::too_many_arguments)]
+    fn backward_stage(
+        siamese: &Siamese<'n, K>,
+        pass: &Pass,
+        params: &[f32],
+        grads: &mut [f32],
+        r: &mut Regions<'_>,
+        views: [ViewState<'_>; 2],
+        (x_a, x_b, rows): (&[f32], &[f32], usize),
+        total: usize,
+        (stop, grads_from, grads_until): (usize, usize, usize),
+    ) {
+        let (lanes, layout) = (pass.options.lanes, *siamese.layout());
+        let d = layout.sizes.embed;
+        let [va, vb] = &mut r.views;
+        let (acts_a, dz_a) = va.split_at_mut(layout.dz);
+        let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
+        let z = [&acts_a[layout.embed..][..rows * d], &acts_b[layout.embed..][..rows * d]];
+        let (dz_a, dz_b) = (&mut dz_a[..rows * d], &mut dz_b[..rows * d]);
+        let scale = 2.0 * pass.loss.sim_coeff / (total * d) as f32;
+        lanes::scaled_diff_into(lanes, dz_a, scale, z[0], z[1]);
+        lanes::scaled_diff_into(lanes, dz_b, scale, z[1], z[0]);
+        let alpha = 4.0 * pass.loss.cov_coeff / (d as f32 * (total - 1) as f32);
+        let centred = &mut r.loss[..rows * d];
+        let mut rest = Regions {
+            views: [&mut [], &mut []],
+            ping: &mut *r.ping,
+            pong: &mut *r.pong,
+            sums: &mut *r.sums,
+            loss: &mut [],
+        };
+        for (((z, dz), (acts, x)), v) in
+            z.into_iter().zip([&mut *dz_a, &mut *dz_b]).zip([(&*acts_a, x_a), (&*acts_b, x_b)]).zip(views)
+        {
+            // ∂ℓ/∂z = λ·∂s/∂z + Z_c ⊙ w + α·Z_c·G, with the whole batch's
+            // mean (hi + lo, subtracted in two steps), weights and G.
+            centred.copy_from_slice(z);
+            for row in centred.chunks_exact_mut(d) {
+                lanes::axpy(lanes, -1.0, v.mean, row);
+                lanes::axpy(lanes, -1.0, v.lo, row);
+            }
+            if d > 1 {
+                lanes::matmul_acc(lanes, alpha, centred, d, v.comoment, dz);
+            }
+            for (g, row) in dz.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
+                lanes::mul_acc(lanes, g, row, v.weights);
+            }
+            let span = Span { stop, grads: (grads_from, grads_until), global: Some((v.sums, total)) };
+            siamese.backward(lanes, pass.frozen, params, grads, x, rows, acts, dz, &mut rest, span);
+        }
     }
 
     /// Ends the current stage once every row (of every shard) is absorbed:
@@ -435,7 +478,10 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
             Stage::Norm(p) => {
                 let (c, count) = (p.input.channels(), n * p.input.length());
                 for v in views {
-                    let (_, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
+                    let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
+                    for (hi, lo) in mean.iter_mut().zip(&mut v.norm_lo[p.running..p.running + c]) {
+                        moments::settle(hi, lo);
+                    }
                     for s in m2 {
                         // Training-mode BatchNorm: the biased variance.
                         *s = 1.0 / libm::sqrtf(*s / count as f32 + pass.norm.eps);
@@ -449,6 +495,9 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 let config = &pass.loss;
                 let (mut var_term, mut cov_term) = (0.0, 0.0);
                 for v in views {
+                    for (hi, lo) in v.mean.iter_mut().zip(v.lo.iter_mut()) {
+                        moments::settle(hi, lo);
+                    }
                     cov_term += covariance::scale_and_mirror(lanes, v.comoment, d, n) / d as f32;
                     for (j, w) in v.weights.iter_mut().enumerate() {
                         *w = v.comoment[j * d + j];
@@ -483,7 +532,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// The whole streamed step on one shard: every stage over n rows, in
     /// micro-batches of the capacity (the last one shorter), `fill(first,
     /// x_a, x_b)` writing rows `first..` of both views. Returns the loss
-    /// terms, with ∂ℓ/∂θ written into `grads`.
+    /// terms, with ∂ℓ/∂θ written into `grads`. `workspace` holds
+    /// [`workspace_len`](Self::workspace_len) values.
     ///
     /// # Errors
     ///
@@ -503,14 +553,12 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     {
         let siamese = self.siamese;
         let (batch, input) = (siamese.capacity(), siamese.layout().sizes.input);
-        let s = &siamese.layout().sizes;
-        // The micro-batch's inputs go where the loss's scratch is not used
-        // until after the forward pass: at the end of the workspace, past
-        // what the passes need.
-        if workspace.len() < s.workspace + 2 * batch * input {
-            return Err(Error::ScratchTooSmall { needed: s.workspace + 2 * batch * input, available: workspace.len() });
+        let needed = self.workspace_len();
+        if workspace.len() < needed {
+            return Err(Error::ScratchTooSmall { needed, available: workspace.len() });
         }
-        let (ws, xs) = workspace.split_at_mut(s.workspace);
+        // The micro-batch's inputs follow what the passes need.
+        let (ws, xs) = workspace.split_at_mut(siamese.layout().sizes.workspace);
         let (x_a, x_b) = xs[..2 * batch * input].split_at_mut(batch * input);
         grads.fill(0.0);
         self.begin(0)?;
@@ -531,8 +579,11 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     fn stage_values(&self) -> usize {
         let d = self.siamese.layout().sizes.embed;
         match self.kind(self.stage()) {
-            Some(Stage::Norm(p) | Stage::Sums(p)) => 1 + 2 * 2 * p.input.channels(),
-            Some(Stage::Loss) => 2 + 2 * (d + d * (d + 1) / 2),
+            // Per view: the means (hi and lo) and M₂ of each channel.
+            Some(Stage::Norm(p)) => 1 + 2 * 3 * p.input.channels(),
+            Some(Stage::Sums(p)) => 1 + 2 * 2 * p.input.channels(),
+            // Per view: the mean (hi and lo) and M's upper triangle.
+            Some(Stage::Loss) => 2 + 2 * (2 * d + d * (d + 1) / 2),
             _ => 1,
         }
     }
@@ -573,13 +624,23 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let view = |k: usize| &self.state[HEAD + k * per_view..HEAD + (k + 1) * per_view];
         put(&self.state[ROWS..=ROWS]);
         match self.kind(stage) {
-            Some(Stage::Norm(p)) => (0..2).for_each(|k| put(&view(k)[p.running..][..2 * p.input.channels()])),
-            Some(Stage::Sums(p)) => (0..2).for_each(|k| put(&view(k)[s.running + p.running..][..2 * p.input.channels()])),
+            Some(Stage::Norm(p)) => {
+                let c = p.input.channels();
+                for k in 0..2 {
+                    let (norms, lo) = (&view(k)[p.running..], &view(k)[s.running + p.running..]);
+                    put(&norms[..c]);
+                    put(&lo[..c]);
+                    put(&norms[c..2 * c]);
+                }
+            }
+            Some(Stage::Sums(p)) => {
+                (0..2).for_each(|k| put(&view(k)[2 * s.running + p.running..][..2 * p.input.channels()]));
+            }
             Some(Stage::Loss) => {
                 put(&self.state[INVARIANCE..=INVARIANCE]);
                 for k in 0..2 {
-                    let (mean, comoment) = view(k)[2 * s.running..].split_at(d);
-                    put(mean);
+                    let (means, comoment) = view(k)[3 * s.running..].split_at(2 * d);
+                    put(means);
                     (0..d).for_each(|j| put(&comoment[j * d + j..(j + 1) * d]));
                 }
             }
@@ -613,7 +674,9 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         }
         let values = u32_at(8) as usize;
         let end = ENCODED_HEAD + 4 * values;
-        if values.checked_mul(4).is_none_or(|b| b + ENCODED_HEAD + 4 != bytes.len()) || crc32(&bytes[..end]) != u32_at(end) {
+        if values.checked_mul(4).is_none_or(|b| b + ENCODED_HEAD + 4 != bytes.len())
+            || crc32(&bytes[..end]) != u32_at(end)
+        {
             return Err(StreamError::Corrupt);
         }
         let (stage, expected) = (usize::from(u16_at(6)), self.stage());
@@ -623,7 +686,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         if values != self.stage_values() {
             return Err(StreamError::Stage { found: values, expected: self.stage_values() });
         }
-        let value = |i: usize| f32::from_le_bytes([bytes[12 + 4 * i], bytes[13 + 4 * i], bytes[14 + 4 * i], bytes[15 + 4 * i]]);
+        let value =
+            |i: usize| f32::from_le_bytes([bytes[12 + 4 * i], bytes[13 + 4 * i], bytes[14 + 4 * i], bytes[15 + 4 * i]]);
         if !(0..values).all(|i| value(i).is_finite()) || value(0) < 0.0 {
             return Err(StreamError::Corrupt);
         }
@@ -636,9 +700,18 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 let (c, t) = (p.input.channels(), p.input.length());
                 for (k, v) in views.iter_mut().enumerate() {
                     let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
+                    let lo = &mut v.norm_lo[p.running..p.running + c];
+                    let at = 1 + k * 3 * c;
                     for j in 0..c {
-                        let at = 1 + k * 2 * c;
-                        moments::merge_scalar(rows * t, &mut mean[j], &mut m2[j], rows_b * t, value(at + j), value(at + c + j));
+                        let (mean_b, m2_b) = ((value(at + j), value(at + c + j)), value(at + 2 * c + j));
+                        moments::merge_scalar(
+                            rows * t,
+                            (&mut mean[j], &mut lo[j]),
+                            &mut m2[j],
+                            rows_b * t,
+                            mean_b,
+                            m2_b,
+                        );
                     }
                 }
             }
@@ -652,23 +725,23 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
             }
             Some(Stage::Loss) => {
                 head[INVARIANCE] += value(1);
-                let per_view = d + d * (d + 1) / 2;
+                let per_view = 2 * d + d * (d + 1) / 2;
                 for (k, v) in views.iter_mut().enumerate() {
                     let at = 2 + k * per_view;
-                    // The other shard's mean in the weights (free until the
-                    // stage finishes); its co-moment is added row by row.
-                    let mean_b = &mut *v.weights;
-                    for (j, m) in mean_b.iter_mut().enumerate() {
-                        *m = value(at + j);
+                    // δ = m_B − m_A, both as hi + lo, in the weights (free
+                    // until the stage finishes); M_B is added row by row.
+                    let delta = &mut *v.weights;
+                    for (j, dl) in delta.iter_mut().enumerate() {
+                        *dl = ((value(at + j) - v.mean[j]) + value(at + d + j)) - v.lo[j];
                     }
-                    let mut o = at + d;
+                    let mut o = at + 2 * d;
                     for j in 0..d {
                         for x in &mut v.comoment[j * d + j..(j + 1) * d] {
                             *x += value(o);
                             o += 1;
                         }
                     }
-                    moments::shift(lanes, rows, v.mean, v.comoment, rows_b, mean_b);
+                    moments::shift(lanes, rows, (&mut *v.mean, &mut *v.lo), v.comoment, rows_b, delta);
                 }
             }
             _ => {}

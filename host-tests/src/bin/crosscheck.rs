@@ -25,8 +25,7 @@ struct Args {
     inputs: Vec<PathBuf>,
 }
 
-const USAGE: &str =
-    "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] [--micro-batch K] FILES_OR_DIRS…";
+const USAGE: &str = "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] [--micro-batch K] FILES_OR_DIRS…";
 
 fn parse_args() -> Result<Args, String> {
     let mut args = Args { emit: None, options: Options::default(), micro: None, inputs: Vec::new() };
