@@ -50,9 +50,13 @@ fn parallel(c: &mut Criterion) {
     };
     let mut state = vec![0.0; micro.layout().sizes.stream_state()];
     let mut stream = Stream::new(&micro, &mut state).expect("a state");
-    let mut stream_ws = vec![0.0; stream.workspace_len()];
+    let mut stream_ws = vec![0.0; micro.layout().sizes.workspace];
+    let (mut in_a, mut in_b) = (vec![0.0; MICRO * 64], vec![0.0; MICRO * 64]);
     group.bench_function("streamed, 1 thread", |b| {
-        b.iter(|| black_box(stream.gradients(&pass, &params, &mut grads, &mut stream_ws, N, fill).unwrap()));
+        b.iter(|| {
+            let inputs = (&mut in_a[..], &mut in_b[..]);
+            black_box(stream.gradients(&pass, &params, &mut grads, &mut stream_ws, inputs, N, fill).unwrap())
+        });
     });
     for threads in [1, 2] {
         group.bench_function(format!("parallel_gradients, {threads} threads"), |b| {
@@ -63,7 +67,10 @@ fn parallel(c: &mut Criterion) {
 }
 
 fn config() -> Criterion {
-    Criterion::default().sample_size(20).warm_up_time(Duration::from_millis(500)).measurement_time(Duration::from_secs(3))
+    Criterion::default()
+        .sample_size(20)
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(3))
 }
 
 criterion_group! { name = benches; config = config(); targets = parallel }

@@ -9,6 +9,7 @@
 use host_tests::batches::SplitMix;
 use host_tests::streaming::stream;
 use host_tests::vectors::{MLP_TOL, array_agreements, scalar_agreement};
+use vicreg::nn::Buffer;
 use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese, Stream, StreamError, parallel_gradients};
 use vicreg::{Lanes, LossTerms, Pcg32};
 
@@ -260,4 +261,49 @@ fn shards_merge_in_any_grouping_and_order_and_bad_encodings_are_refused() {
             assert!(matches!(ab.merge(lanes, &encoded[0]), Err(StreamError::Stage { .. })));
         }
     }
+}
+
+const SMALL: Net = Net::new(
+    Shape::Flat(12),
+    &[Layer::linear(16), Layer::ReLU, Layer::linear(6)],
+    &[Layer::linear(16), Layer::BatchNorm, Layer::ReLU, Layer::linear(10).without_bias()],
+);
+vicreg::network!(Micro = SMALL, batch 8);
+vicreg::network!(Whole = SMALL, batch 64);
+
+#[test]
+fn a_streamed_training_step_equals_a_full_batch_step() {
+    // SGD, not AdamW: the biases before a BatchNorm get an exactly zero
+    // gradient, and AdamW's normalisation would turn its rounding noise
+    // (different in the two computations) into full-size steps.
+    use vicreg::{Sgd, Trainer, TrainerConfig};
+    let mut rng = SplitMix::new(21);
+    let x_a: Vec<[f32; 12]> = (0..64).map(|_| core::array::from_fn(|_| rng.symmetric())).collect();
+    let x_b: Vec<[f32; 12]> = x_a.iter().map(|r| r.map(|v| v + 0.2 * rng.symmetric())).collect();
+    let mut micro = Box::new(Trainer::<Micro, Sgd>::new(TrainerConfig::new(5e-2), Sgd::new(0.9, 1e-3)));
+    let mut whole = Box::new(Trainer::<Whole, Sgd>::new(TrainerConfig::new(5e-2), Sgd::new(0.9, 1e-3)));
+    micro.init(&mut Pcg32::new(4));
+    whole.init(&mut Pcg32::new(4));
+    let mut streaming = Box::new(<Micro as vicreg::nn::Network>::Streaming::ZERO);
+    for _ in 0..3 {
+        let full = whole.step(&x_a, &x_b).expect("a finite step");
+        let streamed = micro
+            .step_streamed(&mut streaming, 64, |first, a, b| {
+                a.copy_from_slice(&x_a[first..first + a.len()]);
+                b.copy_from_slice(&x_b[first..first + b.len()]);
+            })
+            .expect("a finite streamed step");
+        assert!((full.terms.loss - streamed.terms.loss).abs() <= 1e-4 * full.terms.loss.abs().max(1.0));
+    }
+    // Parameters after three SGD steps and the running statistics (the
+    // whole batch's mean and unbiased variance per view) agree.
+    let (mut cp_micro, mut cp_whole) = (vec![0u8; 1 << 16], vec![0u8; 1 << 16]);
+    let len = micro.save(&mut cp_micro, false).unwrap();
+    assert_eq!(whole.save(&mut cp_whole, false).unwrap(), len);
+    let floats = |b: &[u8]| b.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect::<Vec<_>>();
+    let header = vicreg::train::checkpoint::HEADER_BYTES + SMALL.depth() * vicreg::train::checkpoint::RECORD_BYTES;
+    let (m, w) = (floats(&cp_micro[header..len - 4]), floats(&cp_whole[header..len - 4]));
+    let scale = w.iter().fold(1e-3f32, |s, v| s.max(v.abs()));
+    let worst = m.iter().zip(&w).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(worst <= 1e-4 * scale, "streamed and full-batch trainers differ by {worst} (scale {scale})");
 }

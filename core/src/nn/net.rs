@@ -322,6 +322,16 @@ impl<'a> Net<'a> {
         Self { input, encoder, expander }
     }
 
+    /// Values a streamed step needs beside the training state, for
+    /// micro-batches of up to `batch` rows: the stream's state and one
+    /// micro-batch of both views' inputs. It does not grow with the
+    /// effective batch.
+    #[must_use]
+    pub const fn streaming_len(&self, batch: usize) -> usize {
+        let s = self.sizes(batch);
+        s.stream_state().saturating_add(batch.saturating_mul(s.input).saturating_mul(2))
+    }
+
     /// Layers in all, encoder then expander.
     #[must_use]
     pub const fn depth(&self) -> usize {

@@ -27,6 +27,10 @@ pub trait Buffer: Copy + core::fmt::Debug + AsRef<[f32]> + AsMut<[f32]> + 'stati
 
     /// Rows of these as one flat mutable slice.
     fn flatten_mut(rows: &mut [Self]) -> &mut [f32];
+
+    /// A flat mutable slice as whole rows of these (a partial row at the end
+    /// is left out).
+    fn rows_mut(flat: &mut [f32]) -> &mut [Self];
 }
 
 impl<const L: usize> Buffer for [f32; L] {
@@ -38,6 +42,10 @@ impl<const L: usize> Buffer for [f32; L] {
 
     fn flatten_mut(rows: &mut [Self]) -> &mut [f32] {
         rows.as_flattened_mut()
+    }
+
+    fn rows_mut(flat: &mut [f32]) -> &mut [Self] {
+        flat.as_chunks_mut::<L>().0
     }
 }
 
@@ -69,6 +77,10 @@ pub trait Network: 'static {
     type Running: Buffer;
     /// A training step's activations, gradient buffers and loss scratch.
     type Workspace: Buffer;
+    /// What a streamed step needs beside the trainer (see
+    /// [`Trainer::step_streamed`](crate::Trainer::step_streamed)): the
+    /// stream's state and one micro-batch of both views' inputs.
+    type Streaming: Buffer;
 }
 
 /// Every size of a network type, for memory reports.
@@ -152,6 +164,7 @@ macro_rules! network {
             type Params = [f32; $crate::nn::Net::sizes(&$net, $batch).parameters];
             type Running = [f32; $crate::nn::Net::sizes(&$net, $batch).running];
             type Workspace = [f32; $crate::nn::Net::sizes(&$net, $batch).workspace];
+            type Streaming = [f32; $crate::nn::Net::streaming_len(&$net, $batch)];
         }
     };
 }

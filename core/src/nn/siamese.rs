@@ -268,6 +268,11 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         Ok(())
     }
 
+    /// Every layer's place.
+    pub(crate) fn places(&self) -> &'n [Place] {
+        self.places
+    }
+
     /// Rows a pass holds.
     #[must_use]
     pub fn capacity(&self) -> usize {

@@ -40,10 +40,12 @@
 //! siamese.init(&mut params, &mut running, &mut Pcg32::new(1))?;
 //! let mut state = vec![0.0; sizes.stream_state()];
 //! let mut stream = Stream::new(&siamese, &mut state)?;
-//! let mut workspace = vec![0.0; stream.workspace_len()];
+//! let mut workspace = vec![0.0; sizes.workspace];
+//! let (mut x_a, mut x_b) = (vec![0.0; 4 * 4], vec![0.0; 4 * 4]);
 //! // A batch of 10 rows, regenerated from its row index at every stage.
 //! let sample = |row: usize, k: usize| ((row * 4 + k) as f32 * 0.7).sin();
-//! let terms = stream.gradients(&Pass::default(), &params, &mut grads, &mut workspace, 10, |first, x_a, x_b| {
+//! let inputs = (&mut x_a[..], &mut x_b[..]);
+//! let terms = stream.gradients(&Pass::default(), &params, &mut grads, &mut workspace, inputs, 10, |first, x_a, x_b| {
 //!     for (i, (a, b)) in x_a.iter_mut().zip(x_b.iter_mut()).enumerate() {
 //!         *a = sample(first + i / 4, i % 4);
 //!         *b = 1.1 * *a;
@@ -207,15 +209,6 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         }
         state.fill(0.0);
         Ok(Self { siamese, state })
-    }
-
-    /// Values of the workspace [`gradients`](Self::gradients) needs: the
-    /// passes' workspace and one micro-batch of both views' inputs.
-    /// ([`absorb`](Self::absorb) needs the passes' workspace only.)
-    #[must_use]
-    pub fn workspace_len(&self) -> usize {
-        let s = &self.siamese.layout().sizes;
-        s.workspace + 2 * self.siamese.capacity() * s.input
     }
 
     /// The stages a batch takes: 2k + 2 for k BatchNorm layers.
@@ -531,35 +524,33 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
 
     /// The whole streamed step on one shard: every stage over n rows, in
     /// micro-batches of the capacity (the last one shorter), `fill(first,
-    /// x_a, x_b)` writing rows `first..` of both views. Returns the loss
-    /// terms, with ∂ℓ/∂θ written into `grads`. `workspace` holds
-    /// [`workspace_len`](Self::workspace_len) values.
+    /// x_a, x_b)` writing rows `first..` of both views into `inputs` (two
+    /// buffers of at least capacity × input values). Returns the loss terms,
+    /// with ∂ℓ/∂θ written into `grads`.
     ///
     /// # Errors
     ///
-    /// As [`absorb`](Self::absorb) and [`finish`](Self::finish), and
-    /// [`Error::NonFiniteResult`] if a gradient overflows.
+    /// As [`absorb`](Self::absorb) and [`finish`](Self::finish),
+    /// [`Error::ShapeMismatch`] for input buffers shorter than a
+    /// micro-batch, and [`Error::NonFiniteResult`] if a gradient overflows.
+    #[allow(clippy::too_many_arguments)]
     pub fn gradients<F>(
         &mut self,
         pass: &Pass,
         params: &[f32],
         grads: &mut [f32],
         workspace: &mut [f32],
+        (x_a, x_b): (&mut [f32], &mut [f32]),
         n: usize,
         mut fill: F,
     ) -> Result<LossTerms, Error>
     where
         F: FnMut(usize, &mut [f32], &mut [f32]),
     {
-        let siamese = self.siamese;
-        let (batch, input) = (siamese.capacity(), siamese.layout().sizes.input);
-        let needed = self.workspace_len();
-        if workspace.len() < needed {
-            return Err(Error::ScratchTooSmall { needed, available: workspace.len() });
+        let (batch, input) = (self.siamese.capacity(), self.siamese.layout().sizes.input);
+        if x_a.len() < batch * input || x_b.len() < batch * input {
+            return Err(Error::ShapeMismatch);
         }
-        // The micro-batch's inputs follow what the passes need.
-        let (ws, xs) = workspace.split_at_mut(siamese.layout().sizes.workspace);
-        let (x_a, x_b) = xs[..2 * batch * input].split_at_mut(batch * input);
         grads.fill(0.0);
         self.begin(0)?;
         loop {
@@ -567,12 +558,33 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 let rows = batch.min(n - first);
                 let (x_a, x_b) = (&mut x_a[..rows * input], &mut x_b[..rows * input]);
                 fill(first, x_a, x_b);
-                self.absorb(pass, params, grads, ws, x_a, x_b)?;
+                self.absorb(pass, params, grads, workspace, x_a, x_b)?;
             }
             if let Some(terms) = self.finish(pass)? {
                 return if grads.iter().all(|g| g.is_finite()) { Ok(terms) } else { Err(Error::NonFiniteResult) };
             }
         }
+    }
+
+    /// Folds the finished batch's BatchNorm statistics (both views) into the
+    /// running ones, as [`Siamese::update_running`] does for a full batch:
+    /// only if `commit`; returns whether every new value is finite with a
+    /// non-negative variance.
+    pub fn update_running(&mut self, norm: super::NormConfig, running: &mut [f32], commit: bool) -> bool {
+        let places: &[Place] = self.siamese.places();
+        if running.len() != self.siamese.layout().sizes.running {
+            return false;
+        }
+        let (head, [va, vb]) = self.split();
+        let total = head[TOTAL] as usize;
+        let mut sound = true;
+        for p in places.iter().filter(|p| K::BATCH_NORM && p.layer == Layer::BatchNorm) {
+            let c = p.input.channels();
+            let (mean, var) = running[p.running..p.running + 2 * c].split_at_mut(c);
+            let stats = [&*va.norms, &*vb.norms].map(|v| v[p.running..p.running + 2 * c].split_at(c));
+            sound &= batch_norm::update_running(stats, norm, total * p.input.length(), mean, var, commit);
+        }
+        sound
     }
 
     /// Values of the current stage's encoding: what its merge reads.

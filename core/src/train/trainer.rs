@@ -12,7 +12,7 @@ use crate::lanes::Lanes;
 use crate::loss::{Config, CovarianceSide, LossTerms, Options};
 #[cfg(not(feature = "fault-injection"))]
 use crate::nn::Poison;
-use crate::nn::{Buffer, Frozen, Network, NormConfig, Pass, Siamese};
+use crate::nn::{Buffer, Frozen, Network, NormConfig, Pass, Siamese, Stream};
 
 /// Everything about a training run that is not a buffer.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -177,6 +177,10 @@ impl<N: Network, O: Optimizer + core::fmt::Debug> core::fmt::Debug for Trainer<N
 impl<N: Network, O: Optimizer> Trainer<N, O> {
     /// Bytes of the whole training state.
     pub const MEMORY_BYTES: usize = core::mem::size_of::<Self>();
+
+    /// Bytes a streamed step ([`step_streamed`](Self::step_streamed))
+    /// needs beside the trainer, whatever the effective batch.
+    pub const STREAMING_BYTES: usize = core::mem::size_of::<N::Streaming>();
 
     /// [`MEMORY_BYTES`](Self::MEMORY_BYTES) by part.
     pub const MEMORY: Memory = {
@@ -363,15 +367,21 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
     /// show the refused batch).
     pub fn step(&mut self, x_a: &[N::Sample], x_b: &[N::Sample]) -> Result<StepReport, Error> {
         let terms = self.compute_gradients(x_a, x_b)?;
-        let lr = self.config.schedule.lr(self.steps);
-        let siamese = Self::siamese();
-        let (n, norm) = (x_a.len(), self.config.norm);
+        let (siamese, n, norm) = (Self::siamese(), x_a.len(), self.config.norm);
         // Every new value is computed and checked before any is written.
         if !siamese.update_running(norm, self.workspace.as_ref(), n, self.running.as_mut(), false) {
             return Err(Error::NonFiniteResult);
         }
+        let report = self.update(terms)?;
+        siamese.update_running(norm, self.workspace.as_ref(), n, self.running.as_mut(), true);
+        Ok(report)
+    }
+
+    /// The optimiser's update from the gradients of `terms`' batch.
+    fn update(&mut self, terms: LossTerms) -> Result<StepReport, Error> {
+        let lr = self.config.schedule.lr(self.steps);
         let (first, second) = split_state(self.state.copies_mut());
-        let tensors = siamese.tensors();
+        let tensors = Self::siamese().tensors();
         self.optimizer.update(
             &tensors,
             self.params.as_mut(),
@@ -381,9 +391,52 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
             lr,
             self.config.frozen,
         )?;
-        siamese.update_running(norm, self.workspace.as_ref(), n, self.running.as_mut(), true);
         self.steps = self.steps.saturating_add(1);
         Ok(StepReport { terms, lr, step: self.steps })
+    }
+
+    /// One training step on an effective batch of `n` rows, any number,
+    /// streamed through the trainer's capacity `N::BATCH` in micro-batches
+    /// (see [`Stream`]): the loss and gradients of the whole batch, exactly,
+    /// then the optimiser's update and the running statistics. `fill(first,
+    /// x_a, x_b)` writes rows `first..first + x_a.len()` of both views; it
+    /// is called once per micro-batch in each of the 2k + 2 stages (k
+    /// BatchNorm layers) and must write the same rows every time (replay
+    /// them, or regenerate them from a stored seed). `streaming` is the
+    /// stream's state and input buffers, [`STREAMING_BYTES`](Self::STREAMING_BYTES).
+    ///
+    /// # Errors
+    ///
+    /// Those of [`Stream::absorb`] and [`Stream::finish`], and as
+    /// [`step`](Self::step) for the update.
+    pub fn step_streamed<F>(&mut self, streaming: &mut N::Streaming, n: usize, mut fill: F) -> Result<StepReport, Error>
+    where
+        F: FnMut(usize, &mut [N::Sample], &mut [N::Sample]),
+    {
+        self.config.validate()?;
+        self.last_n = 0;
+        let siamese = Self::siamese();
+        let s = N::LAYOUT.sizes;
+        let (state, inputs) = streaming.as_mut().split_at_mut(s.stream_state());
+        let (x_a, x_b) = inputs.split_at_mut(N::BATCH * s.input);
+        let mut stream = Stream::new(&siamese, state)?;
+        let pass = self.config.pass();
+        let terms = stream.gradients(
+            &pass,
+            self.params.as_ref(),
+            self.grads.as_mut(),
+            self.workspace.as_mut(),
+            (x_a, x_b),
+            n,
+            |first, a, b| fill(first, N::Sample::rows_mut(a), N::Sample::rows_mut(b)),
+        )?;
+        let norm = self.config.norm;
+        if !stream.update_running(norm, self.running.as_mut(), false) {
+            return Err(Error::NonFiniteResult);
+        }
+        let report = self.update(terms)?;
+        stream.update_running(norm, self.running.as_mut(), true);
+        Ok(report)
     }
 
     /// The encoder's representation y of any number of inputs, `N::BATCH`
