@@ -75,6 +75,13 @@ firmware_under_qemu() {
     arm-none-eabi-size "$FIRMWARE_ELF/fine-tune" "$FIRMWARE_ELF/loss-cost"
 }
 
+# An effective batch of 512 streamed through micro-batches of 8 in the same
+# 64 KiB part: the held-out loss must fall by 10 %.
+big_batch_under_qemu() {
+    (cd examples/firmware && cargo run --release --bin big-batch) || return 1
+    arm-none-eabi-size "$FIRMWARE_ELF/big-batch"
+}
+
 # The same firmware printing through defmt, decoded on the host by the
 # crate's cargo runner (which pipes QEMU into defmt-print). Every stage of the
 # pipe must succeed (the runner exits with the firmware's verdict), and the
@@ -177,9 +184,16 @@ step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "unit, property and doc tests" cargo test --workspace
 step "core and host tests on a 32-bit target (i686)" tests_on_32_bits
 step "reference vectors (crosscheck)" cargo run --release -p host-tests --bin crosscheck -- reference/vectors
+streamed_crosscheck() {
+    for k in 1 3 7; do
+        cargo run --release -p host-tests --bin crosscheck -- --micro-batch "$k" reference/vectors || return 1
+    done
+}
+step "reference vectors streamed in micro-batches of 1, 3, 7 (crosscheck)" streamed_crosscheck
 step "core builds for embedded and wasm targets" cross_build_core
 step "firmware: format and clippy" firmware_lints
 step "firmware: fine-tuning and loss cost on a Cortex-M4F (QEMU)" firmware_under_qemu
+step "firmware: effective batch of 512 in 64 KiB, streamed (QEMU)" big_batch_under_qemu
 step "firmware: defmt output decoded on the host" firmware_with_defmt
 step "watch firmware: Conv1d encoder adapts to the other wrist (QEMU)" watch_under_qemu
 step "firmware logic (sensor, watch) builds for thumbv6m and riscv32imac" firmware_logic_portability

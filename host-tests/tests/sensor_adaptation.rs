@@ -65,3 +65,30 @@ fn adaptation_holds_for_other_streams() {
         assert!(adapted(&before, &after), "seed {seed}: before {before:?}\nafter {after:?}");
     }
 }
+
+/// The 64 KiB effective-batch configuration: what the firmware's
+/// `big-batch` binary runs, here on the host with its figures printed.
+#[test]
+fn an_effective_batch_of_512_in_micro_batches_of_8_adapts_the_pretrained_encoder() {
+    use sensor_adapt::big_batch::{self, MicroNet, STATE_BYTES, SeedRing, Streaming};
+    println!(
+        "trainer {} B, streaming {} B, seed ring {} B: {STATE_BYTES} B",
+        MicroNet::MEMORY_BYTES,
+        MicroNet::STREAMING_BYTES,
+        core::mem::size_of::<SeedRing>()
+    );
+    assert!(STATE_BYTES < 48 * 1024, "the training state must leave room for the stack in 64 KiB");
+    let mut net = Box::new(big_batch::new_net(0.05, 20));
+    net.load(sensor_adapt::PRETRAINED).expect("the pretrained checkpoint fits the micro-batch network");
+    let mut streaming = Box::new(<Streaming as vicreg::nn::Buffer>::ZERO);
+    let mut ring = SeedRing::new();
+    let (before, after, failed) = big_batch::fine_tune(&mut net, &mut streaming, &mut ring, 20, |s, r| {
+        if let Ok(r) = r {
+            println!("step {}: loss {:.3}", s + 1, r.terms.loss);
+        }
+    })
+    .expect("a finite held-out loss");
+    println!("held-out loss {:.3} → {:.3}", before.loss, after.loss);
+    assert_eq!(failed, 0);
+    assert!(after.loss < 0.9 * before.loss, "loss {} → {}", before.loss, after.loss);
+}

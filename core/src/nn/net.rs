@@ -556,17 +556,30 @@ impl<'a> Net<'a> {
     /// Whether a layer of this kind appears in the network.
     #[must_use]
     pub const fn uses(&self, kind: Layer) -> bool {
+        self.count(kind) > 0
+    }
+
+    /// Layers of this kind in the network (whatever their sizes).
+    #[must_use]
+    pub const fn count(&self, kind: Layer) -> usize {
         let tag = kind.record().0;
-        let mut i = 0;
+        let (mut i, mut count) = (0, 0);
         while i < self.depth() {
             if let Some(layer) = self.layer(i)
                 && layer.record().0 == tag
             {
-                return true;
+                count += 1;
             }
             i += 1;
         }
-        false
+        count
+    }
+
+    /// The passes a streamed batch takes ([`Stream`](super::Stream)):
+    /// 2k + 2 for k BatchNorm layers.
+    #[must_use]
+    pub const fn stream_stages(&self) -> usize {
+        2 * self.count(Layer::BatchNorm) + 2
     }
 }
 

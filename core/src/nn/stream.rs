@@ -211,10 +211,29 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         Ok(Self { siamese, state })
     }
 
+    /// A stream over a state written earlier by a stream of the same
+    /// network and capacity, as it was left (to fold a finished batch's
+    /// statistics into the running ones, or to go on absorbing).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::ShapeMismatch`] if `state` is not [`state_len`](Self::state_len)
+    /// long or its stage is not one of this network's.
+    pub fn resume(siamese: &'a Siamese<'n, K>, state: &'a mut [f32]) -> Result<Self, Error> {
+        if state.len() != Self::state_len(&siamese.layout().sizes) {
+            return Err(Error::ShapeMismatch);
+        }
+        let stream = Self { siamese, state };
+        if stream.kind(stream.stage()).is_none() {
+            return Err(Error::ShapeMismatch);
+        }
+        Ok(stream)
+    }
+
     /// The stages a batch takes: 2k + 2 for k BatchNorm layers.
     #[must_use]
     pub fn stages(&self) -> usize {
-        2 * self.norm_layers().count() + 2
+        if K::BATCH_NORM { self.siamese.net().stream_stages() } else { 2 }
     }
 
     /// The current stage.

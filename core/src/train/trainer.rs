@@ -395,21 +395,26 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
         Ok(StepReport { terms, lr, step: self.steps })
     }
 
-    /// One training step on an effective batch of `n` rows, any number,
-    /// streamed through the trainer's capacity `N::BATCH` in micro-batches
-    /// (see [`Stream`]): the loss and gradients of the whole batch, exactly,
-    /// then the optimiser's update and the running statistics. `fill(first,
-    /// x_a, x_b)` writes rows `first..first + x_a.len()` of both views; it
-    /// is called once per micro-batch in each of the 2k + 2 stages (k
-    /// BatchNorm layers) and must write the same rows every time (replay
-    /// them, or regenerate them from a stored seed). `streaming` is the
-    /// stream's state and input buffers, [`STREAMING_BYTES`](Self::STREAMING_BYTES).
+    /// The loss and gradients of an effective batch of `n` rows, any
+    /// number, streamed through the trainer's capacity `N::BATCH` in
+    /// micro-batches (see [`Stream`]): exactly those of the whole batch.
+    /// `fill(first, x_a, x_b)` writes rows `first..first + x_a.len()` of
+    /// both views; it is called once per micro-batch in each of the 2k + 2
+    /// stages (k BatchNorm layers) and must write the same rows every time
+    /// (replay them, or regenerate them from a stored seed). `streaming`
+    /// holds the stream's state and one micro-batch of inputs:
+    /// [`STREAMING_BYTES`](Self::STREAMING_BYTES), whatever n.
     ///
     /// # Errors
     ///
-    /// Those of [`Stream::absorb`] and [`Stream::finish`], and as
-    /// [`step`](Self::step) for the update.
-    pub fn step_streamed<F>(&mut self, streaming: &mut N::Streaming, n: usize, mut fill: F) -> Result<StepReport, Error>
+    /// Those of [`Stream::absorb`] and [`Stream::finish`]
+    /// ([`Error::TooFewRows`] for n < 2).
+    pub fn compute_gradients_streamed<F>(
+        &mut self,
+        streaming: &mut N::Streaming,
+        n: usize,
+        mut fill: F,
+    ) -> Result<LossTerms, Error>
     where
         F: FnMut(usize, &mut [N::Sample], &mut [N::Sample]),
     {
@@ -420,16 +425,35 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
         let (state, inputs) = streaming.as_mut().split_at_mut(s.stream_state());
         let (x_a, x_b) = inputs.split_at_mut(N::BATCH * s.input);
         let mut stream = Stream::new(&siamese, state)?;
-        let pass = self.config.pass();
-        let terms = stream.gradients(
-            &pass,
+        stream.gradients(
+            &self.config.pass(),
             self.params.as_ref(),
             self.grads.as_mut(),
             self.workspace.as_mut(),
             (x_a, x_b),
             n,
             |first, a, b| fill(first, N::Sample::rows_mut(a), N::Sample::rows_mut(b)),
-        )?;
+        )
+    }
+
+    /// One training step on an effective batch of `n` rows, any number,
+    /// streamed through the trainer's capacity `N::BATCH` in micro-batches:
+    /// [`compute_gradients_streamed`](Self::compute_gradients_streamed),
+    /// then the optimiser's update and the running statistics (the whole
+    /// batch's, as a full batch would fold them in).
+    ///
+    /// # Errors
+    ///
+    /// As [`compute_gradients_streamed`](Self::compute_gradients_streamed),
+    /// and as [`step`](Self::step) for the update.
+    pub fn step_streamed<F>(&mut self, streaming: &mut N::Streaming, n: usize, fill: F) -> Result<StepReport, Error>
+    where
+        F: FnMut(usize, &mut [N::Sample], &mut [N::Sample]),
+    {
+        let terms = self.compute_gradients_streamed(streaming, n, fill)?;
+        let siamese = Self::siamese();
+        let state = &mut streaming.as_mut()[..N::LAYOUT.sizes.stream_state()];
+        let mut stream = Stream::resume(&siamese, state)?;
         let norm = self.config.norm;
         if !stream.update_running(norm, self.running.as_mut(), false) {
             return Err(Error::NonFiniteResult);

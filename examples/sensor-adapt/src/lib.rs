@@ -12,6 +12,8 @@
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+pub mod big_batch;
+
 use vicreg::augment::{Augment, Jitter, Mask, Scale, TimeShift, ViewPair};
 use vicreg::nn::{self, Frozen, Layer, NormConfig, Shape};
 use vicreg::{Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
