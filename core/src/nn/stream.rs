@@ -781,3 +781,106 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The streaming path on a small Conv1d network with two BatchNorm
+    //! layers, for Miri as much as for the host: micro-batches of 1 and 3
+    //! against the full batch, merging, and the refusals.
+
+    use super::{Stream, StreamError};
+    use crate::error::Error;
+    use crate::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese};
+    use crate::{Lanes, Pcg32};
+
+    const CONV: Net = Net::new(
+        Shape::Map { channels: 2, length: 5 },
+        &[Layer::conv1d(3, 3).padding(1), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime, Layer::linear(3)],
+        &[Layer::linear(4).without_bias(), Layer::BatchNorm, Layer::ReLU, Layer::linear(3)],
+    );
+    const N: usize = 7;
+    const FULL: crate::nn::Sizes = CONV.sizes(N);
+    const MICRO: crate::nn::Sizes = CONV.sizes(3);
+
+    fn inputs() -> ([f32; N * 10], [f32; N * 10]) {
+        let a: [f32; N * 10] = core::array::from_fn(|i| libm::sinf(i as f32 * 0.9) + 0.1 * (i % 3) as f32);
+        let b: [f32; N * 10] = core::array::from_fn(|i| a[i] + 0.2 * libm::cosf(i as f32 * 1.7));
+        (a, b)
+    }
+
+    #[test]
+    fn micro_batches_give_the_full_batch_gradients() {
+        let (x_a, x_b) = inputs();
+        let mut places = [Place::EMPTY; 9];
+        let full = Siamese::<AllKinds>::new(&CONV, N, &mut places).unwrap();
+        let mut params = [0.0f32; FULL.parameters];
+        let mut running = [0.0f32; FULL.running];
+        full.init(&mut params, &mut running, &mut Pcg32::new(5)).unwrap();
+        let mut ws = [0.0f32; FULL.workspace];
+        let mut expected = [0.0f32; FULL.parameters];
+        let pass = Pass::default();
+        let terms = full.compute_gradients(&pass, &params, &mut expected, &mut ws, &x_a, &x_b).unwrap();
+        let scale = expected.iter().fold(1e-3f32, |m, g| m.max(g.abs()));
+
+        let mut micro_places = [Place::EMPTY; 9];
+        let micro = Siamese::<AllKinds>::new(&CONV, 3, &mut micro_places).unwrap();
+        let mut state = [0.0f32; MICRO.stream_state()];
+        let mut ws = [0.0f32; MICRO.workspace];
+        for rows in [1, 3] {
+            let mut stream = Stream::new(&micro, &mut state).unwrap();
+            assert_eq!(stream.stages(), 6);
+            let mut grads = [0.0f32; FULL.parameters];
+            let mut got = None;
+            for _ in 0..stream.stages() {
+                for first in (0..N).step_by(rows) {
+                    let r = (first..(first + rows).min(N)).map(|i| i * 10);
+                    let (lo, hi) = (r.clone().next().unwrap(), r.last().unwrap() + 10);
+                    stream.absorb(&pass, &params, &mut grads, &mut ws, &x_a[lo..hi], &x_b[lo..hi]).unwrap();
+                }
+                got = stream.finish(&pass).unwrap();
+            }
+            let got = got.expect("the last stage returns the terms");
+            assert!((got.loss - terms.loss).abs() <= 1e-4 * terms.loss.abs().max(1.0), "{rows}: {got:?} {terms:?}");
+            for (g, e) in grads.iter().zip(&expected) {
+                assert!((g - e).abs() <= 1e-4 * scale, "{rows}: gradient {g} against {e}");
+            }
+        }
+    }
+
+    #[test]
+    fn a_stream_refuses_what_it_cannot_use() {
+        let mut places = [Place::EMPTY; 9];
+        let micro = Siamese::<AllKinds>::new(&CONV, 3, &mut places).unwrap();
+        let mut short = [0.0f32; 10];
+        assert_eq!(Stream::new(&micro, &mut short).err(), Some(Error::ShapeMismatch));
+        let mut state = [0.0f32; MICRO.stream_state()];
+        let mut stream = Stream::new(&micro, &mut state).unwrap();
+        let pass = Pass::default();
+        // Nothing absorbed: too few rows to finish.
+        assert_eq!(stream.finish(&pass), Err(Error::TooFewRows { n: 0 }));
+        let (params, mut grads, mut ws) =
+            ([0.1f32; MICRO.parameters], [0.0f32; MICRO.parameters], [0.0f32; MICRO.workspace]);
+        let (x_a, x_b) = inputs();
+        // Four rows do not fit a capacity of three.
+        assert_eq!(
+            stream.absorb(&pass, &params, &mut grads, &mut ws, &x_a[..40], &x_b[..40]),
+            Err(Error::TooManyRows { n: 4, capacity: 3 })
+        );
+        let mut bytes = [0u8; 256];
+        stream.absorb(&pass, &params, &mut grads, &mut ws, &x_a[..30], &x_b[..30]).unwrap();
+        let len = stream.encode(&mut bytes).unwrap();
+        assert_eq!(
+            stream.encode(&mut bytes[..len - 1]),
+            Err(StreamError::BufferTooSmall { needed: len, available: len - 1 })
+        );
+        let mut corrupt = bytes;
+        corrupt[len - 1] ^= 0x40;
+        assert_eq!(stream.merge(Lanes::Wide, &corrupt[..len]), Err(StreamError::Corrupt));
+        let mut version = bytes;
+        version[4] = 9;
+        assert_eq!(stream.merge(Lanes::Wide, &version[..len]), Err(StreamError::Version { found: 9 }));
+        // Merging its own encoding doubles the rows.
+        stream.merge(Lanes::Wide, &bytes[..len]).unwrap();
+        assert_eq!(stream.rows(), 6);
+    }
+}
