@@ -1,6 +1,7 @@
 //! Prints the compile-time memory of the training configurations used in the
 //! examples, by part: `cargo run --release -p host-tests --bin memory`.
 
+use sensor_adapt::big_batch::{EFFECTIVE, MicroNet, STATE_BYTES, SeedRing};
 use vicreg::nn::{Layer, Net, Shape};
 use vicreg::train::Memory;
 use vicreg::{AdamW, Trainer};
@@ -33,4 +34,14 @@ fn main() {
     println!("|---|---|---|---|---|---|---|");
     row("digits: 64→128→32, 32→64→64, N 128, AdamW", &Trainer::<Digits, AdamW>::MEMORY);
     row("firmware: 32→24→8, 8→24→24, N 16, SGD", &sensor_adapt::Net::MEMORY);
+    row("big-batch firmware: the same, micro-batches of 8, SGD", &MicroNet::MEMORY);
+    println!();
+    println!(
+        "big-batch firmware, effective batch {EFFECTIVE}: trainer {} + stream state and one micro-batch of inputs {} \
+         + seed ring {} = {} bytes",
+        MicroNet::MEMORY_BYTES,
+        MicroNet::STREAMING_BYTES,
+        core::mem::size_of::<SeedRing>(),
+        STATE_BYTES
+    );
 }
