@@ -1,59 +1,5 @@
-//! Large effective batches in small RAM: the exact VICReg gradients of a
-//! batch of n rows, computed from micro-batches of at most the
-//! [`Siamese`]'s capacity, in a few passes over the data.
-//!
-//! Each row's gradient needs only its own row and statistics of the whole
-//! batch (the means, the co-moments, BatchNorm's batch statistics and, going
-//! back, BatchNorm's sums of gradients), so the batch is streamed once per
-//! statistic, in *stages*. With k BatchNorm layers b₁ < … < b_k there are
-//! 2k + 2 of them, because each statistic depends on the ones before it:
-//!
-//! | stage | recomputes | accumulates |
-//! |---|---|---|
-//! | 0 … k−1 | forward up to b_{s+1}, with b₁…b_s on the whole batch's statistics | b_{s+1}'s input mean and co-moment per channel |
-//! | k | forward to z | per view: mean and co-moment of z; Σ‖z − z′‖² |
-//! | k+1 … 2k | forward, ∂ℓ/∂z, backward down to b_{2k+1−s} (top first) | its Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂; the weight gradients between it and the BatchNorm above |
-//! | 2k+1 | forward, ∂ℓ/∂z, backward to the input | the weight gradients below b₁ |
-//!
-//! Moments are merged by Chan's update (see `loss::moments`), never from raw
-//! sums of squares. Memory is the capacity's workspace plus
-//! [`Stream::state_len`]: it grows with d² and the micro-batch, not with n.
-//! The work is (2k + 2) forward passes and k + 1 backward passes per batch.
-//!
-//! A stage's statistics are mergeable: shards (threads, devices) stream
-//! their own rows, [`encode`](Stream::encode) their state, and
-//! [`merge`](Stream::merge) the others' before [`finish`](Stream::finish);
-//! the weight gradients of shards add.
-//!
-//! ```
-//! use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese, Stream};
-//! use vicreg::Pcg32;
-//!
-//! let (encoder, expander) = ([Layer::linear(8), Layer::ReLU, Layer::linear(3)], [Layer::linear(6), Layer::BatchNorm]);
-//! let net = Net::new(Shape::Flat(4), &encoder, &expander);
-//! let mut places = vec![Place::EMPTY; net.depth()];
-//! // Micro-batches of 4 rows.
-//! let siamese = Siamese::<AllKinds>::new(&net, 4, &mut places)?;
-//! let sizes = siamese.layout().sizes;
-//! let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
-//! let mut running = vec![0.0; sizes.running];
-//! siamese.init(&mut params, &mut running, &mut Pcg32::new(1))?;
-//! let mut state = vec![0.0; sizes.stream_state()];
-//! let mut stream = Stream::new(&siamese, &mut state)?;
-//! let mut workspace = vec![0.0; sizes.workspace];
-//! let (mut x_a, mut x_b) = (vec![0.0; 4 * 4], vec![0.0; 4 * 4]);
-//! // A batch of 10 rows, regenerated from its row index at every stage.
-//! let sample = |row: usize, k: usize| ((row * 4 + k) as f32 * 0.7).sin();
-//! let inputs = (&mut x_a[..], &mut x_b[..]);
-//! let terms = stream.gradients(&Pass::default(), &params, &mut grads, &mut workspace, inputs, 10, |first, x_a, x_b| {
-//!     for (i, (a, b)) in x_a.iter_mut().zip(x_b.iter_mut()).enumerate() {
-//!         *a = sample(first + i / 4, i % 4);
-//!         *b = 1.1 * *a;
-//!     }
-//! })?;
-//! assert!(terms.loss > 0.0 && grads.iter().any(|g| *g != 0.0));
-//! # Ok::<(), vicreg::Error>(())
-//! ```
+//! Streaming: a batch larger than the workspace, in micro-batches, with
+//! mergeable statistics ([`Stream`]).
 
 // Row counts live in the state as f32 so that a state is one flat,
 // exchangeable buffer; they are exact below 2²⁴, which `absorb` enforces.
@@ -182,8 +128,64 @@ impl<'s> ViewState<'s> {
     }
 }
 
-/// A [`Siamese`] streaming batches larger than its capacity, over a state of
-/// [`Stream::state_len`] values (see the [module documentation](self)).
+/// Large effective batches in small RAM: the exact VICReg gradients of a
+/// batch of n rows, computed from micro-batches of at most the
+/// [`Siamese`]'s capacity, in a few passes over the data.
+///
+/// Each row's gradient needs only its own row and statistics of the whole
+/// batch (the means, the co-moments, BatchNorm's batch statistics and, going
+/// back, BatchNorm's sums of gradients), so the batch is streamed once per
+/// statistic, in *stages*. With k BatchNorm layers b₁ < … < b_k there are
+/// 2k + 2 of them, because each statistic depends on the ones before it:
+///
+/// | stage | recomputes | accumulates |
+/// |---|---|---|
+/// | 0 … k−1 | forward up to b_{s+1}, with b₁…b_s on the whole batch's statistics | b_{s+1}'s input mean and co-moment per channel |
+/// | k | forward to z | per view: mean and co-moment of z; Σ‖z − z′‖² |
+/// | k+1 … 2k | forward, ∂ℓ/∂z, backward down to b_{2k+1−s} (top first) | its Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂; the weight gradients between it and the BatchNorm above |
+/// | 2k+1 | forward, ∂ℓ/∂z, backward to the input | the weight gradients below b₁ |
+///
+/// Moments are merged by Chan's update (see `loss::moments`), never from raw
+/// sums of squares. Memory is the capacity's workspace plus
+/// [`Stream::state_len`]: it grows with d² and the micro-batch, not with n.
+/// The work is (2k + 2) forward passes and k + 1 backward passes per batch.
+///
+/// A stage's statistics are mergeable: shards (threads, devices) stream
+/// their own rows, [`encode`](Stream::encode) their state, and
+/// [`merge`](Stream::merge) the others' before [`finish`](Stream::finish);
+/// the weight gradients of shards add.
+///
+/// ```
+/// use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese, Stream};
+/// use vicreg::Pcg32;
+///
+/// let (encoder, expander) = ([Layer::linear(8), Layer::ReLU, Layer::linear(3)], [Layer::linear(6), Layer::BatchNorm]);
+/// let net = Net::new(Shape::Flat(4), &encoder, &expander);
+/// let mut places = vec![Place::EMPTY; net.depth()];
+/// // Micro-batches of 4 rows.
+/// let siamese = Siamese::<AllKinds>::new(&net, 4, &mut places)?;
+/// let sizes = siamese.layout().sizes;
+/// let (mut params, mut grads) = (vec![0.0; sizes.parameters], vec![0.0; sizes.parameters]);
+/// let mut running = vec![0.0; sizes.running];
+/// siamese.init(&mut params, &mut running, &mut Pcg32::new(1))?;
+/// let mut state = vec![0.0; sizes.stream_state()];
+/// let mut stream = Stream::new(&siamese, &mut state)?;
+/// let mut workspace = vec![0.0; sizes.workspace];
+/// let (mut x_a, mut x_b) = (vec![0.0; 4 * 4], vec![0.0; 4 * 4]);
+/// // A batch of 10 rows, regenerated from its row index at every stage.
+/// let sample = |row: usize, k: usize| ((row * 4 + k) as f32 * 0.7).sin();
+/// let inputs = (&mut x_a[..], &mut x_b[..]);
+/// let terms = stream.gradients(&Pass::default(), &params, &mut grads, &mut workspace, inputs, 10, |first, x_a, x_b| {
+///     for (i, (a, b)) in x_a.iter_mut().zip(x_b.iter_mut()).enumerate() {
+///         *a = sample(first + i / 4, i % 4);
+///         *b = 1.1 * *a;
+///     }
+/// })?;
+/// assert!(terms.loss > 0.0 && grads.iter().any(|g| *g != 0.0));
+/// # Ok::<(), vicreg::Error>(())
+/// ```
+///
+/// The state is [`Stream::state_len`] values (`Sizes::stream_state`).
 #[derive(Debug)]
 pub struct Stream<'a, 'n, K: KindSet> {
     siamese: &'a Siamese<'n, K>,
@@ -833,8 +835,7 @@ mod tests {
             let mut got = None;
             for _ in 0..stream.stages() {
                 for first in (0..N).step_by(rows) {
-                    let r = (first..(first + rows).min(N)).map(|i| i * 10);
-                    let (lo, hi) = (r.clone().next().unwrap(), r.last().unwrap() + 10);
+                    let (lo, hi) = (first * 10, (first + rows).min(N) * 10);
                     stream.absorb(&pass, &params, &mut grads, &mut ws, &x_a[lo..hi], &x_b[lo..hi]).unwrap();
                 }
                 got = stream.finish(&pass).unwrap();

@@ -5,90 +5,89 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-/// A training job's options.
-#[derive(Clone, Debug)]
+/// A training job's options. Each job gives its own defaults (see [`main`]);
+/// `--help` lists them.
+#[derive(Clone, Debug, clap::Parser)]
+#[command(version, about = None, long_about = None)]
 pub struct Options {
-    /// Passes over the training data.
+    /// Passes over the training data (0 only evaluates a checkpoint given with --load)
+    #[arg(long, value_name = "N")]
     pub epochs: usize,
-    /// Seed of the initial weights, the augmentations and the probe's draws.
+    /// Seed of the weights, the augmentations and the probe's draws
+    #[arg(long, value_name = "S")]
     pub seed: u64,
-    /// Peak learning rate.
+    /// Peak learning rate, a positive number
+    #[arg(long, value_name = "LR", value_parser = positive, allow_negative_numbers = true)]
     pub lr: f32,
-    /// A checkpoint to start from (evaluated as it is with `--epochs 0`).
+    /// Continue from a saved checkpoint (with --epochs 0, evaluate it) [default: none]
+    #[arg(long, value_name = "CHECKPOINT")]
     pub load: Option<PathBuf>,
-    /// Where to write a checkpoint.
+    /// Write a checkpoint with the optimiser's state [default: none]
+    #[arg(long, value_name = "CHECKPOINT")]
     pub save: Option<PathBuf>,
-    /// Where to write the representations as CSV.
+    /// Write every sample's representation as split,label,y0,... [default: none]
+    #[arg(long, value_name = "CSV")]
     pub export_repr: Option<PathBuf>,
-    /// Where to draw the loss curves (SVG).
+    /// Draw the loss terms per epoch (SVG)
+    #[arg(long, value_name = "SVG")]
     pub plot: PathBuf,
-    /// The data set.
+    /// The data set
+    #[arg(long, value_name = "CSV")]
     pub data: PathBuf,
 }
 
-/// One line per option, with its default.
-const HELP: &str = "options:
-  --epochs N          passes over the training data (default 300)
-  --seed S            seed of the weights, the augmentations and the probe's draws (default 0)
-  --lr LR             peak learning rate, positive (default 0.001)
-  --load CHECKPOINT   continue from a saved checkpoint; with --epochs 0, evaluate it (default: none)
-  --save CHECKPOINT   write a checkpoint with the optimiser's state (default: none)
-  --export-repr CSV   write every sample's representation as split,label,y0,... (default: none)
-  --plot SVG          draw the loss terms per epoch (default: target/<job>-loss.svg)
-  --data CSV          the data set (default: the copy in data/)
-  -h, --help          print this help
-  -V, --version       print the version";
+/// A learning rate: finite and positive (NaN, zero and negative rates are
+/// refused here, before any work, rather than blamed on the loss later).
+fn positive(text: &str) -> Result<f32, String> {
+    match text.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        Ok(v) => Err(format!("{v} is not a positive number")),
+        Err(e) => Err(e.to_string()),
+    }
+}
 
-/// The usage line of the job `name`.
+/// The command line of the job `name` (described by `about`), with
+/// `defaults` shown and used.
 #[must_use]
-pub fn usage(name: &str) -> String {
-    format!(
-        "usage: {name} [--epochs N] [--seed S] [--lr LR] [--load CHECKPOINT] [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]"
-    )
+pub fn command(name: &'static str, about: &'static str, defaults: &Options) -> clap::Command {
+    use clap::CommandFactory;
+    let set = |cmd: clap::Command, id: &'static str, value: String| {
+        cmd.mut_arg(id, |a| a.default_value(value).required(false))
+    };
+    let mut cmd = Options::command().name(name).bin_name(name).about(about);
+    cmd = set(cmd, "epochs", defaults.epochs.to_string());
+    cmd = set(cmd, "seed", defaults.seed.to_string());
+    cmd = set(cmd, "lr", defaults.lr.to_string());
+    cmd = set(cmd, "plot", defaults.plot.display().to_string());
+    set(cmd, "data", defaults.data.display().to_string())
 }
 
-/// What a command line asks for.
-#[derive(Clone, Debug)]
-pub enum Request {
-    /// A run with these options.
-    Run(Options),
-    /// Printing this text (`--help`, `--version`) and nothing else.
-    Print(String),
-}
-
-/// Parses `args` (without the program name) over `defaults`.
+/// Parses `args` (the program name first) for the job `name` (described
+/// by `about`) over
+/// `defaults`, then checks what one option cannot check alone.
 ///
 /// # Errors
 ///
-/// A sentence naming the option at fault: unknown, missing its value,
-/// unparsable, or out of range (zero epochs, a learning rate that is not a
-/// positive number).
-pub fn parse(defaults: Options, args: impl IntoIterator<Item = String>) -> Result<Request, String> {
-    let mut o = defaults;
-    let mut it = args.into_iter();
-    while let Some(flag) = it.next() {
-        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
-        match flag.as_str() {
-            "--epochs" => o.epochs = value()?.parse().map_err(|e| format!("--epochs: {e}"))?,
-            "--seed" => o.seed = value()?.parse().map_err(|e| format!("--seed: {e}"))?,
-            "--lr" => o.lr = value()?.parse().map_err(|e| format!("--lr: {e}"))?,
-            "--load" => o.load = Some(value()?.into()),
-            "--save" => o.save = Some(value()?.into()),
-            "--export-repr" => o.export_repr = Some(value()?.into()),
-            "--plot" => o.plot = value()?.into(),
-            "--data" => o.data = value()?.into(),
-            "-h" | "--help" => return Ok(Request::Print(HELP.into())),
-            "-V" | "--version" => return Ok(Request::Print(env!("CARGO_PKG_VERSION").into())),
-            other => return Err(format!("unknown argument {other}")),
-        }
-    }
+/// Clap's error for an unknown option, a missing or unparsable value, a
+/// learning rate that is not a positive number (and for `--help` and
+/// `--version`, which it prints); a sentence for zero epochs without
+/// `--load`.
+pub fn parse(
+    (name, about): (&'static str, &'static str),
+    defaults: &Options,
+    args: impl IntoIterator<Item = String>,
+) -> Result<Options, clap::Error> {
+    use clap::FromArgMatches;
+    let mut cmd = command(name, about, defaults);
+    let matches = cmd.try_get_matches_from_mut(args)?;
+    let o = Options::from_arg_matches(&matches)?;
     if o.epochs == 0 && o.load.is_none() {
-        return Err("--epochs must be at least 1 (0 only evaluates a checkpoint given with --load)".into());
+        return Err(cmd.error(
+            clap::error::ErrorKind::ValueValidation,
+            "--epochs must be at least 1 (0 only evaluates a checkpoint given with --load)",
+        ));
     }
-    if !(o.lr.is_finite() && o.lr > 0.0) {
-        return Err(format!("--lr {}: the learning rate must be a positive number", o.lr));
-    }
-    Ok(Request::Run(o))
+    Ok(o)
 }
 
 /// Reads the checkpoint `--load` names, if any: before any work, so that a
@@ -124,22 +123,20 @@ pub fn create_outputs(o: &Options) -> Result<(), String> {
     Ok(())
 }
 
-/// A job's `main`: parses the command line over `defaults`, runs `run`, and
-/// reports errors under the job's `name`.
-pub fn main(name: &str, defaults: Options, run: impl FnOnce(&Options) -> Result<(), String>) -> ExitCode {
-    let options = match parse(defaults, std::env::args().skip(1)) {
-        Ok(Request::Run(o)) => o,
-        Ok(Request::Print(text)) => {
-            if text == HELP {
-                println!("{}", usage(name));
-            }
-            println!("{text}");
-            return ExitCode::SUCCESS;
-        }
+/// A job's `main`: parses the command line of the job `name` (described by
+/// `about`) over `defaults` (`--help` and
+/// `--version` print to stdout and exit 0; a bad option exits 2, naming it),
+/// runs `run`, and reports its error under the job's `name` (exit 1).
+pub fn main(
+    (name, about): (&'static str, &'static str),
+    defaults: Options,
+    run: impl FnOnce(&Options) -> Result<(), String>,
+) -> ExitCode {
+    let options = match parse((name, about), &defaults, std::env::args()) {
+        Ok(o) => o,
         Err(e) => {
-            eprintln!("{name}: {e}");
-            eprintln!("{}", usage(name));
-            return ExitCode::from(2);
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
         }
     };
     match run(&options) {

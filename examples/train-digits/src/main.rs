@@ -228,5 +228,12 @@ fn main() -> ExitCode {
         plot: PathBuf::from("target/digits-loss.svg"),
         data: data::default_path(),
     };
-    job::main("train-digits", defaults, run)
+    job::main(
+        (
+            "train-digits",
+            "Trains a VICReg encoder on the 8×8 digits without labels, then scores its representation with a linear probe",
+        ),
+        defaults,
+        run,
+    )
 }

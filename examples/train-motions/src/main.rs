@@ -198,5 +198,12 @@ fn main() -> ExitCode {
         plot: PathBuf::from("target/motions-loss.svg"),
         data: data::default_path(),
     };
-    job::main("train-motions", defaults, run)
+    job::main(
+        (
+            "train-motions",
+            "Trains a Conv1d VICReg encoder on BasicMotions smartwatch windows without labels, then scores its representation with a linear probe",
+        ),
+        defaults,
+        run,
+    )
 }

@@ -15,9 +15,10 @@
 //! keeps the input shape, the layer list, the optimiser's name and the step
 //! counts.
 
+use clap::{Parser, Subcommand};
 use host_tests::layers::{from_json, payload_arrays, shape_from_json, shape_to_json, to_json};
 use host_tests::npy;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::nn::{Layer, Net};
 use vicreg::train::checkpoint::{self, Meta};
@@ -102,15 +103,36 @@ fn import(dir: &Path, checkpoint: &Path) -> Result<(), String> {
     Ok(())
 }
 
+/// Converts device checkpoints to and from .npy files, one per tensor, for PyTorch and NumPy
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes DIR/NAME.npy for every tensor, and DIR/meta.json
+    Export {
+        /// The device checkpoint
+        checkpoint: PathBuf,
+        /// The folder to write (created if missing)
+        dir: PathBuf,
+    },
+    /// Reads DIR/meta.json and the .npy files into a checkpoint
+    Import {
+        /// The folder an export wrote
+        dir: PathBuf,
+        /// The device checkpoint to write
+        checkpoint: PathBuf,
+    },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["export", checkpoint, dir] => export(Path::new(checkpoint), Path::new(dir)),
-        ["import", dir, checkpoint] => import(Path::new(dir), Path::new(checkpoint)),
-        _ => {
-            eprintln!("usage: checkpoint-npy export CHECKPOINT DIR | checkpoint-npy import DIR CHECKPOINT");
-            return ExitCode::from(2);
-        }
+    let result = match Cli::parse().command {
+        Command::Export { checkpoint, dir } => export(&checkpoint, &dir),
+        Command::Import { dir, checkpoint } => import(&dir, &checkpoint),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -10,47 +10,69 @@
 //! carries its network in its metadata; for one PyTorch wrote, `--like`
 //! names a checkpoint of the same network.
 
-use std::path::Path;
+use clap::{Parser, Subcommand};
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+/// Converts device checkpoints to and from `.safetensors` files for PyTorch
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes a checkpoint's tensors under `torch.nn.Sequential` names
+    Export {
+        /// The device checkpoint
+        checkpoint: PathBuf,
+        /// The .safetensors file to write
+        out: PathBuf,
+    },
+    /// Reads a .safetensors file (this tool's, or one PyTorch saved) into a checkpoint
+    Import {
+        /// The .safetensors file
+        file: PathBuf,
+        /// The device checkpoint to write
+        checkpoint: PathBuf,
+        /// A checkpoint of the same network, for a file without this tool's metadata [default: none]
+        #[arg(long, value_name = "TEMPLATE")]
+        like: Option<PathBuf>,
+    },
+}
 
 fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-fn run(args: &[&str]) -> Result<String, String> {
-    match args {
-        ["export", checkpoint, out] => {
-            let bytes = host_tests::torch::export(&read(Path::new(checkpoint))?)?;
-            std::fs::write(out, &bytes).map_err(|e| format!("{out}: {e}"))?;
-            Ok(format!("{checkpoint}: {} bytes of safetensors to {out}", bytes.len()))
+fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn run(command: &Command) -> Result<String, String> {
+    match command {
+        Command::Export { checkpoint, out } => {
+            let bytes = host_tests::torch::export(&read(checkpoint)?)?;
+            write(out, &bytes)?;
+            Ok(format!("{}: {} bytes of safetensors to {}", checkpoint.display(), bytes.len(), out.display()))
         }
-        ["import", file, checkpoint, rest @ ..] => {
-            let like = match rest {
-                [] => None,
-                ["--like", template] => Some(read(Path::new(template))?),
-                _ => return Err("import takes IN.safetensors CHECKPOINT [--like TEMPLATE]".into()),
-            };
-            let bytes = host_tests::torch::import(&read(Path::new(file))?, like.as_deref())?;
-            std::fs::write(checkpoint, &bytes).map_err(|e| format!("{checkpoint}: {e}"))?;
-            Ok(format!("{checkpoint}: {} bytes from {file}", bytes.len()))
+        Command::Import { file, checkpoint, like } => {
+            let like = like.as_deref().map(read).transpose()?;
+            let bytes = host_tests::torch::import(&read(file)?, like.as_deref())?;
+            write(checkpoint, &bytes)?;
+            Ok(format!("{}: {} bytes from {}", checkpoint.display(), bytes.len(), file.display()))
         }
-        _ => Err(String::new()),
     }
 }
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    match run(&args) {
+    let cli = Cli::parse();
+    match run(&cli.command) {
         Ok(done) => {
             println!("{done}");
             ExitCode::SUCCESS
-        }
-        Err(e) if e.is_empty() => {
-            eprintln!(
-                "usage: checkpoint-safetensors export CHECKPOINT OUT.safetensors | checkpoint-safetensors import IN.safetensors CHECKPOINT [--like TEMPLATE]"
-            );
-            ExitCode::from(2)
         }
         Err(e) => {
             eprintln!("checkpoint-safetensors: {e}");

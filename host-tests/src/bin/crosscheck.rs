@@ -9,6 +9,7 @@
 //! streaming path (`vicreg::nn::Stream`), K rows at a time, the last
 //! micro-batch shorter where K does not divide n.
 
+use clap::{Parser, ValueEnum};
 use host_tests::loss_case;
 use host_tests::net_case::{self, NetCase};
 use host_tests::vectors::Agreement;
@@ -18,55 +19,57 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::{CovarianceSide, Lanes, Options};
 
+/// Computes every reference case with the core and prints one line per case with its worst error as a fraction of the tolerance
+#[derive(Parser)]
+#[command(version)]
 struct Args {
+    /// Write what was computed for each case to OUT_DIR/CASE.json [default: none]
+    #[arg(long, value_name = "OUT_DIR")]
     emit: Option<PathBuf>,
-    options: Options,
-    micro: Option<usize>,
+    /// The covariance formulation
+    #[arg(long, value_enum, default_value_t = Side::Auto)]
+    side: Side,
+    /// Scalar or SIMD primitives
+    #[arg(long, value_enum, default_value_t = LanesArg::Wide)]
+    lanes: LanesArg,
+    /// Compute mlp and net cases by the streaming path, K rows at a time [default: one batch]
+    #[arg(long, value_name = "K", value_parser = clap::value_parser!(u64).range(1..))]
+    micro_batch: Option<u64>,
+    /// Case files, or folders of *.json case files
+    #[arg(required = true, value_name = "FILES_OR_DIRS")]
     inputs: Vec<PathBuf>,
 }
 
-const USAGE: &str = "usage: crosscheck [--emit OUT_DIR] [--side auto|feature|batch] [--lanes wide|scalar] [--micro-batch K] FILES_OR_DIRS…";
+#[derive(Clone, Copy, ValueEnum)]
+enum Side {
+    Auto,
+    Feature,
+    Batch,
+}
 
-fn parse_args() -> Result<Args, String> {
-    let mut args = Args { emit: None, options: Options::default(), micro: None, inputs: Vec::new() };
-    let mut it = std::env::args().skip(1);
-    while let Some(arg) = it.next() {
-        let mut value = |flag: &str| it.next().ok_or(format!("{flag} needs a value"));
-        match arg.as_str() {
-            "--emit" => args.emit = Some(PathBuf::from(value("--emit")?)),
-            "--side" => {
-                args.options.side = match value("--side")?.as_str() {
-                    "auto" => CovarianceSide::Auto,
-                    "feature" => CovarianceSide::FeatureSide,
-                    "batch" => CovarianceSide::BatchSide,
-                    other => {
-                        return Err(format!("--side {other}: expected auto, feature or batch"));
-                    }
-                }
-            }
-            "--lanes" => {
-                args.options.lanes = match value("--lanes")?.as_str() {
-                    "wide" => Lanes::Wide,
-                    "scalar" => Lanes::Scalar,
-                    other => return Err(format!("--lanes {other}: expected wide or scalar")),
-                }
-            }
-            "--micro-batch" => {
-                let v = value("--micro-batch")?;
-                match v.parse::<usize>() {
-                    Ok(k) if k >= 1 => args.micro = Some(k),
-                    _ => return Err(format!("--micro-batch {v}: expected a whole number of rows, at least 1")),
-                }
-            }
-            "-h" | "--help" => return Err(String::new()),
-            flag if flag.starts_with("--") => return Err(format!("unknown option {flag}")),
-            path => args.inputs.push(PathBuf::from(path)),
-        }
+#[derive(Clone, Copy, ValueEnum)]
+enum LanesArg {
+    Wide,
+    Scalar,
+}
+
+impl Args {
+    fn options(&self) -> Options {
+        let side = match self.side {
+            Side::Auto => CovarianceSide::Auto,
+            Side::Feature => CovarianceSide::FeatureSide,
+            Side::Batch => CovarianceSide::BatchSide,
+        };
+        let lanes = match self.lanes {
+            LanesArg::Wide => Lanes::Wide,
+            LanesArg::Scalar => Lanes::Scalar,
+        };
+        Options { side, lanes }
     }
-    if args.inputs.is_empty() {
-        return Err("no case files or folders given".into());
+
+    fn micro(&self) -> Option<usize> {
+        self.micro_batch.and_then(|k| usize::try_from(k).ok())
     }
-    Ok(args)
 }
 
 enum Outcome {
@@ -90,7 +93,7 @@ fn run_case(path: &Path, args: &Args) -> Outcome {
             Outcome::Fail
         }
         Case::Loss(case) => {
-            let out = match loss_case::compute(&case, args.options) {
+            let out = match loss_case::compute(&case, args.options()) {
                 Ok(out) => out,
                 Err(e) => {
                     println!("FAIL {} (loss n={} d={}): the core refused it: {e}", case.name, case.n, case.d);
@@ -151,11 +154,11 @@ fn nest(values: &[f64], dims: &[usize]) -> serde_json::Value {
 }
 
 fn run_net(path: &Path, case: &NetCase, args: &Args) -> Outcome {
-    let label = match args.micro {
+    let label = match args.micro() {
         Some(k) => format!("{} ({} n={}, micro-batches of {k})", case.name, case.kind, case.n),
         None => format!("{} ({} n={})", case.name, case.kind, case.n),
     };
-    let out = match net_case::compute(case, args.options, args.micro) {
+    let out = match net_case::compute(case, args.options(), args.micro()) {
         Ok(out) => out,
         Err(e) => {
             println!("FAIL {label}: {e}");
@@ -211,16 +214,7 @@ fn emit(dir: &Path, case_path: &Path, json: &serde_json::Value) -> std::io::Resu
 }
 
 fn main() -> ExitCode {
-    let args = match parse_args() {
-        Ok(args) => args,
-        Err(e) => {
-            if !e.is_empty() {
-                eprintln!("crosscheck: {e}");
-            }
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
-    };
+    let args = Args::parse();
     let files = match case_files(&args.inputs) {
         Ok(files) => files,
         Err(e) => {

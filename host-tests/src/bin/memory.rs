@@ -29,7 +29,13 @@ fn row(name: &str, m: &Memory) {
     );
 }
 
+/// Prints the compile-time memory of the examples' training configurations, by part (a Markdown table)
+#[derive(clap::Parser)]
+#[command(version)]
+struct Cli {}
+
 fn main() {
+    let _: Cli = clap::Parser::parse();
     println!("| configuration | parameters | gradients | optimiser | activations | loss workspace | total (KiB) |");
     println!("|---|---|---|---|---|---|---|");
     row("digits: 64→128→32, 32→64→64, N 128, AdamW", &Trainer::<Digits, AdamW>::MEMORY);

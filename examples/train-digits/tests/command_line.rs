@@ -1,0 +1,48 @@
+//! The job's command line as users expect it: `--help` on stdout with every
+//! option's default, `--version`, and bad input refused with a message that
+//! names it, exit code 2, before any training starts.
+
+use std::process::{Command, Output};
+
+fn job(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_train-digits")).args(args).output().expect("the job runs")
+}
+
+#[test]
+fn help_and_version_print_to_stdout_and_exit_0() {
+    let help = job(&["--help"]);
+    assert!(help.status.success());
+    let text = String::from_utf8_lossy(&help.stdout);
+    for option in ["--epochs", "--seed", "--lr", "--load", "--save", "--export-repr", "--plot", "--data"] {
+        let line = text.lines().find(|l| l.trim_start().starts_with(option)).unwrap_or_else(|| panic!("{option}"));
+        assert!(line.contains("[default:"), "{option} shows no default: {line}");
+    }
+    let version = job(&["--version"]);
+    assert!(version.status.success());
+    assert!(String::from_utf8_lossy(&version.stdout).contains(env!("CARGO_PKG_VERSION")));
+}
+
+#[test]
+fn bad_input_is_refused_before_training_naming_it() {
+    let cases: [(&[&str], &str); 6] = [
+        (&["--lr", "-1"], "--lr"),
+        (&["--lr", "nan"], "--lr"),
+        (&["--lr", "0"], "--lr"),
+        (&["--epochs", "0"], "--epochs"),
+        (&["--epochs", "ten"], "--epochs"),
+        (&["--bogus"], "--bogus"),
+    ];
+    for (args, named) in cases {
+        let out = job(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert!(stderr.contains(named), "{args:?}: the message does not name {named}: {stderr}");
+        assert!(!String::from_utf8_lossy(&out.stdout).contains("epoch"), "{args:?} started training");
+    }
+    // An output that cannot be created fails before epoch 1, naming the option.
+    let out = job(&["--plot", "/etc/passwd/x.svg"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("--plot") && stderr.contains("not a folder"), "{stderr}");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains("epoch "), "training started");
+}
