@@ -31,6 +31,9 @@ pub struct Options {
     /// Draw the loss terms per epoch (SVG)
     #[arg(long, value_name = "SVG")]
     pub plot: PathBuf,
+    /// Draw the test set's representations, before and after training, projected on their first two principal components (SVG)
+    #[arg(long, value_name = "SVG")]
+    pub projection: PathBuf,
     /// The data set
     #[arg(long, value_name = "CSV")]
     pub data: PathBuf,
@@ -59,6 +62,7 @@ pub fn command(name: &'static str, about: &'static str, defaults: &Options) -> c
     cmd = set(cmd, "seed", defaults.seed.to_string());
     cmd = set(cmd, "lr", defaults.lr.to_string());
     cmd = set(cmd, "plot", defaults.plot.display().to_string());
+    cmd = set(cmd, "projection", defaults.projection.display().to_string());
     set(cmd, "data", defaults.data.display().to_string())
 }
 
@@ -107,8 +111,12 @@ pub fn read_load(o: &Options) -> Result<Option<Vec<u8>>, String> {
 ///
 /// The path that cannot be created, and why.
 pub fn create_outputs(o: &Options) -> Result<(), String> {
-    let outputs =
-        [("--save", o.save.as_deref()), ("--export-repr", o.export_repr.as_deref()), ("--plot", Some(&*o.plot))];
+    let outputs = [
+        ("--save", o.save.as_deref()),
+        ("--export-repr", o.export_repr.as_deref()),
+        ("--plot", Some(&*o.plot)),
+        ("--projection", Some(&*o.projection)),
+    ];
     for (flag, path) in outputs {
         let Some(path) = path else { continue };
         if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -158,32 +166,50 @@ pub struct ReprRow<'r> {
     pub repr: &'r [f32],
 }
 
-/// Writes what a finished run leaves behind: the loss curves (four series:
-/// loss, λ·invariance, μ·variance, ν·covariance, one value per epoch), the
-/// checkpoint bytes when `--save` asked for them, and the representations as
-/// CSV (`split,label,y0…`) when `--export-repr` did.
+/// What a finished run draws: the loss curves, and the test set's
+/// representations before and after training.
+pub struct Pictures<'r> {
+    /// The chart's title.
+    pub title: &'r str,
+    /// Four series, one value per epoch: loss, λ·invariance, μ·variance,
+    /// ν·covariance (the weighted terms, which add up to the loss).
+    pub curves: &'r [Vec<f64>; 4],
+    /// The test set's representations (features, label) before training.
+    pub before: &'r [(Vec<f32>, usize)],
+    /// The same after training.
+    pub after: &'r [(Vec<f32>, usize)],
+    /// The name of each label.
+    pub labels: &'r [&'r str],
+}
+
+/// Writes what a finished run leaves behind: the loss curves and the
+/// projections, the checkpoint bytes when `--save` asked for them, and the
+/// representations as CSV (`split,label,y0…`) when `--export-repr` did.
 ///
 /// # Errors
 ///
 /// The file that could not be written, and why.
 pub fn write_outputs<'r>(
     o: &Options,
-    title: &str,
-    curves: &[Vec<f64>; 4],
+    pictures: &Pictures<'_>,
     checkpoint: Option<&[u8]>,
     rows: impl Iterator<Item = ReprRow<'r>>,
 ) -> Result<(), String> {
     let series: Vec<(&str, &[f64])> = ["loss", "λ·invariance", "μ·variance", "ν·covariance"]
         .into_iter()
-        .zip(curves.iter().map(Vec::as_slice))
+        .zip(pictures.curves.iter().map(Vec::as_slice))
         .collect();
     let write = |path: &Path, bytes: &[u8]| std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()));
-    if curves[0].is_empty() {
+    if pictures.curves[0].is_empty() {
         println!("\nno epochs run: no loss curves drawn");
     } else {
-        write(&o.plot, crate::plot::svg(title, &series).as_bytes())?;
+        crate::plot::loss_curves(&o.plot, pictures.title, &series)?;
         println!("\nloss curves: {}", o.plot.display());
     }
+    let panels = [("before training", pictures.before), ("after training", pictures.after)];
+    let title = "test set representations, first two principal components";
+    crate::plot::projections(&o.projection, title, &panels, pictures.labels)?;
+    println!("projections: {}", o.projection.display());
     if let (Some(path), Some(bytes)) = (&o.save, checkpoint) {
         write(path, bytes)?;
         println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());

@@ -1,9 +1,11 @@
 //! What the example training jobs share: a linear probe of a frozen
 //! representation (logistic regression on standardised features, as the
 //! PyTorch anchors score theirs), the mean over draws of a few labelled
-//! examples per class, and SVG loss curves.
+//! examples per class, the loss curves and the representations' 2-D
+//! projection as SVG.
 
 pub mod job;
+pub mod pca;
 pub mod plot;
 pub mod probe;
 

@@ -1,62 +1,126 @@
-//! A small SVG chart of the loss terms per epoch: one panel per series, each
-//! with its own vertical range, so no library is needed to look at a run.
+//! The jobs' pictures, as SVG: the loss terms per epoch on one chart with
+//! ticks and numbers on both axes and a legend, and representations
+//! projected to their first two principal components, coloured by label.
 
-use std::fmt::Write;
+use plotters::prelude::*;
+use std::path::Path;
 
-/// Renders named series (same length, one value per epoch) as a 2-column
-/// grid of line charts.
-pub fn svg(title: &str, series: &[(&str, &[f64])]) -> String {
-    let (panel_w, panel_h, margin) = (360.0, 200.0, 48.0);
-    let cols = 2;
-    let rows = series.len().div_ceil(cols);
-    let (width, height) = (cols as f64 * (panel_w + margin) + margin, rows as f64 * (panel_h + margin) + 2.0 * margin);
-    let mut out = String::new();
-    let _ = writeln!(
-        out,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(out, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let _ = writeln!(out, r#"<text x="{margin}" y="28" font-size="16">{}</text>"#, escape(title));
-    for (k, (name, values)) in series.iter().enumerate() {
-        let (x0, y0) =
-            (margin + (k % cols) as f64 * (panel_w + margin), 2.0 * margin + (k / cols) as f64 * (panel_h + margin));
-        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-        let lo = finite.iter().copied().fold(f64::INFINITY, f64::min);
-        let hi = finite.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let span = if hi > lo { hi - lo } else { 1.0 };
-        let _ = writeln!(
-            out,
-            r##"<rect x="{x0}" y="{y0}" width="{panel_w}" height="{panel_h}" fill="none" stroke="#999"/>"##
-        );
-        let _ = writeln!(out, r#"<text x="{x0}" y="{}">{}</text>"#, y0 - 6.0, escape(name));
-        let _ = writeln!(out, r#"<text x="{}" y="{}" text-anchor="end">{hi:.3}</text>"#, x0 - 4.0, y0 + 10.0);
-        let _ = writeln!(out, r#"<text x="{}" y="{}" text-anchor="end">{lo:.3}</text>"#, x0 - 4.0, y0 + panel_h);
-        let _ = writeln!(
-            out,
-            r#"<text x="{}" y="{}" text-anchor="end">epoch {}</text>"#,
-            x0 + panel_w,
-            y0 + panel_h + 16.0,
-            values.len()
-        );
-        let last = values.len().saturating_sub(1).max(1) as f64;
-        let points: Vec<String> = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| v.is_finite())
-            .map(|(i, v)| {
-                format!("{:.1},{:.1}", x0 + panel_w * i as f64 / last, y0 + panel_h * (1.0 - (v - lo) / span))
-            })
-            .collect();
-        let _ = writeln!(
-            out,
-            r##"<polyline fill="none" stroke="#1f6fb4" stroke-width="1.5" points="{}"/>"##,
-            points.join(" ")
-        );
-    }
-    out.push_str("</svg>\n");
-    out
+/// Ten colours that stay apart (the digits, the activities).
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn failed(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
+    format!("{what} {}: {e}", path.display())
 }
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+/// Draws named series (one value per epoch, epoch 1 first) on one chart:
+/// epochs on x, the value on y, a legend naming each series.
+///
+/// # Errors
+///
+/// The file that could not be drawn, and why.
+pub fn loss_curves(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Result<(), String> {
+    let epochs = series.iter().map(|(_, v)| v.len()).max().unwrap_or(0).max(1);
+    let finite = || series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
+    let (lo, hi) = (finite().fold(f64::INFINITY, f64::min).min(0.0), finite().fold(0.0f64, f64::max));
+    let hi = if hi > lo { hi * 1.05 } else { lo + 1.0 };
+    let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed("--plot", path, e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(title, ("sans-serif", 20))
+        .margin(16)
+        .x_label_area_size(44)
+        .y_label_area_size(64)
+        .build_cartesian_2d(1f64..epochs.max(2) as f64, lo..hi)
+        .map_err(|e| failed("--plot", path, e))?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("mean over the epoch's steps")
+        .light_line_style(WHITE.mix(0.0))
+        .draw()
+        .map_err(|e| failed("--plot", path, e))?;
+    for (k, (name, values)) in series.iter().enumerate() {
+        let colour = PALETTE[k % PALETTE.len()];
+        let points = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| ((i + 1) as f64, *v));
+        chart
+            .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+            .map_err(|e| failed("--plot", path, e))?
+            .label(*name)
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| failed("--plot", path, e))?;
+    root.present().map_err(|e| failed("--plot", path, e))
+}
+
+/// A panel of [`projections`]: its caption and its rows (features, label).
+pub type Panel<'r> = (&'r str, &'r [(Vec<f32>, usize)]);
+
+/// Projects each panel's rows onto their own first two principal components
+/// and draws them side by side, one colour per label (`names[label]` in the
+/// legend). Rows are (features, label).
+///
+/// # Errors
+///
+/// The file that could not be drawn, and why.
+pub fn projections(path: &Path, title: &str, panels: &[Panel<'_>], names: &[&str]) -> Result<(), String> {
+    let root = SVGBackend::new(path, (480 * panels.len().max(1) as u32, 520)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| failed("--projection", path, e))?;
+    let root = root.titled(title, ("sans-serif", 20)).map_err(|e| failed("--projection", path, e))?;
+    for (area, (caption, rows)) in root.split_evenly((1, panels.len().max(1))).iter().zip(panels) {
+        let points = crate::pca::project2(rows.iter().map(|(f, _)| f.as_slice()));
+        let bound = |k: usize| {
+            let (lo, hi) =
+                points.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| (lo.min(p[k]), hi.max(p[k])));
+            let pad = 0.05 * (hi - lo).max(1e-9);
+            (lo - pad)..(hi + pad)
+        };
+        let mut chart = ChartBuilder::on(area)
+            .caption(*caption, ("sans-serif", 16))
+            .margin(12)
+            .x_label_area_size(40)
+            .y_label_area_size(52)
+            .build_cartesian_2d(bound(0), bound(1))
+            .map_err(|e| failed("--projection", path, e))?;
+        chart
+            .configure_mesh()
+            .x_desc("principal component 1")
+            .y_desc("principal component 2")
+            .light_line_style(WHITE.mix(0.0))
+            .draw()
+            .map_err(|e| failed("--projection", path, e))?;
+        for (label, name) in names.iter().enumerate() {
+            let colour = PALETTE[label % PALETTE.len()];
+            let mine = points.iter().zip(rows.iter()).filter(|(_, (_, l))| *l == label).map(|(p, _)| (p[0], p[1]));
+            chart
+                .draw_series(mine.map(|p| Circle::new(p, 2, colour.filled())))
+                .map_err(|e| failed("--projection", path, e))?
+                .label(*name)
+                .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
+        }
+        chart
+            .configure_series_labels()
+            .position(SeriesLabelPosition::UpperRight)
+            .background_style(WHITE.mix(0.9))
+            .border_style(BLACK)
+            .draw()
+            .map_err(|e| failed("--projection", path, e))?;
+    }
+    root.present().map_err(|e| failed("--projection", path, e))
 }

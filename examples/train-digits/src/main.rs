@@ -180,7 +180,10 @@ fn run(args: &Options) -> Result<(), String> {
     let mut bytes = vec![0u8; Digits::checkpoint_bytes(true)];
     trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
     let rows = digits.iter().zip(&trained).map(|(d, y)| ReprRow { train: d.train, label: d.label, repr: y });
-    job::write_outputs(args, &title, &curves, Some(&bytes), rows)?;
+    let (before, after) = (labelled(&digits, &untrained, false), labelled(&digits, &trained, false));
+    let labels = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
+    let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
+    job::write_outputs(args, &pictures, Some(&bytes), rows)?;
     Ok(())
 }
 
@@ -226,6 +229,7 @@ fn main() -> ExitCode {
         save: None,
         export_repr: None,
         plot: PathBuf::from("target/digits-loss.svg"),
+        projection: PathBuf::from("target/digits-projection.svg"),
         data: data::default_path(),
     };
     job::main(

@@ -35,6 +35,8 @@ fn run(seed: u64) -> (String, std::path::PathBuf) {
         .arg(dir.join("repr.csv"))
         .arg("--plot")
         .arg(dir.join("loss.svg"))
+        .arg("--projection")
+        .arg(dir.join("projection.svg"))
         .output()
         .expect("the binary runs");
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -89,8 +91,24 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 1 + 1797);
         assert!(lines[1..].iter().all(|l| l.split(',').count() == 2 + 32));
-        let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
-        assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 4);
+        // The loss chart: an epoch axis and a legend of the four weighted terms;
+        // the projection: both panels, principal-component axes, ten labels.
+        let texts = |file: &str| -> Vec<String> {
+            let svg = std::fs::read_to_string(dir.join(file)).unwrap();
+            assert!(svg.starts_with("<svg"), "{file} is not an SVG");
+            svg.split("<text")
+                .skip(1)
+                .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_owned()))
+                .collect()
+        };
+        let loss = texts("loss.svg");
+        for name in ["epoch", "loss", "λ·invariance", "μ·variance", "ν·covariance", "10.0"] {
+            assert!(loss.iter().any(|t| t == name), "the loss chart has no text {name}");
+        }
+        let projection = texts("projection.svg");
+        for name in ["before training", "after training", "principal component 1", "0", "9"] {
+            assert!(projection.iter().any(|t| t == name), "the projection has no text {name}");
+        }
         std::fs::remove_dir_all(&dir).ok();
     }
 }

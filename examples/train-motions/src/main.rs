@@ -183,7 +183,13 @@ fn run(args: &Options) -> Result<(), String> {
     let mut bytes = vec![0u8; Motions::checkpoint_bytes(true)];
     trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
     let rows = recordings.iter().zip(&trained).map(|(r, y)| ReprRow { train: r.train, label: r.label, repr: y });
-    job::write_outputs(args, &title, &curves, Some(&bytes), rows)?;
+    let test = |features: &[Vec<f32>]| -> Vec<(Vec<f32>, usize)> {
+        recordings.iter().zip(features).filter(|(r, _)| !r.train).map(|(r, f)| (f.clone(), r.label)).collect()
+    };
+    let (before, after) = (test(&untrained), test(&trained));
+    let labels = ["Standing", "Walking", "Running", "Badminton"];
+    let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
+    job::write_outputs(args, &pictures, Some(&bytes), rows)?;
     Ok(())
 }
 
@@ -196,6 +202,7 @@ fn main() -> ExitCode {
         save: None,
         export_repr: None,
         plot: PathBuf::from("target/motions-loss.svg"),
+        projection: PathBuf::from("target/motions-projection.svg"),
         data: data::default_path(),
     };
     job::main(
