@@ -124,3 +124,14 @@ pub fn projections(path: &Path, title: &str, panels: &[Panel<'_>], names: &[&str
     }
     root.present().map_err(|e| failed("--projection", path, e))
 }
+
+/// The texts of an SVG drawn here (titles, axis descriptions, tick numbers,
+/// legend entries), trimmed: what a test reads to check that a chart has
+/// its axes and legend.
+#[must_use]
+pub fn texts(svg: &str) -> Vec<String> {
+    svg.split("<text")
+        .skip(1)
+        .filter_map(|t| Some(t.split_once('>')?.1.split_once("</text>")?.0.trim().to_owned()))
+        .collect()
+}

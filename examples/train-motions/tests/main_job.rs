@@ -37,6 +37,8 @@ fn training_on_basicmotions_beats_the_untrained_encoder_and_the_pytorch_anchor()
                     .arg(dir.join("repr.csv"))
                     .arg("--plot")
                     .arg(dir.join("loss.svg"))
+                    .arg("--projection")
+                    .arg(dir.join("projection.svg"))
                     .output()
                     .expect("the binary runs");
                 let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
@@ -72,8 +74,15 @@ fn training_on_basicmotions_beats_the_untrained_encoder_and_the_pytorch_anchor()
         let lines: Vec<&str> = csv.lines().collect();
         assert_eq!(lines.len(), 1 + 80);
         assert!(lines[1..].iter().all(|l| l.split(',').count() == 2 + 32));
-        let svg = std::fs::read_to_string(dir.join("loss.svg")).unwrap();
-        assert!(svg.starts_with("<svg") && svg.matches("<polyline").count() == 4);
+        let texts = |file: &str| linear_probe::plot::texts(&std::fs::read_to_string(dir.join(file)).unwrap());
+        let loss = texts("loss.svg");
+        for name in ["epoch", "loss", "λ·invariance", "μ·variance", "ν·covariance"] {
+            assert!(loss.iter().any(|t| t == name), "the loss chart has no text {name}");
+        }
+        let projection = texts("projection.svg");
+        for name in ["before training", "after training", "principal component 2", "Badminton"] {
+            assert!(projection.iter().any(|t| t == name), "the projection has no text {name}");
+        }
         let ckpt = std::fs::read(dir.join("motions.ckpt")).unwrap();
         let info = vicreg::train::checkpoint::inspect(&ckpt).expect("the checkpoint is valid");
         assert_eq!((info.depth(), info.encoder_layers, info.meta.steps), (14, 10, 600));
