@@ -232,3 +232,109 @@ pub fn write_outputs<'r>(
     }
     Ok(())
 }
+
+/// A run's progress and loss curves: the mean of each weighted term
+/// (ℓ, λ·invariance, μ·variance, ν·covariance, which add up to ℓ) per
+/// epoch. On a terminal a bar with the elapsed time and the ETA, redrawn in
+/// place; otherwise (a log, CI) a plain line every 25 epochs and at the end.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    epochs: usize,
+    start: std::time::Instant,
+    steps: u64,
+    sums: [f64; 4],
+    batches: u32,
+    curves: [Vec<f64>; 4],
+}
+
+impl Progress {
+    /// A run of `epochs` epochs starting now.
+    #[must_use]
+    pub fn new(epochs: usize) -> Self {
+        let bar = std::io::IsTerminal::is_terminal(&std::io::stderr()).then(|| {
+            let bar = indicatif::ProgressBar::new(epochs as u64);
+            let style = indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:30}] epoch {pos}/{len}, ETA {eta} {msg}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar
+        });
+        Self {
+            bar,
+            epochs,
+            start: std::time::Instant::now(),
+            steps: 0,
+            sums: [0.0; 4],
+            batches: 0,
+            curves: Default::default(),
+        }
+    }
+
+    /// Counts one step's loss terms, weighted by `config`'s coefficients.
+    pub fn step(&mut self, t: &vicreg::LossTerms, config: &vicreg::Config) {
+        let weighted =
+            [t.loss, config.sim_coeff * t.invariance, config.std_coeff * t.variance, config.cov_coeff * t.covariance];
+        for (s, v) in self.sums.iter_mut().zip(weighted) {
+            *s += f64::from(v);
+        }
+        self.batches += 1;
+        self.steps += 1;
+    }
+
+    /// Closes an epoch: its means join the curves, and the progress shows.
+    pub fn end_epoch(&mut self) {
+        for (curve, s) in self.curves.iter_mut().zip(self.sums) {
+            curve.push(s / f64::from(self.batches.max(1)));
+        }
+        (self.sums, self.batches) = ([0.0; 4], 0);
+        let epoch = self.curves[0].len();
+        let last = |k: usize| self.curves[k].last().copied().unwrap_or(f64::NAN);
+        let rate = self.steps as f64 / self.start.elapsed().as_secs_f64();
+        let terms = format!(
+            "loss {:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3})",
+            last(0),
+            last(1),
+            last(2),
+            last(3)
+        );
+        match &self.bar {
+            Some(bar) => {
+                bar.set_position(epoch as u64);
+                bar.set_message(format!("{terms}, {rate:.0} steps/s"));
+            }
+            None if epoch.is_multiple_of(25) || epoch == self.epochs => {
+                eprintln!("epoch {epoch:>4}/{}: {terms}, {rate:.0} steps/s", self.epochs);
+            }
+            None => {}
+        }
+    }
+
+    /// The curves, the steps taken and the seconds they took; the bar is
+    /// cleared.
+    #[must_use]
+    pub fn finish(self) -> ([Vec<f64>; 4], u64, f64) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        (self.curves, self.steps, self.start.elapsed().as_secs_f64())
+    }
+}
+
+/// Prints a finished run's summary line: epochs, steps and speed, and the
+/// loss's first and last epoch means with the last epoch's weighted terms.
+pub fn summary(epochs: usize, curves: &[Vec<f64>; 4], steps: u64, seconds: f64) {
+    if steps > 0 {
+        println!("trained {epochs} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)", steps as f64 / seconds);
+    }
+    if let (Some(first), Some(last)) = (curves[0].first(), curves[0].last()) {
+        let at = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
+        println!(
+            "loss {first:.3} → {last:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3} in the last epoch)",
+            at(1),
+            at(2),
+            at(3)
+        );
+    }
+}

@@ -12,10 +12,8 @@ mod data;
 use data::Digit;
 use linear_probe::job::{self, Options, ReprRow};
 use linear_probe::{few_label_accuracy, shuffle};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 use vicreg::augment::{Jitter, Mask, Scale, Shift2d, ViewPair};
 use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
@@ -111,55 +109,20 @@ fn run(args: &Options) -> Result<(), String> {
     let mut pair: Box<ViewPair<BATCH, 64>> = Box::new(ViewPair::new());
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut batch = Vec::with_capacity(BATCH);
-    let mut curves: [Vec<f64>; 4] = Default::default();
-    let start = Instant::now();
-    let mut steps = 0u64;
-    for epoch in 0..args.epochs {
+    let mut progress = job::Progress::new(args.epochs);
+    for _ in 0..args.epochs {
         shuffle(&mut order, &mut rng);
-        let mut sums = [0.0f64; 4];
-        let mut batches = 0;
         for chunk in order.chunks(BATCH) {
             batch.clear();
             batch.extend(chunk.iter().map(|&i| train[i]));
             let (a, b) = pair.generate(&batch, &augment, &mut rng).map_err(|e| e.to_string())?;
             let report = trainer.step(a, b).map_err(|e| format!("step {}: {e}", trainer.steps()))?;
-            let t = report.terms;
-            let c = trainer.config().loss;
-            for (s, v) in sums.iter_mut().zip([
-                t.loss,
-                c.sim_coeff * t.invariance,
-                c.std_coeff * t.variance,
-                c.cov_coeff * t.covariance,
-            ]) {
-                *s += f64::from(v);
-            }
-            batches += 1;
-            steps += 1;
+            progress.step(&report.terms, &trainer.config().loss);
         }
-        for (curve, s) in curves.iter_mut().zip(sums) {
-            curve.push(s / f64::from(batches));
-        }
-        progress(epoch + 1, args.epochs, &curves, steps as f64 / start.elapsed().as_secs_f64());
+        progress.end_epoch();
     }
-    let seconds = start.elapsed().as_secs_f64();
-    if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
-        eprintln!(); // end the line redrawn in place
-    }
-    if steps > 0 {
-        println!(
-            "trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)",
-            args.epochs,
-            steps as f64 / seconds
-        );
-    }
-    if let (Some(first), Some(last)) = (curves[0].first(), curves[0].last()) {
-        println!(
-            "loss {first:.3} → {last:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3} in the last epoch)",
-            curves[1].last().unwrap_or(&f64::NAN),
-            curves[2].last().unwrap_or(&f64::NAN),
-            curves[3].last().unwrap_or(&f64::NAN)
-        );
-    }
+    let (curves, steps, seconds) = progress.finish();
+    job::summary(args.epochs, &curves, steps, seconds);
 
     let trained = representations(&mut trainer, &digits).map_err(|e| e.to_string())?;
     let pixels: Vec<[f32; 64]> = digits.iter().map(|d| d.pixels).collect();
@@ -185,39 +148,6 @@ fn run(args: &Options) -> Result<(), String> {
     let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
     job::write_outputs(args, &pictures, Some(&bytes), rows)?;
     Ok(())
-}
-
-/// On a terminal, one line on standard error redrawn in place; otherwise (a
-/// log file, CI) a plain line every 25 epochs and at the end, so a log does
-/// not fill with carriage returns.
-fn progress(epoch: usize, epochs: usize, curves: &[Vec<f64>; 4], rate: f64) {
-    use std::io::IsTerminal;
-    if !std::io::stderr().is_terminal() {
-        if epoch.is_multiple_of(25) || epoch == epochs {
-            let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
-            eprintln!(
-                "epoch {epoch:>4}/{epochs}: loss {:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3}), {rate:.0} steps/s",
-                last(0),
-                last(1),
-                last(2),
-                last(3)
-            );
-        }
-        return;
-    }
-    let width = 30;
-    let done = epoch * width / epochs.max(1);
-    let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
-    eprint!(
-        "\repoch {epoch:>4}/{epochs} [{}{}] loss {:7.3} (λ·inv {:.3} μ·var {:.3} ν·cov {:.3}) {rate:.0} steps/s ",
-        "#".repeat(done),
-        ".".repeat(width - done),
-        last(0),
-        last(1),
-        last(2),
-        last(3)
-    );
-    let _ = std::io::stderr().flush();
 }
 
 fn main() -> ExitCode {

@@ -14,10 +14,8 @@ use data::{CLASSES, Recording};
 use linear_probe::job::{self, Options, ReprRow};
 use linear_probe::{few_label_accuracy, shuffle};
 use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
-use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Instant;
 use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Schedule, Trainer, TrainerConfig};
 
@@ -100,14 +98,10 @@ fn run(args: &Options) -> Result<(), String> {
     }
 
     let mut order: Vec<usize> = (0..train.len()).collect();
-    let mut curves: [Vec<f64>; 4] = Default::default();
     let (mut a, mut b) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
-    let start = Instant::now();
-    let mut steps = 0u64;
-    for epoch in 0..args.epochs {
+    let mut progress = job::Progress::new(args.epochs);
+    for _ in 0..args.epochs {
         shuffle(&mut order, &mut rng);
-        let mut sums = [0.0f64; 4];
-        let mut batches = 0;
         for chunk in order.chunks(BATCH).filter(|c| c.len() >= 2) {
             a.clear();
             b.clear();
@@ -116,52 +110,12 @@ fn run(args: &Options) -> Result<(), String> {
                 b.push(views::view(&train[i].samples, &mut rng, &RECIPE));
             }
             let report = trainer.step(&a, &b).map_err(|e| format!("step {}: {e}", trainer.steps()))?;
-            let (t, c) = (report.terms, trainer.config().loss);
-            for (s, v) in sums.iter_mut().zip([
-                t.loss,
-                c.sim_coeff * t.invariance,
-                c.std_coeff * t.variance,
-                c.cov_coeff * t.covariance,
-            ]) {
-                *s += f64::from(v);
-            }
-            batches += 1;
-            steps += 1;
+            progress.step(&report.terms, &trainer.config().loss);
         }
-        for (curve, s) in curves.iter_mut().zip(sums) {
-            curve.push(s / f64::from(batches));
-        }
-        if epoch % 25 == 24 || epoch + 1 == args.epochs {
-            let last = |k: usize| curves[k].last().copied().unwrap_or(f64::NAN);
-            eprintln!(
-                "epoch {:>4}/{}: loss {:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3}), {:.0} steps/s",
-                epoch + 1,
-                args.epochs,
-                last(0),
-                last(1),
-                last(2),
-                last(3),
-                steps as f64 / start.elapsed().as_secs_f64()
-            );
-            let _ = std::io::stderr().flush();
-        }
+        progress.end_epoch();
     }
-    let seconds = start.elapsed().as_secs_f64();
-    if steps > 0 {
-        println!(
-            "trained {} epochs, {steps} steps in {seconds:.1} s ({:.0} steps/s)",
-            args.epochs,
-            steps as f64 / seconds
-        );
-    }
-    if let (Some(first), Some(last)) = (curves[0].first(), curves[0].last()) {
-        println!(
-            "loss {first:.3} → {last:.3} (λ·invariance {:.3}, μ·variance {:.3}, ν·covariance {:.3} in the last epoch)",
-            curves[1].last().unwrap_or(&f64::NAN),
-            curves[2].last().unwrap_or(&f64::NAN),
-            curves[3].last().unwrap_or(&f64::NAN)
-        );
-    }
+    let (curves, steps, seconds) = progress.finish();
+    job::summary(args.epochs, &curves, steps, seconds);
 
     let trained = representations(&mut trainer, &recordings)?;
     let raw: Vec<Vec<f32>> = recordings.iter().map(|r| views::centre(&r.samples).to_vec()).collect();
