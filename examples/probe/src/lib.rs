@@ -8,6 +8,7 @@ pub mod job;
 pub mod pca;
 pub mod plot;
 pub mod probe;
+pub mod table;
 
 use vicreg::Pcg32;
 

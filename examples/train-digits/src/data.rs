@@ -19,34 +19,21 @@ pub fn default_path() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/digits.csv")
 }
 
-/// Reads the CSV (`split,label,p0,…,p63`).
+/// Reads the CSV (`split,label,p0,…,p63`, pixels 0–16) and scales the
+/// pixels to 0–1.
 pub fn load(path: &Path) -> Result<Vec<Digit>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().ok_or("empty file")?;
-    if !header.starts_with("split,label,p0") {
-        return Err(format!("unexpected header {header:?}"));
-    }
-    lines
+    linear_probe::table::read(path, "p0", 64, 10)?
+        .into_iter()
         .enumerate()
-        .map(|(i, line)| {
-            let bad = |what: &str| format!("line {}: {what}", i + 2);
-            let mut fields = line.split(',');
-            let train = match fields.next() {
-                Some("train") => true,
-                Some("test") => false,
-                _ => return Err(bad("split is not train or test")),
-            };
-            let label = fields.next().and_then(|l| l.parse().ok()).filter(|&l| l < 10).ok_or_else(|| bad("label"))?;
+        .map(|(i, row)| {
+            if let Some(v) = row.values.iter().find(|v| !(0.0..=16.0).contains(*v)) {
+                return Err(format!("{} sample {}: pixel {v} is outside 0–16", path.display(), i + 1));
+            }
             let mut pixels = [0.0; 64];
-            for p in &mut pixels {
-                let v: f32 = fields.next().and_then(|f| f.parse().ok()).ok_or_else(|| bad("pixel"))?;
+            for (p, v) in pixels.iter_mut().zip(&row.values) {
                 *p = v / 16.0;
             }
-            if fields.next().is_some() {
-                return Err(bad("more than 64 pixels"));
-            }
-            Ok(Digit { train, label, pixels })
+            Ok(Digit { train: row.train, label: row.label, pixels })
         })
         .collect()
 }

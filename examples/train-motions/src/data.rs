@@ -25,34 +25,10 @@ pub fn default_path() -> std::path::PathBuf {
 /// Reads the CSV (`split,label,c0t0,…,c5t99`) and standardises each channel
 /// with the mean and standard deviation of the training split.
 pub fn load(path: &Path) -> Result<Vec<Recording>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
-    let header = lines.next().ok_or("empty file")?;
-    if !header.starts_with("split,label,c0t0,") || header.split(',').count() != 2 + CHANNELS * LENGTH {
-        return Err(format!("{}: not the BasicMotions layout (split,label,c0t0…c5t99)", path.display()));
-    }
-    let mut recordings: Vec<Recording> = lines
-        .enumerate()
-        .map(|(i, line)| {
-            let bad = |what: &str| format!("{} line {}: {what}", path.display(), i + 2);
-            let mut fields = line.split(',');
-            let train = match fields.next() {
-                Some("train") => true,
-                Some("test") => false,
-                _ => return Err(bad("split is not train or test")),
-            };
-            let label =
-                fields.next().and_then(|l| l.parse().ok()).filter(|&l| l < CLASSES).ok_or_else(|| bad("label"))?;
-            let samples: Vec<f32> = fields
-                .map(|f| f.parse::<f32>().ok().filter(|v| v.is_finite()))
-                .collect::<Option<_>>()
-                .ok_or_else(|| bad("a sample is not a finite number"))?;
-            if samples.len() != CHANNELS * LENGTH {
-                return Err(bad(&format!("{} samples, expected {}", samples.len(), CHANNELS * LENGTH)));
-            }
-            Ok(Recording { train, label, samples })
-        })
-        .collect::<Result<_, _>>()?;
+    let mut recordings: Vec<Recording> = linear_probe::table::read(path, "c0t0", CHANNELS * LENGTH, CLASSES)?
+        .into_iter()
+        .map(|row| Recording { train: row.train, label: row.label, samples: row.values })
+        .collect();
     if !recordings.iter().any(|r| r.train) {
         return Err(format!("{}: no training recordings", path.display()));
     }
