@@ -131,6 +131,20 @@ pub extern "C" fn vicreg_create(seed: u32) -> i32 {
     status::OK
 }
 
+/// Sets the peak learning rate of the run `vicreg_create` started (the
+/// default is 0.001); a rate that is not a positive number is refused with
+/// `OTHER` and changes nothing.
+#[unsafe(no_mangle)]
+pub extern "C" fn vicreg_set_learning_rate(lr: f32) -> i32 {
+    let s = state();
+    let config = TrainerConfig::new(lr);
+    if let Err(e) = config.validate() {
+        return code(e);
+    }
+    s.trainer.set_config(config);
+    status::OK
+}
+
 /// The input buffer: 128 rows of 64 f32.
 #[unsafe(no_mangle)]
 pub extern "C" fn vicreg_input() -> *mut f32 {

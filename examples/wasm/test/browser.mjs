@@ -1,5 +1,6 @@
-// The page in a real headless Chromium: it trains, the loss falls, nothing
-// errors in the console; a screenshot is saved.
+// The page in a real headless Chromium: it trains, the loss falls, the
+// 5-shot accuracy of its representation rises, nothing errors in the
+// console; a screenshot is saved.
 //   node test/browser.mjs MODULE.wasm DIGITS_CSV SCREENSHOT.png
 import { chromium } from "playwright-core";
 import { serve } from "./serve.mjs";
@@ -23,16 +24,31 @@ const browser = await chromium.launch({
     "--disable-component-update", "--disable-sync"],
 });
 try {
-  const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+  const page = await browser.newPage({ viewport: { width: 1040, height: 800 } });
   const problems = [];
   page.on("console", (msg) => { if (msg.type() === "error") problems.push(msg.text()); });
   page.on("pageerror", (err) => problems.push(String(err)));
   await page.goto(url);
-  await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 120_000 });
+  await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 180_000 });
   const result = await page.evaluate(() => window.vicregResult);
-  console.log(`page trained ${result.steps} steps at ${result.stepsPerSecond.toFixed(0)} steps/s: loss ${result.first[0].toFixed(3)} → ${result.last[0].toFixed(3)}`);
-  check(result.steps === 120, "the page ran every step");
+  console.log(`page trained ${result.steps} steps at ${result.stepsPerSecond.toFixed(0)} steps/s: loss ${result.first[0].toFixed(3)} → ${result.last[0].toFixed(3)}, ` +
+    `5-shot accuracy ${result.fewShotBefore.toFixed(3)} → ${result.fewShotAfter.toFixed(3)}`);
+  check(result.steps === 300, "the page ran every step");
   check(result.last[0] < result.first[0] - 1.0, "the loss falls in the browser");
+  check(result.fewShotAfter > result.fewShotBefore + 0.02, "the 5-shot accuracy of the representation rises");
+  const text = await page.evaluate(() => document.body.innerText);
+  for (const label of ["principal component", "λ·invariance", "learning rate", "5-shot accuracy"]) {
+    check(text.includes(label) || (await page.evaluate((l) => document.documentElement.outerHTML.includes(l), label)),
+      `the page shows "${label}"`);
+  }
+  // A bad learning rate is refused on the page, not trained with.
+  await page.fill("#lr", "-1");
+  await page.click("#restart");
+  const refused = await page.textContent("#status");
+  check(refused.includes("refused"), `a negative learning rate is refused: "${refused}"`);
+  await page.fill("#lr", "0.001");
+  await page.click("#restart");
+  await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 180_000 });
   check(problems.length === 0, `no console errors${problems.length ? ": " + problems.join("; ") : ""}`);
   await page.screenshot({ path: screenshot, fullPage: true });
   console.log(`screenshot: ${screenshot}`);
