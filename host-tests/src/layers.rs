@@ -91,3 +91,31 @@ pub fn payload_arrays(net: &vicreg::nn::Net<'_>, copies: usize) -> Vec<Named> {
     }
     all
 }
+
+/// The optimiser a checkpoint's kind tag names (`none` for a checkpoint
+/// without optimiser state).
+#[must_use]
+pub fn optimizer_name(kind: u8) -> &'static str {
+    use vicreg::{AdamW, Lars, Optimizer, Sgd};
+    [(Sgd::KIND, "sgd"), (AdamW::KIND, "adamw"), (Lars::KIND, "lars")]
+        .into_iter()
+        .find(|(k, _)| *k == kind)
+        .map_or("none", |(_, name)| name)
+}
+
+/// What a training job wrote about a checkpoint beside it (`CHECKPOINT.json`:
+/// the input scaling the data needs, the optimiser and its settings, the
+/// data), as text entries; empty when there is no such file.
+///
+/// # Errors
+///
+/// A file that exists but is not a JSON object.
+pub fn notes_beside(checkpoint: &std::path::Path) -> Result<Vec<(String, String)>, String> {
+    let mut path = checkpoint.as_os_str().to_owned();
+    path.push(".json");
+    let path = std::path::PathBuf::from(path);
+    let Ok(text) = std::fs::read_to_string(&path) else { return Ok(Vec::new()) };
+    let value: Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+    let object = value.as_object().ok_or(format!("{}: not a JSON object", path.display()))?;
+    Ok(object.iter().map(|(k, v)| (k.clone(), v.as_str().map_or_else(|| v.to_string(), str::to_owned))).collect())
+}

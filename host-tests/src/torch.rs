@@ -37,12 +37,14 @@ fn network_of(ckpt: &[u8]) -> Result<(Network, Meta, usize), String> {
     ))
 }
 
-/// A checkpoint as a `.safetensors` file.
+/// A checkpoint as a `.safetensors` file; `notes` (what the training job
+/// wrote beside the checkpoint: the input scaling, the optimiser's
+/// settings) join the metadata as `training.<key>`.
 ///
 /// # Errors
 ///
 /// The checkpoint's refusal, or the writer's.
-pub fn export(ckpt: &[u8]) -> Result<Vec<u8>, String> {
+pub fn export(ckpt: &[u8], notes: &[(String, String)]) -> Result<Vec<u8>, String> {
     let (network, meta, copies) = network_of(ckpt)?;
     let net = network.net();
     let mut values = checkpoint::payload(ckpt);
@@ -66,14 +68,16 @@ pub fn export(ckpt: &[u8]) -> Result<Vec<u8>, String> {
         .map_err(|e| e.to_string())?;
     let layers = |part: &[Layer]| serde_json::Value::Array(part.iter().map(|l| to_json(*l)).collect()).to_string();
     let (encoder, expander) = network.layers.split_at(network.encoder);
-    let metadata = HashMap::from([
+    let mut metadata = HashMap::from([
         ("vicreg.input_shape".to_owned(), shape_to_json(network.input).to_string()),
+        ("vicreg.optimizer".to_owned(), crate::layers::optimizer_name(meta.optimizer_kind).to_owned()),
         ("vicreg.encoder".to_owned(), layers(encoder)),
         ("vicreg.expander".to_owned(), layers(expander)),
         ("vicreg.optimizer_kind".to_owned(), meta.optimizer_kind.to_string()),
         ("vicreg.steps".to_owned(), meta.steps.to_string()),
         ("vicreg.optimizer_steps".to_owned(), meta.optimizer_steps.to_string()),
     ]);
+    metadata.extend(notes.iter().map(|(k, v)| (format!("training.{k}"), v.clone())));
     safetensors::tensor::serialize(views, Some(metadata)).map_err(|e| e.to_string())
 }
 

@@ -34,8 +34,15 @@ fn export_then_import_gives_back_the_same_checkpoint() {
     for with_optimizer in [true, false] {
         let mut bytes = vec![0u8; Model::checkpoint_bytes(with_optimizer)];
         t.save(&mut bytes, with_optimizer).unwrap();
-        let file = host_tests::torch::export(&bytes).unwrap();
+        let notes = [("input".to_owned(), "pixel / 16".to_owned())];
+        let file = host_tests::torch::export(&bytes, &notes).unwrap();
         let st = safetensors::SafeTensors::deserialize(&file).unwrap();
+        // The metadata names the optimiser and carries the job's notes.
+        let (_, header) = safetensors::SafeTensors::read_metadata(&file).unwrap();
+        let metadata = header.metadata().clone().unwrap_or_default();
+        let optimizer = if with_optimizer { "adamw" } else { "none" };
+        assert_eq!(metadata.get("vicreg.optimizer").map(String::as_str), Some(optimizer));
+        assert_eq!(metadata.get("training.input").map(String::as_str), Some("pixel / 16"));
         let w = st.tensor("0.weight").unwrap();
         assert_eq!((w.dtype(), w.shape()), (Dtype::F32, &[3usize, 2, 3][..]), "PyTorch's Conv1d layout");
         assert!(st.tensor("8.bias").is_err(), "the last Linear has no bias");

@@ -182,9 +182,15 @@ pub struct Pictures<'r> {
     pub labels: &'r [&'r str],
 }
 
+/// A checkpoint's bytes and the notes written beside it (the input
+/// scaling, the optimiser and its settings, the data).
+pub type Saved<'s> = (&'s [u8], &'s [(&'s str, String)]);
+
 /// Writes what a finished run leaves behind: the loss curves and the
-/// projections, the checkpoint bytes when `--save` asked for them, and the
-/// representations as CSV (`split,label,y0…`) when `--export-repr` did.
+/// projections, the checkpoint bytes when `--save` asked for them (and
+/// beside them, as `CHECKPOINT.json`, the job's notes: the input scaling,
+/// the optimiser and its settings), and the representations as CSV
+/// (`split,label,y0…`) when `--export-repr` did.
 ///
 /// # Errors
 ///
@@ -192,7 +198,7 @@ pub struct Pictures<'r> {
 pub fn write_outputs<'r>(
     o: &Options,
     pictures: &Pictures<'_>,
-    checkpoint: Option<&[u8]>,
+    checkpoint: Option<Saved<'_>>,
     rows: impl Iterator<Item = ReprRow<'r>>,
 ) -> Result<(), String> {
     let series: Vec<(&str, &[f64])> = ["loss", "λ·invariance", "μ·variance", "ν·covariance"]
@@ -210,9 +216,19 @@ pub fn write_outputs<'r>(
     let title = "test set representations, first two principal components";
     crate::plot::projections(&o.projection, title, &panels, pictures.labels)?;
     println!("projections: {}", o.projection.display());
-    if let (Some(path), Some(bytes)) = (&o.save, checkpoint) {
+    if let (Some(path), Some((bytes, notes))) = (&o.save, checkpoint) {
         write(path, bytes)?;
         println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());
+        // Beside it, what a user of the weights needs and the checkpoint
+        // cannot say: how to scale the input, how it was trained. The
+        // export tools carry it into their metadata.
+        let mut beside = path.as_os_str().to_owned();
+        beside.push(".json");
+        let object: serde_json::Map<String, serde_json::Value> =
+            notes.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone()))).collect();
+        let text = serde_json::to_string_pretty(&object).map_err(|e| e.to_string())?;
+        write(Path::new(&beside), text.as_bytes())?;
+        println!("training notes: {}", Path::new(&beside).display());
     }
     if let Some(path) = &o.export_repr {
         let mut csv = String::new();

@@ -146,7 +146,14 @@ fn run(args: &Options) -> Result<(), String> {
     let (before, after) = (labelled(&digits, &untrained, false), labelled(&digits, &trained, false));
     let labels = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
     let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
-    job::write_outputs(args, &pictures, Some(&bytes), rows)?;
+    let notes = [
+        ("input", "64 pixels of an 8×8 image, row-major, each divided by 16 (0–16 → 0–1)".to_owned()),
+        ("optimizer", format!("AdamW, peak learning rate {}, weight decay 0, batch {BATCH}", args.lr)),
+        ("epochs", args.epochs.to_string()),
+        ("seed", args.seed.to_string()),
+        ("data", args.data.display().to_string()),
+    ];
+    job::write_outputs(args, &pictures, Some((&bytes, &notes)), rows)?;
     Ok(())
 }
 

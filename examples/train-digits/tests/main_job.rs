@@ -105,6 +105,9 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
         for name in ["epoch", "loss", "λ·invariance", "μ·variance", "ν·covariance", "10.0"] {
             assert!(loss.iter().any(|t| t == name), "the loss chart has no text {name}");
         }
+        // Beside the checkpoint, the input scaling a user of the weights needs.
+        let notes = std::fs::read_to_string(dir.join("digits.ckpt.json")).unwrap();
+        assert!(notes.contains("divided by 16") && notes.contains("AdamW"), "{notes}");
         let projection = texts("projection.svg");
         for name in ["before training", "after training", "principal component 1", "0", "9"] {
             assert!(projection.iter().any(|t| t == name), "the projection has no text {name}");

@@ -25,6 +25,12 @@ pub fn default_path() -> std::path::PathBuf {
 /// Reads the CSV (`split,label,c0t0,…,c5t99`) and standardises each channel
 /// with the mean and standard deviation of the training split.
 pub fn load(path: &Path) -> Result<Vec<Recording>, String> {
+    load_with_scaling(path).map(|(recordings, _)| recordings)
+}
+
+/// [`load`], and each channel's (mean, standard deviation) from the training
+/// split, which a deployed encoder's input must be scaled with.
+pub fn load_with_scaling(path: &Path) -> Result<(Vec<Recording>, Vec<(f64, f64)>), String> {
     let mut recordings: Vec<Recording> = linear_probe::table::read(path, "c0t0", CHANNELS * LENGTH, CLASSES)?
         .into_iter()
         .map(|row| Recording { train: row.train, label: row.label, samples: row.values })
@@ -32,6 +38,7 @@ pub fn load(path: &Path) -> Result<Vec<Recording>, String> {
     if !recordings.iter().any(|r| r.train) {
         return Err(format!("{}: no training recordings", path.display()));
     }
+    let mut scaling = Vec::with_capacity(CHANNELS);
     for c in 0..CHANNELS {
         let values =
             || recordings.iter().filter(|r| r.train).flat_map(|r| r.samples[c * LENGTH..(c + 1) * LENGTH].iter());
@@ -39,11 +46,12 @@ pub fn load(path: &Path) -> Result<Vec<Recording>, String> {
         let mean = values().map(|&v| f64::from(v)).sum::<f64>() / count;
         let var = values().map(|&v| (f64::from(v) - mean).powi(2)).sum::<f64>() / count;
         let scale = if var > 0.0 { 1.0 / var.sqrt() } else { 1.0 };
+        scaling.push((mean, 1.0 / scale));
         for r in &mut recordings {
             for v in &mut r.samples[c * LENGTH..(c + 1) * LENGTH] {
                 *v = ((f64::from(*v) - mean) * scale) as f32;
             }
         }
     }
-    Ok(recordings)
+    Ok((recordings, scaling))
 }

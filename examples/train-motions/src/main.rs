@@ -69,7 +69,7 @@ fn probe_row(recordings: &[Recording], features: &[Vec<f32>], seed: u64) -> [f64
 }
 
 fn run(args: &Options) -> Result<(), String> {
-    let recordings = data::load(&args.data)?;
+    let (recordings, scaling) = data::load_with_scaling(&args.data)?;
     let loaded = job::read_load(args)?;
     job::create_outputs(args)?;
     let train: Vec<&Recording> = recordings.iter().filter(|r| r.train).collect();
@@ -143,7 +143,28 @@ fn run(args: &Options) -> Result<(), String> {
     let (before, after) = (test(&untrained), test(&trained));
     let labels = ["Standing", "Walking", "Running", "Badminton"];
     let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
-    job::write_outputs(args, &pictures, Some(&bytes), rows)?;
+    let list = |k: usize| scaling.iter().map(|s| format!("{:.6}", if k == 0 { s.0 } else { s.1 })).collect::<Vec<_>>();
+    let notes = [
+        (
+            "input",
+            format!(
+                "6 channels × 96 samples (a window of a recording), channel-major; each channel c as (x − mean[c]) / std[c] with mean [{}] and std [{}] (the training split's)",
+                list(0).join(", "),
+                list(1).join(", ")
+            ),
+        ),
+        (
+            "optimizer",
+            format!(
+                "AdamW, peak learning rate {} (warm-up 20 steps, cosine to a hundredth), weight decay 0, batch {BATCH}",
+                args.lr
+            ),
+        ),
+        ("epochs", args.epochs.to_string()),
+        ("seed", args.seed.to_string()),
+        ("data", args.data.display().to_string()),
+    ];
+    job::write_outputs(args, &pictures, Some((&bytes, &notes)), rows)?;
     Ok(())
 }
 

@@ -13,18 +13,20 @@
 //! optimiser's state follows as `state0.0.weight` … (`state1.*` for AdamW's
 //! second moments). A layer without a bias has no bias file. `meta.json`
 //! keeps the input shape, the layer list, the optimiser's name and the step
-//! counts.
+//! counts, and under `training` what the job wrote beside the checkpoint
+//! (`CHECKPOINT.json`: the input scaling the data needs, the optimiser's
+//! settings, the data).
 
 use clap::{Parser, Subcommand};
-use host_tests::layers::{from_json, payload_arrays, shape_from_json, shape_to_json, to_json};
+use host_tests::layers::{
+    from_json, notes_beside, optimizer_name, payload_arrays, shape_from_json, shape_to_json, to_json,
+};
 use host_tests::npy;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::nn::{Layer, Net};
 use vicreg::train::checkpoint::{self, Meta};
-use vicreg::{AdamW, Lars, Optimizer, Sgd};
-
-const OPTIMIZERS: [(u8, &str); 3] = [(Sgd::KIND, "sgd"), (AdamW::KIND, "adamw"), (Lars::KIND, "lars")];
+use vicreg::{AdamW, Optimizer};
 
 fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
     let bytes = std::fs::read(checkpoint).map_err(|e| format!("{}: {e}", checkpoint.display()))?;
@@ -41,7 +43,9 @@ fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
         std::fs::write(dir.join(format!("{name}.npy")), npy::encode(shape, &data)).map_err(|e| e.to_string())?;
     }
     let kind = info.meta.optimizer_kind;
-    let optimizer = OPTIMIZERS.iter().find(|(k, _)| *k == kind).map_or("none", |(_, name)| name);
+    let optimizer = optimizer_name(kind);
+    let notes: serde_json::Map<String, serde_json::Value> =
+        notes_beside(checkpoint)?.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
     let meta = serde_json::json!({
         "input_shape": shape_to_json(info.input),
         "encoder": encoder.iter().map(|l| to_json(*l)).collect::<Vec<_>>(),
@@ -50,6 +54,7 @@ fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
         "optimizer_kind": kind,
         "steps": info.meta.steps,
         "optimizer_steps": info.meta.optimizer_steps,
+        "training": notes,
     });
     std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta).unwrap_or_default())
         .map_err(|e| e.to_string())?;

@@ -54,7 +54,8 @@ fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
 fn run(command: &Command) -> Result<String, String> {
     match command {
         Command::Export { checkpoint, out } => {
-            let bytes = host_tests::torch::export(&read(checkpoint)?)?;
+            let notes = host_tests::layers::notes_beside(checkpoint)?;
+            let bytes = host_tests::torch::export(&read(checkpoint)?, &notes)?;
             write(out, &bytes)?;
             Ok(format!("{}: {} bytes of safetensors to {}", checkpoint.display(), bytes.len(), out.display()))
         }
