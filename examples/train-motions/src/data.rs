@@ -28,9 +28,12 @@ pub fn load(path: &Path) -> Result<Vec<Recording>, String> {
     load_with_scaling(path).map(|(recordings, _)| recordings)
 }
 
+/// A channel's (mean, standard deviation) over the training split.
+pub type Scaling = (f64, f64);
+
 /// [`load`], and each channel's (mean, standard deviation) from the training
 /// split, which a deployed encoder's input must be scaled with.
-pub fn load_with_scaling(path: &Path) -> Result<(Vec<Recording>, Vec<(f64, f64)>), String> {
+pub fn load_with_scaling(path: &Path) -> Result<(Vec<Recording>, Vec<Scaling>), String> {
     let mut recordings: Vec<Recording> = linear_probe::table::read(path, "c0t0", CHANNELS * LENGTH, CLASSES)?
         .into_iter()
         .map(|row| Recording { train: row.train, label: row.label, samples: row.values })
