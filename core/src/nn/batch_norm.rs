@@ -326,10 +326,10 @@ pub(crate) fn apply_sums(
     let rows = dy.chunks_exact_mut(channels * length).zip(x_hat.chunks_exact(channels * length));
     for (g_row, x_row) in rows {
         for (c, (gs, xs)) in g_row.chunks_exact_mut(length).zip(x_row.chunks_exact(length)).enumerate() {
-            let k = gamma[c] * inv_std[c];
-            let (s, sx) = (inv_count * sum_dy[c], inv_count * sum_dy_xhat[c]);
+            let (k, s, sx) = (gamma[c] * inv_std[c], sum_dy[c], sum_dy_xhat[c]);
             for (g, x) in gs.iter_mut().zip(xs) {
-                *g = k * (*g - s - x * sx);
+                // The order of `backward`'s, so both round alike.
+                *g = k * (*g - inv_count * s - x * inv_count * sx);
             }
         }
     }
