@@ -44,6 +44,40 @@ fn run(seed: u64) -> (String, std::path::PathBuf) {
     (stdout, dir)
 }
 
+/// The first and last epoch means of the loss from the job's summary line.
+fn loss_line(stdout: &str) -> (f64, f64) {
+    let line = stdout.lines().find(|l| l.starts_with("loss ")).expect("a loss line");
+    let mut numbers = line.split(|c: char| !(c.is_ascii_digit() || c == '.')).filter_map(|s| s.parse::<f64>().ok());
+    (numbers.next().expect("first"), numbers.next().expect("last"))
+}
+
+/// At the trained weights, on a fixed batch of 128 training digits and two
+/// fixed views, the gradient the trainer reports against central differences
+/// of its own loss along the gradient's direction: ∂ℓ/∂v = ‖g‖ for v = g/‖g‖.
+/// A gradient that is wrong where training actually goes (injected: the
+/// invariance gradient halved, which still trains a fine encoder, 0.894 with
+/// 5 labels per class) fails by
+/// far more than the 2 % allowed: 10.67 against 9.18); f32 differences are
+/// good to about 0.1 %.
+fn check_gradient_at(t: &mut Trainer<impl vicreg::nn::Network<Sample = [f32; 64]>, AdamW>, pixels: &[[f32; 64]]) {
+    let x_a: Vec<[f32; 64]> = pixels.to_vec();
+    let x_b: Vec<[f32; 64]> = pixels.iter().map(|p| core::array::from_fn(|j| p[(j + 1) % 64] * 0.9)).collect();
+    t.compute_gradients(&x_a, &x_b).expect("a finite loss");
+    let g: Vec<f32> = t.gradients().to_vec();
+    let norm = g.iter().map(|v| f64::from(*v).powi(2)).sum::<f64>().sqrt();
+    let theta: Vec<f32> = t.parameters().to_vec();
+    let loss_at = |t: &mut Trainer<_, AdamW>, h: f64| {
+        for ((p, th), gi) in t.parameters_mut().iter_mut().zip(&theta).zip(&g) {
+            *p = (f64::from(*th) + h * f64::from(*gi) / norm) as f32;
+        }
+        f64::from(t.compute_gradients(&x_a, &x_b).expect("finite").loss)
+    };
+    let h = 1e-2;
+    let slope = (loss_at(t, h) - loss_at(t, -h)) / (2.0 * h);
+    t.parameters_mut().copy_from_slice(&theta);
+    assert!((slope - norm).abs() <= 0.02 * norm, "directional derivative {slope} against the reported ‖g‖ {norm}");
+}
+
 #[test]
 fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
     let runs: Vec<_> = [0u64, 1].into_iter().map(|s| std::thread::spawn(move || run(s))).collect();
@@ -53,12 +87,21 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
             (row(&stdout, "raw pixels"), row(&stdout, "untrained encoder"), row(&stdout, "VICReg-trained encoder"));
         // The probe itself: raw pixels near the anchor's 0.942.
         assert!(pixels.all > 0.93, "seed {seed}: raw-pixel probe {:.3}", pixels.all);
-        // The anchor, and an improvement over the untrained encoder everywhere.
+        // The anchor, and an improvement over the untrained encoder of the
+        // same seed everywhere. With few labels the improvement must be a
+        // margin, not noise: PyTorch's run gains 0.11–0.13 at 5 and 10 labels
+        // per class; draws of the labelled examples move these columns by
+        // about 0.02. (Injected: a zeroed covariance gradient fails here.)
         assert!(trained.all >= 0.906 && trained.ten >= 0.836, "seed {seed}: {:.3} / {:.3}", trained.all, trained.ten);
+        assert!(trained.all > untrained.all, "seed {seed}: trained did not beat untrained\n{stdout}");
         assert!(
-            trained.all > untrained.all && trained.ten > untrained.ten && trained.five > untrained.five,
-            "seed {seed}: trained did not beat untrained\n{stdout}"
+            trained.ten >= untrained.ten + 0.06 && trained.five >= untrained.five + 0.08,
+            "seed {seed}: the few-label gain is within noise\n{stdout}"
         );
+        // The loss falls: the last epoch's mean at most 80 % of the first's.
+        // (Injected: a zeroed covariance gradient takes it 21.5 → 40.8.)
+        let (first, last) = loss_line(&stdout);
+        assert!(last <= 0.8 * first, "seed {seed}: loss {first} → {last}");
 
         // The artefacts: a checkpoint the same configuration loads, one
         // representation row per image, and a plot.
@@ -74,6 +117,18 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
         let mut t: Box<Digits> = Box::new(Trainer::new(vicreg::TrainerConfig::new(1e-3), AdamW::new(0.0)));
         t.load(&bytes).expect("the saved checkpoint loads");
         assert_eq!(t.steps(), 300 * 12);
+        let digits = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/digits.csv")).unwrap();
+        let pixels: Vec<[f32; 64]> = digits
+            .lines()
+            .skip(1)
+            .filter(|l| l.starts_with("train,"))
+            .take(128)
+            .map(|l| {
+                let v: Vec<f32> = l.split(',').skip(2).map(|p| p.parse::<f32>().unwrap() / 16.0).collect();
+                core::array::from_fn(|j| v[j])
+            })
+            .collect();
+        check_gradient_at(&mut t, &pixels);
         // The saved checkpoint, evaluated again by the job itself, gives the
         // same table row.
         let again = Command::new(env!("CARGO_BIN_EXE_train-digits"))
