@@ -4,6 +4,7 @@
 
 pub mod batches;
 pub mod f64_reference;
+pub mod golden;
 pub mod layers;
 pub mod loss_case;
 pub mod net64;

@@ -21,19 +21,8 @@ fn committed_checkpoint_is_what_pretraining_produces() {
     // arithmetic of training changed: find out which change did it (the
     // tensor named below) before regenerating the file with
     // `cargo run --release -p host-tests --bin adapt -- pretrain examples/sensor-adapt/pretrained.ckpt`.
-    if bytes != PRETRAINED {
-        let values = |b: &[u8]| vicreg::train::checkpoint::payload(b).collect::<Vec<f32>>();
-        let (now, shipped) = (values(&bytes), values(PRETRAINED));
-        let first = sensor_adapt::NETWORK
-            .tensors()
-            .find(|t| now.get(t.range()) != shipped.get(t.range()))
-            .map_or("the header or the running statistics".to_owned(), |t| format!("layer {} {}", t.layer, t.name()));
-        let worst = now.iter().zip(&shipped).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
-        panic!(
-            "pretraining no longer reproduces the shipped checkpoint: first difference in {first}, largest change {worst:e} ({} vs {} bytes)",
-            bytes.len(),
-            PRETRAINED.len()
-        );
+    if let Some(difference) = host_tests::golden::difference(&sensor_adapt::NETWORK, &bytes, PRETRAINED) {
+        panic!("pretraining no longer reproduces the shipped checkpoint: {difference}");
     }
 }
 
