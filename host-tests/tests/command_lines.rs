@@ -3,11 +3,12 @@
 
 use std::process::Command;
 
-const TOOLS: [&str; 4] = [
+const TOOLS: [&str; 5] = [
     env!("CARGO_BIN_EXE_crosscheck"),
     env!("CARGO_BIN_EXE_checkpoint-npy"),
     env!("CARGO_BIN_EXE_checkpoint-safetensors"),
     env!("CARGO_BIN_EXE_memory"),
+    env!("CARGO_BIN_EXE_adapt"),
 ];
 
 #[test]

@@ -7,29 +7,66 @@
 //! optimiser state). `… -- fine-tune CHECKPOINT` runs the firmware's
 //! adaptation on the host and prints its figures.
 
+use clap::{Parser, Subcommand};
 use motion_adapt::watch;
 use sensor_adapt::{Drift, EVAL_SEED, Net, PRETRAIN_STEPS, adapted, evaluate, fine_tune, new_net, pretrain};
 use std::process::ExitCode;
 use vicreg::augment::ViewPair;
 
+/// Pretraining for the firmwares, and host runs of what they do
+#[derive(Parser)]
+#[command(version)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Pretrains the sensor firmware's network and writes its checkpoint
+    Pretrain {
+        /// The checkpoint to write
+        out: String,
+    },
+    /// Runs the sensor firmware's fine-tuning on the host
+    FineTune {
+        /// The pretrained checkpoint
+        checkpoint: String,
+    },
+    /// Encodes the watch firmware's test recordings
+    WatchRecordings {
+        /// The file to write
+        out: String,
+    },
+    /// Pretrains the watch firmware's network and writes its checkpoint
+    WatchPretrain {
+        /// The checkpoint to write
+        out: String,
+    },
+    /// Runs the watch firmware's fine-tuning on the host
+    WatchFineTune {
+        /// The pretrained checkpoint
+        checkpoint: String,
+    },
+}
+
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
     let mut pair = Box::new(ViewPair::new());
-    match args.iter().map(String::as_str).collect::<Vec<_>>().as_slice() {
-        ["pretrain", out] => {
+    match Cli::parse().command {
+        Command::Pretrain { out } => {
             let mut n: Box<Net> = Box::new(new_net(0.01, PRETRAIN_STEPS));
             let failed = pretrain(&mut n, &mut pair);
             let mut bytes = vec![0u8; Net::checkpoint_bytes(false)];
             n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
-            std::fs::write(out, &bytes).expect("checkpoint written");
+            std::fs::write(&out, &bytes).expect("checkpoint written");
             println!("pretrained {PRETRAIN_STEPS} steps ({failed} failed); {} bytes to {out}", bytes.len());
             for (name, drift) in [("undrifted", Drift::NONE), ("drifted", Drift::DEVICE)] {
                 println!("{name}: {:?}", evaluate(&mut n, &mut pair, drift, EVAL_SEED).expect("finite"));
             }
             ExitCode::SUCCESS
         }
-        ["fine-tune", checkpoint] => {
-            let bytes = std::fs::read(checkpoint).expect("checkpoint readable");
+        Command::FineTune { checkpoint } => {
+            let bytes = std::fs::read(&checkpoint).expect("checkpoint readable");
             let mut n: Box<Net> = Box::new(new_net(0.02, sensor_adapt::FINE_TUNE_STEPS));
             n.load(&bytes).expect("a valid checkpoint");
             let before = evaluate(&mut n, &mut pair, Drift::DEVICE, EVAL_SEED).expect("finite");
@@ -41,23 +78,23 @@ fn main() -> ExitCode {
             );
             ExitCode::SUCCESS
         }
-        ["watch-recordings", out] => {
+        Command::WatchRecordings { out } => {
             let bytes = host_tests::watch::encoded(false).expect("the shipped data loads");
-            std::fs::write(out, &bytes).expect("recordings written");
+            std::fs::write(&out, &bytes).expect("recordings written");
             println!("{} test recordings, {} bytes, to {out}", bytes.len() / watch::RECORD_BYTES, bytes.len());
             ExitCode::SUCCESS
         }
-        ["watch-pretrain", out] => {
+        Command::WatchPretrain { out } => {
             let mut n: Box<watch::Net> = Box::new(watch::new_net(0.01, watch::PRETRAIN_STEPS));
             let failed = host_tests::watch::pretrain(&mut n).expect("the shipped data loads");
             let mut bytes = vec![0u8; watch::Net::checkpoint_bytes(false)];
             n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
-            std::fs::write(out, &bytes).expect("checkpoint written");
+            std::fs::write(&out, &bytes).expect("checkpoint written");
             println!("pretrained {} steps ({failed} failed); {} bytes to {out}", watch::PRETRAIN_STEPS, bytes.len());
             ExitCode::SUCCESS
         }
-        ["watch-fine-tune", checkpoint] => {
-            let bytes = std::fs::read(checkpoint).expect("checkpoint readable");
+        Command::WatchFineTune { checkpoint } => {
+            let bytes = std::fs::read(&checkpoint).expect("checkpoint readable");
             let mut n: Box<watch::Net> = Box::new(watch::new_net(0.02, watch::FINE_TUNE_STEPS));
             n.load(&bytes).expect("a valid checkpoint");
             let data = host_tests::watch::encoded(false).expect("the shipped data loads");
@@ -75,12 +112,6 @@ fn main() -> ExitCode {
                 watch::adapted(&before, &after)
             );
             ExitCode::SUCCESS
-        }
-        _ => {
-            eprintln!(
-                "usage: adapt pretrain OUT | adapt fine-tune CHECKPOINT | adapt watch-recordings OUT | adapt watch-pretrain OUT | adapt watch-fine-tune CHECKPOINT"
-            );
-            ExitCode::from(2)
         }
     }
 }
