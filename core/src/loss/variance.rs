@@ -32,14 +32,20 @@ pub(crate) fn variance(var: &[f32], config: &Config) -> f32 {
 /// Writes μ·∂v/∂zᵢⱼ / Z_c,ij (a per-column weight, so the gradient is
 /// Z_c ⊙ weights row by row) into `weights`.
 pub(crate) fn variance_weights(var: &[f32], n: usize, config: &Config, weights: &mut [f32]) {
-    let d = var.len();
+    let scale = weight_scale(var.len(), n, config);
     for (w, &v) in weights.iter_mut().zip(var) {
-        *w = weight(v, d, n, config);
+        *w = weight(v, scale, config);
     }
 }
 
-/// μ·∂v/∂zᵢⱼ / Z_c,ij for a column of variance `var` among d, over n rows.
-pub(crate) fn weight(var: f32, d: usize, n: usize, config: &Config) -> f32 {
+/// −μ/(2·d·(n − 1)): the factor of every column's weight.
+pub(crate) fn weight_scale(d: usize, n: usize, config: &Config) -> f32 {
+    -config.std_coeff / (2.0 * d as f32 * (n - 1) as f32)
+}
+
+/// μ·∂v/∂zᵢⱼ / Z_c,ij for a column of variance `var`, given
+/// [`weight_scale`].
+pub(crate) fn weight(var: f32, scale: f32, config: &Config) -> f32 {
     let s = libm::sqrtf(var + config.eps);
-    if s < config.gamma { -config.std_coeff / (2.0 * d as f32 * (n - 1) as f32) / s } else { 0.0 }
+    if s < config.gamma { scale / s } else { 0.0 }
 }

@@ -275,20 +275,47 @@ pub(crate) fn backward_map(
     if channels == 0 || length == 0 {
         return;
     }
-    sum_dy.fill(0.0);
-    sum_dy_xhat.fill(0.0);
-    sums(x_hat, length, dy, sum_dy, sum_dy_xhat);
-    apply_sums(x_hat, length, gamma, inv_std, dy, sum_dy, sum_dy_xhat, x_hat.len() / channels);
+    let inv_count = channels as f32 / x_hat.len() as f32;
+    // Channel by channel, the sums and then their use: one pass of each over
+    // the channel's values while they are fresh.
+    for c in 0..channels {
+        let (s, sx) = channel_sums(x_hat, length, dy, channels, c);
+        (sum_dy[c], sum_dy_xhat[c]) = (s, sx);
+        apply_channel(x_hat, length, dy, channels, c, gamma[c] * inv_std[c], (s, sx), inv_count);
+    }
     if let Some((g_gamma, g_beta)) = grads {
         lanes::add_assign(Lanes::Scalar, g_gamma, sum_dy_xhat);
         lanes::add_assign(Lanes::Scalar, g_beta, sum_dy);
     }
 }
 
-/// The rows of an n×(C·T) batch (T = 1 for features) as (channel, its T
-/// values) pairs.
-fn by_channel(x: &[f32], channels: usize, length: usize) -> impl Iterator<Item = (usize, &[f32])> {
-    x.chunks_exact(channels * length).flat_map(move |row| row.chunks_exact(length).enumerate())
+/// Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂ over channel `c`'s values.
+fn channel_sums(x_hat: &[f32], length: usize, dy: &[f32], channels: usize, c: usize) -> (f32, f32) {
+    let (mut s, mut sx) = (0.0, 0.0);
+    for (gs, xs) in channel(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
+        s += gs.iter().sum::<f32>();
+        sx += gs.iter().zip(xs).map(|(g, x)| g * x).sum::<f32>();
+    }
+    (s, sx)
+}
+
+/// dy ← k·(dy − s/m − x̂·sx/m) over channel `c`'s values, 1/m = `inv_count`.
+#[allow(clippy::too_many_arguments)]
+fn apply_channel(
+    x_hat: &[f32],
+    length: usize,
+    dy: &mut [f32],
+    channels: usize,
+    c: usize,
+    k: f32,
+    (s, sx): (f32, f32),
+    inv_count: f32,
+) {
+    for (gs, xs) in channel_mut(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
+        for (g, x) in gs.iter_mut().zip(xs) {
+            *g = k * (*g - inv_count * s - x * inv_count * sx);
+        }
+    }
 }
 
 /// Adds this batch's Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂ per channel to `sum_dy` and
@@ -298,9 +325,10 @@ pub(crate) fn sums(x_hat: &[f32], length: usize, dy: &[f32], sum_dy: &mut [f32],
     if channels == 0 || length == 0 {
         return;
     }
-    for ((c, gs), (_, xs)) in by_channel(dy, channels, length).zip(by_channel(x_hat, channels, length)) {
-        sum_dy[c] += gs.iter().sum::<f32>();
-        sum_dy_xhat[c] += gs.iter().zip(xs).map(|(g, x)| g * x).sum::<f32>();
+    for c in 0..channels {
+        let (s, sx) = channel_sums(x_hat, length, dy, channels, c);
+        sum_dy[c] += s;
+        sum_dy_xhat[c] += sx;
     }
 }
 
@@ -323,15 +351,9 @@ pub(crate) fn apply_sums(
         return;
     }
     let inv_count = 1.0 / count as f32;
-    let rows = dy.chunks_exact_mut(channels * length).zip(x_hat.chunks_exact(channels * length));
-    for (g_row, x_row) in rows {
-        for (c, (gs, xs)) in g_row.chunks_exact_mut(length).zip(x_row.chunks_exact(length)).enumerate() {
-            let (k, s, sx) = (gamma[c] * inv_std[c], sum_dy[c], sum_dy_xhat[c]);
-            for (g, x) in gs.iter_mut().zip(xs) {
-                // The order of `backward`'s, so both round alike.
-                *g = k * (*g - inv_count * s - x * inv_count * sx);
-            }
-        }
+    for c in 0..channels {
+        let k = gamma[c] * inv_std[c];
+        apply_channel(x_hat, length, dy, channels, c, k, (sum_dy[c], sum_dy_xhat[c]), inv_count);
     }
 }
 

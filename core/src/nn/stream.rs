@@ -9,7 +9,7 @@ use super::batch_norm;
 use super::kinds::KindSet;
 use super::layer::Layer;
 use super::net::{Place, Sizes};
-use super::siamese::{Norms, Pass, Regions, Siamese, Span};
+use super::siamese::{Given, Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, covariance, moments, variance};
@@ -366,8 +366,16 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         };
         let mut sound = true;
         for ((act, x), v) in r.views.iter_mut().zip([x_a, x_b]).zip(&views) {
-            sound &=
-                siamese.forward(lanes, norm, Norms::Given(&*v.norms, &*v.norm_lo), params, x, rows, act, (0, until));
+            sound &= siamese.forward::<true>(
+                lanes,
+                norm,
+                (None, Some(Given { stats: &*v.norms, lo: &*v.norm_lo })),
+                params,
+                x,
+                rows,
+                act,
+                (0, until),
+            );
         }
         if !sound {
             return Err(Error::NonFiniteResult);
@@ -458,7 +466,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 lanes::mul_acc(lanes, g, row, v.weights);
             }
             let span = Span { stop, grads: (grads_from, grads_until), global: Some((v.sums, total)) };
-            siamese.backward(lanes, pass.frozen, params, grads, x, rows, acts, dz, &mut rest, span);
+            siamese.backward::<true>(lanes, pass.frozen, params, grads, x, rows, acts, dz, &mut rest, span);
         }
     }
 
@@ -518,8 +526,9 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                         v.comoment[j * d + j] = 0.0;
                     }
                     var_term += variance::variance(v.weights, config);
+                    let scale = variance::weight_scale(d, n, config);
                     for w in v.weights.iter_mut() {
-                        *w = variance::weight(*w, d, n, config);
+                        *w = variance::weight(*w, scale, config);
                     }
                 }
                 let invariance = head[INVARIANCE] / (n * d) as f32;
