@@ -2,6 +2,7 @@
 //! ticks and numbers on both axes and a legend, and representations
 //! projected to their first two principal components, coloured by label.
 
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use std::path::Path;
 
@@ -21,6 +22,26 @@ const PALETTE: [RGBColor; 10] = [
 
 fn failed(what: &str, path: &Path, e: impl std::fmt::Display) -> String {
     format!("{what} {}: {e}", path.display())
+}
+
+/// A chart of two f64 axes on an SVG.
+type Chart<'a, 'b> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+/// What drawing on an SVG can fail with.
+type Failure = DrawingAreaErrorKind<std::io::Error>;
+
+/// Both axes with ticks, numbers and their titles; no inner grid.
+fn axes(chart: &mut Chart<'_, '_>, (x, y): (&str, &str)) -> Result<(), Failure> {
+    chart.configure_mesh().x_desc(x).y_desc(y).light_line_style(WHITE.mix(0.0)).draw()
+}
+
+/// The legend, in the upper right corner.
+fn legend<'b>(chart: &mut Chart<'b, 'b>) -> Result<(), Failure> {
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK)
+        .draw()
 }
 
 /// Draws named series (one value per epoch, epoch 1 first) on one chart:
@@ -43,13 +64,7 @@ pub fn loss_curves(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Resul
         .y_label_area_size(64)
         .build_cartesian_2d(1f64..epochs.max(2) as f64, lo..hi)
         .map_err(|e| failed("--plot", path, e))?;
-    chart
-        .configure_mesh()
-        .x_desc("epoch")
-        .y_desc("mean over the epoch's steps")
-        .light_line_style(WHITE.mix(0.0))
-        .draw()
-        .map_err(|e| failed("--plot", path, e))?;
+    axes(&mut chart, ("epoch", "mean over the epoch's steps")).map_err(|e| failed("--plot", path, e))?;
     for (k, (name, values)) in series.iter().enumerate() {
         let colour = PALETTE[k % PALETTE.len()];
         let points = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| ((i + 1) as f64, *v));
@@ -59,13 +74,7 @@ pub fn loss_curves(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Resul
             .label(*name)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .background_style(WHITE.mix(0.9))
-        .border_style(BLACK)
-        .draw()
-        .map_err(|e| failed("--plot", path, e))?;
+    legend(&mut chart).map_err(|e| failed("--plot", path, e))?;
     root.present().map_err(|e| failed("--plot", path, e))
 }
 
@@ -98,12 +107,7 @@ pub fn projections(path: &Path, title: &str, panels: &[Panel<'_>], names: &[&str
             .y_label_area_size(52)
             .build_cartesian_2d(bound(0), bound(1))
             .map_err(|e| failed("--projection", path, e))?;
-        chart
-            .configure_mesh()
-            .x_desc("principal component 1")
-            .y_desc("principal component 2")
-            .light_line_style(WHITE.mix(0.0))
-            .draw()
+        axes(&mut chart, ("principal component 1", "principal component 2"))
             .map_err(|e| failed("--projection", path, e))?;
         for (label, name) in names.iter().enumerate() {
             let colour = PALETTE[label % PALETTE.len()];
@@ -114,13 +118,7 @@ pub fn projections(path: &Path, title: &str, panels: &[Panel<'_>], names: &[&str
                 .label(*name)
                 .legend(move |(x, y)| Circle::new((x + 6, y), 4, colour.filled()));
         }
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::UpperRight)
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK)
-            .draw()
-            .map_err(|e| failed("--projection", path, e))?;
+        legend(&mut chart).map_err(|e| failed("--projection", path, e))?;
     }
     root.present().map_err(|e| failed("--projection", path, e))
 }
