@@ -131,3 +131,58 @@ where
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::parallel_gradients;
+    use super::vec;
+    use crate::Pcg32;
+    use crate::error::Error;
+    use crate::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese};
+
+    const NET: Net = Net::new(
+        Shape::Flat(3),
+        &[Layer::linear(5), Layer::ReLU, Layer::linear(4)],
+        &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(5).without_bias()],
+    );
+    const N: usize = 23;
+
+    fn fill(first: usize, a: &mut [f32], b: &mut [f32]) {
+        for (i, (a, b)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+            let k = (first * 3 + i) as f32;
+            (*a, *b) = (libm::sinf(k * 0.71) + 0.3, libm::sinf(k * 0.71) + 0.2 * libm::cosf(k * 1.9));
+        }
+    }
+
+    #[test]
+    fn threads_give_the_full_batch_gradients_and_refuse_too_few_rows() {
+        let mut places = vec![Place::EMPTY; NET.depth()];
+        let full = Siamese::<AllKinds>::new(&NET, N, &mut places).unwrap();
+        let sizes = full.layout().sizes;
+        let (mut params, mut running) = (vec![0.0; sizes.parameters], vec![0.0; sizes.running]);
+        full.init(&mut params, &mut running, &mut Pcg32::new(9)).unwrap();
+        let (mut x_a, mut x_b) = (vec![0.0; N * 3], vec![0.0; N * 3]);
+        fill(0, &mut x_a, &mut x_b);
+        let mut expected = vec![0.0; sizes.parameters];
+        let mut ws = vec![0.0; sizes.workspace];
+        let pass = Pass::default();
+        let terms = full.compute_gradients(&pass, &params, &mut expected, &mut ws, &x_a, &x_b).unwrap();
+        let scale = expected.iter().fold(1e-3f32, |m, g| m.max(g.abs()));
+
+        let mut micro_places = vec![Place::EMPTY; NET.depth()];
+        let micro = Siamese::<AllKinds>::new(&NET, 4, &mut micro_places).unwrap();
+        for threads in [1, 2, 3] {
+            let mut grads = vec![0.0; sizes.parameters];
+            let got = parallel_gradients(&micro, &pass, &params, &mut grads, N, threads, fill).unwrap();
+            assert!((got.loss - terms.loss).abs() <= 1e-4 * terms.loss, "{threads} threads: {got:?} {terms:?}");
+            for (g, e) in grads.iter().zip(&expected) {
+                assert!((g - e).abs() <= 1e-4 * scale, "{threads} threads: gradient {g} against {e}");
+            }
+        }
+        let mut grads = vec![0.0; sizes.parameters];
+        assert_eq!(parallel_gradients(&micro, &pass, &params, &mut grads, 3, 4, fill), Err(Error::TooFewRows { n: 3 }));
+        assert_eq!(parallel_gradients(&micro, &pass, &params, &mut grads, 1, 1, fill), Err(Error::TooFewRows { n: 1 }));
+        assert!(parallel_gradients(&micro, &pass, &params, &mut grads, 2, 2, fill).is_ok());
+        assert_eq!(parallel_gradients(&micro, &pass, &params, &mut grads[..3], N, 2, fill), Err(Error::ShapeMismatch));
+    }
+}
