@@ -213,8 +213,8 @@ mod tests {
         assert!((f64::from(m[1]) - cross).abs() < 1e-3 * var0, "{} against {cross}", m[1]);
         assert!((f64::from(m[0]) - var0).abs() < 1e-3 * var0, "{} against {var0}", m[0]);
         // A shift by another shard's mean of no rows changes nothing either.
-        let mut delta = [1.0f32, 2.0];
-        shift(Lanes::Wide, 600, (&mut mean, &mut lo), &mut m, 0, &mut delta);
+        let delta = [1.0f32, 2.0];
+        shift(Lanes::Wide, 600, (&mut mean, &mut lo), &mut m, 0, &delta);
         assert_eq!((mean, lo, m), before);
     }
 }
