@@ -83,7 +83,7 @@ where
     let mut shard_grads: Vec<Vec<f32>> = (0..threads).map(|_| vec![0.0; sizes.parameters]).collect();
     let mut workspaces: Vec<Vec<f32>> = (0..threads).map(|_| vec![0.0; sizes.workspace + 2 * batch * input]).collect();
     let fill = &fill;
-    loop {
+    for _ in 0..siamese.net().stream_stages() {
         // Each shard streams its rows on its own thread and encodes what it
         // absorbed; threads are joined at the end of every stage.
         let encoded: Vec<Result<Vec<u8>, Error>> = std::thread::scope(|scope| {
@@ -130,6 +130,7 @@ where
             return if grads.iter().all(|g| g.is_finite()) { Ok(terms) } else { Err(Error::NonFiniteResult) };
         }
     }
+    Err(Error::ShapeMismatch)
 }
 
 #[cfg(test)]

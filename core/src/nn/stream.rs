@@ -583,7 +583,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         }
         grads.fill(0.0);
         self.begin(0)?;
-        loop {
+        for _ in 0..self.stages() {
             for first in (0..n).step_by(batch) {
                 let rows = batch.min(n - first);
                 let (x_a, x_b) = (&mut x_a[..rows * input], &mut x_b[..rows * input]);
@@ -594,6 +594,9 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 return if grads.iter().all(|g| g.is_finite()) { Ok(terms) } else { Err(Error::NonFiniteResult) };
             }
         }
+        // The last stage returns the terms: a state that did not reach it was
+        // changed behind the stream's back.
+        Err(Error::ShapeMismatch)
     }
 
     /// Folds the finished batch's BatchNorm statistics (both views) into the
