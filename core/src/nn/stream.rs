@@ -830,10 +830,10 @@ mod tests {
         let mut params = [0.0f32; FULL.parameters];
         let mut running = [0.0f32; FULL.running];
         full.init(&mut params, &mut running, &mut Pcg32::new(5)).unwrap();
-        let mut ws = [0.0f32; FULL.workspace];
+        let mut full_ws = [0.0f32; FULL.workspace];
         let mut expected = [0.0f32; FULL.parameters];
         let pass = Pass::default();
-        let terms = full.compute_gradients(&pass, &params, &mut expected, &mut ws, &x_a, &x_b).unwrap();
+        let terms = full.compute_gradients(&pass, &params, &mut expected, &mut full_ws, &x_a, &x_b).unwrap();
         let scale = expected.iter().fold(1e-3f32, |m, g| m.max(g.abs()));
 
         let mut micro_places = [Place::EMPTY; 9];
@@ -857,6 +857,23 @@ mod tests {
             for (g, e) in grads.iter().zip(&expected) {
                 assert!((g - e).abs() <= 1e-4 * scale, "{rows}: gradient {g} against {e}");
             }
+            // The running statistics fold in the whole batch's, as a full
+            // batch's step folds in its own (both BatchNorm layers, both
+            // views, unbiased variance over n·T values).
+            let norm = Pass::default().norm;
+            let (mut want, mut have) = (running, running);
+            assert!(full.update_running(norm, &full_ws, N, &mut want, true));
+            assert!(!stream.update_running(norm, &mut have[..3], true), "a short buffer is refused");
+            assert!(stream.update_running(norm, &mut have, false));
+            assert!(
+                have.iter().zip(&running).all(|(h, r)| h.to_bits() == r.to_bits()),
+                "nothing is written without commit"
+            );
+            assert!(stream.update_running(norm, &mut have, true));
+            for (h, w) in have.iter().zip(&want) {
+                assert!((h - w).abs() <= 1e-4 * w.abs().max(1.0), "{rows}: running statistic {h} against {w}");
+            }
+            assert!(have.iter().zip(&running).any(|(h, r)| h.to_bits() != r.to_bits()), "the statistics moved");
         }
     }
 
@@ -895,5 +912,33 @@ mod tests {
         // Merging its own encoding doubles the rows.
         stream.merge(Lanes::Wide, &bytes[..len]).unwrap();
         assert_eq!(stream.rows(), 6);
+        // Every refusal says what it is.
+        let mut text = [0u8; 96];
+        for e in [StreamError::Magic, StreamError::Corrupt, StreamError::Version { found: 9 }] {
+            let mut w = Writer { out: &mut text, len: 0 };
+            core::fmt::write(&mut w, format_args!("{e}")).unwrap();
+            assert!(w.len > 10, "{e:?} has no message");
+        }
+        // A state whose stage is not one of the network's is refused.
+        state[2] = 99.0;
+        assert_eq!(Stream::resume(&micro, &mut state).err(), Some(Error::ShapeMismatch));
+        state[2] = 1.0;
+        assert!(Stream::resume(&micro, &mut state).is_ok());
+        assert_eq!(Stream::resume(&micro, &mut state[..10]).err(), Some(Error::ShapeMismatch));
+    }
+
+    /// Formats into a byte buffer (no `alloc` in the core's tests).
+    struct Writer<'b> {
+        out: &'b mut [u8],
+        len: usize,
+    }
+
+    impl core::fmt::Write for Writer<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = (self.len + s.len()).min(self.out.len());
+            self.out[self.len..end].copy_from_slice(&s.as_bytes()[..end - self.len]);
+            self.len += s.len();
+            Ok(())
+        }
     }
 }
