@@ -135,14 +135,14 @@ mod tests {
         // 1 + 2⁻³⁰ is not an f32: hi keeps 1, lo the remainder. (2⁻³⁰ by a
         // division, which is exact, not `powi`, which Miri models as
         // inexact.)
-        const TINY: f32 = 1.0 / 1_073_741_824.0;
-        let (mut hi, mut lo) = (1.0f32, TINY);
+        let tiny: f32 = 1.0 / 1_073_741_824.0;
+        let (mut hi, mut lo) = (1.0f32, tiny);
         settle(&mut hi, &mut lo);
-        assert_eq!((hi, lo), (1.0, TINY));
+        assert_eq!((hi, lo), (1.0, tiny));
         // Already settled the other way round: the sum moves to hi.
-        let (mut hi, mut lo) = (TINY, 1.0f32);
+        let (mut hi, mut lo) = (tiny, 1.0f32);
         settle(&mut hi, &mut lo);
-        assert_eq!(f64::from(hi) + f64::from(lo), 1.0 + f64::from(TINY));
+        assert_eq!(f64::from(hi) + f64::from(lo), 1.0 + f64::from(tiny));
         assert_eq!(hi, 1.0);
     }
 
