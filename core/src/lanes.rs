@@ -401,6 +401,126 @@ mod tests {
         core::array::from_fn(|i| if i < len { (i as f32 * k).sin() } else { 0.0 })
     }
 
+    /// Whether `got` is `want` (computed in f64) to f32 rounding of a sum
+    /// whose terms have absolute values adding to `scale`.
+    fn agrees(got: f32, want: f64, scale: f64) -> bool {
+        (f64::from(got) - want).abs() <= 1e-5 * (1.0 + scale)
+    }
+
+    const LANES: [Lanes; 2] = [Lanes::Scalar, Lanes::Wide];
+
+    // Each primitive against a plain f64 loop written here, for both lanes
+    // and every tail length: comparing the two lanes with each other alone
+    // would pass a mistake they share (a primitive returning 0, a tile that
+    // is never written).
+    #[test]
+    fn reductions_and_updates_match_plain_sums() {
+        for lanes in LANES {
+            for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 25, 39] {
+                let (x, y) = (&ramp(len, 0.7)[..len], &ramp(len, 1.3)[..len]);
+                let w = [x, y, &ramp(len, 2.1)[..len], &ramp(len, 0.3)[..len]];
+                let sum = |f: &dyn Fn(usize) -> f64| (0..len).map(f).sum::<f64>();
+                let (xd, yd) = (|i: usize| f64::from(x[i]), |i: usize| f64::from(y[i]));
+
+                let scale = sum(&|i| (xd(i) * yd(i)).abs());
+                assert!(agrees(dot(lanes, x, y), sum(&|i| xd(i) * yd(i)), scale), "dot {lanes:?} {len}");
+                let ssd = sum(&|i| (xd(i) - yd(i)) * (xd(i) - yd(i)));
+                assert!(agrees(sum_sq_diff(lanes, x, y), ssd, ssd), "sum_sq_diff {lanes:?} {len}");
+                let four = dot4(lanes, x, w);
+                for (r, got) in four.iter().enumerate() {
+                    let want = sum(&|i| xd(i) * f64::from(w[r][i]));
+                    assert!(agrees(*got, want, scale + sum(&|i| xd(i).abs())), "dot4 row {r} {lanes:?} {len}");
+                }
+
+                // y₀ = x; y₀ += 0.5·y; += Σ a_r·w_r; += x ⊙ y; then out = 1.5·(y₁ − y) + y.
+                let a = [1.0f32, -2.0, 0.25, 3.0];
+                let mut out = [0.0f32; 40];
+                let out = &mut out[..len];
+                out.copy_from_slice(x);
+                axpy(lanes, 0.5, y, out);
+                for i in 0..len {
+                    let want = xd(i) + 0.5 * yd(i);
+                    assert!(agrees(out[i], want, want.abs()), "axpy {lanes:?} {len} [{i}]");
+                }
+                axpy4(lanes, a, w, out);
+                mul_acc(lanes, out, x, y);
+                let mut expected = [0.0f64; 40];
+                for i in 0..len {
+                    let rows: f64 = (0..4).map(|r| f64::from(a[r]) * f64::from(w[r][i])).sum();
+                    expected[i] = xd(i) + 0.5 * yd(i) + rows + xd(i) * yd(i);
+                    assert!(agrees(out[i], expected[i], 8.0), "axpy4 and mul_acc {lanes:?} {len} [{i}]");
+                }
+                let before: [f32; 40] = core::array::from_fn(|i| out.get(i).copied().unwrap_or(0.0));
+                scaled_diff_into(lanes, out, 1.5, &before[..len], y);
+                add_assign(lanes, out, y);
+                for i in 0..len {
+                    let want = 1.5 * (f64::from(before[i]) - yd(i)) + yd(i);
+                    assert!(agrees(out[i], want, 16.0), "scaled_diff_into and add_assign {lanes:?} {len} [{i}]");
+                }
+            }
+        }
+    }
+
+    /// A deterministic n×d matrix with no two equal entries.
+    fn matrix(rows: usize, cols: usize, k: f32) -> [f32; 160] {
+        core::array::from_fn(|i| if i < rows * cols { (i as f32 * k + 0.3).sin() } else { 0.0 })
+    }
+
+    #[test]
+    fn tiled_gram_accumulates_the_upper_triangle_of_z_transpose_z() {
+        let n = 5;
+        // Every tile shape: fewer than eight columns, whole and partial
+        // blocks of eight and sixteen, row groups of four and the rest.
+        for d in [1, 2, 5, 8, 9, 13, 16, 17, 24, 25, 31] {
+            let z = &matrix(n, d, 0.37)[..n * d];
+            // C starts from values of its own, which the product adds to.
+            let mut c = [0.0f32; 31 * 31];
+            let c = &mut c[..d * d];
+            for (i, v) in c.iter_mut().enumerate() {
+                *v = (i % 7) as f32 - 3.0;
+            }
+            gram_upper_tiled(z, d, c);
+            for j in 0..d {
+                for k in j..d {
+                    let terms = |f: &dyn Fn(f64) -> f64| {
+                        (0..n).map(|i| f(f64::from(z[i * d + j]) * f64::from(z[i * d + k]))).sum::<f64>()
+                    };
+                    let want = ((j * d + k) % 7) as f64 - 3.0 + terms(&|t| t);
+                    assert!(agrees(c[j * d + k], want, 3.0 + terms(&f64::abs)), "d {d}: C[{j}][{k}]");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn matrix_product_accumulates_s_times_a_b() {
+        let s = -0.75;
+        for lanes in LANES {
+            for (rows, m) in [(1, 1), (1, 4), (4, 3), (5, 5), (6, 2), (2, 0)] {
+                for k in [0, 1, 7, 8, 9, 16, 17, 25] {
+                    let a = &matrix(rows, m, 0.61)[..rows * m];
+                    let b = &matrix(m, k, 0.29)[..m * k];
+                    let mut out = [0.0f32; 6 * 25];
+                    let out = &mut out[..rows * k];
+                    for (i, v) in out.iter_mut().enumerate() {
+                        *v = (i % 5) as f32 * 0.5;
+                    }
+                    matmul_acc(lanes, s, a, m, b, out);
+                    for i in 0..rows {
+                        for c in 0..k {
+                            let terms = (0..m).map(|j| f64::from(a[i * m + j]) * f64::from(b[j * k + c]));
+                            let want = ((i * k + c) % 5) as f64 * 0.5 + f64::from(s) * terms.sum::<f64>();
+                            assert!(
+                                agrees(out[i * k + c], want, 2.0 + m as f64),
+                                "{lanes:?} {rows}×{m}·{m}×{k} [{i}][{c}]"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     #[test]
     fn wide_primitives_match_scalar_for_every_tail_length() {
         for len in 0..40 {
