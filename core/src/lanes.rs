@@ -414,6 +414,7 @@ mod tests {
     // would pass a mistake they share (a primitive returning 0, a tile that
     // is never written).
     #[test]
+    #[allow(clippy::needless_range_loop)] // x, y, w, out and the f64 sums in step
     fn reductions_and_updates_match_plain_sums() {
         for lanes in LANES {
             for len in [0, 1, 3, 7, 8, 9, 15, 16, 17, 25, 39] {
