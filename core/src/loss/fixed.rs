@@ -136,3 +136,58 @@ impl<const N: usize, const D: usize, const S: usize> VicregLoss<N, D, S> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::loss::objective::tests::sample_views;
+    use crate::loss::objective::{CovarianceSide, loss_and_gradients};
+    use crate::{Lanes, Views};
+
+    const D: usize = 9;
+
+    fn rows(flat: &[f32]) -> [[f32; D]; 4] {
+        core::array::from_fn(|i| core::array::from_fn(|j| flat[i * D + j]))
+    }
+
+    // The fixed-capacity value gives what the slice functions give (checked
+    // against the definition in `objective`) for the configuration and
+    // options it was last set to.
+    #[test]
+    fn the_fixed_capacity_loss_is_the_slice_loss_with_its_settings() {
+        let (a, b) = sample_views::<36>(4, D);
+        let (ra, rb) = (rows(&a), rows(&b));
+        let mut vicreg = VicregLoss::<6, D, D>::new(Config::DEFAULT, Options::default());
+        let config = Config { sim_coeff: 1.5, std_coeff: 4.0, cov_coeff: 0.25, gamma: 0.8, eps: 1e-3 };
+        let options = Options { side: CovarianceSide::BatchSide, lanes: Lanes::Scalar };
+        vicreg.set_config(config);
+        vicreg.set_options(options);
+        assert_eq!((vicreg.config(), vicreg.options()), (&config, options));
+
+        let (mut ga, mut gb) = ([[0.0f32; D]; 4], [[0.0f32; D]; 4]);
+        let got = vicreg.loss_and_gradients(&ra, &rb, &mut ga, &mut gb).unwrap();
+        let (mut wa, mut wb) = ([0.0f32; 36], [0.0f32; 36]);
+        let mut scratch = [0.0f32; 4 * D + 3 * D + D * D];
+        let views = Views::new(&a, &b, D).unwrap();
+        let want = loss_and_gradients(views, &config, options, &mut scratch, &mut wa, &mut wb).unwrap();
+        assert_eq!(got, want);
+        assert_eq!((ga.as_flattened(), gb.as_flattened()), (&wa[..], &wb[..]));
+        assert_eq!(vicreg.loss(&ra, &rb), Ok(want));
+        assert_ne!(want, VicregLoss::<6, D, D>::new(Config::DEFAULT, options).loss(&ra, &rb).unwrap());
+    }
+
+    #[test]
+    fn the_fixed_capacity_loss_refuses_what_does_not_fit() {
+        let mut vicreg = VicregLoss::<3, D, D>::new(Config::DEFAULT, Options::default());
+        let (a, b) = sample_views::<36>(4, D);
+        let (ra, rb) = (rows(&a), rows(&b));
+        assert_eq!(vicreg.loss(&ra, &rb), Err(Error::TooManyRows { n: 4, capacity: 3 }));
+        let (mut ga, mut gb) = ([[0.0f32; D]; 3], [[0.0f32; D]; 3]);
+        assert_eq!(vicreg.loss(&ra[..3], &rb[..3]).map(|_| ()), Ok(()));
+        assert_eq!(vicreg.loss_and_gradients(&ra[..3], &rb[..3], &mut ga[..2], &mut gb), Err(Error::ShapeMismatch));
+        assert_eq!(vicreg.loss_and_gradients(&ra[..3], &rb[..3], &mut ga, &mut gb[..2]), Err(Error::ShapeMismatch));
+        assert_eq!(vicreg.loss_and_gradients(&ra[..3], &rb[..2], &mut ga, &mut gb), Err(Error::ShapeMismatch));
+        assert_eq!(vicreg.loss_and_gradients(&ra[..3], &rb[..3], &mut ga, &mut gb).map(|_| ()), Ok(()));
+        const { assert!(VicregLoss::<3, D, D>::MEMORY_BYTES >= 4 * (3 * D + 3 * D + D * D)) };
+    }
+}

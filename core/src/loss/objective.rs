@@ -400,8 +400,133 @@ pub(crate) fn compute_in<S: Sides>(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
+    //! The loss against its definition written out plainly in f64 (the crate
+    //! documentation's formulas, nothing shared with the code under test),
+    //! and the gradients against that definition's central differences.
+
     use super::*;
+
+    /// Terms (invariance, variance, covariance) of the definition, in f64,
+    /// for n×d views.
+    fn definition(a: &[f64], b: &[f64], d: usize, c: &Config) -> [f64; 3] {
+        let n = a.len() / d;
+        let inv = a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum::<f64>() / (n * d) as f64;
+        let (gamma, eps) = (f64::from(c.gamma), f64::from(c.eps));
+        let (mut var, mut cov) = (0.0, 0.0);
+        for z in [a, b] {
+            let mean = |j: usize| (0..n).map(|i| z[i * d + j]).sum::<f64>() / n as f64;
+            let cov_jk = |j: usize, k: usize| {
+                let (mj, mk) = (mean(j), mean(k));
+                (0..n).map(|i| (z[i * d + j] - mj) * (z[i * d + k] - mk)).sum::<f64>() / (n - 1) as f64
+            };
+            for j in 0..d {
+                var += (gamma - (cov_jk(j, j) + eps).sqrt()).max(0.0) / (2 * d) as f64;
+                for k in (0..d).filter(|&k| k != j) {
+                    cov += cov_jk(j, k) * cov_jk(j, k) / d as f64;
+                }
+            }
+        }
+        [inv, var, cov]
+    }
+
+    fn weighted(t: [f64; 3], c: &Config) -> f64 {
+        f64::from(c.sim_coeff) * t[0] + f64::from(c.std_coeff) * t[1] + f64::from(c.cov_coeff) * t[2]
+    }
+
+    /// Views whose columns spread from 0.3 to about 2.3: the variance hinge
+    /// is active for the first columns and not for the rest, none near γ = 1.
+    pub(crate) fn sample_views<const L: usize>(n: usize, d: usize) -> ([f32; L], [f32; L]) {
+        let value = |i: usize, k: f32| {
+            let j = i % d;
+            let spread = 0.3 + 2.0 * j as f32 / d as f32 + if j >= d / 3 { 0.5 } else { 0.0 };
+            spread * ((i as f32 * k + 0.4).sin() + 0.2 * (i as f32 * 0.37).cos())
+        };
+        let a = core::array::from_fn(|i| if i < n * d { value(i, 1.7) } else { 0.0 });
+        let b = core::array::from_fn(|i| if i < n * d { value(i, 1.7) + 0.3 * (i as f32 * 2.9).sin() } else { 0.0 });
+        (a, b)
+    }
+
+    const CONFIG: Config = Config { sim_coeff: 2.0, std_coeff: 3.0, cov_coeff: 0.7, gamma: 1.0, eps: 1e-3 };
+
+    #[test]
+    fn terms_and_gradients_follow_the_definition_on_both_sides_and_lanes() {
+        const L: usize = 60;
+        for (n, d) in [(5, 6), (4, 9), (6, 2), (3, 17)] {
+            let (a, b) = sample_views::<L>(n, d);
+            let (a, b) = (&a[..n * d], &b[..n * d]);
+            let wide = |z: &[f32]| -> [f64; L] { core::array::from_fn(|i| z.get(i).map_or(0.0, |v| f64::from(*v))) };
+            let (a64, b64) = (wide(a), wide(b));
+            let (a64, b64) = (&a64[..n * d], &b64[..n * d]);
+            let want = definition(a64, b64, d, &CONFIG);
+            // Central differences of the definition, with respect to a and b.
+            let mut fd = [[0.0f64; L]; 2];
+            for (view, out) in fd.iter_mut().enumerate() {
+                for e in 0..n * d {
+                    let h = 1e-6;
+                    let at = |delta: f64| {
+                        let (mut x, mut y) = (wide(a), wide(b));
+                        if view == 0 {
+                            x[e] += delta;
+                        } else {
+                            y[e] += delta;
+                        }
+                        weighted(definition(&x[..n * d], &y[..n * d], d, &CONFIG), &CONFIG)
+                    };
+                    out[e] = (at(h) - at(-h)) / (2.0 * h);
+                }
+            }
+            let largest = fd.iter().flatten().fold(0.0f64, |m, g| m.max(g.abs()));
+            for side in [CovarianceSide::FeatureSide, CovarianceSide::BatchSide, CovarianceSide::Auto] {
+                for lanes in [Lanes::Scalar, Lanes::Wide] {
+                    let what = (n, d, side, lanes);
+                    let views = Views::new(a, b, d).unwrap();
+                    let options = Options { side, lanes };
+                    let mut scratch = [0.0; 17 * 17 + 3 * 17 + L];
+                    let (mut ga, mut gb) = ([0.0f32; L], [0.0f32; L]);
+                    let t =
+                        loss_and_gradients(views, &CONFIG, options, &mut scratch, &mut ga[..n * d], &mut gb[..n * d])
+                            .unwrap();
+                    let got = [t.invariance, t.variance, t.covariance];
+                    for (term, (g, w)) in got.iter().zip(want).enumerate() {
+                        assert!(
+                            (f64::from(*g) - w).abs() <= 1e-5 * (1.0 + w.abs()),
+                            "{what:?} term {term}: {g} vs {w}"
+                        );
+                    }
+                    let total = weighted(want, &CONFIG);
+                    assert!((f64::from(t.loss) - total).abs() <= 1e-5 * total, "{what:?} loss {} vs {total}", t.loss);
+                    assert_eq!(loss(views, &CONFIG, options, &mut scratch), Ok(t), "{what:?} loss without gradients");
+                    for (g, f) in
+                        ga[..n * d].iter().chain(&gb[..n * d]).zip(fd[0][..n * d].iter().chain(&fd[1][..n * d]))
+                    {
+                        assert!((f64::from(*g) - f).abs() <= 1e-4 * largest, "{what:?} gradient {g} vs {f}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_config_out_of_range_is_refused() {
+        assert_eq!(Config::DEFAULT.validate(), Ok(()));
+        assert_eq!(Config { sim_coeff: 0.0, std_coeff: 0.0, cov_coeff: 0.0, gamma: 0.0, eps: 1e-9 }.validate(), Ok(()));
+        let bad = [
+            Config { sim_coeff: -1.0, ..Config::DEFAULT },
+            Config { std_coeff: -1.0, ..Config::DEFAULT },
+            Config { cov_coeff: f32::NAN, ..Config::DEFAULT },
+            Config { gamma: f32::INFINITY, ..Config::DEFAULT },
+            Config { gamma: -0.5, ..Config::DEFAULT },
+            Config { eps: 0.0, ..Config::DEFAULT },
+            Config { eps: f32::INFINITY, ..Config::DEFAULT },
+        ];
+        let (a, b) = sample_views::<12>(4, 3);
+        let views = Views::new(&a, &b, 3).unwrap();
+        for c in bad {
+            assert_eq!(c.validate(), Err(Error::InvalidConfig), "{c:?}");
+            assert_eq!(loss(views, &c, Options::default(), &mut [0.0; 64]), Err(Error::InvalidConfig), "{c:?}");
+        }
+    }
 
     #[test]
     fn identical_collapsed_views_cost_mu_times_gamma_minus_sqrt_eps() {
