@@ -86,3 +86,95 @@ pub fn below<G: RngCore + ?Sized>(rng: &mut G, bound: u32) -> u32 {
     let r = ((u64::from(rng.next_u32()) * u64::from(bound)) >> 32) as u32;
     r
 }
+
+#[cfg(test)]
+mod tests {
+    //! The generator's bits and the distributions drawn from them, against
+    //! their stated ranges and moments over many draws.
+
+    use super::*;
+
+    const DRAWS: usize = 8192;
+
+    /// Mean and variance of `DRAWS` values of `f`, and their extremes.
+    fn moments(mut f: impl FnMut() -> f32) -> (f32, f32, f32, f32) {
+        let (mut sum, mut sum_sq, mut lo, mut hi) = (0.0f64, 0.0f64, f32::MAX, f32::MIN);
+        for _ in 0..DRAWS {
+            let x = f();
+            (sum, sum_sq, lo, hi) = (sum + f64::from(x), sum_sq + f64::from(x) * f64::from(x), lo.min(x), hi.max(x));
+        }
+        let mean = sum / DRAWS as f64;
+        #[allow(clippy::cast_possible_truncation)]
+        (mean as f32, (sum_sq / DRAWS as f64 - mean * mean) as f32, lo, hi)
+    }
+
+    #[test]
+    fn every_output_bit_is_set_half_the_time() {
+        let mut rng = Pcg32::new(1);
+        let mut ones = [0usize; 64];
+        for _ in 0..DRAWS {
+            let (x, y) = (u64::from(rng.next_u32()), rng.next_u64());
+            for (bit, count) in ones.iter_mut().enumerate() {
+                *count += usize::from(y >> bit & 1 == 1) + if bit < 32 { usize::from(x >> bit & 1 == 1) } else { 0 };
+            }
+        }
+        for (bit, count) in ones.iter().enumerate() {
+            let draws = if bit < 32 { 2 * DRAWS } else { DRAWS };
+            let fraction = *count as f32 / draws as f32;
+            assert!((fraction - 0.5).abs() < 0.03, "bit {bit}: set in {fraction} of draws");
+        }
+        assert_ne!(Pcg32::new(1).next_u32(), Pcg32::new(2).next_u32());
+        assert_eq!(Pcg32::new(9), Pcg32::new(9));
+    }
+
+    #[test]
+    fn filled_bytes_take_every_value_to_the_last_one() {
+        let mut rng = Pcg32::new(3);
+        let mut bytes = [0u8; 4099];
+        rng.fill_bytes(&mut bytes);
+        let mut seen = [false; 256];
+        for b in bytes {
+            seen[usize::from(b)] = true;
+        }
+        assert_eq!(seen, [true; 256]);
+        let mut tail = [0u8; 3];
+        let zero_tails = (0..64).filter(|_| {
+            rng.fill_bytes(&mut tail);
+            tail == [0; 3]
+        });
+        assert_eq!(zero_tails.count(), 0);
+    }
+
+    #[test]
+    fn uniform_draws_fill_their_range_with_the_right_moments() {
+        let mut rng = Pcg32::new(5);
+        let (mean, var, lo, hi) = moments(|| uniform(&mut rng));
+        assert!((0.0..0.002).contains(&lo) && (0.998..1.0).contains(&hi), "[{lo}, {hi}]");
+        assert!((mean - 0.5).abs() < 0.01 && (var - 1.0 / 12.0).abs() < 0.003, "mean {mean}, variance {var}");
+
+        let (mean, var, lo, hi) = moments(|| symmetric_unit(&mut rng));
+        assert!((-1.0..-0.996).contains(&lo) && (0.996..1.0).contains(&hi), "[{lo}, {hi}]");
+        assert!(mean.abs() < 0.02 && (var - 1.0 / 3.0).abs() < 0.012, "mean {mean}, variance {var}");
+    }
+
+    #[test]
+    fn gaussian_draws_have_zero_mean_unit_variance_and_bounded_tails() {
+        let mut rng = Pcg32::new(6);
+        let (mean, var, lo, hi) = moments(|| gaussian(&mut rng));
+        assert!(mean.abs() < 0.03 && (var - 1.0).abs() < 0.04, "mean {mean}, variance {var}");
+        let bound = 2.0 * 3.0f32.sqrt();
+        assert!(lo >= -bound && hi <= bound && lo < -2.5 && hi > 2.5, "[{lo}, {hi}]");
+    }
+
+    #[test]
+    fn integers_below_a_bound_are_uniform_over_it() {
+        let mut rng = Pcg32::new(7);
+        let mut counts = [0usize; 7];
+        for _ in 0..7 * 1000 {
+            counts[below(&mut rng, 7) as usize] += 1;
+        }
+        assert!(counts.iter().all(|&c| (900..1100).contains(&c)), "{counts:?}");
+        assert_eq!(below(&mut rng, 0), 0);
+        assert_eq!(below(&mut rng, 1), 0);
+    }
+}
