@@ -48,3 +48,33 @@ impl Frozen {
         self.0 & mask == mask
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Frozen;
+
+    #[test]
+    fn sets_hold_exactly_the_layers_put_in_them() {
+        let three = Frozen::first(3);
+        assert_eq!(Frozen::first(0), Frozen::NONE);
+        assert_eq!(three, Frozen::NONE.with(2).with(0).with(1));
+        assert_eq!((0..66).filter(|&l| three.contains(l)).count(), 3);
+        assert!(three.contains(2) && !three.contains(3));
+        assert!((0..3).all(|l| three.all_up_to(l)) && !three.all_up_to(3));
+        // A gap stops "all up to" at it.
+        let gap = three.with(4);
+        assert!(gap.contains(4) && !gap.all_up_to(4) && !gap.all_up_to(5));
+        assert!(!Frozen::NONE.with(1).all_up_to(1));
+
+        // The top of the 64 layers, and past it.
+        for all in [Frozen::first(64), Frozen::first(200)] {
+            assert!((0..64).all(|l| all.contains(l)) && all.all_up_to(63));
+            assert!(!all.contains(64) && !all.all_up_to(64));
+        }
+        assert_eq!(Frozen::first(63).with(63), Frozen::first(64));
+        assert!(!Frozen::first(63).all_up_to(63) && Frozen::first(63).all_up_to(62));
+        assert_eq!(Frozen::NONE.with(64), Frozen::NONE);
+        assert_eq!(Frozen::NONE.with(63), Frozen::NONE.with(63).with(70));
+        assert!(Frozen::NONE.with(63).contains(63) && !Frozen::NONE.with(63).contains(62));
+    }
+}
