@@ -513,6 +513,78 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn the_covariance_side_is_the_smaller_square_that_fits() {
+        use CovarianceSide::{Auto, BatchSide, FeatureSide};
+        // n < d takes the batch side, n ≥ d the feature side, either falls
+        // back to the other when its square does not fit, None when neither.
+        assert_eq!(Auto.resolve(3, 4, 16), Some(BatchSide));
+        assert_eq!(Auto.resolve(4, 4, 16), Some(FeatureSide));
+        assert_eq!(Auto.resolve(5, 4, 16), Some(FeatureSide));
+        assert_eq!(Auto.resolve(3, 5, 9), Some(BatchSide));
+        assert_eq!(Auto.resolve(5, 3, 9), Some(FeatureSide));
+        assert_eq!(Auto.resolve(3, 5, 24), Some(BatchSide));
+        assert_eq!(Auto.resolve(5, 3, 24), Some(FeatureSide));
+        assert_eq!(Auto.resolve(6, 3, 8), None);
+        assert_eq!(FeatureSide.resolve(3, 5, 25), Some(FeatureSide));
+        assert_eq!(FeatureSide.resolve(3, 5, 24), None);
+        assert_eq!(BatchSide.resolve(5, 3, 24), None);
+        assert_eq!(BatchSide.resolve(5, 3, 25), Some(BatchSide));
+        // A side whose square overflows never fits.
+        assert_eq!(FeatureSide.resolve(2, usize::MAX, usize::MAX), None);
+        assert_eq!(Auto.resolve(2, usize::MAX, usize::MAX), Some(BatchSide));
+        assert_eq!((Auto.square_side(3, 5), Auto.square_side(5, 3), Auto.square_side(4, 4)), (3, 3, 4));
+        assert_eq!((FeatureSide.square_side(3, 5), BatchSide.square_side(3, 5)), (5, 3));
+        assert_eq!(scratch_len(3, 5, BatchSide), 15 + 15 + 9);
+    }
+
+    #[test]
+    fn the_building_blocks_give_the_means_and_covariance_of_their_batch() {
+        let (z, _) = sample_views::<20>(4, 5);
+        let n = 4;
+        for lanes in [Lanes::Scalar, Lanes::Wide] {
+            let (mut zc, mut mean, mut ws, mut c) = ([0.0f32; 20], [0.0f32; 5], [0.0f32; 5], [0.0f32; 25]);
+            crate::kernels::centre(lanes, &z, 5, &mut zc, &mut mean, &mut ws).unwrap();
+            let mut off = 0.0f64;
+            for j in 0..5 {
+                let m = (0..n).map(|i| f64::from(z[i * 5 + j])).sum::<f64>() / n as f64;
+                assert!((f64::from(mean[j]) - m).abs() < 1e-6, "mean {j}");
+                for i in 0..n {
+                    assert!(
+                        (f64::from(zc[i * 5 + j]) - (f64::from(z[i * 5 + j]) - m)).abs() < 1e-6,
+                        "centred [{i}][{j}]"
+                    );
+                }
+            }
+            let sum = crate::kernels::covariance_matrix(lanes, &zc, 5, &mut c).unwrap();
+            for j in 0..5 {
+                for k in 0..5 {
+                    let want = (0..n).map(|i| f64::from(zc[i * 5 + j]) * f64::from(zc[i * 5 + k])).sum::<f64>() / 3.0;
+                    assert!((f64::from(c[j * 5 + k]) - want).abs() < 1e-5, "C[{j}][{k}] {lanes:?}");
+                    if j != k {
+                        off += want * want;
+                    }
+                }
+            }
+            assert!((f64::from(sum) - off).abs() < 1e-5 * off, "Σ C_jk² {sum} vs {off}");
+            assert_eq!(
+                crate::kernels::centre(lanes, &z, 5, &mut zc[..15], &mut mean, &mut ws),
+                Err(Error::ShapeMismatch)
+            );
+            assert_eq!(
+                crate::kernels::centre(lanes, &z, 5, &mut zc, &mut mean[..4], &mut ws),
+                Err(Error::ShapeMismatch)
+            );
+            assert_eq!(
+                crate::kernels::centre(lanes, &z, 5, &mut zc, &mut mean, &mut ws[..4]),
+                Err(Error::ShapeMismatch)
+            );
+            assert_eq!(crate::kernels::centre(lanes, &z, 0, &mut zc, &mut mean, &mut ws), Err(Error::ZeroDimension));
+            assert_eq!(crate::kernels::covariance_matrix(lanes, &zc, 5, &mut c[..24]), Err(Error::ShapeMismatch));
+            assert_eq!(crate::kernels::covariance_matrix(lanes, &zc[..5], 5, &mut c), Err(Error::TooFewRows { n: 1 }));
+        }
+    }
+
+    #[test]
     fn a_config_out_of_range_is_refused() {
         assert_eq!(Config::DEFAULT.validate(), Ok(()));
         assert_eq!(Config { sim_coeff: 0.0, std_coeff: 0.0, cov_coeff: 0.0, gamma: 0.0, eps: 1e-9 }.validate(), Ok(()));
