@@ -381,3 +381,193 @@ impl Optimizer for Lars {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Each optimiser over three steps against its update rule written out
+    //! in f64 element by element: decay and the trust ratio on weight
+    //! matrices only, bias correction, frozen layers untouched.
+
+    use super::*;
+    use crate::nn::{Layer, Net, Place, Shape};
+
+    // Tensors: Linear weight (decays), Linear bias, BatchNorm γ and β, and a
+    // Linear weight without bias in the expander (decays).
+    const NET: Net =
+        Net::new(Shape::Flat(3), &[Layer::linear(4), Layer::BatchNorm], &[Layer::linear(2).without_bias()]);
+    const PARAMS: usize = 12 + 4 + 4 + 4 + 8;
+
+    fn places() -> [Place; 3] {
+        NET.places(4)
+    }
+
+    fn value(i: usize, k: f32) -> f32 {
+        libm::sinf(i as f32 * k + 0.5)
+    }
+
+    /// Runs `steps` updates of `opt` with gradients that change each step,
+    /// and checks parameters and state after each against `rule`, which
+    /// maps (step t from 1, w, g, m, v, decays) to the new (w, m, v).
+    fn follows<O: Optimizer>(mut opt: O, frozen: Frozen, rule: impl Fn(i32, [f64; 4], bool) -> [f64; 3]) {
+        let places = places();
+        let tensors = Tensors::of(&places);
+        let lr = 0.05;
+        let mut params: [f32; PARAMS] = core::array::from_fn(|i| value(i, 0.9));
+        let (mut m, mut v) = ([0.0f32; PARAMS], [0.0f32; PARAMS]);
+        let copies = <O::State<[f32; PARAMS]> as State<[f32; PARAMS]>>::COPIES;
+        for t in 1..=3 {
+            let grads: [f32; PARAMS] = core::array::from_fn(|i| value(i, 1.7 + t as f32) * 2.0);
+            let before = (params, m, v);
+            let (first, second) = match copies {
+                1 => (&mut m[..], &mut [][..]),
+                _ => (&mut m[..], &mut v[..]),
+            };
+            opt.update(&tensors, &mut params, &grads, first, second, lr, frozen).unwrap();
+            for tensor in tensors.clone() {
+                for i in tensor.range() {
+                    let want = if frozen.contains(tensor.layer) {
+                        [f64::from(before.0[i]), f64::from(before.1[i]), f64::from(before.2[i])]
+                    } else {
+                        let at = [before.0[i], grads[i], before.1[i], before.2[i]].map(f64::from);
+                        rule(t, at, tensor.decays)
+                    };
+                    let got = [params[i], m[i], v[i]].map(f64::from);
+                    for (what, (g, w)) in ["parameter", "first state", "second state"].iter().zip(got.iter().zip(want))
+                    {
+                        assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "step {t}, element {i}: {what} {g} vs {w}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn sgd_follows_its_rule() {
+        let (beta, wd, lr) = (0.8, 0.1, 0.05);
+        follows(Sgd::new(0.8, 0.1), Frozen::NONE, |_, [w, g, m, _], decays| {
+            let m_new = beta * m + g + if decays { wd * w } else { 0.0 };
+            [w - lr * m_new, m_new, 0.0]
+        });
+    }
+
+    #[test]
+    fn adamw_follows_its_rule_with_bias_correction() {
+        let (b1, b2, eps, wd, lr) = (0.9f64, 0.999f64, 1e-8f64, 0.2, 0.05);
+        let mut opt = AdamW::new(0.2);
+        assert_eq!(opt.steps(), 0);
+        follows(opt, Frozen::NONE, |t, [w, g, m, v], decays| {
+            let (m_new, v_new) = (b1 * m + (1.0 - b1) * g, b2 * v + (1.0 - b2) * g * g);
+            let (m_hat, v_hat) = (m_new / (1.0 - b1.powi(t)), v_new / (1.0 - b2.powi(t)));
+            let decayed = if decays { w - lr * wd * w } else { w };
+            [decayed - lr * m_hat / (v_hat.sqrt() + eps), m_new, v_new]
+        });
+        // The count drives the correction, and a checkpoint restores it.
+        let places = places();
+        let mut params = [0.5f32; PARAMS];
+        let (mut m, mut v) = ([0.0f32; PARAMS], [0.0f32; PARAMS]);
+        opt.update(&Tensors::of(&places), &mut params, &[1.0; PARAMS], &mut m, &mut v, 0.1, Frozen::NONE).unwrap();
+        assert_eq!(opt.steps(), 1);
+        opt.set_steps(41);
+        assert_eq!(opt.steps(), 41);
+        assert!(AdamW::state_valid(1, [0.0, 2.0].into_iter()) && !AdamW::state_valid(1, [0.0, -1.0].into_iter()));
+        assert!(AdamW::state_valid(0, [-1.0].into_iter()));
+    }
+
+    #[test]
+    fn lars_scales_weight_matrices_by_the_trust_ratio() {
+        // The ratio η‖w‖/‖g + λw‖ is per tensor: the rule needs the whole
+        // tensor, so it is computed here from the same values.
+        let (beta, wd, eta, lr) = (0.9f64, 0.05f64, 0.01f64, f64::from(0.05f32));
+        let places = places();
+        let tensors = Tensors::of(&places);
+        let mut opt = Lars { momentum: 0.9, weight_decay: 0.05, eta: 0.01 };
+        let mut params: [f32; PARAMS] = core::array::from_fn(|i| value(i, 0.9));
+        let mut m = [0.0f32; PARAMS];
+        for t in 1..=3 {
+            let grads: [f32; PARAMS] = core::array::from_fn(|i| value(i, 1.7 + t as f32) * 2.0);
+            let before = (params, m);
+            opt.update(&tensors, &mut params, &grads, &mut m, &mut [], 0.05, Frozen::NONE).unwrap();
+            for tensor in tensors.clone() {
+                let r = tensor.range();
+                let w = |i: usize| f64::from(before.0[i]);
+                let u = |i: usize| f64::from(grads[i]) + if tensor.decays { wd * w(i) } else { 0.0 };
+                let norm = |f: &dyn Fn(usize) -> f64| r.clone().map(|i| f(i) * f(i)).sum::<f64>().sqrt();
+                let trust = if tensor.decays { eta * norm(&w) / norm(&u) } else { 1.0 };
+                for i in r.clone() {
+                    let m_new = beta * f64::from(before.1[i]) + trust * u(i);
+                    let (gm, gw) = (f64::from(m[i]), f64::from(params[i]));
+                    assert!((gm - m_new).abs() <= 1e-5 * (1.0 + m_new.abs()), "step {t}, element {i}: momentum");
+                    assert!((gw - (w(i) - lr * m_new)).abs() <= 1e-5, "step {t}, element {i}: parameter");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn frozen_layers_keep_their_parameters_and_state() {
+        let (beta, lr) = (0.5, 0.05);
+        follows(Sgd::new(0.5, 0.0), Frozen::NONE.with(1), |_, [w, g, m, _], _| {
+            let m_new = beta * m + g;
+            [w - lr * m_new, m_new, 0.0]
+        });
+    }
+
+    #[test]
+    fn bad_settings_and_buffers_are_refused_and_change_nothing() {
+        let places = places();
+        let tensors = Tensors::of(&places);
+        let mut params = [0.5f32; PARAMS];
+        let mut m = [0.0f32; PARAMS];
+        let g = [1.0f32; PARAMS];
+        let mut sgd = Sgd::new(0.9, 0.0);
+        for lr in [-0.1, f32::NAN, f32::INFINITY] {
+            assert_eq!(
+                sgd.update(&tensors, &mut params, &g, &mut m, &mut [], lr, Frozen::NONE),
+                Err(Error::InvalidConfig)
+            );
+        }
+        assert_eq!(
+            sgd.update(&tensors, &mut params[..5], &g, &mut m, &mut [], 0.1, Frozen::NONE),
+            Err(Error::ShapeMismatch)
+        );
+        assert_eq!(
+            sgd.update(&tensors, &mut params, &g[..5], &mut m, &mut [], 0.1, Frozen::NONE),
+            Err(Error::ShapeMismatch)
+        );
+        assert_eq!(
+            sgd.update(&tensors, &mut params, &g, &mut m[..5], &mut [], 0.1, Frozen::NONE),
+            Err(Error::ShapeMismatch)
+        );
+        let huge = [f32::MAX; PARAMS];
+        assert_eq!(
+            sgd.update(&tensors, &mut params, &huge, &mut m, &mut [], 10.0, Frozen::NONE),
+            Err(Error::NonFiniteResult)
+        );
+        assert_eq!((params, m), ([0.5; PARAMS], [0.0; PARAMS]));
+        // A state copy that is empty when the rule needs it is not finite.
+        assert_eq!(
+            sgd.update(&tensors, &mut params, &g, &mut [], &mut [], 0.1, Frozen::NONE),
+            Err(Error::NonFiniteResult)
+        );
+
+        let bad_sgd = [Sgd::new(1.0, 0.0), Sgd::new(-0.1, 0.0), Sgd::new(0.5, -1.0), Sgd::new(0.5, f32::NAN)];
+        assert!(bad_sgd.iter().all(|o| o.validate() == Err(Error::InvalidConfig)));
+        assert_eq!(Sgd::new(0.0, 0.0).validate(), Ok(()));
+        let adam = AdamW::new(0.0);
+        let bad_adam = [
+            AdamW { beta1: 1.0, ..adam },
+            AdamW { beta2: 1.0, ..adam },
+            AdamW { eps: 0.0, ..adam },
+            AdamW { eps: f32::INFINITY, ..adam },
+            AdamW { weight_decay: -1.0, ..adam },
+        ];
+        assert!(bad_adam.iter().all(|o| o.validate() == Err(Error::InvalidConfig)));
+        assert_eq!(adam.validate(), Ok(()));
+        let lars = Lars::new(0.0);
+        let bad_lars =
+            [Lars { momentum: 1.0, ..lars }, Lars { weight_decay: -1.0, ..lars }, Lars { eta: f32::NAN, ..lars }];
+        assert!(bad_lars.iter().all(|o| o.validate() == Err(Error::InvalidConfig)));
+        assert_eq!(lars.validate(), Ok(()));
+        assert_eq!((Sgd::KIND, AdamW::KIND, Lars::KIND), (1, 2, 3));
+    }
+}
