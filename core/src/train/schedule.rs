@@ -60,3 +60,44 @@ impl Schedule {
         if rate(self.base_lr) && rate(self.final_lr) { Ok(()) } else { Err(Error::InvalidConfig) }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Schedule;
+    use crate::Error;
+
+    #[test]
+    fn the_rate_warms_up_linearly_then_follows_a_half_cosine() {
+        let s = Schedule { base_lr: 0.4, final_lr: 0.1, warmup_steps: 4, total_steps: 14 };
+        let close = |got: f32, want: f64| (f64::from(got) - want).abs() < 1e-6;
+        for step in 0..4 {
+            assert!(close(s.lr(step), 0.4 * f64::from(step + 1) / 4.0), "warm-up step {step}: {}", s.lr(step));
+        }
+        for step in 4..=14 {
+            let progress = f64::from(step - 4) / 10.0;
+            let want = 0.1 + 0.3 * 0.5 * (1.0 + (core::f64::consts::PI * progress).cos());
+            assert!(close(s.lr(step), want), "cosine step {step}: {} vs {want}", s.lr(step));
+        }
+        assert!(close(s.lr(15), 0.1) && close(s.lr(u32::MAX), 0.1));
+        // No span after the warm-up: the base rate from then on.
+        let flat = Schedule { total_steps: 3, ..s };
+        assert!(close(flat.lr(2), 0.3) && close(flat.lr(4), 0.4) && close(flat.lr(100), 0.4));
+        let constant = Schedule::constant(0.25);
+        assert!([0, 1, 1000].iter().all(|&t| close(constant.lr(t), 0.25)));
+    }
+
+    #[test]
+    fn negative_or_non_finite_rates_are_refused() {
+        let s = Schedule::constant(0.1);
+        assert_eq!(s.validate(), Ok(()));
+        assert_eq!(Schedule::constant(0.0).validate(), Ok(()));
+        for bad in [
+            Schedule { base_lr: -0.1, ..s },
+            Schedule { final_lr: -0.1, ..s },
+            Schedule { base_lr: f32::NAN, ..s },
+            Schedule { final_lr: f32::INFINITY, ..s },
+        ] {
+            assert_eq!(bad.validate(), Err(Error::InvalidConfig), "{bad:?}");
+        }
+    }
+}
