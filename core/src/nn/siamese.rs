@@ -863,6 +863,9 @@ mod tests {
     }
 
     #[test]
+    // Fifty training passes: minutes under Miri, which the pass above
+    // already takes through every layer.
+    #[cfg_attr(miri, ignore)]
     fn every_tensor_gradient_is_the_slope_of_the_loss_along_it() {
         // Along u = g_T/|g_T| for one tensor T, the loss rises at |g_T|: the
         // central difference (ℓ(θ + h·u) − ℓ(θ − h·u))/2h must match it to
