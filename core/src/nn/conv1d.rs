@@ -199,3 +199,113 @@ pub(crate) fn backward_input(lanes: Lanes, g: &Geometry, w: &[f32], dy: &[f32], 
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! The three passes against the module's formulas summed term by term in
+    //! f64, over strides, paddings and kernels that leave every kind of
+    //! edge (taps that fall in the padding, outputs that reach past the
+    //! last input).
+
+    use super::*;
+
+    const ROWS: usize = 2;
+
+    fn value(i: usize, k: f32) -> f32 {
+        libm::sinf(i as f32 * k + 0.2)
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names)]
+    fn every_pass_follows_the_formulas_at_every_stride_padding_and_kernel() {
+        let (ci, co, t_in) = (2, 3, 7);
+        for (kernel, stride, padding) in [(1, 1, 0), (3, 1, 1), (3, 2, 1), (4, 3, 2), (2, 2, 0), (5, 1, 2), (7, 1, 0)] {
+            let conv = Conv1d { out_channels: co, kernel, stride, padding, bias: true };
+            let input = Shape::Map { channels: ci, length: t_in };
+            let output = conv.output(input).unwrap();
+            let t_out = (t_in + 2 * padding - kernel) / stride + 1;
+            assert_eq!(output, Shape::Map { channels: co, length: t_out });
+            assert_eq!((conv.weights(input), conv.biases()), (co * ci * kernel, co));
+            let g = conv.geometry(input, output);
+            let w: [f32; 3 * 2 * 7] = core::array::from_fn(|i| value(i, 0.7));
+            let b = [0.5f32, -0.25, 1.0];
+            let x: [f32; ROWS * 2 * 7] = core::array::from_fn(|i| value(i, 1.9));
+            let dy: [f32; ROWS * 3 * 9] = core::array::from_fn(|i| value(i, 2.3));
+            let (w, x, dy) = (&w[..co * ci * kernel], &x[..ROWS * ci * t_in], &dy[..ROWS * co * t_out]);
+            // x_{c, t·S + k − P} of row r, zero in the padding.
+            let x_at = |r: usize, c: usize, t: usize, k: usize| {
+                (t * stride + k)
+                    .checked_sub(padding)
+                    .filter(|&u| u < t_in)
+                    .map_or(0.0, |u| f64::from(x[r * ci * t_in + c * t_in + u]))
+            };
+            let taps = || (0..ci).flat_map(|c| (0..kernel).map(move |k| (c, k)));
+
+            for lanes in [Lanes::Scalar, Lanes::Wide] {
+                let what = (kernel, stride, padding, lanes);
+                let mut y = [0.0f32; ROWS * 3 * 9];
+                forward(lanes, &g, w, &b, x, &mut y[..ROWS * co * t_out]);
+                for (r, o, t) in (0..ROWS).flat_map(|r| (0..co).flat_map(move |o| (0..t_out).map(move |t| (r, o, t)))) {
+                    let want = f64::from(b[o])
+                        + taps().map(|(c, k)| f64::from(w[(o * ci + c) * kernel + k]) * x_at(r, c, t, k)).sum::<f64>();
+                    let got = f64::from(y[r * co * t_out + o * t_out + t]);
+                    assert!((got - want).abs() < 1e-5, "{what:?} y[{r}][{o}][{t}]: {got} vs {want}");
+                }
+
+                // Gradients add to what the buffers hold.
+                let (mut gw, mut gb) = ([1.0f32; 3 * 2 * 7], [2.0f32; 3]);
+                accumulate_gradients(lanes, &g, x, dy, &mut gw[..co * ci * kernel], &mut gb);
+                let dy_at = |r: usize, o: usize, t: usize| f64::from(dy[r * co * t_out + o * t_out + t]);
+                for o in 0..co {
+                    let want = 2.0 + (0..ROWS).flat_map(|r| (0..t_out).map(move |t| dy_at(r, o, t))).sum::<f64>();
+                    assert!((f64::from(gb[o]) - want).abs() < 1e-5, "{what:?} ∂b[{o}]");
+                    for (c, k) in taps() {
+                        let want = 1.0
+                            + (0..ROWS)
+                                .flat_map(|r| (0..t_out).map(move |t| (r, t)))
+                                .map(|(r, t)| dy_at(r, o, t) * x_at(r, c, t, k))
+                                .sum::<f64>();
+                        let got = f64::from(gw[(o * ci + c) * kernel + k]);
+                        assert!((got - want).abs() < 1e-5, "{what:?} ∂W[{o}][{c}][{k}]: {got} vs {want}");
+                    }
+                }
+
+                // The input gradient overwrites its buffer.
+                let mut dx = [9.0f32; ROWS * 2 * 7];
+                backward_input(lanes, &g, w, dy, &mut dx[..ROWS * ci * t_in]);
+                for (r, c, u) in (0..ROWS).flat_map(|r| (0..ci).flat_map(move |c| (0..t_in).map(move |u| (r, c, u)))) {
+                    let mut want = 0.0;
+                    for (o, t, k) in
+                        (0..co).flat_map(|o| (0..t_out).flat_map(move |t| (0..kernel).map(move |k| (o, t, k))))
+                    {
+                        if (t * stride + k).checked_sub(padding) == Some(u) {
+                            want += f64::from(w[(o * ci + c) * kernel + k]) * dy_at(r, o, t);
+                        }
+                    }
+                    let got = f64::from(dx[r * ci * t_in + c * t_in + u]);
+                    assert!((got - want).abs() < 1e-5, "{what:?} ∂x[{r}][{c}][{u}]: {got} vs {want}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn impossible_declarations_are_refused_with_a_reason() {
+        let map = Shape::Map { channels: 2, length: 5 };
+        let conv = |kernel, stride, padding| Conv1d { out_channels: 3, kernel, stride, padding, bias: false };
+        assert_eq!(conv(5, 1, 0).output(map), Ok(Shape::Map { channels: 3, length: 1 }));
+        assert_eq!(conv(7, 1, 1).output(map), Ok(Shape::Map { channels: 3, length: 1 }));
+        assert_eq!(conv(2, 2, 0).output(map), Ok(Shape::Map { channels: 3, length: 2 }));
+        assert_eq!(conv(1, 1, 0).biases(), 0);
+        for bad in
+            [conv(6, 1, 0), conv(8, 1, 1), conv(0, 1, 0), conv(3, 0, 0), Conv1d { out_channels: 0, ..conv(3, 1, 0) }]
+        {
+            assert!(bad.output(map).is_err(), "{bad:?}");
+        }
+        assert!(conv(3, 1, 0).output(Shape::Flat(10)).is_err());
+        assert!(conv(1, 1, 0).output(Shape::Map { channels: 0, length: 5 }).is_err());
+        assert!(conv(1, 1, 0).output(Shape::Map { channels: 2, length: 0 }).is_err());
+        assert!(conv(1, 1, usize::MAX).output(map).is_err());
+        assert!(Conv1d { out_channels: usize::MAX, ..conv(2, 1, 0) }.output(map).is_err());
+    }
+}
