@@ -72,3 +72,48 @@ impl fmt::Display for Error {
 }
 
 impl core::error::Error for Error {}
+
+#[cfg(test)]
+mod tests {
+    use super::Error;
+    use core::fmt::Write;
+
+    /// A message written into a fixed buffer (no allocator here).
+    struct Message {
+        bytes: [u8; 128],
+        len: usize,
+    }
+
+    impl Write for Message {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            let end = self.len + s.len();
+            self.bytes.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+
+    fn message(e: Error) -> Message {
+        let mut m = Message { bytes: [0; 128], len: 0 };
+        write!(m, "{e}").unwrap();
+        m
+    }
+
+    #[test]
+    fn every_error_says_what_was_wrong_with_its_numbers() {
+        let cases = [
+            (Error::TooFewRows { n: 1 }, "batch has 1 rows, at least 2 are needed"),
+            (Error::TooManyRows { n: 9, capacity: 8 }, "batch has 9 rows, capacity is 8"),
+            (Error::ScratchTooSmall { needed: 30, available: 12 }, "scratch holds 12 elements, 30 are needed"),
+            (Error::InvalidNetwork { layer: 3 }, "layer 3 does not fit the shape that reaches it"),
+            (Error::NonFiniteInput, "input holds a NaN or an infinity"),
+        ];
+        for (e, want) in cases {
+            let m = message(e);
+            assert_eq!(core::str::from_utf8(&m.bytes[..m.len]), Ok(want));
+        }
+        for e in [Error::ZeroDimension, Error::ShapeMismatch, Error::InvalidConfig, Error::NonFiniteResult] {
+            assert!(message(e).len > 10, "{e:?}");
+        }
+    }
+}
