@@ -58,6 +58,8 @@ mod tests {
         let three = Frozen::first(3);
         assert_eq!(Frozen::first(0), Frozen::NONE);
         assert_eq!(three, Frozen::NONE.with(2).with(0).with(1));
+        // Freezing a frozen layer again changes nothing.
+        assert_eq!(three.with(1), three);
         assert_eq!((0..66).filter(|&l| three.contains(l)).count(), 3);
         assert!(three.contains(2) && !three.contains(3));
         assert!((0..3).all(|l| three.all_up_to(l)) && !three.all_up_to(3));
