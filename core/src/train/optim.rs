@@ -389,7 +389,7 @@ mod tests {
     //! matrices only, bias correction, frozen layers untouched.
 
     use super::*;
-    use crate::nn::{Layer, Net, Place, Shape};
+    use crate::nn::{Layer, Net, Place, Role, Shape};
 
     // Tensors: Linear weight (decays), Linear bias, BatchNorm γ and β, and a
     // Linear weight without bias in the expander (decays).
@@ -424,12 +424,17 @@ mod tests {
             };
             opt.update(&tensors, &mut params, &grads, first, second, lr, frozen).unwrap();
             for tensor in tensors.clone() {
+                // Decay applies to Linear and Conv1d weights only, decided
+                // here from the layer, not from the tensor's own flag.
+                let weight_matrix =
+                    matches!(tensor.kind, Layer::Linear(_) | Layer::Conv1d(_)) && tensor.role == Role::Weight;
+                assert_eq!(tensor.decays, weight_matrix, "{tensor:?}");
                 for i in tensor.range() {
                     let want = if frozen.contains(tensor.layer) {
                         [f64::from(before.0[i]), f64::from(before.1[i]), f64::from(before.2[i])]
                     } else {
                         let at = [before.0[i], grads[i], before.1[i], before.2[i]].map(f64::from);
-                        rule(t, at, tensor.decays)
+                        rule(t, at, weight_matrix)
                     };
                     let got = [params[i], m[i], v[i]].map(f64::from);
                     for (what, (g, w)) in ["parameter", "first state", "second state"].iter().zip(got.iter().zip(want))
