@@ -74,14 +74,15 @@ impl fmt::Display for Error {
 impl core::error::Error for Error {}
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::Error;
     use core::fmt::Write;
 
-    /// A message written into a fixed buffer (no allocator here).
-    struct Message {
+    /// A message written into a fixed buffer (no allocator in the core's
+    /// tests).
+    pub(crate) struct Message {
         bytes: [u8; 128],
-        len: usize,
+        pub(crate) len: usize,
     }
 
     impl Write for Message {
@@ -93,9 +94,10 @@ mod tests {
         }
     }
 
-    fn message(e: Error) -> Message {
+    /// What `value` displays (at most 128 bytes).
+    pub(crate) fn message(value: impl core::fmt::Display) -> Message {
         let mut m = Message { bytes: [0; 128], len: 0 };
-        write!(m, "{e}").unwrap();
+        write!(m, "{value}").unwrap();
         m
     }
 

@@ -913,11 +913,8 @@ mod tests {
         stream.merge(Lanes::Wide, &bytes[..len]).unwrap();
         assert_eq!(stream.rows(), 6);
         // Every refusal says what it is.
-        let mut text = [0u8; 96];
         for e in [StreamError::Magic, StreamError::Corrupt, StreamError::Version { found: 9 }] {
-            let mut w = Writer { out: &mut text, len: 0 };
-            core::fmt::write(&mut w, format_args!("{e}")).unwrap();
-            assert!(w.len > 10, "{e:?} has no message");
+            assert!(crate::error::tests::message(e).len > 10, "{e:?} has no message");
         }
         // A state whose stage is not one of the network's is refused.
         state[2] = 99.0;
@@ -925,20 +922,5 @@ mod tests {
         state[2] = 1.0;
         assert!(Stream::resume(&micro, &mut state).is_ok());
         assert_eq!(Stream::resume(&micro, &mut state[..10]).err(), Some(Error::ShapeMismatch));
-    }
-
-    /// Formats into a byte buffer (no `alloc` in the core's tests).
-    struct Writer<'b> {
-        out: &'b mut [u8],
-        len: usize,
-    }
-
-    impl core::fmt::Write for Writer<'_> {
-        fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = (self.len + s.len()).min(self.out.len());
-            self.out[self.len..end].copy_from_slice(&s.as_bytes()[..end - self.len]);
-            self.len += s.len();
-            Ok(())
-        }
     }
 }
