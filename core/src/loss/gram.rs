@@ -78,3 +78,115 @@ pub(crate) fn gram_gradient(lanes: Lanes, zc: &[f32], d: usize, k: &[f32], alpha
     let n = zc.len() / d;
     lanes::matmul_acc(lanes, alpha / (n - 1) as f32, k, n, zc, grad);
 }
+
+#[cfg(test)]
+mod tests {
+    //! The off-diagonal sum against f64 sums written here, on batches where
+    //! the cancellation in ‖K‖²_F/(n − 1)² − Σⱼ C_jj² is the whole story.
+    #![allow(clippy::float_cmp)] // the exact zeros and sums asserted are exact by construction
+
+    use super::*;
+
+    const N: usize = 8;
+    const D: usize = 12;
+
+    /// A centred N×D batch whose columns have variances near `scale²` and
+    /// correlations near `rho`, with C = Z_cᵀZ_c/(n − 1) and Σ_{j≠k} C_jk²
+    /// in f64.
+    fn batch(scale: f32, rho: f32) -> ([f32; N * D], [f32; D], f64) {
+        let mut z = [0.0f32; N * D];
+        for (i, row) in z.chunks_exact_mut(D).enumerate() {
+            let shared = ((i * 7 + 3) as f32 * 0.61).sin();
+            for (j, v) in row.iter_mut().enumerate() {
+                let own = ((i * D + j) as f32 * 1.37).sin() + ((i + 2 * j) as f32 * 0.29).cos();
+                *v = scale * (own + rho * shared);
+            }
+        }
+        for j in 0..D {
+            let mean = (0..N).map(|i| z[i * D + j]).sum::<f32>() / N as f32;
+            for i in 0..N {
+                z[i * D + j] -= mean;
+            }
+        }
+        let cov = |j: usize, k: usize| {
+            (0..N).map(|i| f64::from(z[i * D + j]) * f64::from(z[i * D + k])).sum::<f64>() / (N - 1) as f64
+        };
+        #[allow(clippy::cast_possible_truncation)]
+        let var: [f32; D] = core::array::from_fn(|j| cov(j, j) as f32);
+        let off = (0..D)
+            .flat_map(|j| (0..D).map(move |k| (j, k)))
+            .filter(|(j, k)| j != k)
+            .map(|(j, k)| cov(j, k) * cov(j, k))
+            .sum();
+        (z, var, off)
+    }
+
+    #[test]
+    fn off_diagonal_sum_and_gram_matrix_match_f64() {
+        for lanes in [Lanes::Scalar, Lanes::Wide] {
+            for (scale, rho) in [(1.0, 0.5), (30.0, 0.05), (1e-3, 2.0)] {
+                let (z, var, want) = batch(scale, rho);
+                let mut k = [f32::NAN; N * N];
+                let got = gram(lanes, &z, D, &var, &mut k);
+                let diagonal: f64 = var.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+                // The error is a few roundings of the terms, Σ C_jj², not of
+                // the (here up to 400 times smaller) result.
+                assert!((f64::from(got) - want).abs() <= 2e-6 * diagonal, "{lanes:?} {scale} {rho}: {got} vs {want}");
+                assert!(want > 1e-3 * diagonal, "the case has off-diagonal mass");
+                for i in 0..N {
+                    for l in 0..N {
+                        let kil: f64 = (0..D).map(|j| f64::from(z[i * D + j]) * f64::from(z[l * D + j])).sum();
+                        let row_scale: f64 = (0..D).map(|j| f64::from(z[i * D + j]).powi(2)).sum();
+                        assert!((f64::from(k[i * N + l]) - kil).abs() <= 1e-5 * row_scale.max(1e-30), "K[{i}][{l}]");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn compensated_sums_keep_what_plain_f32_sums_lose() {
+        // 1 + 10⁻⁹ + 10⁻⁹ − 1: a plain f32 sum gives 0 (10⁻⁹ is far below
+        // half of 1's last place), the compensated one 2·10⁻⁹; whichever of
+        // the two magnitudes comes first.
+        let tiny = 1e-9;
+        for terms in [[1.0, tiny, tiny, -1.0], [tiny, 1.0, tiny, -1.0], [tiny, tiny, 1.0, -1.0]] {
+            let mut c = Compensated::default();
+            for t in terms {
+                c.add(t);
+            }
+            assert_eq!(c.total(), 2.0 * tiny, "{terms:?}");
+        }
+    }
+
+    #[test]
+    fn only_a_rounding_residue_below_zero_is_clamped() {
+        // Variances given a little larger than the batch's make the result
+        // negative by about 2·δ·Σ C_jj²: clamped to zero for δ = 10⁻⁵
+        // (rounding), returned for δ = 10⁻² (a caller's mistake to refuse).
+        // The threshold scales with Σ C_jj², which is large here (about
+        // 7·10⁶), so one measured in other units would not clamp.
+        // Columns 1–7 of the 8×8 Hadamard matrix, scaled: centred and
+        // exactly orthogonal, so C is diagonal and the result is zero up to
+        // rounding.
+        const H: usize = 7;
+        let mut z = [0.0f32; N * H];
+        for (i, row) in z.chunks_exact_mut(H).enumerate() {
+            for (j, v) in row.iter_mut().enumerate() {
+                let sign = if ((i & (j + 1)).count_ones() % 2) == 0 { 1.0 } else { -1.0 };
+                *v = sign * 30.0 * (0.3 + 0.17 * j as f32);
+            }
+        }
+        let var: [f32; H] = core::array::from_fn(|j| (0..N).map(|i| z[i * H + j] * z[i * H + j]).sum::<f32>() / 7.0);
+        let mut k = [0.0f32; N * N];
+        let exact = gram(Lanes::Wide, &z, H, &var, &mut k);
+        let diagonal: f32 = var.iter().map(|v| v * v).sum();
+        assert!((0.0..1e-6 * diagonal).contains(&exact), "{exact}");
+        let inflated = |delta: f32| var.map(|v| v * (1.0 + delta));
+        assert_eq!(gram(Lanes::Wide, &z, H, &inflated(1e-5), &mut k), 0.0);
+        let refused = gram(Lanes::Wide, &z, H, &inflated(1e-2), &mut k);
+        assert!(refused < -0.015 * diagonal && refused > -0.025 * diagonal + exact, "{refused}");
+        // One feature has no off-diagonal, whatever the variance says.
+        assert_eq!(gram(Lanes::Wide, &z[..N], 1, &[5.0], &mut k), 0.0);
+    }
+}

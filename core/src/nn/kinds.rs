@@ -89,3 +89,36 @@ impl Net<'_> {
         self.uses(Layer::MeanTime)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FLAT: Net = Net::new(Shape::Flat(4), &[Layer::linear(8), Layer::ReLU], &[Layer::linear(16)]);
+    const MAPS: Net = Net::new(
+        Shape::Map { channels: 2, length: 8 },
+        &[Layer::conv1d(3, 3), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime],
+        &[],
+    );
+
+    #[test]
+    fn a_declaration_names_the_kinds_it_uses() {
+        let flags = |n: &Net| (n.uses_batch_norm(), n.uses_conv1d(), n.uses_mean_time(), n.uses_maps());
+        assert_eq!(flags(&FLAT), (false, false, false, false));
+        assert_eq!(flags(&MAPS), (true, true, true, true));
+        // The feature side's d×d scratch fits when d ≤ n.
+        assert_eq!((FLAT.feature_side_fits(15), FLAT.feature_side_fits(16)), (false, true));
+    }
+
+    #[test]
+    fn a_kind_set_covers_its_kinds_and_linear_and_relu() {
+        type Plain = Kinds<false, false, false, false, false>;
+        for layer in [Layer::BatchNorm, Layer::conv1d(1, 1), Layer::MeanTime] {
+            assert!(!Plain::covers(layer) && AllKinds::covers(layer), "{layer:?}");
+        }
+        assert!(Plain::covers(Layer::linear(1)) && Plain::covers(Layer::ReLU));
+        assert!(Kinds::<true, false, false, false, false>::covers(Layer::BatchNorm));
+        assert!(Kinds::<false, true, false, true, false>::covers(Layer::conv1d(2, 2)));
+        assert!(Kinds::<false, false, true, true, false>::covers(Layer::MeanTime));
+    }
+}

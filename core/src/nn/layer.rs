@@ -251,3 +251,65 @@ impl Layer {
         (layer.record() == (tag, flags, numbers)).then_some(layer)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EVERY_KIND: [Layer; 7] = [
+        Layer::Linear(Linear { out: 7, bias: true }),
+        Layer::Linear(Linear { out: 7, bias: false }),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::Conv1d(Conv1d { out_channels: 5, kernel: 3, stride: 2, padding: 1, bias: true }),
+        Layer::Conv1d(Conv1d { out_channels: 5, kernel: 3, stride: 2, padding: 1, bias: false }),
+        Layer::MeanTime,
+    ];
+
+    #[test]
+    fn names_are_the_reference_formats() {
+        let names = EVERY_KIND.map(Layer::name);
+        assert_eq!(names, ["linear", "linear", "batchnorm", "relu", "conv1d", "conv1d", "mean_time"]);
+    }
+
+    #[test]
+    fn every_kind_reads_back_from_its_record_and_nothing_else_does() {
+        for layer in EVERY_KIND {
+            let (tag, flags, numbers) = layer.record();
+            assert_eq!(Layer::from_record(tag, flags, numbers), Some(layer));
+            // Any other flag, an unknown tag, or a number the kind does not
+            // write (all four are Conv1d's) is not a record of ours.
+            assert_eq!(Layer::from_record(tag, flags ^ 2, numbers), None, "{layer:?}");
+            assert_eq!(Layer::from_record(9, flags, numbers), None);
+            if tag != CONV1D {
+                let mut other = numbers;
+                other[3] ^= 1;
+                assert_eq!(Layer::from_record(tag, flags, other), None, "{layer:?}");
+            }
+        }
+        assert_eq!(Layer::linear(3).record(), (1, 1, [3, 0, 0, 0]), "tags are a file format: never renumber");
+        assert_eq!(Layer::conv1d(4, 5).stride(6).padding(7).without_bias().record(), (4, 0, [4, 5, 6, 7]));
+    }
+
+    #[test]
+    #[cfg(target_pointer_width = "64")]
+    fn a_width_past_32_bits_is_recorded_as_the_largest_and_refused_on_reading() {
+        let (tag, flags, numbers) = Layer::linear(1 << 33).record();
+        assert_eq!(numbers[0], u32::MAX);
+        assert_eq!(Layer::from_record(tag, flags, numbers), Some(Layer::linear(u32::MAX as usize)));
+        assert_eq!(Layer::linear(u32::MAX as usize).record().2[0], u32::MAX);
+    }
+
+    #[test]
+    fn fan_in_and_weight_shapes_are_pytorchs() {
+        let map = Shape::Map { channels: 6, length: 10 };
+        let conv = Layer::conv1d(4, 3);
+        assert_eq!((conv.fan_in(map), conv.weight_dims(map)), (18, ([4, 6, 3], 3)));
+        assert_eq!((Layer::linear(4).fan_in(map), Layer::linear(4).weight_dims(map)), (60, ([4, 60, 0], 2)));
+        assert_eq!(Layer::BatchNorm.weight_dims(map), ([6, 0, 0], 1));
+        let decays = EVERY_KIND.map(Layer::decays_weights);
+        assert_eq!(decays, [true, true, false, false, true, true, false]);
+        let reusable = EVERY_KIND.map(Layer::output_reusable);
+        assert_eq!(reusable, [true, true, true, false, true, true, true]);
+    }
+}

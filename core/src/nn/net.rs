@@ -702,3 +702,150 @@ impl Place {
         ]
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Sizes and places worked out by hand from the layout in the module's
+    //! documentation, for small declarations that exercise each rule: a
+    //! buffer per Linear, ReLU in place, BatchNorm normalising in place or
+    //! not, the representation kept intact, the two gradient buffers.
+
+    use super::*;
+    use crate::error::tests::message;
+
+    const N: usize = 4;
+
+    /// 3 → Linear 4 → ReLU | Linear 2.
+    const PLAIN: Net = Net::new(Shape::Flat(3), &[Layer::linear(4), Layer::ReLU], &[Layer::linear(2)]);
+    /// 3 → Linear 4 → BatchNorm → ReLU | Linear 2 (no bias).
+    const NORMED: Net = Net::new(
+        Shape::Flat(3),
+        &[Layer::linear(4), Layer::BatchNorm, Layer::ReLU],
+        &[Layer::linear(2).without_bias()],
+    );
+    /// 3 → Linear 4 | BatchNorm → ReLU → Linear 2: the expander's BatchNorm
+    /// may not normalise the representation in place.
+    const KEPT: Net = Net::new(Shape::Flat(3), &[Layer::linear(4)], &[Layer::BatchNorm, Layer::ReLU, Layer::linear(2)]);
+
+    /// 2×9 map → Conv1d 3, kernel 4, stride 2.
+    const CONV: Net = Net::new(Shape::Map { channels: 2, length: 9 }, &[Layer::conv1d(3, 4).stride(2)], &[]);
+    /// usize::MAX weights (out × 1) and as many biases: the count
+    /// saturates, which is an overflow, not a size.
+    const TOO_WIDE: Net = Net::new(Shape::Flat(1), &[Layer::linear(usize::MAX)], &[]);
+    /// MeanTime needs a map.
+    const MISFIT: Net = Net::new(Shape::Flat(3), &[Layer::linear(4)], &[Layer::ReLU, Layer::MeanTime]);
+
+    #[test]
+    fn sizes_follow_the_documented_layout() {
+        // PLAIN: Linear 4 owns rows 0..4N, ReLU overwrites them, Linear 2
+        // owns 4N..6N, then ∂ℓ/∂z (2N). Backward: ∂ℓ/∂z (width 2) in the
+        // first buffer, Linear 2's ∂ℓ/∂input (width 4) in the second; the
+        // first layer's is never formed.
+        let s = PLAIN.sizes(N);
+        assert_eq!((s.input, s.repr, s.embed, s.parameters, s.running), (3, 4, 2, 3 * 4 + 4 + 4 * 2 + 2, 0));
+        assert_eq!((s.view, s.ping, s.pong, s.backward), (8 * N, 2 * N, 4 * N, 6 * N));
+        assert_eq!(s.loss, scratch_len(N, 2, CovarianceSide::Auto));
+        assert_eq!(s.workspace, 2 * s.view + s.backward + s.loss);
+        assert_eq!((PLAIN.input_len(), PLAIN.repr_len(), PLAIN.embed_len()), (3, 4, 2));
+        assert_eq!((PLAIN.parameter_count(), PLAIN.running_len(), PLAIN.workspace_len(N)), (26, 0, s.workspace));
+
+        // NORMED: BatchNorm normalises Linear's rows in place (x̂ = src), its
+        // statistics take 2·4 values, its output 4N; ReLU works over it.
+        // Backward adds BatchNorm's sums, 2 per channel.
+        let s = NORMED.sizes(N);
+        assert_eq!((s.parameters, s.running), (3 * 4 + 4 + 4 + 4 + 4 * 2, 8));
+        assert_eq!((s.view, s.ping, s.pong, s.backward), (4 * N + 8 + 4 * N + 2 * N + 2 * N, 2 * N, 4 * N, 6 * N + 8));
+        let p: [Place; 4] = NORMED.places(N);
+        assert_eq!((p[0].src, p[0].dst), (None, 0));
+        assert_eq!((p[1].src, p[1].x_hat, p[1].stats, p[1].dst), (Some(0), 0, 4 * N, 4 * N + 8));
+        assert_eq!((p[2].src, p[2].dst), (Some(4 * N + 8), 4 * N + 8));
+        assert_eq!((p[3].src, p[3].dst, p[3].params), (Some(4 * N + 8), 8 * N + 8, 24));
+        assert_eq!((p[1].params, p[1].running, p[2].params), (16, 0, 24));
+
+        // KEPT: the representation (rows 0..4N) survives; BatchNorm's x̂ gets
+        // a buffer of its own.
+        let p: [Place; 4] = KEPT.places(N);
+        assert_eq!((p[1].src, p[1].x_hat, p[1].stats, p[1].dst), (Some(0), 4 * N, 8 * N, 8 * N + 8));
+        assert_eq!(KEPT.sizes(N).view, 12 * N + 8 + 2 * N + 2 * N);
+
+        // Past the depth a const array is padded with empty places.
+        let padded: [Place; 5] = PLAIN.places(N);
+        assert_eq!(padded[3], Place::EMPTY);
+        let mut exact = [Place::EMPTY; 3];
+        assert!(PLAIN.fill_places(N, &mut exact) && exact[..] == padded[..3]);
+        assert!(!PLAIN.fill_places(N, &mut [Place::EMPTY; 2]));
+    }
+
+    #[test]
+    fn tensors_are_named_shaped_and_decayed_as_in_pytorch() {
+        let mut t = NORMED.tensors();
+        let mut next = || t.next().unwrap();
+        let w = next();
+        assert_eq!(
+            (w.layer, w.role, w.name(), w.offset, &w.dims[..w.rank], w.decays),
+            (0, Role::Weight, "weight", 0, &[4, 3][..], true)
+        );
+        assert_eq!((w.len(), w.is_empty(), w.range()), (12, false, 0..12));
+        let b = next();
+        assert_eq!(
+            (b.role, b.name(), b.offset, &b.dims[..b.rank], b.decays),
+            (Role::Bias, "bias", 12, &[4][..], false)
+        );
+        let (gamma, beta) = (next(), next());
+        assert_eq!(
+            (gamma.kind, gamma.role, gamma.offset, &gamma.dims[..1], gamma.decays),
+            (Layer::BatchNorm, Role::Weight, 16, &[4][..], false)
+        );
+        assert_eq!((beta.role, beta.offset, beta.decays), (Role::Bias, 20, false));
+        let last = next();
+        assert_eq!((last.layer, last.offset, &last.dims[..last.rank], last.decays), (3, 24, &[2, 4][..], true));
+        assert_eq!(t.next(), None, "the last Linear has no bias");
+        // The precomputed places walk the same tensors.
+        let places: [Place; 4] = NORMED.places(N);
+        assert!(Tensors::of(&places).eq(NORMED.tensors()));
+
+        let w = CONV.tensors().next().unwrap();
+        assert_eq!((&w.dims[..w.rank], w.len(), w.decays), (&[3, 2, 4][..], 24, true));
+        let empty = Tensor { dims: [0; 3], rank: 1, ..w };
+        assert!(empty.is_empty() && empty.range().is_empty());
+    }
+
+    #[test]
+    fn kinds_are_counted() {
+        assert_eq!(
+            (NORMED.count(Layer::BatchNorm), NORMED.count(Layer::linear(99)), NORMED.count(Layer::MeanTime)),
+            (1, 2, 0)
+        );
+        assert!(NORMED.uses(Layer::ReLU) && !NORMED.uses(Layer::conv1d(1, 1)) && !PLAIN.uses(Layer::BatchNorm));
+        assert_eq!((PLAIN.stream_stages(), NORMED.stream_stages()), (2, 4));
+    }
+
+    #[test]
+    fn faults_name_their_layer() {
+        assert_eq!(TOO_WIDE.check(), Err(NetError { layer: 0, reason: "parameters overflow" }));
+        let s = TOO_WIDE.sizes(N);
+        assert_eq!((s.input, s.repr, s.parameters, s.workspace), (0, 0, 0, 0), "an invalid network has no sizes");
+        let e = MISFIT.check().unwrap_err();
+        assert_eq!(e.layer, 2);
+        let m = message(e);
+        let text = m.as_str();
+        assert!(text.starts_with("layer 2: ") && text.len() > 12, "{text}");
+    }
+
+    #[test]
+    fn a_valid_declaration_passes_its_compile_time_check() {
+        PLAIN.assert_valid(2);
+    }
+
+    #[test]
+    #[should_panic(expected = "at least 2 rows")]
+    fn a_batch_of_one_is_refused() {
+        PLAIN.assert_valid(1);
+    }
+
+    #[test]
+    #[should_panic(expected = "parameters overflow")]
+    fn an_invalid_declaration_is_refused() {
+        Net::new(Shape::Flat(1), &[Layer::linear(usize::MAX / 4), Layer::linear(3)], &[]).assert_valid(2);
+    }
+}

@@ -863,6 +863,46 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::float_cmp)] // the constants asserted are set, not computed
+    fn initialisation_is_pytorchs_default() {
+        let mut places = [Place::EMPTY; PLACES];
+        let s = Siamese::<AllKinds>::new(&CONV, 4, &mut places).unwrap();
+        assert_eq!(s.capacity(), 4);
+        let (mut params, mut running) = ([f32::NAN; SIZES.parameters], [7.0f32; SIZES.running]);
+        assert_eq!(s.init(&mut params[1..], &mut running, &mut Pcg32::new(1)), Err(Error::ShapeMismatch));
+        assert_eq!(s.init(&mut params, &mut running[1..], &mut Pcg32::new(1)), Err(Error::ShapeMismatch));
+        s.init(&mut params, &mut running, &mut Pcg32::new(1)).unwrap();
+        // Linear and Conv1d: uniform in ±1/√fan_in, fan_in = inputs ×
+        // kernel, biases sharing their weights' bound; BatchNorm: γ = 1,
+        // β = 0, running mean 0, variance 1.
+        let fan_in = |layer: usize| match layer {
+            0 => 2 * 3,
+            4 | 5 => 3,
+            8 => 5,
+            _ => 0,
+        };
+        let mut largest = [0.0f32; PLACES];
+        for t in s.tensors() {
+            let values = &params[t.range()];
+            if t.kind == Layer::BatchNorm {
+                let want = if t.role == Role::Weight { 1.0 } else { 0.0 };
+                assert!(values.iter().all(|&v| v == want), "{t:?}");
+            } else {
+                let bound = 1.0 / libm::sqrtf(fan_in(t.layer) as f32);
+                let m = values.iter().fold(0.0f32, |m, v| m.max(v.abs()));
+                assert!(m <= bound, "{t:?}: {m} beyond {bound}");
+                largest[t.layer] = largest[t.layer].max(m / bound);
+            }
+        }
+        // 12 to 24 draws a layer: the largest is past half the bound (a
+        // chance of 1 − 2⁻¹² or better, and this seed's draws are fixed).
+        for layer in [0, 4, 5, 8] {
+            assert!(largest[layer] > 0.5, "layer {layer}: {}", largest[layer]);
+        }
+        assert_eq!(running, [0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0, 1.0]);
+    }
+
+    #[test]
     // Fifty training passes: minutes under Miri, which the pass above
     // already takes through every layer.
     #[cfg_attr(miri, ignore)]
