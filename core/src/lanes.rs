@@ -1,16 +1,29 @@
 //! The vector primitives every O(n·d) and O(n·d²) pass is built from, in two
-//! interchangeable forms: plain scalar loops, and explicit 8-lane SIMD
-//! ([`wide::f32x8`]) with scalar tails.
+//! interchangeable forms: plain scalar loops, and explicit 8-lane SIMD with
+//! scalar tails.
 //!
-//! `wide` lowers `f32x8` to AVX, SSE, NEON or WASM `simd128` according to the
-//! target features the crate is compiled with, and to plain arrays elsewhere
-//! (Cortex-M4F has no f32 SIMD). The scalar path is kept beside it so tests can
-//! compare the two, and so a user can pick whichever is faster on a part.
+//! The SIMD form is written once, against [`vector::Simd`], and compiled for
+//! the build's target features (`wide::f32x8`, lowered to AVX, SSE, NEON or
+//! WASM `simd128`, and to eight scalars where there are no f32 vectors, as on
+//! the Cortex-M4F). With the `std` feature on x86-64 it is compiled a second
+//! time for AVX2 and FMA, which run wherever the CPU has them
+//! ([`avx`]): the default target assumes only SSE2. The scalar form is kept
+//! beside it so tests can compare the two, and so a user can pick whichever
+//! is faster on a part.
 //!
 //! Every primitive takes the lengths from its slices and works on the common
 //! prefix; callers pass equal lengths, so nothing here can index out of bounds.
 
-use wide::f32x8;
+// The kernels and the vector operations must inline into each entry of
+// `avx` to be compiled for its target features: a call that stayed a call
+// would run the baseline code.
+#![allow(clippy::inline_always)]
+
+#[cfg(all(feature = "std", target_arch = "x86_64"))]
+mod avx;
+mod vector;
+
+use vector::{Portable, Simd, W};
 
 /// Which implementation of the vector primitives a computation uses.
 ///
@@ -28,12 +41,12 @@ use wide::f32x8;
 pub enum Lanes {
     /// Plain scalar loops, one element at a time.
     Scalar,
-    /// Eight lanes at a time through `wide::f32x8`, scalar tails.
+    /// Eight lanes at a time, scalar tails: through `wide::f32x8` for the
+    /// build's target features, or AVX2 and FMA where the `std` feature
+    /// finds them at run time on x86-64.
     #[default]
     Wide,
 }
-
-const W: usize = 8;
 
 /// The lanes a primitive runs. Where `f32x8` is eight scalars (Cortex-M,
 /// RISC-V, WASM without `simd128`) the two forms do the same scalar work,
@@ -42,31 +55,43 @@ const W: usize = 8;
 /// in flash.
 #[inline]
 const fn effective(lanes: Lanes) -> Lanes {
-    if HAS_VECTORS { lanes } else { Lanes::Wide }
+    if Portable::VECTORS { lanes } else { Lanes::Wide }
 }
 
-#[inline]
-fn load(chunk: &[f32; W]) -> f32x8 {
-    f32x8::from(*chunk)
+/// Runs the SIMD form of a kernel: compiled for AVX2 and FMA where the CPU
+/// has them (with `std` on x86-64), else for the build's target features.
+macro_rules! simd {
+    ($name:ident => $kernel:ident($($arg:expr),*)) => {{
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if let Some(proof) = avx::Avx2Fma::detect() {
+            return avx::$name(proof, $($arg),*);
+        }
+        $kernel(Portable, $($arg),*)
+    }};
 }
 
 /// Σ xᵢ·yᵢ.
 #[inline]
 pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
-    let len = x.len().min(y.len());
-    let (x, y) = (&x[..len], &y[..len]);
     match effective(lanes) {
-        Lanes::Scalar => x.iter().zip(y).map(|(a, b)| a * b).sum(),
-        Lanes::Wide => {
-            let (xb, xt) = x.as_chunks::<W>();
-            let (yb, yt) = y.as_chunks::<W>();
-            let mut acc = f32x8::ZERO;
-            for (a, b) in xb.iter().zip(yb) {
-                acc = load(a).mul_add(load(b), acc);
-            }
-            acc.reduce_add() + xt.iter().zip(yt).map(|(a, b)| a * b).sum::<f32>()
+        Lanes::Scalar => {
+            let len = x.len().min(y.len());
+            x[..len].iter().zip(&y[..len]).map(|(a, b)| a * b).sum()
         }
+        Lanes::Wide => simd!(dot => dot_in(x, y)),
     }
+}
+
+#[inline(always)]
+fn dot_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
+    let len = x.len().min(y.len());
+    let (xb, xt) = x[..len].as_chunks::<W>();
+    let (yb, yt) = y[..len].as_chunks::<W>();
+    let mut acc = s.zero();
+    for (a, b) in xb.iter().zip(yb) {
+        acc = s.mul_add(s.load(a), s.load(b), acc);
+    }
+    s.reduce_add(acc) + xt.iter().zip(yt).map(|(a, b)| a * b).sum::<f32>()
 }
 
 /// Four dot products against one x: [Σ xᵢ·w₀ᵢ, …, Σ xᵢ·w₃ᵢ], x loaded once
@@ -75,12 +100,11 @@ pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
 /// accumulators stay in registers, one load of x feeding four multiplies.
 #[inline]
 pub(crate) fn dot4(lanes: Lanes, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
-    let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
-    let x = &x[..len];
-    let [w0, w1, w2, w3] = w.map(|r| &r[..len]);
-    if lanes == Lanes::Scalar || !HAS_VECTORS {
+    if lanes == Lanes::Scalar || !Portable::VECTORS {
+        let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
+        let [w0, w1, w2, w3] = w.map(|r| &r[..len]);
         let mut acc = [0.0f32; 4];
-        for (k, &xk) in x.iter().enumerate() {
+        for (k, &xk) in x[..len].iter().enumerate() {
             acc[0] += xk * w0[k];
             acc[1] += xk * w1[k];
             acc[2] += xk * w2[k];
@@ -88,18 +112,24 @@ pub(crate) fn dot4(lanes: Lanes, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
         }
         return acc;
     }
-    let (xb, xt) = x.as_chunks::<W>();
-    let chunks = [w0, w1, w2, w3].map(|r| r.as_chunks::<W>());
-    let mut acc = [f32x8::ZERO; 4];
+    simd!(dot4 => dot4_in(x, w))
+}
+
+#[inline(always)]
+fn dot4_in<S: Simd>(s: S, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+    let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
+    let (xb, xt) = x[..len].as_chunks::<W>();
+    let chunks = w.map(|r| r[..len].as_chunks::<W>());
+    let mut acc = [s.zero(); 4];
     for (c, xc) in xb.iter().enumerate() {
-        let xv = load(xc);
+        let xv = s.load(xc);
         for (a, (wb, _)) in acc.iter_mut().zip(&chunks) {
-            *a = xv.mul_add(load(&wb[c]), *a);
+            *a = s.mul_add(xv, s.load(&wb[c]), *a);
         }
     }
     let mut out = [0.0f32; 4];
     for ((o, a), (_, wt)) in out.iter_mut().zip(acc).zip(&chunks) {
-        *o = a.reduce_add() + xt.iter().zip(*wt).map(|(p, q)| p * q).sum::<f32>();
+        *o = s.reduce_add(a) + xt.iter().zip(*wt).map(|(p, q)| p * q).sum::<f32>();
     }
     out
 }
@@ -107,21 +137,26 @@ pub(crate) fn dot4(lanes: Lanes, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
 /// Σ (xᵢ − yᵢ)².
 #[inline]
 pub(crate) fn sum_sq_diff(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
-    let len = x.len().min(y.len());
-    let (x, y) = (&x[..len], &y[..len]);
     match effective(lanes) {
-        Lanes::Scalar => x.iter().zip(y).map(|(a, b)| (a - b) * (a - b)).sum(),
-        Lanes::Wide => {
-            let (xb, xt) = x.as_chunks::<W>();
-            let (yb, yt) = y.as_chunks::<W>();
-            let mut acc = f32x8::ZERO;
-            for (a, b) in xb.iter().zip(yb) {
-                let t = load(a) - load(b);
-                acc = t.mul_add(t, acc);
-            }
-            acc.reduce_add() + xt.iter().zip(yt).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
+        Lanes::Scalar => {
+            let len = x.len().min(y.len());
+            x[..len].iter().zip(&y[..len]).map(|(a, b)| (a - b) * (a - b)).sum()
         }
+        Lanes::Wide => simd!(sum_sq_diff => sum_sq_diff_in(x, y)),
     }
+}
+
+#[inline(always)]
+fn sum_sq_diff_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
+    let len = x.len().min(y.len());
+    let (xb, xt) = x[..len].as_chunks::<W>();
+    let (yb, yt) = y[..len].as_chunks::<W>();
+    let mut acc = s.zero();
+    for (a, b) in xb.iter().zip(yb) {
+        let t = s.sub(s.load(a), s.load(b));
+        acc = s.mul_add(t, t, acc);
+    }
+    s.reduce_add(acc) + xt.iter().zip(yt).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
 }
 
 /// y ← y + a·x.
@@ -133,17 +168,20 @@ pub(crate) fn axpy(lanes: Lanes, a: f32, x: &[f32], y: &mut [f32]) {
                 *yi += a * xi;
             }
         }
-        Lanes::Wide => {
-            let av = f32x8::splat(a);
-            let (xb, xt) = x.as_chunks::<W>();
-            let (yb, yt) = y.as_chunks_mut::<W>();
-            for (yc, xc) in yb.iter_mut().zip(xb) {
-                *yc = load(xc).mul_add(av, load(yc)).to_array();
-            }
-            for (yi, xi) in yt.iter_mut().zip(xt) {
-                *yi += a * xi;
-            }
-        }
+        Lanes::Wide => simd!(axpy => axpy_in(a, x, y)),
+    }
+}
+
+#[inline(always)]
+fn axpy_in<S: Simd>(s: S, a: f32, x: &[f32], y: &mut [f32]) {
+    let av = s.splat(a);
+    let (xb, xt) = x.as_chunks::<W>();
+    let (yb, yt) = y.as_chunks_mut::<W>();
+    for (yc, xc) in yb.iter_mut().zip(xb) {
+        s.store(s.mul_add(s.load(xc), av, s.load(yc)), yc);
+    }
+    for (yi, xi) in yt.iter_mut().zip(xt) {
+        *yi += a * xi;
     }
 }
 
@@ -152,65 +190,65 @@ pub(crate) fn axpy(lanes: Lanes, a: f32, x: &[f32], y: &mut [f32]) {
 /// accumulation.
 #[inline]
 pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
-    let len = x.iter().fold(y.len(), |m, r| m.min(r.len()));
-    let y = &mut y[..len];
-    let [x0, x1, x2, x3] = x.map(|r| &r[..len]);
     match effective(lanes) {
         Lanes::Scalar => {
-            for (k, yk) in y.iter_mut().enumerate() {
+            let len = x.iter().fold(y.len(), |m, r| m.min(r.len()));
+            let [x0, x1, x2, x3] = x.map(|r| &r[..len]);
+            for (k, yk) in y[..len].iter_mut().enumerate() {
                 *yk += a[0] * x0[k] + a[1] * x1[k] + a[2] * x2[k] + a[3] * x3[k];
             }
         }
-        Lanes::Wide => {
-            let [a0, a1, a2, a3] = a.map(f32x8::splat);
-            let (yb, yt) = y.as_chunks_mut::<W>();
-            let (b0, t0) = x0.as_chunks::<W>();
-            let (b1, t1) = x1.as_chunks::<W>();
-            let (b2, t2) = x2.as_chunks::<W>();
-            let (b3, t3) = x3.as_chunks::<W>();
-            for ((((yc, c0), c1), c2), c3) in yb.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3) {
-                let mut acc = load(yc);
-                acc = load(c0).mul_add(a0, acc);
-                acc = load(c1).mul_add(a1, acc);
-                acc = load(c2).mul_add(a2, acc);
-                acc = load(c3).mul_add(a3, acc);
-                *yc = acc.to_array();
-            }
-            for (k, yk) in yt.iter_mut().enumerate() {
-                *yk += a[0] * t0[k] + a[1] * t1[k] + a[2] * t2[k] + a[3] * t3[k];
-            }
-        }
+        Lanes::Wide => simd!(axpy4 => axpy4_in(a, x, y)),
     }
 }
 
-/// Whether `f32x8` maps to vector registers on this target.
-const HAS_VECTORS: bool =
-    cfg!(any(target_feature = "sse2", target_feature = "neon", target_feature = "simd128", target_feature = "avx"));
-
-/// Vectors of eight per register tile row: two where there are registers for
-/// eight 8-lane accumulators plus operands (AVX's 16 ymm, NEON's 32 q), one
-/// where an `f32x8` takes two of SSE's 16 xmm registers.
-const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) { 2 } else { 1 };
+#[inline(always)]
+fn axpy4_in<S: Simd>(s: S, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+    let len = x.iter().fold(y.len(), |m, r| m.min(r.len()));
+    let [x0, x1, x2, x3] = x.map(|r| &r[..len]);
+    let [a0, a1, a2, a3] = a.map(|v| s.splat(v));
+    let (yb, yt) = y[..len].as_chunks_mut::<W>();
+    let (b0, t0) = x0.as_chunks::<W>();
+    let (b1, t1) = x1.as_chunks::<W>();
+    let (b2, t2) = x2.as_chunks::<W>();
+    let (b3, t3) = x3.as_chunks::<W>();
+    for ((((yc, c0), c1), c2), c3) in yb.iter_mut().zip(b0).zip(b1).zip(b2).zip(b3) {
+        let mut acc = s.load(yc);
+        acc = s.mul_add(s.load(c0), a0, acc);
+        acc = s.mul_add(s.load(c1), a1, acc);
+        acc = s.mul_add(s.load(c2), a2, acc);
+        acc = s.mul_add(s.load(c3), a3, acc);
+        s.store(acc, yc);
+    }
+    for (k, yk) in yt.iter_mut().enumerate() {
+        *yk += a[0] * t0[k] + a[1] * t1[k] + a[2] * t2[k] + a[3] * t3[k];
+    }
+}
 
 /// C ← C + Zᵀ·Z on and above the diagonal, for row-major n×d `z` and d×d
 /// `c` (entries below the diagonal within a block of eight columns are
 /// written too; callers mirror the upper triangle over them).
 ///
-/// A register tile of four rows of C by sixteen columns stays in eight
+/// A register tile of four rows of C by eight or sixteen columns stays in
 /// accumulators while the n rows of Z stream past, so each element of C is
 /// loaded and stored once instead of once per row.
 pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
+    simd!(gram_upper_tiled => gram_upper_tiled_in(z, d, c));
+}
+
+#[inline(always)]
+fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     let mut j0 = 0;
     while j0 < d {
         let rows = (d - j0).min(4);
         let mut k0 = j0 / W * W;
         while k0 + W <= d {
-            let wide = TILE_VECTORS == 2 && k0 + 2 * W <= d;
+            let wide = S::TILE_VECTORS == 2 && k0 + 2 * W <= d;
             match (rows, wide) {
-                (4, true) => tile::<4, 2>(z, d, j0, k0, c),
-                (4, false) => tile::<4, 1>(z, d, j0, k0, c),
-                (_, true) => (j0..j0 + rows).for_each(|j| tile::<1, 2>(z, d, j, k0, c)),
-                (_, false) => (j0..j0 + rows).for_each(|j| tile::<1, 1>(z, d, j, k0, c)),
+                (4, true) => tile::<S, 4, 2>(s, z, d, j0, k0, c),
+                (4, false) => tile::<S, 4, 1>(s, z, d, j0, k0, c),
+                (_, true) => (j0..j0 + rows).for_each(|j| tile::<S, 1, 2>(s, z, d, j, k0, c)),
+                (_, false) => (j0..j0 + rows).for_each(|j| tile::<S, 1, 1>(s, z, d, j, k0, c)),
             }
             k0 += if wide { 2 * W } else { W };
         }
@@ -225,20 +263,20 @@ pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
 }
 
 /// C[j0..j0+R, k0..k0+8·V] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
-#[inline]
-fn tile<const R: usize, const V: usize>(z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
-    let mut acc: [[f32x8; V]; R] = core::array::from_fn(|r| {
+#[inline(always)]
+fn tile<S: Simd, const R: usize, const V: usize>(s: S, z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
+    let mut acc: [[S::V; V]; R] = core::array::from_fn(|r| {
         let row = &c[(j0 + r) * d + k0..(j0 + r) * d + k0 + V * W];
         let (chunks, _) = row.as_chunks::<W>();
-        core::array::from_fn(|v| load(&chunks[v]))
+        core::array::from_fn(|v| s.load(&chunks[v]))
     });
     for row in z.chunks_exact(d) {
         let (cols, _) = row[k0..k0 + V * W].as_chunks::<W>();
-        let x: [f32x8; V] = core::array::from_fn(|v| load(&cols[v]));
+        let x: [S::V; V] = core::array::from_fn(|v| s.load(&cols[v]));
         for (r, acc_r) in acc.iter_mut().enumerate() {
-            let a = f32x8::splat(row[j0 + r]);
+            let a = s.splat(row[j0 + r]);
             for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
-                *acc_rv = xv.mul_add(a, *acc_rv);
+                *acc_rv = s.mul_add(*xv, a, *acc_rv);
             }
         }
     }
@@ -246,7 +284,7 @@ fn tile<const R: usize, const V: usize>(z: &[f32], d: usize, j0: usize, k0: usiz
         let out = &mut c[(j0 + r) * d + k0..(j0 + r) * d + k0 + V * W];
         let (chunks, _) = out.as_chunks_mut::<W>();
         for (chunk, a) in chunks.iter_mut().zip(acc_r) {
-            *chunk = a.to_array();
+            s.store(*a, chunk);
         }
     }
 }
@@ -262,9 +300,9 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
         return;
     }
     let k = b.len() / m;
-    // Register tiles pay only where `f32x8` is a real vector: elsewhere (the
+    // Register tiles pay only where a vector is a real vector: elsewhere (the
     // Cortex-M4F) its 4×8 accumulators spill, and row updates are cheaper.
-    if lanes == Lanes::Scalar || k == 0 || !HAS_VECTORS {
+    if lanes == Lanes::Scalar || k == 0 || !Portable::VECTORS {
         let quads = m / 4 * 4;
         for (ar, o) in a.chunks_exact(m).zip(out.chunks_exact_mut(k.max(1))) {
             for j in (0..quads).step_by(4) {
@@ -277,18 +315,26 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
         }
         return;
     }
+    simd!(matmul_acc => matmul_acc_in(s, a, m, b, out));
+}
+
+/// [`matmul_acc`]'s register tiles, for m ≥ 1 and k = len(B)/m ≥ 1.
+#[inline(always)]
+fn matmul_acc_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
+    let k = b.len() / m;
     let rows = a.len() / m;
     let mut i0 = 0;
     while i0 < rows {
         let block = (rows - i0).min(4);
         let mut k0 = 0;
         while k0 + W <= k {
-            let wide = TILE_VECTORS == 2 && k0 + 2 * W <= k;
+            let wide = S::TILE_VECTORS == 2 && k0 + 2 * W <= k;
+            let at = Product { s, a, m, b, k, k0 };
             match (block, wide) {
-                (4, true) => product_tile::<4, 2>(s, a, m, b, k, i0, k0, out),
-                (4, false) => product_tile::<4, 1>(s, a, m, b, k, i0, k0, out),
-                (_, true) => (i0..i0 + block).for_each(|i| product_tile::<1, 2>(s, a, m, b, k, i, k0, out)),
-                (_, false) => (i0..i0 + block).for_each(|i| product_tile::<1, 1>(s, a, m, b, k, i, k0, out)),
+                (4, true) => product_tile::<S, 4, 2>(simd, &at, i0, out),
+                (4, false) => product_tile::<S, 4, 1>(simd, &at, i0, out),
+                (_, true) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 2>(simd, &at, i, out)),
+                (_, false) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 1>(simd, &at, i, out)),
             }
             k0 += if wide { 2 * W } else { W };
         }
@@ -301,36 +347,39 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
     }
 }
 
-/// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V].
-#[inline]
-#[allow(clippy::too_many_arguments)]
-fn product_tile<const R: usize, const V: usize>(
+/// The operands of one column block of out += s·A·B.
+struct Product<'a> {
     s: f32,
-    a: &[f32],
+    a: &'a [f32],
     m: usize,
-    b: &[f32],
+    b: &'a [f32],
     k: usize,
-    i0: usize,
+    /// First column of the block.
     k0: usize,
-    out: &mut [f32],
-) {
-    let mut acc = [[f32x8::ZERO; V]; R];
+}
+
+/// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V].
+#[inline(always)]
+fn product_tile<S: Simd, const R: usize, const V: usize>(simd: S, p: &Product<'_>, i0: usize, out: &mut [f32]) {
+    let Product { s, a, m, b, k, k0 } = *p;
+    let mut acc = [[simd.zero(); V]; R];
     for j in 0..m {
         let (cols, _) = b[j * k + k0..j * k + k0 + V * W].as_chunks::<W>();
-        let x: [f32x8; V] = core::array::from_fn(|v| load(&cols[v]));
+        let x: [S::V; V] = core::array::from_fn(|v| simd.load(&cols[v]));
         for (r, acc_r) in acc.iter_mut().enumerate() {
-            let av = f32x8::splat(a[(i0 + r) * m + j]);
+            let av = simd.splat(a[(i0 + r) * m + j]);
             for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
-                *acc_rv = xv.mul_add(av, *acc_rv);
+                *acc_rv = simd.mul_add(*xv, av, *acc_rv);
             }
         }
     }
-    let sv = f32x8::splat(s);
+    let sv = simd.splat(s);
     for (r, acc_r) in acc.iter().enumerate() {
         let row = &mut out[(i0 + r) * k + k0..(i0 + r) * k + k0 + V * W];
         let (chunks, _) = row.as_chunks_mut::<W>();
-        for (chunk, a) in chunks.iter_mut().zip(acc_r) {
-            *chunk = a.mul_add(sv, load(chunk)).to_array();
+        for (chunk, acc_rv) in chunks.iter_mut().zip(acc_r) {
+            let sum = simd.mul_add(*acc_rv, sv, simd.load(chunk));
+            simd.store(sum, chunk);
         }
     }
 }
@@ -355,18 +404,21 @@ pub(crate) fn scaled_diff_into(lanes: Lanes, out: &mut [f32], s: f32, x: &[f32],
                 *o = s * (xi - yi);
             }
         }
-        Lanes::Wide => {
-            let sv = f32x8::splat(s);
-            let (ob, ot) = out.as_chunks_mut::<W>();
-            let (xb, xt) = x.as_chunks::<W>();
-            let (yb, yt) = y.as_chunks::<W>();
-            for ((o, xc), yc) in ob.iter_mut().zip(xb).zip(yb) {
-                *o = ((load(xc) - load(yc)) * sv).to_array();
-            }
-            for ((o, xi), yi) in ot.iter_mut().zip(xt).zip(yt) {
-                *o = s * (xi - yi);
-            }
-        }
+        Lanes::Wide => simd!(scaled_diff_into => scaled_diff_into_in(out, s, x, y)),
+    }
+}
+
+#[inline(always)]
+fn scaled_diff_into_in<S: Simd>(simd: S, out: &mut [f32], s: f32, x: &[f32], y: &[f32]) {
+    let sv = simd.splat(s);
+    let (ob, ot) = out.as_chunks_mut::<W>();
+    let (xb, xt) = x.as_chunks::<W>();
+    let (yb, yt) = y.as_chunks::<W>();
+    for ((o, xc), yc) in ob.iter_mut().zip(xb).zip(yb) {
+        simd.store(simd.mul(simd.sub(simd.load(xc), simd.load(yc)), sv), o);
+    }
+    for ((o, xi), yi) in ot.iter_mut().zip(xt).zip(yt) {
+        *o = s * (xi - yi);
     }
 }
 
@@ -379,17 +431,20 @@ pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
                 *yi += xi * wi;
             }
         }
-        Lanes::Wide => {
-            let (yb, yt) = y.as_chunks_mut::<W>();
-            let (xb, xt) = x.as_chunks::<W>();
-            let (wb, wt) = w.as_chunks::<W>();
-            for ((yc, xc), wc) in yb.iter_mut().zip(xb).zip(wb) {
-                *yc = load(xc).mul_add(load(wc), load(yc)).to_array();
-            }
-            for ((yi, xi), wi) in yt.iter_mut().zip(xt).zip(wt) {
-                *yi += xi * wi;
-            }
-        }
+        Lanes::Wide => simd!(mul_acc => mul_acc_in(y, x, w)),
+    }
+}
+
+#[inline(always)]
+fn mul_acc_in<S: Simd>(s: S, y: &mut [f32], x: &[f32], w: &[f32]) {
+    let (yb, yt) = y.as_chunks_mut::<W>();
+    let (xb, xt) = x.as_chunks::<W>();
+    let (wb, wt) = w.as_chunks::<W>();
+    for ((yc, xc), wc) in yb.iter_mut().zip(xb).zip(wb) {
+        s.store(s.mul_add(s.load(xc), s.load(wc), s.load(yc)), yc);
+    }
+    for ((yi, xi), wi) in yt.iter_mut().zip(xt).zip(wt) {
+        *yi += xi * wi;
     }
 }
 
@@ -543,6 +598,65 @@ mod tests {
             }
             for (s, w) in outs[0].iter().zip(&outs[1]) {
                 assert!(close(*s, *w), "element-wise primitives, len {len}: {s} vs {w}");
+            }
+        }
+    }
+
+    /// With `std` on x86-64 `Lanes::Wide` runs the AVX2/FMA build of each
+    /// kernel where the CPU has it, so the tests above check that one
+    /// against f64; this checks the build-feature form (what a CPU without
+    /// AVX2 runs, and every other target) against it, kernel by kernel.
+    #[test]
+    fn the_portable_kernels_agree_with_the_dispatched_ones() {
+        let close = |p: f32, w: f32, scale: f32| (p - w).abs() <= 1e-5 * (1.0 + scale);
+        for len in 0..40 {
+            let (x, y) = (&ramp(len, 0.7)[..len], &ramp(len, 1.3)[..len]);
+            let w = [x, y, &ramp(len, 2.1)[..len], &ramp(len, 0.3)[..len]];
+            assert!(close(dot_in(Portable, x, y), dot(Lanes::Wide, x, y), 1.0), "dot {len}");
+            assert!(close(sum_sq_diff_in(Portable, x, y), sum_sq_diff(Lanes::Wide, x, y), 4.0), "ssd {len}");
+            for (p, d) in dot4_in(Portable, x, w).iter().zip(dot4(Lanes::Wide, x, w)) {
+                assert!(close(*p, d, 1.0), "dot4 {len}");
+            }
+            let mut outs = [[0.0f32; 40]; 2];
+            for (k, out) in outs.iter_mut().enumerate() {
+                let out = &mut out[..len];
+                out.copy_from_slice(x);
+                let copy: [f32; 40] = core::array::from_fn(|i| x.get(i).copied().unwrap_or(0.0));
+                if k == 0 {
+                    axpy_in(Portable, 0.5, y, out);
+                    axpy4_in(Portable, [1.0, -2.0, 0.25, 3.0], w, out);
+                    mul_acc_in(Portable, out, x, y);
+                    scaled_diff_into_in(Portable, out, 1.5, &copy[..len], y);
+                } else {
+                    axpy(Lanes::Wide, 0.5, y, out);
+                    axpy4(Lanes::Wide, [1.0, -2.0, 0.25, 3.0], w, out);
+                    mul_acc(Lanes::Wide, out, x, y);
+                    scaled_diff_into(Lanes::Wide, out, 1.5, &copy[..len], y);
+                }
+            }
+            for (p, d) in outs[0].iter().zip(&outs[1]) {
+                assert!(close(*p, *d, 16.0), "element-wise, len {len}: {p} vs {d}");
+            }
+        }
+        for (rows, m, k) in [(5, 3, 25), (4, 7, 16), (1, 2, 8), (6, 5, 17)] {
+            let (a, b) = (&matrix(rows, m, 0.61)[..rows * m], &matrix(m, k, 0.29)[..m * k]);
+            let mut outs = [[0.25f32; 6 * 25]; 2];
+            matmul_acc_in(Portable, -0.75, a, m, b, &mut outs[0][..rows * k]);
+            matmul_acc(Lanes::Wide, -0.75, a, m, b, &mut outs[1][..rows * k]);
+            for (p, d) in outs[0].iter().zip(&outs[1]) {
+                assert!(close(*p, *d, m as f32), "matmul_acc {rows}×{m}·{m}×{k}: {p} vs {d}");
+            }
+        }
+        for d in [5, 13, 24, 31] {
+            let z = &matrix(5, d, 0.37)[..5 * d];
+            let mut cs = [[0.0f32; 31 * 31]; 2];
+            gram_upper_tiled_in(Portable, z, d, &mut cs[0][..d * d]);
+            gram_upper_tiled(z, d, &mut cs[1][..d * d]);
+            for j in 0..d {
+                for k in j..d {
+                    let (p, w) = (cs[0][j * d + k], cs[1][j * d + k]);
+                    assert!(close(p, w, 5.0), "gram d {d} [{j}][{k}]: {p} vs {w}");
+                }
             }
         }
     }

@@ -53,7 +53,10 @@
 //! # Ok::<(), vicreg::Error>(())
 //! ```
 #![no_std]
-#![forbid(unsafe_code)]
+// `unsafe` lives in one module, `lanes::avx` (run-time AVX2/FMA dispatch,
+// `std` on x86-64 only); everywhere else, and in every other build, none.
+#![cfg_attr(not(all(feature = "std", target_arch = "x86_64")), forbid(unsafe_code))]
+#![cfg_attr(all(feature = "std", target_arch = "x86_64"), deny(unsafe_code))]
 #![deny(missing_docs)]
 #![warn(clippy::pedantic)]
 #![allow(

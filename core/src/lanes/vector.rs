@@ -1,0 +1,85 @@
+//! The eight-lane vector the kernels are written against. A kernel takes an
+//! instruction set by value: a value of [`Simd`]'s implementing type is the
+//! proof that the running CPU has those instructions, so a kernel compiled
+//! for a wider set than the build's baseline can only run where it is safe
+//! to.
+
+use wide::f32x8;
+
+/// Lanes of a vector.
+pub(crate) const W: usize = 8;
+
+/// An instruction set for vectors of eight f32.
+pub(crate) trait Simd: Copy {
+    /// The register type.
+    type V: Copy;
+    /// Whether a vector is a real vector register (not eight scalars, as
+    /// `f32x8` is on Cortex-M and RISC-V): register tiles pay only then.
+    const VECTORS: bool;
+    /// Vectors per register-tile row: two where there are registers for
+    /// eight accumulators plus operands (AVX's 16 ymm, NEON's 32 q), one
+    /// where a vector takes two of SSE's 16 xmm registers.
+    const TILE_VECTORS: usize;
+
+    /// All lanes zero.
+    fn zero(self) -> Self::V;
+    /// All lanes `x`.
+    fn splat(self, x: f32) -> Self::V;
+    /// Eight consecutive values.
+    fn load(self, chunk: &[f32; W]) -> Self::V;
+    /// Writes the lanes to eight consecutive values.
+    fn store(self, v: Self::V, chunk: &mut [f32; W]);
+    /// a·b + c, fused where the instructions have it.
+    fn mul_add(self, a: Self::V, b: Self::V, c: Self::V) -> Self::V;
+    /// a − b.
+    fn sub(self, a: Self::V, b: Self::V) -> Self::V;
+    /// a·b.
+    fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// The sum of the lanes.
+    fn reduce_add(self, v: Self::V) -> f32;
+}
+
+/// The instructions the build's target features give: `wide::f32x8`
+/// lowered to AVX, SSE, NEON or `simd128`, or to eight scalars.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Portable;
+
+impl Simd for Portable {
+    type V = f32x8;
+    const VECTORS: bool =
+        cfg!(any(target_feature = "sse2", target_feature = "neon", target_feature = "simd128", target_feature = "avx"));
+    const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) { 2 } else { 1 };
+
+    #[inline(always)]
+    fn zero(self) -> f32x8 {
+        f32x8::ZERO
+    }
+    #[inline(always)]
+    fn splat(self, x: f32) -> f32x8 {
+        f32x8::splat(x)
+    }
+    #[inline(always)]
+    fn load(self, chunk: &[f32; W]) -> f32x8 {
+        f32x8::from(*chunk)
+    }
+    #[inline(always)]
+    fn store(self, v: f32x8, chunk: &mut [f32; W]) {
+        *chunk = v.to_array();
+    }
+    #[inline(always)]
+    fn mul_add(self, a: f32x8, b: f32x8, c: f32x8) -> f32x8 {
+        a.mul_add(b, c)
+    }
+    #[inline(always)]
+    fn sub(self, a: f32x8, b: f32x8) -> f32x8 {
+        a - b
+    }
+    #[inline(always)]
+    fn mul(self, a: f32x8, b: f32x8) -> f32x8 {
+        a * b
+    }
+    #[inline(always)]
+    fn reduce_add(self, v: f32x8) -> f32 {
+        v.reduce_add()
+    }
+}

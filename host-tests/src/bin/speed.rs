@@ -1,0 +1,149 @@
+//! The speed table of `BENCHMARKS.md`: loss and gradients at the benchmark
+//! shapes, the covariance product's rate against the machine's measured
+//! f32 FMA peak, and the two training steps; medians of repeated runs on one
+//! thread. Run it in both builds:
+//!
+//! ```sh
+//! cargo run --release -p host-tests --bin speed
+//! CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
+//!     cargo run --release -p host-tests --bin speed
+//! ```
+//!
+//! `scripts/torch-speed.py` times the same cases in PyTorch where it is
+//! installed.
+
+use host_tests::batches::{SplitMix, view_pair};
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+use vicreg::augment::{Jitter, Mask, Scale, ViewPair};
+use vicreg::nn::{Layer, Net, Network, Shape};
+use vicreg::{AdamW, Config, Lanes, Optimizer, Options, Pcg32, Sgd, Trainer, TrainerConfig, Views, kernels};
+
+/// The loss shapes (n, d).
+const SHAPES: [(usize, usize); 5] = [(32, 32), (128, 128), (256, 256), (256, 1024), (1024, 2048)];
+
+/// Median seconds per call of `f`, over runs of at least `budget` in all.
+fn median_time(budget: Duration, mut f: impl FnMut()) -> f64 {
+    f();
+    let once = {
+        let t = Instant::now();
+        f();
+        t.elapsed().as_secs_f64().max(1e-9)
+    };
+    // Batches of calls long enough to time (about a millisecond), 15 of them
+    // or as many as fit the budget, at least 3.
+    let per_batch = ((1e-3 / once).ceil() as usize).max(1);
+    let batches = ((budget.as_secs_f64() / (once * per_batch as f64)) as usize).clamp(3, 15);
+    let mut times: Vec<f64> = (0..batches)
+        .map(|_| {
+            let t = Instant::now();
+            for _ in 0..per_batch {
+                f();
+            }
+            t.elapsed().as_secs_f64() / per_batch as f64
+        })
+        .collect();
+    times.sort_by(f64::total_cmp);
+    times[times.len() / 2]
+}
+
+/// One core's f32 FMA rate in GFLOP/s: ten independent chains of 8-lane
+/// fused multiply-adds (enough to cover the FMA units' latency), where the
+/// CPU has AVX2 and FMA.
+#[cfg(target_arch = "x86_64")]
+fn fma_peak() -> Option<f64> {
+    use std::arch::x86_64::{__m256, _mm256_fmadd_ps, _mm256_set1_ps, _mm256_storeu_ps};
+    #[target_feature(enable = "avx2,fma")]
+    fn chains(iterations: usize) -> f32 {
+        let (a, b) = (_mm256_set1_ps(0.999_999), _mm256_set1_ps(1e-7));
+        let mut acc: [__m256; 10] = [_mm256_set1_ps(1.0); 10];
+        for _ in 0..iterations {
+            for x in &mut acc {
+                *x = _mm256_fmadd_ps(*x, a, b);
+            }
+        }
+        let mut out = [0.0f32; 8];
+        let mut sum = 0.0;
+        for x in acc {
+            // SAFETY: `out` is 8 writable f32; storeu needs no alignment.
+            unsafe { _mm256_storeu_ps(out.as_mut_ptr(), x) };
+            sum += out.iter().sum::<f32>();
+        }
+        sum
+    }
+    if !(is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma")) {
+        return None;
+    }
+    let iterations = 20_000_000;
+    // SAFETY: the CPU has AVX2 and FMA, checked just above.
+    let seconds = median_time(Duration::from_secs(2), || {
+        black_box(unsafe { chains(black_box(iterations)) });
+    });
+    Some((iterations * 10 * 8 * 2) as f64 / seconds / 1e9)
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn fma_peak() -> Option<f64> {
+    None
+}
+
+const DIGITS: Net = Net::new(
+    Shape::Flat(64),
+    &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
+    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
+);
+vicreg::network!(Digits = DIGITS, batch 128);
+
+/// Seconds per training step on a fixed pair of augmented views.
+#[allow(clippy::boxed_local)] // boxed by the caller: the digits state is 890 KiB
+fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const IN: usize>(
+    mut trainer: Box<Trainer<M, O>>,
+) -> f64 {
+    let mut rng = Pcg32::new(1);
+    trainer.init(&mut rng);
+    let mut data = SplitMix::new(2);
+    let batch: Vec<[f32; IN]> = (0..N).map(|_| core::array::from_fn(|_| data.symmetric())).collect();
+    let mut pair: Box<ViewPair<N, IN>> = Box::new(ViewPair::new());
+    let augment = (Scale { low: 0.8, high: 1.2 }, Jitter { sigma: 0.1 }, Mask { probability: 0.1 });
+    let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
+    let (va, vb) = (va.to_vec(), vb.to_vec());
+    median_time(Duration::from_secs(2), || {
+        black_box(trainer.step(&va, &vb).expect("step"));
+    })
+}
+
+fn main() {
+    let build = if cfg!(target_feature = "avx2") { "native (AVX2 at compile time)" } else { "default target" };
+    println!("build: {build}; one thread");
+    match fma_peak() {
+        Some(peak) => println!("f32 FMA peak of one core (8 lanes, 10 chains): {peak:.1} GFLOP/s"),
+        None => println!("f32 FMA peak: no AVX2/FMA on this CPU"),
+    }
+    println!("\n| case | µs | covariance product Z_cᵀZ_c, GFLOP/s |");
+    println!("|---|---|---|");
+    for (n, d) in SHAPES {
+        let (a, b) = view_pair(n, d, 7);
+        let views = Views::new(&a, &b, d).expect("views");
+        let options = Options::default();
+        let mut scratch = vec![0.0; vicreg::scratch_len(n, d, options.side)];
+        let (mut ga, mut gb) = (vec![0.0; n * d], vec![0.0; n * d]);
+        let budget = Duration::from_secs(if n * d * d > 1 << 28 { 8 } else { 2 });
+        let loss = median_time(budget, || {
+            black_box(vicreg::loss_and_gradients(views, &Config::DEFAULT, options, &mut scratch, &mut ga, &mut gb))
+                .expect("loss");
+        });
+        // The upper triangle of a d×d product over n rows: n·d·(d + 1) flops.
+        let mut c = vec![0.0; d * d];
+        let product = median_time(budget, || {
+            black_box(kernels::covariance_matrix(Lanes::Wide, &a, d, &mut c)).expect("product");
+        });
+        let rate = (n * d * (d + 1)) as f64 / product / 1e9;
+        println!("| loss+grad ({n}, {d}) | {:.1} | {rate:.1} |", loss * 1e6);
+    }
+    let digits =
+        step_time::<_, _, 128, 64>(Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
+    println!("| digits training step (batch 128, AdamW) | {:.1} | |", digits * 1e6);
+    let small =
+        step_time::<_, _, 16, 32>(Box::new(sensor_adapt::Net::new(TrainerConfig::new(1e-2), Sgd::new(0.9, 1e-4))));
+    println!("| small training step (batch 16, SGD) | {:.1} | |", small * 1e6);
+}
