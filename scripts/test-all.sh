@@ -121,7 +121,11 @@ install_nightly_tools() {
 }
 
 miri_core() {
-    cargo +nightly miri test -p vicreg --lib --no-default-features
+    cargo +nightly miri test -p vicreg --lib --no-default-features &&
+        # The run-time dispatched AVX2/FMA kernels (the crate's only unsafe
+        # code): built with the features on, so detection finds them.
+        RUSTFLAGS="-C target-feature=+avx2,+fma" \
+            cargo +nightly miri test -p vicreg --lib --no-default-features --features std lanes::
 }
 
 dependency_policy() {

@@ -660,4 +660,13 @@ mod tests {
             }
         }
     }
+
+    /// Where the build itself enables AVX2 and FMA (as the Miri step does,
+    /// to interpret the AVX2 kernels), detection must find them: otherwise
+    /// the tests above would silently test the portable kernels twice.
+    #[test]
+    #[cfg(all(feature = "std", target_arch = "x86_64", target_feature = "avx2", target_feature = "fma"))]
+    fn detection_finds_what_the_build_enables() {
+        assert!(avx::Avx2Fma::detect().is_some());
+    }
 }
