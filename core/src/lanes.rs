@@ -16,14 +16,17 @@
 
 // The kernels and the vector operations must inline into each entry of
 // `avx` to be compiled for its target features: a call that stayed a call
-// would run the baseline code.
+// would run the baseline code. Where there is no `avx` (every no_std build)
+// the kernels are only `#[inline]`, so that a firmware's flash is not spent
+// on copies the compiler would not have chosen to make.
 #![allow(clippy::inline_always)]
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
-mod avx;
+pub(crate) mod avx;
 mod vector;
 
-use vector::{Portable, Simd, W};
+use vector::W;
+pub(crate) use vector::{Portable, Simd};
 
 /// Which implementation of the vector primitives a computation uses.
 ///
@@ -61,14 +64,89 @@ const fn effective(lanes: Lanes) -> Lanes {
 /// Runs the SIMD form of a kernel: compiled for AVX2 and FMA where the CPU
 /// has them (with `std` on x86-64), else for the build's target features.
 macro_rules! simd {
-    ($name:ident => $kernel:ident($($arg:expr),*)) => {{
+    ($name:ident => $kernel:path, ($($arg:expr),*)) => {{
         #[cfg(all(feature = "std", target_arch = "x86_64"))]
-        if let Some(proof) = avx::Avx2Fma::detect() {
-            return avx::$name(proof, $($arg),*);
+        if let Some(proof) = $crate::lanes::avx::Avx2Fma::detect() {
+            return $crate::lanes::avx::$name(proof, $($arg),*);
         }
-        $kernel(Portable, $($arg),*)
+        $kernel($crate::lanes::Portable, $($arg),*)
+    }};
+    ($name:ident => $kernel:ident($($arg:expr),*)) => {
+        simd!($name => $kernel, ($($arg),*))
+    };
+}
+pub(crate) use simd;
+
+/// The primitives a layer's loops are written with, so that a whole layer
+/// can be compiled once per instruction set: through [`Lanes`] each call
+/// picks its implementation (and, with run-time dispatch, is a call into
+/// code compiled for AVX2), through an instruction set ([`Simd`]) the
+/// calls inline. A layer that runs many short primitives (a Linear layer
+/// calls one per four outputs per row) is dispatched once, whole
+/// ([`layer`]).
+pub(crate) trait Ops: Copy {
+    /// Σ xᵢ·yᵢ.
+    fn dot(self, x: &[f32], y: &[f32]) -> f32;
+    /// Four dot products against one x.
+    fn dot4(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4];
+    /// y ← y + a·x.
+    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]);
+    /// y ← y + Σ_r a_r·x_r.
+    fn axpy4(self, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]);
+}
+
+impl Ops for Lanes {
+    #[inline]
+    fn dot(self, x: &[f32], y: &[f32]) -> f32 {
+        dot(self, x, y)
+    }
+    #[inline]
+    fn dot4(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+        dot4(self, x, w)
+    }
+    #[inline]
+    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
+        axpy(self, a, x, y);
+    }
+    #[inline]
+    fn axpy4(self, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+        axpy4(self, a, x, y);
+    }
+}
+
+impl<S: Simd> Ops for S {
+    #[inline(always)]
+    fn dot(self, x: &[f32], y: &[f32]) -> f32 {
+        dot_in(self, x, y)
+    }
+    #[inline(always)]
+    fn dot4(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+        dot4_in(self, x, w)
+    }
+    #[inline(always)]
+    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
+        axpy_in(self, a, x, y);
+    }
+    #[inline(always)]
+    fn axpy4(self, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
+        axpy4_in(self, a, x, y);
+    }
+}
+
+/// Runs a layer function written over [`Ops`]: with `lanes` itself where
+/// the scalar loops are asked for or there are no f32 vectors (so a
+/// firmware carries one copy), else compiled whole for the instruction set
+/// [`simd!`] picks.
+macro_rules! layer {
+    ($lanes:expr, $name:ident => $function:path, ($($arg:expr),*)) => {{
+        let lanes: $crate::lanes::Lanes = $lanes;
+        if lanes == $crate::lanes::Lanes::Scalar || !<$crate::lanes::Portable as $crate::lanes::Simd>::VECTORS {
+            return $function(lanes, $($arg),*);
+        }
+        $crate::lanes::simd!($name => $function, ($($arg),*))
     }};
 }
+pub(crate) use layer;
 
 /// Σ xᵢ·yᵢ.
 #[inline]
@@ -82,7 +160,8 @@ pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn dot_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
     let len = x.len().min(y.len());
     let (xb, xt) = x[..len].as_chunks::<W>();
@@ -115,7 +194,8 @@ pub(crate) fn dot4(lanes: Lanes, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
     simd!(dot4 => dot4_in(x, w))
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn dot4_in<S: Simd>(s: S, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
     let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
     let (xb, xt) = x[..len].as_chunks::<W>();
@@ -146,7 +226,8 @@ pub(crate) fn sum_sq_diff(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn sum_sq_diff_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
     let len = x.len().min(y.len());
     let (xb, xt) = x[..len].as_chunks::<W>();
@@ -172,7 +253,8 @@ pub(crate) fn axpy(lanes: Lanes, a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn axpy_in<S: Simd>(s: S, a: f32, x: &[f32], y: &mut [f32]) {
     let av = s.splat(a);
     let (xb, xt) = x.as_chunks::<W>();
@@ -202,7 +284,8 @@ pub(crate) fn axpy4(lanes: Lanes, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn axpy4_in<S: Simd>(s: S, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
     let len = x.iter().fold(y.len(), |m, r| m.min(r.len()));
     let [x0, x1, x2, x3] = x.map(|r| &r[..len]);
@@ -236,7 +319,8 @@ pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
     simd!(gram_upper_tiled => gram_upper_tiled_in(z, d, c));
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     let mut j0 = 0;
     while j0 < d {
@@ -263,7 +347,8 @@ fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
 }
 
 /// C[j0..j0+R, k0..k0+8·V] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn tile<S: Simd, const R: usize, const V: usize>(s: S, z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
     let mut acc: [[S::V; V]; R] = core::array::from_fn(|r| {
         let row = &c[(j0 + r) * d + k0..(j0 + r) * d + k0 + V * W];
@@ -319,7 +404,8 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
 }
 
 /// [`matmul_acc`]'s register tiles, for m ≥ 1 and k = len(B)/m ≥ 1.
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn matmul_acc_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
     let k = b.len() / m;
     let rows = a.len() / m;
@@ -359,7 +445,8 @@ struct Product<'a> {
 }
 
 /// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V].
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn product_tile<S: Simd, const R: usize, const V: usize>(simd: S, p: &Product<'_>, i0: usize, out: &mut [f32]) {
     let Product { s, a, m, b, k, k0 } = *p;
     let mut acc = [[simd.zero(); V]; R];
@@ -408,7 +495,8 @@ pub(crate) fn scaled_diff_into(lanes: Lanes, out: &mut [f32], s: f32, x: &[f32],
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn scaled_diff_into_in<S: Simd>(simd: S, out: &mut [f32], s: f32, x: &[f32], y: &[f32]) {
     let sv = simd.splat(s);
     let (ob, ot) = out.as_chunks_mut::<W>();
@@ -435,7 +523,8 @@ pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn mul_acc_in<S: Simd>(s: S, y: &mut [f32], x: &[f32], w: &[f32]) {
     let (yb, yt) = y.as_chunks_mut::<W>();
     let (xb, xt) = x.as_chunks::<W>();

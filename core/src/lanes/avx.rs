@@ -144,4 +144,11 @@ entries! {
     scaled_diff_into => super::scaled_diff_into_in, (out: &mut [f32], s: f32, x: &[f32], y: &[f32]);
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
+    /// A Linear layer's forward pass, whole.
+    linear_forward => crate::nn::linear::forward_with, (w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]);
+    /// A Linear layer's parameter gradients, whole.
+    linear_gradients => crate::nn::linear::accumulate_gradients_with,
+        (x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32], gb: &mut [f32]);
+    /// A Linear layer's input gradient, whole.
+    linear_backward_input => crate::nn::linear::backward_input_with, (w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]);
 }

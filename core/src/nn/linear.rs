@@ -5,8 +5,14 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
+// Each pass is written once over `Ops` and inlined into the entry compiled
+// for each instruction set (`lanes::layer!`): a call that stayed a call
+// would run the baseline code. Only `#[inline]` where there is no run-time
+// dispatch (every no_std build), to spare a firmware's flash.
+#![allow(clippy::inline_always)]
+
 use super::shape::Shape;
-use crate::lanes::{self, Lanes};
+use crate::lanes::{self, Lanes, Ops};
 
 /// A Linear layer's declaration: its output width and whether it has a bias;
 /// the input width comes from the layer before.
@@ -43,6 +49,13 @@ impl Linear {
 /// `w` outputs×inputs, y n×outputs. Four outputs at a time share each load
 /// of x.
 pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
+    lanes::layer!(lanes, linear_forward => forward_with, (w, b, x, inputs, y));
+}
+
+/// [`forward`] over the primitives of `lanes`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+pub(crate) fn forward_with<L: Ops>(lanes: L, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
     let outputs = w.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
         return;
@@ -51,13 +64,13 @@ pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usi
     let bias = |o: usize| b.get(o).copied().unwrap_or(0.0);
     for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
         for o in (0..quads).step_by(4) {
-            let sums = lanes::dot4(lanes, xr, lanes::four_rows(w, inputs, o));
+            let sums = lanes.dot4(xr, lanes::four_rows(w, inputs, o));
             for (k, s) in sums.into_iter().enumerate() {
                 yr[o + k] = s + bias(o + k);
             }
         }
         for o in quads..outputs {
-            yr[o] = lanes::dot(lanes, xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
+            yr[o] = lanes.dot(xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
         }
     }
 }
@@ -66,6 +79,20 @@ pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usi
 /// Four rows of the batch at a time: each row of ∂ℓ/∂W is read and written
 /// once for four rank-one updates.
 pub(crate) fn accumulate_gradients(lanes: Lanes, x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32], gb: &mut [f32]) {
+    lanes::layer!(lanes, linear_gradients => accumulate_gradients_with, (x, dy, inputs, gw, gb));
+}
+
+/// [`accumulate_gradients`] over the primitives of `lanes`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+pub(crate) fn accumulate_gradients_with<L: Ops>(
+    lanes: L,
+    x: &[f32],
+    dy: &[f32],
+    inputs: usize,
+    gw: &mut [f32],
+    gb: &mut [f32],
+) {
     let outputs = gw.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
         return;
@@ -76,23 +103,30 @@ pub(crate) fn accumulate_gradients(lanes: Lanes, x: &[f32], dy: &[f32], inputs: 
         let xs = lanes::four_rows(x, inputs, i);
         for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate() {
             let coeffs = [0, 1, 2, 3].map(|r| dy[(i + r) * outputs + o]);
-            lanes::axpy4(lanes, coeffs, xs, gwr);
+            lanes.axpy4(coeffs, xs, gwr);
         }
     }
     for i in quads..n {
         let (xr, dyr) = (&x[i * inputs..(i + 1) * inputs], &dy[i * outputs..(i + 1) * outputs]);
         for (gwr, &g) in gw.chunks_exact_mut(inputs).zip(dyr) {
-            lanes::axpy(lanes, g, xr, gwr);
+            lanes.axpy(g, xr, gwr);
         }
     }
     for dyr in dy.chunks_exact(outputs) {
-        lanes::add_assign(lanes, gb, dyr);
+        lanes.axpy(1.0, dyr, gb);
     }
 }
 
 /// ∂ℓ/∂x ← (∂ℓ/∂y)·W, overwriting `dx` (n×inputs): four rows of W per pass
 /// over each row of ∂ℓ/∂x.
 pub(crate) fn backward_input(lanes: Lanes, w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
+    lanes::layer!(lanes, linear_backward_input => backward_input_with, (w, dy, inputs, dx));
+}
+
+/// [`backward_input`] over the primitives of `lanes`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+pub(crate) fn backward_input_with<L: Ops>(lanes: L, w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
     let outputs = w.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
         return;
@@ -102,10 +136,10 @@ pub(crate) fn backward_input(lanes: Lanes, w: &[f32], dy: &[f32], inputs: usize,
         dxr.fill(0.0);
         for o in (0..quads).step_by(4) {
             let coeffs = [dyr[o], dyr[o + 1], dyr[o + 2], dyr[o + 3]];
-            lanes::axpy4(lanes, coeffs, lanes::four_rows(w, inputs, o), dxr);
+            lanes.axpy4(coeffs, lanes::four_rows(w, inputs, o), dxr);
         }
         for o in quads..outputs {
-            lanes::axpy(lanes, dyr[o], &w[o * inputs..(o + 1) * inputs], dxr);
+            lanes.axpy(dyr[o], &w[o * inputs..(o + 1) * inputs], dxr);
         }
     }
 }

@@ -16,7 +16,7 @@ mod conv1d;
 mod frozen;
 mod kinds;
 mod layer;
-mod linear;
+pub(crate) mod linear;
 mod mean_time;
 mod net;
 mod network;

@@ -115,13 +115,16 @@ fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const
 fn main() {
     let build = if cfg!(target_feature = "avx2") { "native (AVX2 at compile time)" } else { "default target" };
     println!("build: {build}; one thread");
-    match fma_peak() {
+    // `speed steps`: the training steps only (for a profiler).
+    let steps_only = std::env::args().any(|a| a == "steps");
+    match if steps_only { None } else { fma_peak() } {
         Some(peak) => println!("f32 FMA peak of one core (8 lanes, 10 chains): {peak:.1} GFLOP/s"),
         None => println!("f32 FMA peak: no AVX2/FMA on this CPU"),
     }
     println!("\n| case | µs | covariance product Z_cᵀZ_c, GFLOP/s |");
     println!("|---|---|---|");
-    for (n, d) in SHAPES {
+    let shapes = if steps_only { &[][..] } else { &SHAPES[..] };
+    for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
         let views = Views::new(&a, &b, d).expect("views");
         let options = Options::default();
