@@ -323,29 +323,58 @@ pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
-    let mut j0 = 0;
-    while j0 < d {
-        let rows = (d - j0).min(4);
-        let mut k0 = j0 / W * W;
-        while k0 + W <= d {
-            let wide = S::TILE_VECTORS == 2 && k0 + 2 * W <= d;
-            match (rows, wide) {
-                (4, true) => tile::<S, 4, 2>(s, z, d, j0, k0, c),
-                (4, false) => tile::<S, 4, 1>(s, z, d, j0, k0, c),
-                (_, true) => (j0..j0 + rows).for_each(|j| tile::<S, 1, 2>(s, z, d, j, k0, c)),
-                (_, false) => (j0..j0 + rows).for_each(|j| tile::<S, 1, 1>(s, z, d, j, k0, c)),
+    if d == 0 {
+        return;
+    }
+    // Columns the register tiles cover; the rest are summed down the columns.
+    let whole = d / W * W;
+    // A block of rows of Z against a block of columns of C at a time, so the
+    // columns a tile streams stay in cache while every row of C above the
+    // block's end takes its turn.
+    for block in z.chunks(ROW_BLOCK * d) {
+        let mut c0 = 0;
+        while c0 < whole {
+            let c1 = (c0 + COLUMN_BLOCK).min(whole);
+            let mut j0 = 0;
+            while j0 < c1 {
+                let rows = (d - j0).min(4);
+                let mut k0 = (j0 / W * W).max(c0);
+                while k0 + W <= c1 {
+                    let wide = S::TILE_VECTORS == 2 && k0 + 2 * W <= c1;
+                    match (rows, wide) {
+                        (4, true) => tile::<S, 4, 2>(s, block, d, j0, k0, c),
+                        (4, false) => tile::<S, 4, 1>(s, block, d, j0, k0, c),
+                        (_, true) => (j0..j0 + rows).for_each(|j| tile::<S, 1, 2>(s, block, d, j, k0, c)),
+                        (_, false) => (j0..j0 + rows).for_each(|j| tile::<S, 1, 1>(s, block, d, j, k0, c)),
+                    }
+                    k0 += if wide { 2 * W } else { W };
+                }
+                j0 += rows;
             }
-            k0 += if wide { 2 * W } else { W };
+            c0 = c1;
         }
-        // Fewer than eight columns left: scalar dot products down the columns.
-        for j in j0..j0 + rows {
-            for k in k0.max(j)..d {
-                c[j * d + k] += z.chunks_exact(d).map(|row| row[j] * row[k]).sum::<f32>();
-            }
+    }
+    // Fewer than eight columns left: scalar dot products down the columns.
+    for j in 0..d {
+        for k in whole.max(j)..d {
+            c[j * d + k] += z.chunks_exact(d).map(|row| row[j] * row[k]).sum::<f32>();
         }
-        j0 += rows;
     }
 }
+
+/// Rows of Z (or of B, the inner dimension of a product) per pass of the
+/// tiled products, and columns of C (or of the output) per pass: 256 rows
+/// by 256 columns is 256 KiB, within a core's L2 cache, so a block is
+/// read from memory once per pass instead of once per register tile. Tiny
+/// in the unit tests, so that their small matrices cross every block edge.
+const ROW_BLOCK: usize = if cfg!(test) { 2 } else { 256 };
+/// See [`ROW_BLOCK`]; a multiple of two vectors.
+const COLUMN_BLOCK: usize = if cfg!(test) { 2 * W } else { 256 };
+/// Columns of Z per pass of [`gram_rows`]: four rows of 512 stay in L1.
+const DEPTH_BLOCK: usize = if cfg!(test) { W } else { 512 };
+/// Rows l per pass of [`gram_rows`]: 64 rows of [`DEPTH_BLOCK`] columns are
+/// 128 KiB, in L2 while every row i streams past them.
+const PAIR_BLOCK: usize = if cfg!(test) { 3 } else { 64 };
 
 /// C[j0..j0+R, k0..k0+8·V] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
@@ -410,52 +439,75 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
 fn matmul_acc_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
     let k = b.len() / m;
     let rows = a.len() / m;
-    let mut i0 = 0;
-    while i0 < rows {
-        let block = (rows - i0).min(4);
+    let whole = k / W * W;
+    // A block of B's rows (the inner dimension) at a time, and within it a
+    // strip of one tile's columns, copied into a contiguous panel: read in
+    // place, the strip's rows lie a whole row of B apart (a page apart at
+    // k = 1024), so every load of every tile would miss the TLB. The panel
+    // stays in L1 while every row of A takes its turn; each block adds its
+    // partial sums into the output.
+    let mut panel = [0.0f32; ROW_BLOCK * 2 * W];
+    let mut j0 = 0;
+    while j0 < m {
+        let depth = (m - j0).min(ROW_BLOCK);
         let mut k0 = 0;
-        while k0 + W <= k {
-            let wide = S::TILE_VECTORS == 2 && k0 + 2 * W <= k;
-            let at = Product { s, a, m, b, k, k0 };
-            match (block, wide) {
-                (4, true) => product_tile::<S, 4, 2>(simd, &at, i0, out),
-                (4, false) => product_tile::<S, 4, 1>(simd, &at, i0, out),
-                (_, true) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 2>(simd, &at, i, out)),
-                (_, false) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 1>(simd, &at, i, out)),
+        while k0 + W <= whole {
+            let width = if S::TILE_VECTORS == 2 && k0 + 2 * W <= whole { 2 * W } else { W };
+            for (jj, dst) in panel.chunks_exact_mut(width).take(depth).enumerate() {
+                let src = (j0 + jj) * k + k0;
+                dst.copy_from_slice(&b[src..src + width]);
             }
-            k0 += if wide { 2 * W } else { W };
-        }
-        for i in i0..i0 + block {
-            for c in k0..k {
-                out[i * k + c] += s * (0..m).map(|j| a[i * m + j] * b[j * k + c]).sum::<f32>();
+            let at = Product { s, a, m, j0, depth, panel: &panel, width, k, k0 };
+            let mut i0 = 0;
+            while i0 < rows {
+                let block = (rows - i0).min(4);
+                match (block, width == 2 * W) {
+                    (4, true) => product_tile::<S, 4, 2>(simd, &at, i0, out),
+                    (4, false) => product_tile::<S, 4, 1>(simd, &at, i0, out),
+                    (_, true) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 2>(simd, &at, i, out)),
+                    (_, false) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 1>(simd, &at, i, out)),
+                }
+                i0 += block;
             }
+            k0 += width;
         }
-        i0 += block;
+        j0 += depth;
+    }
+    for i in 0..rows {
+        for c in whole..k {
+            out[i * k + c] += s * (0..m).map(|j| a[i * m + j] * b[j * k + c]).sum::<f32>();
+        }
     }
 }
 
-/// The operands of one column block of out += s·A·B.
+/// One strip of out += s·A·B: rows `j0..j0 + depth` of B, columns
+/// `k0..k0 + width`, packed row after row in `panel`.
 struct Product<'a> {
     s: f32,
     a: &'a [f32],
     m: usize,
-    b: &'a [f32],
+    j0: usize,
+    depth: usize,
+    panel: &'a [f32],
+    width: usize,
+    /// Row length of B and of the output.
     k: usize,
-    /// First column of the block.
     k0: usize,
 }
 
-/// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V].
+/// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V] over
+/// the strip's rows j.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn product_tile<S: Simd, const R: usize, const V: usize>(simd: S, p: &Product<'_>, i0: usize, out: &mut [f32]) {
-    let Product { s, a, m, b, k, k0 } = *p;
+    let Product { s, a, m, j0, depth, panel, width, k, k0 } = *p;
+    let rows_a: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * m + j0..(i0 + r) * m + j0 + depth]);
     let mut acc = [[simd.zero(); V]; R];
-    for j in 0..m {
-        let (cols, _) = b[j * k + k0..j * k + k0 + V * W].as_chunks::<W>();
+    for (jj, strip) in panel.chunks_exact(width).take(depth).enumerate() {
+        let (cols, _) = strip.as_chunks::<W>();
         let x: [S::V; V] = core::array::from_fn(|v| simd.load(&cols[v]));
-        for (r, acc_r) in acc.iter_mut().enumerate() {
-            let av = simd.splat(a[(i0 + r) * m + j]);
+        for (acc_r, row_a) in acc.iter_mut().zip(&rows_a) {
+            let av = simd.splat(row_a[jj]);
             for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
                 *acc_rv = simd.mul_add(*xv, av, *acc_rv);
             }
@@ -468,6 +520,117 @@ fn product_tile<S: Simd, const R: usize, const V: usize>(simd: S, p: &Product<'_
         for (chunk, acc_rv) in chunks.iter_mut().zip(acc_r) {
             let sum = simd.mul_add(*acc_rv, sv, simd.load(chunk));
             simd.store(sum, chunk);
+        }
+    }
+}
+
+/// K ← Z·Zᵀ (n×n, full and symmetric) for row-major n×d `z`: the batch
+/// side's Gram matrix.
+///
+/// With vectors, a register tile of four rows of Z against two keeps eight
+/// accumulators while a block of columns streams past (six loads feed
+/// eight multiply-adds, where one dot product at a time needs two loads
+/// for each); without (Cortex-M), one dot product at a time, which keeps
+/// its accumulators in registers.
+pub(crate) fn gram_rows(lanes: Lanes, z: &[f32], d: usize, k: &mut [f32]) {
+    if d == 0 {
+        k.fill(0.0);
+        return;
+    }
+    let n = z.len() / d;
+    if lanes == Lanes::Scalar || !Portable::VECTORS {
+        for i in 0..n {
+            let zi = &z[i * d..(i + 1) * d];
+            for l in i..n {
+                let kil = dot(lanes, zi, &z[l * d..(l + 1) * d]);
+                k[i * n + l] = kil;
+                k[l * n + i] = kil;
+            }
+        }
+        return;
+    }
+    simd!(gram_rows => gram_rows_in(z, d, k));
+}
+
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn gram_rows_in<S: Simd>(s: S, z: &[f32], d: usize, k: &mut [f32]) {
+    let n = z.len() / d;
+    k[..n * n].fill(0.0);
+    let whole = d / W * W;
+    let mut d0 = 0;
+    while d0 < whole {
+        let depth = d0..(d0 + DEPTH_BLOCK).min(whole);
+        // A block of rows l (their columns `depth` stay in L2) against every
+        // row i up to the block's end, four i by two l per tile, from the
+        // diagonal rightwards: every pair i ≤ l is in one tile (pairs below
+        // the diagonal are overwritten below).
+        let mut l_block = 0;
+        while l_block < n {
+            let l_end = (l_block + PAIR_BLOCK).min(n);
+            let mut i0 = 0;
+            while i0 < l_end {
+                let ri = (n - i0).min(4);
+                let mut l0 = i0.max(l_block);
+                while l0 < l_end {
+                    let rl = (l_end - l0).min(2);
+                    if (ri, rl) == (4, 2) {
+                        row_tile::<S, 4, 2>(s, z, d, n, [i0, l0], depth.clone(), k);
+                    } else {
+                        for i in i0..i0 + ri {
+                            for l in l0..l0 + rl {
+                                row_tile::<S, 1, 1>(s, z, d, n, [i, l], depth.clone(), k);
+                            }
+                        }
+                    }
+                    l0 += rl;
+                }
+                i0 += ri;
+            }
+            l_block = l_end;
+        }
+        d0 = depth.end;
+    }
+    // The columns past the last whole vector, then the lower triangle from
+    // the upper.
+    for i in 0..n {
+        for l in i..n {
+            let tail: f32 = (whole..d).map(|c| z[i * d + c] * z[l * d + c]).sum();
+            let kil = k[i * n + l] + tail;
+            k[i * n + l] = kil;
+            k[l * n + i] = kil;
+        }
+    }
+}
+
+/// K[i0..i0+RI, l0..l0+RL] += Z[i0..i0+RI, depth]·Z[l0..l0+RL, depth]ᵀ.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn row_tile<S: Simd, const RI: usize, const RL: usize>(
+    s: S,
+    z: &[f32],
+    d: usize,
+    n: usize,
+    [i0, l0]: [usize; 2],
+    depth: core::ops::Range<usize>,
+    k: &mut [f32],
+) {
+    let row = |i: usize| z[i * d + depth.start..i * d + depth.end].as_chunks::<W>().0;
+    let zi: [&[[f32; W]]; RI] = core::array::from_fn(|a| row(i0 + a));
+    let zl: [&[[f32; W]]; RL] = core::array::from_fn(|b| row(l0 + b));
+    let mut acc = [[s.zero(); RL]; RI];
+    for c in 0..depth.len() / W {
+        let xl: [S::V; RL] = core::array::from_fn(|b| s.load(&zl[b][c]));
+        for (acc_a, zi_a) in acc.iter_mut().zip(&zi) {
+            let xi = s.load(&zi_a[c]);
+            for (acc_ab, xl_b) in acc_a.iter_mut().zip(&xl) {
+                *acc_ab = s.mul_add(xi, *xl_b, *acc_ab);
+            }
+        }
+    }
+    for (a, acc_a) in acc.iter().enumerate() {
+        for (b, acc_ab) in acc_a.iter().enumerate() {
+            k[(i0 + a) * n + l0 + b] += s.reduce_add(*acc_ab);
         }
     }
 }
@@ -633,6 +796,32 @@ mod tests {
                     };
                     let want = ((j * d + k) % 7) as f64 - 3.0 + terms(&|t| t);
                     assert!(agrees(c[j * d + k], want, 3.0 + terms(&f64::abs)), "d {d}: C[{j}][{k}]");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn row_gram_is_z_times_z_transpose() {
+        for lanes in LANES {
+            for n in [1, 2, 3, 5, 7] {
+                for d in [1, 5, 8, 9, 16, 17, 22] {
+                    let z = &matrix(n, d, 0.53)[..n * d];
+                    let mut k = [f32::NAN; 7 * 7];
+                    let k = &mut k[..n * n];
+                    gram_rows(lanes, z, d, k);
+                    let mut portable = [f32::NAN; 7 * 7];
+                    if d > 0 {
+                        gram_rows_in(Portable, z, d, &mut portable[..n * n]);
+                    }
+                    for i in 0..n {
+                        for l in 0..n {
+                            let terms = (0..d).map(|c| f64::from(z[i * d + c]) * f64::from(z[l * d + c]));
+                            let got = k[i * n + l];
+                            assert!(agrees(got, terms.sum(), d as f64), "{lanes:?} n {n} d {d} K[{i}][{l}]");
+                            assert!((got - portable[i * n + l]).abs() <= 1e-5 * (1.0 + d as f32), "portable");
+                        }
+                    }
                 }
             }
         }

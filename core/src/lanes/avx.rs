@@ -142,6 +142,8 @@ entries! {
     matmul_acc => super::matmul_acc_in, (s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]);
     /// [`super::scaled_diff_into`].
     scaled_diff_into => super::scaled_diff_into_in, (out: &mut [f32], s: f32, x: &[f32], y: &[f32]);
+    /// [`super::gram_rows`].
+    gram_rows => super::gram_rows_in, (z: &[f32], d: usize, k: &mut [f32]);
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
     /// A Linear layer's forward pass, whole.

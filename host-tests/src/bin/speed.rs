@@ -117,13 +117,23 @@ fn main() {
     println!("build: {build}; one thread");
     // `speed steps`: the training steps only (for a profiler).
     let steps_only = std::env::args().any(|a| a == "steps");
-    match if steps_only { None } else { fma_peak() } {
-        Some(peak) => println!("f32 FMA peak of one core (8 lanes, 10 chains): {peak:.1} GFLOP/s"),
-        None => println!("f32 FMA peak: no AVX2/FMA on this CPU"),
+    let quick = steps_only || std::env::args().count() == 3;
+    if !quick {
+        match fma_peak() {
+            Some(peak) => println!("f32 FMA peak of one core (8 lanes, 10 chains): {peak:.1} GFLOP/s"),
+            None => println!("f32 FMA peak: no AVX2/FMA on this CPU"),
+        }
     }
     println!("\n| case | µs | covariance product Z_cᵀZ_c, GFLOP/s |");
     println!("|---|---|---|");
-    let shapes = if steps_only { &[][..] } else { &SHAPES[..] };
+    // `speed N D`: that loss shape only.
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let one = [(args.first().copied().unwrap_or(0), args.get(1).copied().unwrap_or(0))];
+    let shapes = match (steps_only, args.len()) {
+        (true, _) => &[][..],
+        (false, 2) => &one[..],
+        _ => &SHAPES[..],
+    };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
         let views = Views::new(&a, &b, d).expect("views");
@@ -142,6 +152,9 @@ fn main() {
         });
         let rate = (n * d * (d + 1)) as f64 / product / 1e9;
         println!("| loss+grad ({n}, {d}) | {:.1} | {rate:.1} |", loss * 1e6);
+    }
+    if shapes.len() == 1 {
+        return;
     }
     let digits =
         step_time::<_, _, 128, 64>(Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
