@@ -330,11 +330,13 @@ fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     let whole = d / W * W;
     // A block of rows of Z against a block of columns of C at a time, so the
     // columns a tile streams stay in cache while every row of C above the
-    // block's end takes its turn.
-    for block in z.chunks(ROW_BLOCK * d) {
+    // block's end takes its turn. (One block where there are no vectors:
+    // those are cacheless parts, and the loops would only cost flash.)
+    let (row_block, column_block) = if S::VECTORS { (ROW_BLOCK, COLUMN_BLOCK) } else { (usize::MAX, usize::MAX) };
+    for block in z.chunks(row_block.saturating_mul(d)) {
         let mut c0 = 0;
         while c0 < whole {
-            let c1 = (c0 + COLUMN_BLOCK).min(whole);
+            let c1 = c0.saturating_add(column_block).min(whole);
             let mut j0 = 0;
             while j0 < c1 {
                 let rows = (d - j0).min(4);
