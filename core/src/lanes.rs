@@ -526,32 +526,21 @@ fn product_tile<S: Simd, const R: usize, const V: usize>(simd: S, p: &Product<'_
     }
 }
 
-/// K ← Z·Zᵀ (n×n, full and symmetric) for row-major n×d `z`: the batch
-/// side's Gram matrix.
+/// K ← Z·Zᵀ (n×n, full and symmetric) for row-major n×d `z`, d ≥ 1: the
+/// batch side's Gram matrix, for targets with vectors ([`tiles_pay`]).
 ///
-/// With vectors, a register tile of four rows of Z against two keeps eight
-/// accumulators while a block of columns streams past (six loads feed
-/// eight multiply-adds, where one dot product at a time needs two loads
-/// for each); without (Cortex-M), one dot product at a time, which keeps
-/// its accumulators in registers.
-pub(crate) fn gram_rows(lanes: Lanes, z: &[f32], d: usize, k: &mut [f32]) {
-    if d == 0 {
-        k.fill(0.0);
-        return;
-    }
-    let n = z.len() / d;
-    if lanes == Lanes::Scalar || !Portable::VECTORS {
-        for i in 0..n {
-            let zi = &z[i * d..(i + 1) * d];
-            for l in i..n {
-                let kil = dot(lanes, zi, &z[l * d..(l + 1) * d]);
-                k[i * n + l] = kil;
-                k[l * n + i] = kil;
-            }
-        }
-        return;
-    }
+/// A register tile of four rows of Z against two keeps eight accumulators
+/// while a block of columns streams past: six loads feed eight
+/// multiply-adds, where one dot product at a time needs two loads for each.
+pub(crate) fn gram_rows(z: &[f32], d: usize, k: &mut [f32]) {
     simd!(gram_rows => gram_rows_in(z, d, k));
+}
+
+/// Whether register tiles pay for `lanes`: with vectors, unless the scalar
+/// loops are asked for. Without (Cortex-M), a tile's accumulators would
+/// spill, and one dot product at a time is cheaper.
+pub(crate) fn tiles_pay(lanes: Lanes) -> bool {
+    lanes == Lanes::Wide && Portable::VECTORS
 }
 
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
@@ -805,23 +794,17 @@ mod tests {
 
     #[test]
     fn row_gram_is_z_times_z_transpose() {
-        for lanes in LANES {
-            for n in [1, 2, 3, 5, 7] {
-                for d in [1, 5, 8, 9, 16, 17, 22] {
-                    let z = &matrix(n, d, 0.53)[..n * d];
-                    let mut k = [f32::NAN; 7 * 7];
-                    let k = &mut k[..n * n];
-                    gram_rows(lanes, z, d, k);
-                    let mut portable = [f32::NAN; 7 * 7];
-                    if d > 0 {
-                        gram_rows_in(Portable, z, d, &mut portable[..n * n]);
-                    }
-                    for i in 0..n {
-                        for l in 0..n {
-                            let terms = (0..d).map(|c| f64::from(z[i * d + c]) * f64::from(z[l * d + c]));
-                            let got = k[i * n + l];
-                            assert!(agrees(got, terms.sum(), d as f64), "{lanes:?} n {n} d {d} K[{i}][{l}]");
-                            assert!((got - portable[i * n + l]).abs() <= 1e-5 * (1.0 + d as f32), "portable");
+        for n in [1, 2, 3, 5, 7] {
+            for d in [1, 5, 8, 9, 16, 17, 22] {
+                let z = &matrix(n, d, 0.53)[..n * d];
+                let (mut dispatched, mut portable) = ([f32::NAN; 7 * 7], [f32::NAN; 7 * 7]);
+                gram_rows(z, d, &mut dispatched[..n * n]);
+                gram_rows_in(Portable, z, d, &mut portable[..n * n]);
+                for i in 0..n {
+                    for l in 0..n {
+                        let want: f64 = (0..d).map(|c| f64::from(z[i * d + c]) * f64::from(z[l * d + c])).sum();
+                        for k in [&dispatched, &portable] {
+                            assert!(agrees(k[i * n + l], want, d as f64), "n {n} d {d} K[{i}][{l}]");
                         }
                     }
                 }

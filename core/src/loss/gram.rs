@@ -23,11 +23,22 @@ use crate::lanes::{self, Lanes};
 /// is close to diagonal and its memory allows.
 pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32]) -> f32 {
     let n = zc.len() / d;
-    lanes::gram_rows(lanes, zc, d, &mut k[..n * n]);
+    let tiled = lanes::tiles_pay(lanes);
+    if tiled {
+        lanes::gram_rows(zc, d, &mut k[..n * n]);
+    }
     let mut frobenius = Compensated::default();
     for i in 0..n {
+        let zi = &zc[i * d..(i + 1) * d];
         for l in i..n {
-            let kil = k[i * n + l];
+            let kil = if tiled {
+                k[i * n + l]
+            } else {
+                let kil = lanes::dot(lanes, zi, &zc[l * d..(l + 1) * d]);
+                k[i * n + l] = kil;
+                k[l * n + i] = kil;
+                kil
+            };
             frobenius.add(if l == i { kil * kil } else { 2.0 * kil * kil });
         }
     }
