@@ -317,7 +317,62 @@ fn axpy4_in<S: Simd>(s: S, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
 /// accumulators while the n rows of Z stream past, so each element of C is
 /// loaded and stored once instead of once per row.
 pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
+    if !Portable::VECTORS {
+        gram_upper_registers(z, d, c);
+        return;
+    }
     simd!(gram_upper_tiled => gram_upper_tiled_in(z, d, c));
+}
+
+/// [`gram_upper_tiled`] where there are no f32 vectors (Cortex-M4F: 32
+/// single-precision registers): tiles of four rows of C by four columns in
+/// sixteen scalar accumulators. Both operands come from the same row of Z,
+/// so a row costs one pointer step, eight loads at fixed offsets and
+/// sixteen multiply-accumulates.
+pub(crate) fn gram_upper_registers(z: &[f32], d: usize, c: &mut [f32]) {
+    let whole = d / 4 * 4;
+    let mut j0 = 0;
+    while j0 < d {
+        let rows = (d - j0).min(4);
+        let mut k0 = j0 / 4 * 4;
+        while k0 < whole {
+            if rows == 4 {
+                register_tile::<4>(z, d, j0, k0, c);
+            } else {
+                (j0..j0 + rows).for_each(|j| register_tile::<1>(z, d, j, k0, c));
+            }
+            k0 += 4;
+        }
+        for j in j0..j0 + rows {
+            for k in whole.max(j)..d {
+                c[j * d + k] += z.chunks_exact(d).map(|row| row[j] * row[k]).sum::<f32>();
+            }
+        }
+        j0 += rows;
+    }
+}
+
+/// C[j0..j0+R, k0..k0+4] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+4], in scalars.
+#[inline]
+fn register_tile<const R: usize>(z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
+    if j0 + R > d || k0 + 4 > d {
+        return;
+    }
+    let mut acc = [[0.0f32; 4]; R];
+    for row in z.chunks_exact(d) {
+        // In range by the check above; `get` lets the compiler see it.
+        let (Some(a), Some(x)) = (row.get(j0..j0 + R), row.get(k0..k0 + 4)) else { break };
+        for (acc_r, &ar) in acc.iter_mut().zip(a) {
+            for (acc_rq, &xq) in acc_r.iter_mut().zip(x) {
+                *acc_rq += ar * xq;
+            }
+        }
+    }
+    for (r, acc_r) in acc.iter().enumerate() {
+        for (q, v) in acc_r.iter().enumerate() {
+            c[(j0 + r) * d + k0 + q] += v;
+        }
+    }
 }
 
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
@@ -419,7 +474,12 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
     let k = b.len() / m;
     // Register tiles pay only where a vector is a real vector: elsewhere (the
     // Cortex-M4F) its 4×8 accumulators spill, and row updates are cheaper.
-    if lanes == Lanes::Scalar || k == 0 || !Portable::VECTORS {
+    if !Portable::VECTORS {
+        // Both names run the register tiles where there are no vectors.
+        matmul_registers(s, a, m, b, out);
+        return;
+    }
+    if lanes == Lanes::Scalar || k == 0 {
         let quads = m / 4 * 4;
         for (ar, o) in a.chunks_exact(m).zip(out.chunks_exact_mut(k.max(1))) {
             for j in (0..quads).step_by(4) {
@@ -433,6 +493,46 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
         return;
     }
     simd!(matmul_acc => matmul_acc_in(s, a, m, b, out));
+}
+
+/// [`matmul_acc`] where there are no f32 vectors (Cortex-M4F): tiles of four
+/// rows of A by four columns in sixteen scalar accumulators; a step down
+/// the inner dimension is eight loads (four from A's rows, four from B's)
+/// for sixteen multiply-accumulates. The rows past the last four and the
+/// columns past the last four are summed one at a time.
+pub(crate) fn matmul_registers(s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
+    let k = b.len() / m;
+    if k == 0 {
+        return;
+    }
+    let (rows, whole) = (a.len() / m, k / 4 * 4);
+    for i0 in (0..rows / 4 * 4).step_by(4) {
+        let [r0, r1, r2, r3] = four_rows(a, m, i0);
+        for c0 in (0..whole).step_by(4) {
+            let mut acc = [[0.0f32; 4]; 4];
+            // Iterators, not indices: no bounds check stays in the loop, so
+            // the five pointers and the accumulators keep to registers.
+            for ((((&a0, &a1), &a2), &a3), row_b) in r0.iter().zip(r1).zip(r2).zip(r3).zip(b.chunks_exact(k)) {
+                let Some(x) = row_b.get(c0..c0 + 4) else { break };
+                for (acc_r, ar) in acc.iter_mut().zip([a0, a1, a2, a3]) {
+                    for (acc_rq, &xq) in acc_r.iter_mut().zip(x) {
+                        *acc_rq += ar * xq;
+                    }
+                }
+            }
+            for (o, acc_r) in out[i0 * k..].chunks_exact_mut(k).zip(acc) {
+                for (v, sum) in o[c0..c0 + 4].iter_mut().zip(acc_r) {
+                    *v += s * sum;
+                }
+            }
+        }
+    }
+    for (i, (ar, o)) in a.chunks_exact(m).zip(out.chunks_exact_mut(k)).enumerate() {
+        let first = if i < rows / 4 * 4 { whole } else { 0 };
+        for (c, v) in o.iter_mut().enumerate().skip(first) {
+            *v += s * ar.iter().zip(b.chunks_exact(k)).map(|(aj, row_b)| aj * row_b[c]).sum::<f32>();
+        }
+    }
 }
 
 /// [`matmul_acc`]'s register tiles, for m ≥ 1 and k = len(B)/m ≥ 1.
@@ -766,12 +866,19 @@ mod tests {
         core::array::from_fn(|i| if i < rows * cols { (i as f32 * k + 0.3).sin() } else { 0.0 })
     }
 
+    type GramKernel = fn(&[f32], usize, &mut [f32]);
+
     #[test]
     fn tiled_gram_accumulates_the_upper_triangle_of_z_transpose_z() {
         let n = 5;
         // Every tile shape: fewer than eight columns, whole and partial
         // blocks of eight and sixteen, row groups of four and the rest.
-        for d in [1, 2, 5, 8, 9, 13, 16, 17, 24, 25, 31] {
+        // The vector tiles, and the scalar register tiles a target without
+        // vectors runs.
+        let kernels: [(&str, GramKernel); 2] = [("vectors", gram_upper_tiled), ("registers", gram_upper_registers)];
+        for ((name, kernel), d) in
+            kernels.into_iter().flat_map(|k| [1, 2, 5, 8, 9, 13, 16, 17, 24, 25, 31].map(|d| (k, d)))
+        {
             let z = &matrix(n, d, 0.37)[..n * d];
             // C starts from values of its own, which the product adds to.
             let mut c = [0.0f32; 31 * 31];
@@ -779,14 +886,14 @@ mod tests {
             for (i, v) in c.iter_mut().enumerate() {
                 *v = (i % 7) as f32 - 3.0;
             }
-            gram_upper_tiled(z, d, c);
+            kernel(z, d, c);
             for j in 0..d {
                 for k in j..d {
                     let terms = |f: &dyn Fn(f64) -> f64| {
                         (0..n).map(|i| f(f64::from(z[i * d + j]) * f64::from(z[i * d + k]))).sum::<f64>()
                     };
                     let want = ((j * d + k) % 7) as f64 - 3.0 + terms(&|t| t);
-                    assert!(agrees(c[j * d + k], want, 3.0 + terms(&f64::abs)), "d {d}: C[{j}][{k}]");
+                    assert!(agrees(c[j * d + k], want, 3.0 + terms(&f64::abs)), "{name} d {d}: C[{j}][{k}]");
                 }
             }
         }
@@ -815,17 +922,23 @@ mod tests {
     #[test]
     fn matrix_product_accumulates_s_times_a_b() {
         let s = -0.75;
-        for lanes in LANES {
-            for (rows, m) in [(1, 1), (1, 4), (4, 3), (5, 5), (6, 2), (2, 0)] {
+        // Both lanes, and the scalar register tiles (`None`) that a target
+        // without vectors runs for either.
+        for lanes in [Some(Lanes::Scalar), Some(Lanes::Wide), None] {
+            for (rows, m) in [(1, 1), (1, 4), (4, 3), (5, 5), (6, 2), (8, 3), (2, 0)] {
                 for k in [0, 1, 7, 8, 9, 16, 17, 25] {
                     let a = &matrix(rows, m, 0.61)[..rows * m];
                     let b = &matrix(m, k, 0.29)[..m * k];
-                    let mut out = [0.0f32; 6 * 25];
+                    let mut out = [0.0f32; 8 * 25];
                     let out = &mut out[..rows * k];
                     for (i, v) in out.iter_mut().enumerate() {
                         *v = (i % 5) as f32 * 0.5;
                     }
-                    matmul_acc(lanes, s, a, m, b, out);
+                    match lanes {
+                        Some(lanes) => matmul_acc(lanes, s, a, m, b, out),
+                        None if m > 0 => matmul_registers(s, a, m, b, out),
+                        None => {}
+                    }
                     for i in 0..rows {
                         for c in 0..k {
                             let terms = (0..m).map(|j| f64::from(a[i * m + j]) * f64::from(b[j * k + c]));
