@@ -54,6 +54,32 @@ pub enum Lanes {
     Wide,
 }
 
+impl Lanes {
+    /// The instructions these lanes run on this machine: `"scalar"`,
+    /// `"avx2+fma"` where the `std` feature found them at run time on
+    /// x86-64, else `"baseline"` (the build's own target features: SSE2 on
+    /// the default x86-64 target, NEON on AArch64, `simd128` where enabled,
+    /// scalars on Cortex-M).
+    ///
+    /// Results are bit-identical between two machines only if this agrees:
+    /// fused multiply-adds round once where the baseline rounds twice.
+    ///
+    /// ```
+    /// use vicreg::Lanes;
+    /// assert_eq!(Lanes::Scalar.instructions(), "scalar");
+    /// assert!(["avx2+fma", "baseline"].contains(&Lanes::Wide.instructions()));
+    /// ```
+    #[must_use]
+    pub fn instructions(self) -> &'static str {
+        match self {
+            Lanes::Scalar => "scalar",
+            #[cfg(all(feature = "std", target_arch = "x86_64"))]
+            Lanes::Wide if avx::Avx2Fma::detect().is_some() => "avx2+fma",
+            Lanes::Wide => "baseline",
+        }
+    }
+}
+
 /// The lanes a primitive runs. Where `f32x8` is eight scalars (Cortex-M,
 /// RISC-V, WASM without `simd128`) the two forms do the same scalar work,
 /// and the eight-accumulator one is the faster (fewer loop tests, eight

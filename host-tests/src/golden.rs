@@ -6,6 +6,11 @@
 use vicreg::nn::Net;
 use vicreg::train::checkpoint;
 
+/// The instructions the shipped checkpoints were made with
+/// ([`vicreg::Lanes::instructions`] of `Lanes::Wide`): a recipe reproduces
+/// a file bit for bit only where it runs the same ones.
+pub const INSTRUCTIONS: &str = "avx2+fma";
+
 /// `None` when `now` and `shipped` are the same bytes; otherwise a sentence
 /// naming the first tensor that differs (or the header, or the running
 /// statistics) and the largest change of any value.
