@@ -9,6 +9,8 @@
 //!     cargo run --release -p host-tests --bin speed
 //! ```
 //!
+//! `speed N D` times one loss shape; `speed steps` the training steps only,
+//! `speed digits` the digits step only (for a profiler: `perf record`).
 //! `scripts/torch-speed.py` times the same cases in PyTorch where it is
 //! installed.
 
@@ -112,13 +114,32 @@ fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const
     })
 }
 
+/// What to time: everything, one loss shape, or the training steps (for a
+/// profiler: `speed steps`, or `speed digits` for the digits step alone).
+enum Mode {
+    All,
+    Shape(usize, usize),
+    Steps { small: bool },
+}
+
+fn mode() -> Mode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
+        ["steps"] => Mode::Steps { small: true },
+        ["digits"] => Mode::Steps { small: false },
+        [n, d] => match (n.parse(), d.parse()) {
+            (Ok(n), Ok(d)) => Mode::Shape(n, d),
+            _ => Mode::All,
+        },
+        _ => Mode::All,
+    }
+}
+
 fn main() {
+    let mode = mode();
     let build = if cfg!(target_feature = "avx2") { "native (AVX2 at compile time)" } else { "default target" };
-    println!("build: {build}; one thread");
-    // `speed steps`: the training steps only (for a profiler).
-    let steps_only = std::env::args().any(|a| a == "steps");
-    let quick = steps_only || std::env::args().count() == 3;
-    if !quick {
+    println!("build: {build}; kernels: {}; one thread", Lanes::Wide.instructions());
+    if matches!(mode, Mode::All) {
         match fma_peak() {
             Some(peak) => println!("f32 FMA peak of one core (8 lanes, 10 chains): {peak:.1} GFLOP/s"),
             None => println!("f32 FMA peak: no AVX2/FMA on this CPU"),
@@ -126,13 +147,14 @@ fn main() {
     }
     println!("\n| case | µs | covariance product Z_cᵀZ_c, GFLOP/s |");
     println!("|---|---|---|");
-    // `speed N D`: that loss shape only.
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let one = [(args.first().copied().unwrap_or(0), args.get(1).copied().unwrap_or(0))];
-    let shapes = match (steps_only, args.len()) {
-        (true, _) => &[][..],
-        (false, 2) => &one[..],
-        _ => &SHAPES[..],
+    let one = [match mode {
+        Mode::Shape(n, d) => (n, d),
+        _ => (0, 0),
+    }];
+    let shapes = match mode {
+        Mode::All => &SHAPES[..],
+        Mode::Shape(..) => &one[..],
+        Mode::Steps { .. } => &[][..],
     };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
@@ -153,12 +175,15 @@ fn main() {
         let rate = (n * d * (d + 1)) as f64 / product / 1e9;
         println!("| loss+grad ({n}, {d}) | {:.1} | {rate:.1} |", loss * 1e6);
     }
-    if shapes.len() == 1 {
+    if matches!(mode, Mode::Shape(..)) {
         return;
     }
     let digits =
         step_time::<_, _, 128, 64>(Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
     println!("| digits training step (batch 128, AdamW) | {:.1} | |", digits * 1e6);
+    if matches!(mode, Mode::Steps { small: false }) {
+        return;
+    }
     let small =
         step_time::<_, _, 16, 32>(Box::new(sensor_adapt::Net::new(TrainerConfig::new(1e-2), Sgd::new(0.9, 1e-4))));
     println!("| small training step (batch 16, SGD) | {:.1} | |", small * 1e6);
