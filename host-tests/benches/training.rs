@@ -6,12 +6,11 @@
 //! per step and, as "elem/s", steps per second.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use host_tests::batches::SplitMix;
+use host_tests::batches::step_setup;
 use std::hint::black_box;
 use std::time::Duration;
-use vicreg::augment::{Jitter, Mask, Scale, ViewPair};
 use vicreg::nn::{Layer, Net, Network, Shape};
-use vicreg::{AdamW, Optimizer, Pcg32, Sgd, Trainer, TrainerConfig};
+use vicreg::{AdamW, Optimizer, Sgd, Trainer, TrainerConfig};
 
 /// Digits: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm) → 64 expander, batch 128, AdamW.
 const DIGITS: Net = Net::new(
@@ -29,12 +28,7 @@ fn bench_steps<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, con
     name: &str,
     mut trainer: Box<Trainer<M, O>>,
 ) {
-    let mut rng = Pcg32::new(1);
-    trainer.init(&mut rng);
-    let mut data = SplitMix::new(2);
-    let batch: Vec<[f32; IN]> = (0..N).map(|_| core::array::from_fn(|_| data.symmetric())).collect();
-    let mut pair: Box<ViewPair<N, IN>> = Box::new(ViewPair::new());
-    let augment = (Scale { low: 0.8, high: 1.2 }, Jitter { sigma: 0.1 }, Mask { probability: 0.1 });
+    let (mut rng, batch, mut pair, augment) = step_setup::<M, O, N, IN>(&mut trainer);
     let mut group = c.benchmark_group("training_step");
     group.throughput(Throughput::Elements(1));
     group.bench_function(name, |b| {

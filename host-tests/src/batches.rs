@@ -83,3 +83,22 @@ impl<const IN: usize> Clusters<IN> {
         (a, b, labels)
     }
 }
+
+/// The augmentation the training benchmarks apply: scale, jitter, mask.
+pub type StepAugment = (vicreg::augment::Scale, vicreg::augment::Jitter, vicreg::augment::Mask);
+
+/// What the training benchmarks start from: `trainer` initialised from
+/// seed 1 (whose generator, returned, then draws the augmentations), a batch
+/// of `N` samples uniform in [-1, 1) from seed 2, an empty view pair, and
+/// the augmentation.
+pub fn step_setup<M: vicreg::nn::Network<Sample = [f32; IN]>, O: vicreg::Optimizer, const N: usize, const IN: usize>(
+    trainer: &mut vicreg::Trainer<M, O>,
+) -> (vicreg::Pcg32, Vec<[f32; IN]>, Box<vicreg::augment::ViewPair<N, IN>>, StepAugment) {
+    use vicreg::augment::{Jitter, Mask, Scale, ViewPair};
+    let mut rng = vicreg::Pcg32::new(1);
+    trainer.init(&mut rng);
+    let mut data = SplitMix::new(2);
+    let batch = (0..N).map(|_| core::array::from_fn(|_| data.symmetric())).collect();
+    let augment = (Scale { low: 0.8, high: 1.2 }, Jitter { sigma: 0.1 }, Mask { probability: 0.1 });
+    (rng, batch, Box::new(ViewPair::new()), augment)
+}

@@ -11,6 +11,19 @@ use vicreg::train::checkpoint;
 /// a file bit for bit only where it runs the same ones.
 pub const INSTRUCTIONS: &str = "avx2+fma";
 
+/// Whether this machine runs [`INSTRUCTIONS`], so that a recipe can
+/// reproduce a shipped checkpoint bit for bit; if not, says so on stderr
+/// (the test that asks is then skipped, not failed: the same recipe rounds
+/// differently there).
+#[must_use]
+pub fn reproducible_here() -> bool {
+    let here = vicreg::Lanes::Wide.instructions();
+    if here != INSTRUCTIONS {
+        eprintln!("skipped: the checkpoint was made with {INSTRUCTIONS} kernels, this machine runs {here}");
+    }
+    here == INSTRUCTIONS
+}
+
 /// `None` when `now` and `shipped` are the same bytes; otherwise a sentence
 /// naming the first tensor that differs (or the header, or the running
 /// statistics) and the largest change of any value.

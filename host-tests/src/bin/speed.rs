@@ -14,12 +14,11 @@
 //! `scripts/torch-speed.py` times the same cases in PyTorch where it is
 //! installed.
 
-use host_tests::batches::{SplitMix, view_pair};
+use host_tests::batches::{step_setup, view_pair};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use vicreg::augment::{Jitter, Mask, Scale, ViewPair};
 use vicreg::nn::{Layer, Net, Network, Shape};
-use vicreg::{AdamW, Config, Lanes, Optimizer, Options, Pcg32, Sgd, Trainer, TrainerConfig, Views, kernels};
+use vicreg::{AdamW, Config, Lanes, Optimizer, Options, Sgd, Trainer, TrainerConfig, Views, kernels};
 
 /// The loss shapes (n, d).
 const SHAPES: [(usize, usize); 5] = [(32, 32), (128, 128), (256, 256), (256, 1024), (1024, 2048)];
@@ -101,12 +100,7 @@ vicreg::network!(Digits = DIGITS, batch 128);
 fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const IN: usize>(
     mut trainer: Box<Trainer<M, O>>,
 ) -> f64 {
-    let mut rng = Pcg32::new(1);
-    trainer.init(&mut rng);
-    let mut data = SplitMix::new(2);
-    let batch: Vec<[f32; IN]> = (0..N).map(|_| core::array::from_fn(|_| data.symmetric())).collect();
-    let mut pair: Box<ViewPair<N, IN>> = Box::new(ViewPair::new());
-    let augment = (Scale { low: 0.8, high: 1.2 }, Jitter { sigma: 0.1 }, Mask { probability: 0.1 });
+    let (mut rng, batch, mut pair, augment) = step_setup::<M, O, N, IN>(&mut trainer);
     let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
     let (va, vb) = (va.to_vec(), vb.to_vec());
     median_time(Duration::from_secs(2), || {
