@@ -130,6 +130,8 @@ entries! {
     dot => super::dot_in, (x: &[f32], y: &[f32]) -> f32;
     /// [`super::dot4`].
     dot4 => super::dot4_in, (x: &[f32], w: [&[f32]; 4]) -> [f32; 4];
+    /// [`super::dot2x4`].
+    dot2x4 => super::dot2x4_in, (x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2];
     /// [`super::sum_sq_diff`].
     sum_sq_diff => super::sum_sq_diff_in, (x: &[f32], y: &[f32]) -> f32;
     /// [`super::axpy`].

@@ -62,7 +62,28 @@ pub(crate) fn forward_with<L: Ops>(lanes: L, w: &[f32], b: &[f32], x: &[f32], in
     }
     let quads = outputs / 4 * 4;
     let bias = |o: usize| b.get(o).copied().unwrap_or(0.0);
-    for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
+    // Two rows at a time, four outputs at a time: each load of W feeds two
+    // rows, each load of x four outputs.
+    let pairs = if L::PAIRS { (x.len() / inputs).min(y.len() / outputs) / 2 } else { 0 };
+    let (x_pairs, x_rest) = x.split_at(pairs * 2 * inputs);
+    let (y_pairs, y_rest) = y.split_at_mut(pairs * 2 * outputs);
+    for (xp, yp) in x_pairs.chunks_exact(2 * inputs).zip(y_pairs.chunks_exact_mut(2 * outputs)) {
+        let (x0, x1) = xp.split_at(inputs);
+        let (y0, y1) = yp.split_at_mut(outputs);
+        for o in (0..quads).step_by(4) {
+            let [s0, s1] = lanes.dot2x4([x0, x1], lanes::four_rows(w, inputs, o));
+            for (k, (a, c)) in s0.into_iter().zip(s1).enumerate() {
+                y0[o + k] = a + bias(o + k);
+                y1[o + k] = c + bias(o + k);
+            }
+        }
+        for (xr, yr) in [(x0, y0), (x1, y1)] {
+            for o in quads..outputs {
+                yr[o] = lanes.dot(xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
+            }
+        }
+    }
+    for (xr, yr) in x_rest.chunks_exact(inputs).zip(y_rest.chunks_exact_mut(outputs)) {
         for o in (0..quads).step_by(4) {
             let sums = lanes.dot4(xr, lanes::four_rows(w, inputs, o));
             for (k, s) in sums.into_iter().enumerate() {
