@@ -11,9 +11,9 @@ pub(crate) fn forward(x: &mut [f32]) {
 
 /// ∂ℓ/∂(input) from ∂ℓ/∂(output) in place, given the layer's output.
 pub(crate) fn backward(output: &[f32], grad: &mut [f32]) {
+    // A select, not a conditional store: it vectorises with any SIMD
+    // (compare and mask), where a store under a branch needs masked stores.
     for (g, &a) in grad.iter_mut().zip(output) {
-        if a <= 0.0 {
-            *g = 0.0;
-        }
+        *g = if a <= 0.0 { 0.0 } else { *g };
     }
 }
