@@ -11,9 +11,16 @@ pub(crate) fn forward(x: &mut [f32]) {
 
 /// ∂ℓ/∂(input) from ∂ℓ/∂(output) in place, given the layer's output.
 pub(crate) fn backward(output: &[f32], grad: &mut [f32]) {
-    // A select, not a conditional store: it vectorises with any SIMD
-    // (compare and mask), where a store under a branch needs masked stores.
+    use crate::lanes::{Portable, Simd};
+    // With vectors, a select: it vectorises with any SIMD (compare and
+    // mask), where a store under a branch needs masked stores (AVX has them,
+    // SSE2 not). Without (Cortex-M), the branch, which skips the store.
+    let vectors = <Portable as Simd>::VECTORS;
     for (g, &a) in grad.iter_mut().zip(output) {
-        *g = if a <= 0.0 { 0.0 } else { *g };
+        if vectors {
+            *g = if a <= 0.0 { 0.0 } else { *g };
+        } else if a <= 0.0 {
+            *g = 0.0;
+        }
     }
 }
