@@ -575,4 +575,54 @@ mod tests {
         assert_eq!(lars.validate(), Ok(()));
         assert_eq!((Sgd::KIND, AdamW::KIND, Lars::KIND), (1, 2, 3));
     }
+
+    #[test]
+    fn a_value_overflowing_mid_update_is_refused_and_changes_nothing() {
+        let places = places();
+        let tensors = Tensors::of(&places);
+        // AdamW: g = 1e21 makes (1 − β₂)·g·g, so v, overflow while m and w stay
+        // finite (w moves by step·m/√v = 0): only the check of v refuses it.
+        let mut params = [0.5f32; PARAMS];
+        let (mut m, mut v) = ([0.0f32; PARAMS], [0.0f32; PARAMS]);
+        let g = [1e21f32; PARAMS];
+        let mut adam = AdamW::new(0.0);
+        assert_eq!(
+            adam.update(&tensors, &mut params, &g, &mut m, &mut v, 0.01, Frozen::NONE),
+            Err(Error::NonFiniteResult)
+        );
+        assert_eq!((params, m, v), ([0.5; PARAMS], [0.0; PARAMS], [0.0; PARAMS]));
+        // LARS: a bias at f32::MAX stepping up overflows w while m = g stays
+        // finite: only the check of w refuses it.
+        let mut params = [0.5f32; PARAMS];
+        params[12..16].fill(f32::MAX);
+        let g: [f32; PARAMS] = core::array::from_fn(|i| if (12..16).contains(&i) { -1e38 } else { 0.1 });
+        let before = params;
+        let mut lars = Lars::new(0.0);
+        assert_eq!(
+            lars.update(&tensors, &mut params, &g, &mut m, &mut [], 0.05, Frozen::NONE),
+            Err(Error::NonFiniteResult)
+        );
+        assert_eq!((params, m), (before, [0.0; PARAMS]));
+    }
+
+    #[test]
+    fn lars_trusts_the_gradient_where_a_norm_is_zero() {
+        // A zero weight matrix (‖w‖ = 0) takes the plain step, trust 1:
+        // w = −lr·g; a zero gradient on zero weights leaves them at zero.
+        let places = places();
+        let tensors = Tensors::of(&places);
+        let lr = 0.05;
+        let mut params = [0.0f32; PARAMS];
+        let g: [f32; PARAMS] = core::array::from_fn(|i| value(i, 0.3));
+        let mut m = [0.0f32; PARAMS];
+        let mut lars = Lars::new(0.0);
+        lars.update(&tensors, &mut params, &g, &mut m, &mut [], lr, Frozen::NONE).unwrap();
+        for (i, (w, gi)) in params.iter().zip(&g).enumerate() {
+            assert!((w + lr * gi).abs() <= 1e-7, "[{i}]: {w} for g {gi}");
+        }
+        let mut zeros = [0.0f32; PARAMS];
+        let mut m = [0.0f32; PARAMS];
+        lars.update(&tensors, &mut zeros, &[0.0; PARAMS], &mut m, &mut [], lr, Frozen::NONE).unwrap();
+        assert!(zeros.iter().chain(&m).all(|v| *v == 0.0));
+    }
 }

@@ -633,4 +633,77 @@ mod tests {
         bytes[50] ^= 4;
         assert_eq!(u.load(&bytes), Err(CheckpointError::Corrupt));
     }
+
+    #[test]
+    fn memory_is_four_bytes_per_value_of_each_part() {
+        let s = TINY.sizes(4);
+        let m = T::MEMORY;
+        assert_eq!((m.parameters, m.gradients), (4 * (s.parameters + s.running), 4 * s.parameters));
+        // SGD's state is one momentum copy.
+        assert_eq!(m.optimizer, core::mem::size_of::<Sgd>() + 4 * s.parameters);
+        assert_eq!((m.activations, m.loss_workspace), (4 * (2 * s.view + s.backward), 4 * s.loss));
+        assert_eq!(m.total, T::MEMORY_BYTES);
+        assert!(m.parameters + m.gradients + m.optimizer + m.activations + m.loss_workspace <= m.total);
+    }
+
+    #[test]
+    fn a_bad_setting_is_refused_by_validate() {
+        assert_eq!(TrainerConfig::new(0.05).validate(), Ok(()));
+        let mut bad = TrainerConfig::new(0.05);
+        bad.loss.std_coeff = -1.0;
+        assert_eq!(bad.validate(), Err(crate::Error::InvalidConfig));
+        let mut bad = TrainerConfig::new(0.05);
+        bad.norm.eps = 0.0;
+        assert_eq!(bad.validate(), Err(crate::Error::InvalidConfig));
+    }
+
+    #[test]
+    fn init_resets_the_optimiser_and_loading_without_its_state_does_too() {
+        let mut t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        t.init(&mut Pcg32::new(1));
+        let a = [[0.1, 0.5, -0.3], [1.0, -0.2, 0.4], [-0.7, 0.3, 0.9], [0.2, 0.2, -1.0]];
+        let b = a.map(|r| r.map(|v| v * 1.1));
+        t.step(&a, &b).unwrap();
+        let mut bytes = [0u8; T::checkpoint_bytes(false)];
+        t.save(&mut bytes, false).unwrap();
+        assert!(t.optimizer_state()[0].iter().any(|v| *v != 0.0), "a step with momentum leaves some");
+        t.load(&bytes).unwrap();
+        assert!(t.optimizer_state()[0].iter().all(|v| *v == 0.0), "loaded without state: none");
+        t.step(&a, &b).unwrap();
+        t.init(&mut Pcg32::new(2));
+        assert!(t.optimizer_state()[0].iter().all(|v| *v == 0.0) && t.steps() == 0);
+    }
+
+    #[test]
+    fn another_optimisers_state_is_refused() {
+        // LARS keeps one copy as SGD does: only the kind tells them apart.
+        let mut lars = Trainer::<Tiny, crate::Lars>::new(TrainerConfig::new(0.05), crate::Lars::new(0.0));
+        lars.init(&mut Pcg32::new(1));
+        let mut bytes = [0u8; T::checkpoint_bytes(true)];
+        lars.save(&mut bytes, true).unwrap();
+        let mut sgd = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        assert_eq!(sgd.load(&bytes), Err(CheckpointError::Optimizer { found: 3 }));
+    }
+
+    #[test]
+    fn debug_names_the_trainer_and_its_parts() {
+        /// Counts what is written and keeps its start (the network's
+        /// declaration makes it long).
+        struct Start([u8; 16], usize);
+        impl core::fmt::Write for Start {
+            fn write_str(&mut self, s: &str) -> core::fmt::Result {
+                for b in s.bytes() {
+                    if let Some(slot) = self.0.get_mut(self.1) {
+                        *slot = b;
+                    }
+                    self.1 += 1;
+                }
+                Ok(())
+            }
+        }
+        let t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        let mut out = Start([0; 16], 0);
+        core::fmt::write(&mut out, format_args!("{t:?}")).unwrap();
+        assert!(out.0.starts_with(b"Trainer { net: ") && out.1 > 200, "{} bytes", out.1);
+    }
 }
