@@ -624,5 +624,11 @@ mod tests {
         let mut m = [0.0f32; PARAMS];
         lars.update(&tensors, &mut zeros, &[0.0; PARAMS], &mut m, &mut [], lr, Frozen::NONE).unwrap();
         assert!(zeros.iter().chain(&m).all(|v| *v == 0.0));
+        // Weights with a zero gradient and no decay (‖g + λw‖ = 0): trust 1,
+        // no step, not ‖w‖/0.
+        let mut params: [f32; PARAMS] = core::array::from_fn(|i| value(i, 0.9));
+        let before = params;
+        lars.update(&tensors, &mut params, &[0.0; PARAMS], &mut m, &mut [], lr, Frozen::NONE).unwrap();
+        assert_eq!(params, before);
     }
 }

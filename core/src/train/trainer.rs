@@ -706,4 +706,22 @@ mod tests {
         core::fmt::write(&mut out, format_args!("{t:?}")).unwrap();
         assert!(out.0.starts_with(b"Trainer { net: ") && out.1 > 200, "{} bytes", out.1);
     }
+
+    #[test]
+    fn a_checkpoint_describes_its_network_and_payload() {
+        let s = TINY.sizes(4);
+        let mut t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        t.init(&mut Pcg32::new(1));
+        for (with, copies) in [(false, 0), (true, 1)] {
+            let mut bytes = [0u8; T::checkpoint_bytes(true)];
+            let len = T::checkpoint_bytes(with);
+            t.save(&mut bytes[..len], with).unwrap();
+            let info = crate::train::checkpoint::inspect(&bytes[..len]).unwrap();
+            assert_eq!((info.parameters, info.running, info.optimizer_copies), (s.parameters, s.running, copies));
+            assert_eq!(info.model_values(), s.parameters + s.running);
+            assert_eq!(info.values(), s.parameters + s.running + copies * s.parameters);
+            assert_eq!((info.depth(), info.encoder_layers, info.input), (9, 5, TINY.input));
+            assert!(info.layers().eq(TINY.encoder.iter().chain(TINY.expander).copied()));
+        }
+    }
 }
