@@ -167,7 +167,7 @@ impl<S: Simd> Ops for S {
     }
     #[inline(always)]
     fn dot2x4(self, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
-        if S::TILE_VECTORS == 2 { dot2x4_in(self, x, w) } else { x.map(|xr| dot4_in(self, xr, w)) }
+        dot2x4_in(self, x, w)
     }
     #[inline(always)]
     fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
@@ -260,29 +260,24 @@ fn dot4_in<S: Simd>(s: S, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
 }
 
 /// Eight dot products, two rows of x against four rows of w:
-/// `[[Σ x₀·w₀, …, Σ x₀·w₃], [Σ x₁·w₀, …]]`. With vectors, eight
-/// accumulators: six loads feed eight multiply-adds (where [`dot4`] takes
-/// five loads for four). Without (Cortex-M), eight scalar accumulators.
+/// `[[Σ x₀·w₀, …, Σ x₀·w₃], [Σ x₁·w₀, …]]`. With vector registers for eight
+/// accumulators, six loads feed eight multiply-adds (where [`dot4`] takes
+/// five loads for four); otherwise it is [`dot4`] for each row.
 #[inline]
 pub(crate) fn dot2x4(lanes: Lanes, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
     if lanes == Lanes::Scalar || !Portable::VECTORS {
-        let mut acc = [[0.0f32; 4]; 2];
-        let [w0, w1, w2, w3] = w;
-        // Iterators: no bounds check in the loop, six pointers in registers.
-        for (((((&a, &b), &p), &q), &r), &t) in x[0].iter().zip(x[1]).zip(w0).zip(w1).zip(w2).zip(w3) {
-            for (acc_r, v) in acc.iter_mut().zip([a, b]) {
-                for (acc_ro, wo) in acc_r.iter_mut().zip([p, q, r, t]) {
-                    *acc_ro += v * wo;
-                }
-            }
-        }
-        return acc;
+        return x.map(|xr| dot4(lanes, xr, w));
     }
     simd!(dot2x4 => dot2x4_in(x, w))
 }
 
 #[inline(always)]
 fn dot2x4_in<S: Simd>(s: S, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
+    // Eight accumulators and their operands need AVX's or NEON's registers;
+    // where a vector takes two of SSE's, they would spill.
+    if S::TILE_VECTORS < 2 {
+        return x.map(|xr| dot4_in(s, xr, w));
+    }
     let len = w.iter().chain(&x).fold(usize::MAX, |m, r| m.min(r.len()));
     let xs = x.map(|r| r[..len].as_chunks::<W>());
     let ws = w.map(|r| r[..len].as_chunks::<W>());
@@ -474,13 +469,11 @@ fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     let whole = d / W * W;
     // A block of rows of Z against a block of columns of C at a time, so the
     // columns a tile streams stay in cache while every row of C above the
-    // block's end takes its turn. (One block where there are no vectors:
-    // those are cacheless parts, and the loops would only cost flash.)
-    let (row_block, column_block) = if S::VECTORS { (ROW_BLOCK, COLUMN_BLOCK) } else { (usize::MAX, usize::MAX) };
-    for block in z.chunks(row_block.saturating_mul(d)) {
+    // block's end takes its turn.
+    for block in z.chunks(ROW_BLOCK * d) {
         let mut c0 = 0;
         while c0 < whole {
-            let c1 = c0.saturating_add(column_block).min(whole);
+            let c1 = (c0 + COLUMN_BLOCK).min(whole);
             let mut j0 = 0;
             while j0 < c1 {
                 let rows = (d - j0).min(4);
@@ -561,10 +554,10 @@ pub(crate) fn matmul_acc(lanes: Lanes, s: f32, a: &[f32], m: usize, b: &[f32], o
         return;
     }
     let k = b.len() / m;
-    // Register tiles pay only where a vector is a real vector: elsewhere (the
-    // Cortex-M4F) its 4×8 accumulators spill, and row updates are cheaper.
+    // Vector tiles pay only where a vector is a real vector: elsewhere (the
+    // Cortex-M4F) their 4×8 accumulators would spill, and both names run
+    // scalar tiles that fit its registers.
     if !Portable::VECTORS {
-        // Both names run the register tiles where there are no vectors.
         matmul_registers(s, a, m, b, out);
         return;
     }
