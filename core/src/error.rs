@@ -79,33 +79,39 @@ pub(crate) mod tests {
     use core::fmt::Write;
 
     /// A message written into a fixed buffer (no allocator in the core's
-    /// tests).
+    /// tests): its first 128 bytes, and its whole length.
     pub(crate) struct Message {
         bytes: [u8; 128],
         pub(crate) len: usize,
     }
 
     impl Message {
-        /// What was written.
+        /// What was written, up to the buffer's 128 bytes.
         pub(crate) fn as_str(&self) -> &str {
-            core::str::from_utf8(&self.bytes[..self.len]).unwrap_or("(not UTF-8)")
+            core::str::from_utf8(&self.bytes[..self.len.min(self.bytes.len())]).unwrap_or("(not UTF-8)")
         }
     }
 
     impl Write for Message {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
-            let end = self.len + s.len();
-            self.bytes.get_mut(self.len..end).ok_or(core::fmt::Error)?.copy_from_slice(s.as_bytes());
-            self.len = end;
+            for (slot, b) in self.bytes.iter_mut().skip(self.len).zip(s.bytes()) {
+                *slot = b;
+            }
+            self.len += s.len();
             Ok(())
         }
     }
 
-    /// What `value` displays (at most 128 bytes).
-    pub(crate) fn message(value: impl core::fmt::Display) -> Message {
+    /// What `args` format to.
+    pub(crate) fn written(args: core::fmt::Arguments<'_>) -> Message {
         let mut m = Message { bytes: [0; 128], len: 0 };
-        write!(m, "{value}").unwrap();
+        m.write_fmt(args).unwrap();
         m
+    }
+
+    /// What `value` displays.
+    pub(crate) fn message(value: impl core::fmt::Display) -> Message {
+        written(format_args!("{value}"))
     }
 
     #[test]

@@ -611,12 +611,17 @@ mod tests {
     crate::network!(Tiny = TINY, batch 4);
     type T = Trainer<Tiny, Sgd>;
 
+    /// A batch of four samples and a second view of it.
+    fn views() -> ([[f32; 3]; 4], [[f32; 3]; 4]) {
+        let a = [[0.1, 0.5, -0.3], [1.0, -0.2, 0.4], [-0.7, 0.3, 0.9], [0.2, 0.2, -1.0]];
+        (a, a.map(|r| r.map(|v| v * 1.1)))
+    }
+
     #[test]
     fn a_step_trains_and_a_checkpoint_restores_it() {
         let mut t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
         t.init(&mut Pcg32::new(1));
-        let a = [[0.1, 0.5, -0.3], [1.0, -0.2, 0.4], [-0.7, 0.3, 0.9], [0.2, 0.2, -1.0]];
-        let b = a.map(|r| r.map(|v| v * 1.1));
+        let (a, b) = views();
         let (before, running) = (t.parameters().to_vec(), t.running_statistics().to_vec());
         let first = t.step(&a, &b).unwrap();
         assert!(first.terms.loss.is_finite());
@@ -661,8 +666,7 @@ mod tests {
     fn init_resets_the_optimiser_and_loading_without_its_state_does_too() {
         let mut t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
         t.init(&mut Pcg32::new(1));
-        let a = [[0.1, 0.5, -0.3], [1.0, -0.2, 0.4], [-0.7, 0.3, 0.9], [0.2, 0.2, -1.0]];
-        let b = a.map(|r| r.map(|v| v * 1.1));
+        let (a, b) = views();
         t.step(&a, &b).unwrap();
         let mut bytes = [0u8; T::checkpoint_bytes(false)];
         t.save(&mut bytes, false).unwrap();
@@ -687,24 +691,10 @@ mod tests {
 
     #[test]
     fn debug_names_the_trainer_and_its_parts() {
-        /// Counts what is written and keeps its start (the network's
-        /// declaration makes it long).
-        struct Start([u8; 16], usize);
-        impl core::fmt::Write for Start {
-            fn write_str(&mut self, s: &str) -> core::fmt::Result {
-                for b in s.bytes() {
-                    if let Some(slot) = self.0.get_mut(self.1) {
-                        *slot = b;
-                    }
-                    self.1 += 1;
-                }
-                Ok(())
-            }
-        }
         let t = T::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
-        let mut out = Start([0; 16], 0);
-        core::fmt::write(&mut out, format_args!("{t:?}")).unwrap();
-        assert!(out.0.starts_with(b"Trainer { net: ") && out.1 > 200, "{} bytes", out.1);
+        // The network's declaration makes it long: its start, and its length.
+        let out = crate::error::tests::written(format_args!("{t:?}"));
+        assert!(out.as_str().starts_with("Trainer { net: ") && out.len > 200, "{} bytes", out.len);
     }
 
     #[test]
