@@ -25,9 +25,9 @@
 extern crate std;
 
 use core::arch::x86_64::{
-    __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps, _mm256_castps256_ps128,
-    _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps,
-    _mm256_storeu_ps, _mm256_sub_ps,
+    __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps, _mm256_add_ps,
+    _mm256_castps256_ps128, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps,
+    _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -96,6 +96,18 @@ impl Simd for Avx2Fma {
         unsafe { _mm256_mul_ps(a, b) }
     }
     #[inline(always)]
+    fn add(self, a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_add_ps(a, b) }
+    }
+    #[inline(always)]
+    fn div(self, a: __m256, b: __m256) -> __m256 {
+        unsafe { _mm256_div_ps(a, b) }
+    }
+    #[inline(always)]
+    fn sqrt(self, a: __m256) -> __m256 {
+        unsafe { _mm256_sqrt_ps(a) }
+    }
+    #[inline(always)]
     fn reduce_add(self, v: __m256) -> f32 {
         // (lo + hi) over four lanes, then two, then one.
         unsafe {
@@ -148,6 +160,9 @@ entries! {
     gram_rows => super::gram_rows_in, (z: &[f32], d: usize, k: &mut [f32]);
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
+    /// AdamW's update of one tensor.
+    adamw => crate::train::optim::adamw_with,
+        (c: &crate::train::optim::AdamStep, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], commit: bool) -> bool;
     /// A Linear layer's forward pass, whole.
     linear_forward => crate::nn::linear::forward_with, (w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]);
     /// A Linear layer's parameter gradients, whole.

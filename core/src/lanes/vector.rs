@@ -4,7 +4,7 @@
 //! for a wider set than the build's baseline can only run where it is safe
 //! to.
 
-use wide::f32x8;
+use wide::{f32x4, f32x8};
 
 /// Lanes of a vector.
 pub(crate) const W: usize = 8;
@@ -35,6 +35,12 @@ pub(crate) trait Simd: Copy {
     fn sub(self, a: Self::V, b: Self::V) -> Self::V;
     /// a·b.
     fn mul(self, a: Self::V, b: Self::V) -> Self::V;
+    /// a + b.
+    fn add(self, a: Self::V, b: Self::V) -> Self::V;
+    /// a / b, correctly rounded.
+    fn div(self, a: Self::V, b: Self::V) -> Self::V;
+    /// √a, correctly rounded.
+    fn sqrt(self, a: Self::V) -> Self::V;
     /// The sum of the lanes.
     fn reduce_add(self, v: Self::V) -> f32;
 }
@@ -79,7 +85,35 @@ impl Simd for Portable {
         a * b
     }
     #[inline(always)]
-    fn reduce_add(self, v: f32x8) -> f32 {
-        v.reduce_add()
+    fn add(self, a: f32x8, b: f32x8) -> f32x8 {
+        a + b
     }
+    #[inline(always)]
+    fn div(self, a: f32x8, b: f32x8) -> f32x8 {
+        a / b
+    }
+    #[inline(always)]
+    fn sqrt(self, a: f32x8) -> f32x8 {
+        a.sqrt()
+    }
+    #[inline(always)]
+    fn reduce_add(self, v: f32x8) -> f32 {
+        // The halves added as vectors first, then pairs: where f32x8 is two
+        // 128-bit registers (SSE2, NEON, `simd128`) that is one vector add
+        // and three scalar ones, where `f32x8::reduce_add` sums each half
+        // lane by lane (seven scalar adds).
+        if cfg!(target_feature = "avx") || !Self::VECTORS {
+            return v.reduce_add();
+        }
+        let [a, b] = halves(v);
+        let [s0, s1, s2, s3] = (a + b).to_array();
+        (s0 + s2) + (s1 + s3)
+    }
+}
+
+/// The low and high four lanes.
+#[inline(always)]
+fn halves(v: f32x8) -> [f32x4; 2] {
+    let a = v.to_array();
+    [f32x4::from([a[0], a[1], a[2], a[3]]), f32x4::from([a[4], a[5], a[6], a[7]])]
 }

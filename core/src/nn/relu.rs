@@ -2,10 +2,14 @@
 //! 0 elsewhere (PyTorch's convention at exactly 0). It works in place, so it
 //! costs no activation memory of its own unless its input must be kept.
 
-/// y ← max(0, y) in place.
+/// y ← max(0, y) in place (a NaN becomes 0, as `f32::max` makes it).
+///
+/// A compare and select, not `f32::max`: where the instruction set has no
+/// IEEE maxNum (WASM, whose `f32.max` propagates NaN; the Cortex-M4F) that
+/// is a call to `fmaxf` per element.
 pub(crate) fn forward(x: &mut [f32]) {
     for v in x {
-        *v = v.max(0.0);
+        *v = if *v > 0.0 { *v } else { 0.0 };
     }
 }
 

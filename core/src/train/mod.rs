@@ -4,7 +4,7 @@
 pub mod checkpoint;
 #[cfg(feature = "fault-injection")]
 mod fault;
-mod optim;
+pub(crate) mod optim;
 mod schedule;
 mod trainer;
 

@@ -284,18 +284,12 @@ impl Optimizer for AdamW {
         let step = lr / c1;
         let inv_sqrt_c2 = 1.0 / libm::sqrtf(c2);
         for_each_trainable(tensors, params, grads, first, second, frozen, |tensor, p, g, m, v| {
-            let decay = if tensor.decays { lr * wd } else { 0.0 };
-            let mut finite = m.len() == p.len() && v.len() == p.len();
-            for (((w, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
-                let m_new = b1 * *mi + (1.0 - b1) * gi;
-                let v_new = b2 * *vi + (1.0 - b2) * gi * gi;
-                let w_new = (*w - decay * *w) - step * m_new / (libm::sqrtf(v_new) * inv_sqrt_c2 + eps);
-                finite &= m_new.is_finite() && v_new.is_finite() && w_new.is_finite();
-                if commit {
-                    (*mi, *vi, *w) = (m_new, v_new, w_new);
-                }
+            if m.len() != p.len() || v.len() != p.len() {
+                return false;
             }
-            finite
+            let decay = if tensor.decays { lr * wd } else { 0.0 };
+            let c = AdamStep { b1, b2, eps, decay, step, inv_sqrt_c2 };
+            lanes::simd!(adamw => adamw_with, (&c, p, g, m, v, commit))
         })
     }
 
@@ -310,6 +304,82 @@ impl Optimizer for AdamW {
     fn set_steps(&mut self, steps: u32) {
         self.steps = steps;
     }
+}
+
+/// The constants of one AdamW step for one tensor.
+pub(crate) struct AdamStep {
+    b1: f32,
+    b2: f32,
+    eps: f32,
+    /// lr·λ, or 0 where the tensor does not decay.
+    decay: f32,
+    /// lr / (1 − β₁ᵗ).
+    step: f32,
+    /// 1 / √(1 − β₂ᵗ).
+    inv_sqrt_c2: f32,
+}
+
+/// AdamW over one tensor: m ← β₁·m + (1 − β₁)·g, v ← β₂·v + (1 − β₂)·g²,
+/// w ← (w − lr·λ·w) − (lr/c₁)·m / (√v / √c₂ + ε), written only if `commit`;
+/// returns whether every new value is finite.
+///
+/// Each lane performs exactly the scalar tail's operations, in its order and
+/// without fused multiply-adds (division and square root are correctly
+/// rounded in both), so the result is the same bit for bit on every
+/// instruction set. A non-finite x makes x − x a NaN, so one running sum of
+/// those differences says whether any value was not finite.
+// Inlined whole into its AVX2 entry, so it is compiled for AVX2 there.
+#[allow(clippy::inline_always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+pub(crate) fn adamw_with<S: lanes::Simd>(
+    s: S,
+    c: &AdamStep,
+    p: &mut [f32],
+    g: &[f32],
+    m: &mut [f32],
+    v: &mut [f32],
+    commit: bool,
+) -> bool {
+    let scalar = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
+        let mut finite = true;
+        for (((w, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
+            let m_new = c.b1 * *mi + (1.0 - c.b1) * gi;
+            let v_new = c.b2 * *vi + (1.0 - c.b2) * gi * gi;
+            let w_new = (*w - c.decay * *w) - c.step * m_new / (libm::sqrtf(v_new) * c.inv_sqrt_c2 + c.eps);
+            finite &= m_new.is_finite() && v_new.is_finite() && w_new.is_finite();
+            if commit {
+                (*mi, *vi, *w) = (m_new, v_new, w_new);
+            }
+        }
+        finite
+    };
+    if !S::VECTORS {
+        return scalar(p, g, m, v);
+    }
+    let (pb, pt) = p.as_chunks_mut::<8>();
+    let (gb, gt) = g.as_chunks::<8>();
+    let (mb, mt) = m.as_chunks_mut::<8>();
+    let (vb, vt) = v.as_chunks_mut::<8>();
+    let (b1, b2) = (s.splat(c.b1), s.splat(c.b2));
+    let (a1, a2) = (s.splat(1.0 - c.b1), s.splat(1.0 - c.b2));
+    let (eps, decay, step, inv) = (s.splat(c.eps), s.splat(c.decay), s.splat(c.step), s.splat(c.inv_sqrt_c2));
+    let mut nan = s.zero();
+    for (((wc, gc), mc), vc) in pb.iter_mut().zip(gb).zip(mb.iter_mut()).zip(vb.iter_mut()) {
+        let (w, gi) = (s.load(wc), s.load(gc));
+        let m_new = s.add(s.mul(b1, s.load(mc)), s.mul(a1, gi));
+        let v_new = s.add(s.mul(b2, s.load(vc)), s.mul(s.mul(a2, gi), gi));
+        let denominator = s.add(s.mul(s.sqrt(v_new), inv), eps);
+        let w_new = s.sub(s.sub(w, s.mul(decay, w)), s.div(s.mul(step, m_new), denominator));
+        nan = s.add(nan, s.add(s.sub(m_new, m_new), s.add(s.sub(v_new, v_new), s.sub(w_new, w_new))));
+        if commit {
+            s.store(m_new, mc);
+            s.store(v_new, vc);
+            s.store(w_new, wc);
+        }
+    }
+    let tail = scalar(pt, gt, mt, vt);
+    s.reduce_add(nan) == 0.0 && tail
 }
 
 /// LARS as the official VICReg code uses it: for weight matrices,
@@ -603,6 +673,48 @@ mod tests {
             Err(Error::NonFiniteResult)
         );
         assert_eq!((params, m), (before, [0.0; PARAMS]));
+    }
+
+    /// AdamW's kernel on every instruction set this machine has, against
+    /// the update written element by element in f32 in the same order: the
+    /// same bits (no fused multiply-adds; division and square root are
+    /// correctly rounded), in the vectors and the tail; a value overflowing
+    /// at any one place, vector lane or tail, is reported and, without
+    /// commit, writes nothing.
+    #[test]
+    fn adamw_kernel_is_the_scalar_rule_bit_for_bit_on_every_instruction_set() {
+        const LEN: usize = 8 * 5 + 3;
+        let c = AdamStep { b1: 0.9, b2: 0.999, eps: 1e-8, decay: 0.05 * 0.01, step: 0.05 / 0.271, inv_sqrt_c2: 7.3 };
+        let p0: [f32; LEN] = core::array::from_fn(|i| value(i, 0.9));
+        let g: [f32; LEN] = core::array::from_fn(|i| value(i, 0.37) * 3.0);
+        let m0: [f32; LEN] = core::array::from_fn(|i| value(i, 0.11) * 0.1);
+        let v0: [f32; LEN] = core::array::from_fn(|i| value(i, 0.23).abs() * 0.01);
+        let mut expected = (p0, m0, v0);
+        for i in 0..LEN {
+            let m = c.b1 * m0[i] + (1.0 - c.b1) * g[i];
+            let v = c.b2 * v0[i] + (1.0 - c.b2) * g[i] * g[i];
+            expected.0[i] = (p0[i] - c.decay * p0[i]) - c.step * m / (libm::sqrtf(v) * c.inv_sqrt_c2 + c.eps);
+            (expected.1[i], expected.2[i]) = (m, v);
+        }
+        let check = |name: &str, kernel: &dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], bool) -> bool| {
+            let (mut p, mut m, mut v) = (p0, m0, v0);
+            assert!(kernel(&mut p, &g, &mut m, &mut v, true), "{name}");
+            for (got, want) in [(&p, &expected.0), (&m, &expected.1), (&v, &expected.2)] {
+                assert_eq!(got.map(f32::to_bits), want.map(f32::to_bits), "{name}");
+            }
+            for at in [0, 13, 8 * 5 - 1, LEN - 1] {
+                let (mut p, mut m, mut v) = (p0, m0, v0);
+                let mut g = g;
+                g[at] = 1e21;
+                assert!(!kernel(&mut p, &g, &mut m, &mut v, false), "{name}: overflow at {at}");
+                assert_eq!((p, m, v), (p0, m0, v0), "{name}: written at {at}");
+            }
+        };
+        check("portable", &|p, g, m, v, commit| adamw_with(lanes::Portable, &c, p, g, m, v, commit));
+        #[cfg(all(feature = "std", target_arch = "x86_64"))]
+        if let Some(proof) = lanes::avx::Avx2Fma::detect() {
+            check("avx2+fma", &|p, g, m, v, commit| lanes::avx::adamw(proof, &c, p, g, m, v, commit));
+        }
     }
 
     #[test]
