@@ -696,7 +696,9 @@ mod tests {
             expected.0[i] = (p0[i] - c.decay * p0[i]) - c.step * m / (libm::sqrtf(v) * c.inv_sqrt_c2 + c.eps);
             (expected.1[i], expected.2[i]) = (m, v);
         }
-        let check = |name: &str, kernel: &dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], bool) -> bool| {
+        // (parameters, gradients, first moments, second moments, commit)
+        type Kernel<'a> = &'a dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], bool) -> bool;
+        let check = |name: &str, kernel: Kernel<'_>| {
             let (mut p, mut m, mut v) = (p0, m0, v0);
             assert!(kernel(&mut p, &g, &mut m, &mut v, true), "{name}");
             for (got, want) in [(&p, &expected.0), (&m, &expected.1), (&v, &expected.2)] {
