@@ -675,6 +675,10 @@ mod tests {
         assert_eq!((params, m), (before, [0.0; PARAMS]));
     }
 
+    /// An AdamW kernel: (parameters, gradients, first moments, second
+    /// moments, commit) → all finite.
+    type Kernel<'a> = &'a dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], bool) -> bool;
+
     /// AdamW's kernel on every instruction set this machine has, against
     /// the update written element by element in f32 in the same order: the
     /// same bits (no fused multiply-adds; division and square root are
@@ -696,8 +700,6 @@ mod tests {
             expected.0[i] = (p0[i] - c.decay * p0[i]) - c.step * m / (libm::sqrtf(v) * c.inv_sqrt_c2 + c.eps);
             (expected.1[i], expected.2[i]) = (m, v);
         }
-        // (parameters, gradients, first moments, second moments, commit)
-        type Kernel<'a> = &'a dyn Fn(&mut [f32], &[f32], &mut [f32], &mut [f32], bool) -> bool;
         let check = |name: &str, kernel: Kernel<'_>| {
             let (mut p, mut m, mut v) = (p0, m0, v0);
             assert!(kernel(&mut p, &g, &mut m, &mut v, true), "{name}");
