@@ -18,7 +18,9 @@ pub(crate) trait Simd: Copy {
     const VECTORS: bool;
     /// Vectors per register-tile row: two where there are registers for
     /// eight accumulators plus operands (AVX's 16 ymm, NEON's 32 q), one
-    /// where a vector takes two of SSE's 16 xmm registers.
+    /// where a vector takes two of SSE's 16 xmm registers. WebAssembly
+    /// takes two: its engine allocates the registers, and the larger tiles
+    /// measured 4 % faster on the digits step under Node on x86-64.
     const TILE_VECTORS: usize;
 
     /// All lanes zero.
@@ -54,7 +56,8 @@ impl Simd for Portable {
     type V = f32x8;
     const VECTORS: bool =
         cfg!(any(target_feature = "sse2", target_feature = "neon", target_feature = "simd128", target_feature = "avx"));
-    const TILE_VECTORS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) { 2 } else { 1 };
+    const TILE_VECTORS: usize =
+        if cfg!(any(target_feature = "avx", target_arch = "aarch64", target_feature = "simd128")) { 2 } else { 1 };
 
     #[inline(always)]
     fn zero(self) -> f32x8 {
