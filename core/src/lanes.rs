@@ -410,9 +410,7 @@ pub(crate) fn gram_upper_tiled(z: &[f32], d: usize, c: &mut [f32]) {
 
 /// [`gram_upper_tiled`] where there are no f32 vectors (Cortex-M4F: 32
 /// single-precision registers): tiles of four rows of C by four columns in
-/// sixteen scalar accumulators. Both operands come from the same row of Z,
-/// so a row costs one pointer step, eight loads at fixed offsets and
-/// sixteen multiply-accumulates.
+/// sixteen scalar accumulators ([`register_tile`]).
 pub(crate) fn gram_upper_registers(z: &[f32], d: usize, c: &mut [f32]) {
     let whole = d / 4 * 4;
     let mut j0 = 0;
@@ -421,9 +419,9 @@ pub(crate) fn gram_upper_registers(z: &[f32], d: usize, c: &mut [f32]) {
         let mut k0 = j0 / 4 * 4;
         while k0 < whole {
             if rows == 4 {
-                register_tile::<4>(z, d, j0, k0, c);
+                register_tile::<4>([z, z], [d, d], j0, k0, c);
             } else {
-                (j0..j0 + rows).for_each(|j| register_tile::<1>(z, d, j, k0, c));
+                (j0..j0 + rows).for_each(|j| register_tile::<1>([z, z], [d, d], j, k0, c));
             }
             k0 += 4;
         }
@@ -436,25 +434,100 @@ pub(crate) fn gram_upper_registers(z: &[f32], d: usize, c: &mut [f32]) {
     }
 }
 
-/// C[j0..j0+R, k0..k0+4] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+4], in scalars.
+/// C ← C + Aᵀ·B for row-major n×p `a` and n×q `b` (`dims` = [p, q]) and
+/// p×q `c`, where there are no f32 vectors: a Linear layer's weight
+/// gradient, (∂ℓ/∂y)ᵀ·x. Tiles of four rows of C by four columns
+/// ([`register_tile`]); the columns past the last four one at a time.
+pub(crate) fn transposed_matmul_registers(a: &[f32], b: &[f32], dims: [usize; 2], c: &mut [f32]) {
+    let [p, q] = dims;
+    if p == 0 || q == 0 {
+        return;
+    }
+    let whole = q / 4 * 4;
+    for j0 in (0..p).step_by(4) {
+        let rows = (p - j0).min(4);
+        for k0 in (0..whole).step_by(4) {
+            if rows == 4 {
+                register_tile::<4>([a, b], dims, j0, k0, c);
+            } else {
+                (j0..j0 + rows).for_each(|j| register_tile::<1>([a, b], dims, j, k0, c));
+            }
+        }
+        for j in j0..j0 + rows {
+            for k in whole..q {
+                c[j * q + k] += a.chunks_exact(p).zip(b.chunks_exact(q)).map(|(ra, rb)| ra[j] * rb[k]).sum::<f32>();
+            }
+        }
+    }
+}
+
+/// C[j0..j0+R, k0..k0+4] += Σᵢ A[i, j0..j0+R]ᵀ·B[i, k0..k0+4] in scalars,
+/// for `m` = [A, B] with rows of `dims` = [p, q] and C p×q. A step down the
+/// rows is two pointer steps, eight loads at fixed offsets and sixteen
+/// multiply-accumulates.
 #[inline]
-fn register_tile<const R: usize>(z: &[f32], d: usize, j0: usize, k0: usize, c: &mut [f32]) {
-    if j0 + R > d || k0 + 4 > d {
+fn register_tile<const R: usize>(m: [&[f32]; 2], dims: [usize; 2], j0: usize, k0: usize, c: &mut [f32]) {
+    let ([a, b], [p, q]) = (m, dims);
+    if j0 + R > p || k0 + 4 > q {
         return;
     }
     let mut acc = [[0.0f32; 4]; R];
-    for row in z.chunks_exact(d) {
+    for (ra, rb) in a.chunks_exact(p).zip(b.chunks_exact(q)) {
         // In range by the check above; `get` lets the compiler see it.
-        let (Some(a), Some(x)) = (row.get(j0..j0 + R), row.get(k0..k0 + 4)) else { break };
+        let (Some(a), Some(x)) = (ra.get(j0..j0 + R), rb.get(k0..k0 + 4)) else { break };
         for (acc_r, &ar) in acc.iter_mut().zip(a) {
             for (acc_rq, &xq) in acc_r.iter_mut().zip(x) {
                 *acc_rq += ar * xq;
             }
         }
     }
-    for (r, acc_r) in acc.iter().enumerate() {
-        for (q, v) in acc_r.iter().enumerate() {
-            c[(j0 + r) * d + k0 + q] += v;
+    for (row, acc_r) in c[j0 * q..].chunks_exact_mut(q).zip(&acc) {
+        for (v, sum) in row[k0..k0 + 4].iter_mut().zip(acc_r) {
+            *v += sum;
+        }
+    }
+}
+
+/// out ← A·Bᵀ + bias for row-major A (rows×m) and B (k×m), out rows×k:
+/// out[i, o] = Σⱼ A[i, j]·B[o, j] + bias[o] (`bias` empty: none), where
+/// there are no f32 vectors: a Linear layer's forward product, x·Wᵀ + b.
+/// Tiles of four rows of A by four rows of B in sixteen scalar
+/// accumulators: a step along j is eight loads for sixteen
+/// multiply-accumulates. The rows and columns past the last four are single
+/// dot products. Each sum runs in order over j, then adds the bias.
+pub(crate) fn matmul_transposed_registers(a: &[f32], b: &[f32], m: usize, bias: &[f32], out: &mut [f32]) {
+    let Some(k) = b.len().checked_div(m) else { return };
+    if k == 0 {
+        return;
+    }
+    let rows = (a.len() / m).min(out.len() / k);
+    let (whole_rows, whole) = (rows / 4 * 4, k / 4 * 4);
+    let bias = |o: usize| bias.get(o).copied().unwrap_or(0.0);
+    for i0 in (0..whole_rows).step_by(4) {
+        let x = four_rows(a, m, i0);
+        for o0 in (0..whole).step_by(4) {
+            let w = four_rows(b, m, o0);
+            let mut acc = [[0.0f32; 4]; 4];
+            for j in 0..m {
+                for (acc_r, xr) in acc.iter_mut().zip(x) {
+                    for (acc_ro, wo) in acc_r.iter_mut().zip(w) {
+                        *acc_ro += xr[j] * wo[j];
+                    }
+                }
+            }
+            let b: [f32; 4] = core::array::from_fn(|o| bias(o0 + o));
+            for (row, acc_r) in out[i0 * k..].chunks_exact_mut(k).zip(&acc) {
+                for ((v, sum), b) in row[o0..o0 + 4].iter_mut().zip(acc_r).zip(b) {
+                    *v = sum + b;
+                }
+            }
+        }
+    }
+    for i in 0..rows {
+        let first = if i < whole_rows { whole } else { 0 };
+        for o in first..k {
+            let sum: f32 = a[i * m..(i + 1) * m].iter().zip(&b[o * m..(o + 1) * m]).map(|(x, y)| x * y).sum();
+            out[i * k + o] = sum + bias(o);
         }
     }
 }
@@ -808,6 +881,30 @@ fn row_tile<S: Simd, const RI: usize, const RL: usize>(
     }
 }
 
+/// `p` + 0·x: a running probe of finiteness. 0·x is ±0 for a finite x and
+/// NaN for an infinity or a NaN, and a NaN stays, so a probe that starts at
+/// zero is still zero exactly while every value added was finite: one
+/// multiply-accumulate per value, where classifying it (`f32::is_finite`)
+/// takes several integer instructions on a Cortex-M4F.
+#[inline(always)]
+pub(crate) fn probe(p: f32, x: f32) -> f32 {
+    p + 0.0 * x
+}
+
+/// Whether every value is finite ([`probe`], in vectors where there are).
+pub(crate) fn all_finite(x: &[f32]) -> bool {
+    let (chunks, tail) = x.as_chunks::<W>();
+    let mut p = 0.0;
+    if Portable::VECTORS {
+        let s = Portable;
+        let zero = s.zero();
+        p = s.reduce_add(chunks.iter().fold(zero, |acc, c| s.mul_add(s.load(c), zero, acc)));
+    } else {
+        p = chunks.as_flattened().iter().fold(p, |p, &v| probe(p, v));
+    }
+    tail.iter().fold(p, |p, &v| probe(p, v)) == 0.0
+}
+
 /// Rows i … i+3 of a row-major matrix with rows of length d.
 pub(crate) fn four_rows(m: &[f32], d: usize, i: usize) -> [&[f32]; 4] {
     [0, 1, 2, 3].map(|r| &m[(i + r) * d..(i + r + 1) * d])
@@ -989,6 +1086,31 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn finiteness_is_found_at_every_place_and_only_where_it_fails() {
+        // The largest and smallest finite values and a negative zero are
+        // finite; an infinity of either sign or a NaN anywhere, in a vector
+        // or in the tail, is not.
+        for len in [0, 1, 7, 8, 9, 17, 24] {
+            let mut x = ramp(len, 0.3);
+            let x = &mut x[..len];
+            x.iter_mut().step_by(3).for_each(|v| *v = f32::MAX);
+            x.iter_mut().skip(1).step_by(5).for_each(|v| *v = -f32::MIN_POSITIVE);
+            x.iter_mut().skip(2).step_by(4).for_each(|v| *v = -0.0);
+            assert!(all_finite(x), "{len}");
+            for at in 0..len {
+                for bad in [f32::INFINITY, f32::NEG_INFINITY, f32::NAN] {
+                    let keep = x[at];
+                    x[at] = bad;
+                    assert!(!all_finite(x), "{len}: {bad} at {at}");
+                    x[at] = keep;
+                }
+            }
+        }
+        assert!(probe(probe(0.0, f32::MAX), -3.0) == 0.0, "finite values leave the probe at zero");
+        assert!(probe(probe(0.0, f32::NAN), 1.0).is_nan());
     }
 
     #[test]

@@ -13,7 +13,7 @@
 use super::config::Config;
 use super::{centring, covariance, gram, invariance, variance};
 use crate::error::Error;
-use crate::lanes::Lanes;
+use crate::lanes::{self, Lanes};
 
 /// Which formulation computes the covariance term; both are exact.
 ///
@@ -136,7 +136,7 @@ impl<'a> Views<'a> {
             return Err(Error::ShapeMismatch);
         }
         rows(a, d, 2)?;
-        if !a.iter().chain(b).all(|x| x.is_finite()) {
+        if !(lanes::all_finite(a) && lanes::all_finite(b)) {
             return Err(Error::NonFiniteInput);
         }
         Ok(Self { a, b, d })
@@ -395,7 +395,7 @@ pub(crate) fn compute_in<S: Sides>(
         variance: var_term,
         covariance: cov_term,
     };
-    let grads_finite = grads.is_none_or(|(ga, gb)| ga.iter().chain(gb.iter()).all(|g| g.is_finite()));
+    let grads_finite = grads.is_none_or(|(ga, gb)| lanes::all_finite(ga) && lanes::all_finite(gb));
     if terms.loss.is_finite() && grads_finite { Ok(terms) } else { Err(Error::NonFiniteResult) }
 }
 

@@ -12,7 +12,12 @@
 #![allow(clippy::inline_always)]
 
 use super::shape::Shape;
-use crate::lanes::{self, Lanes, Ops};
+use crate::lanes::{self, Lanes, Ops, Portable, Simd};
+
+/// Where there are no f32 vectors (the Cortex-M4F), each product runs as
+/// scalar register tiles, four rows by four columns in sixteen
+/// accumulators, whichever `Lanes` is asked for.
+const REGISTER_TILES: bool = !Portable::VECTORS;
 
 /// A Linear layer's declaration: its output width and whether it has a bias;
 /// the input width comes from the layer before.
@@ -58,6 +63,10 @@ pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usi
 pub(crate) fn forward_with<L: Ops>(lanes: L, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
     let outputs = w.len().checked_div(inputs).unwrap_or(0);
     if outputs == 0 {
+        return;
+    }
+    if REGISTER_TILES {
+        forward_registers(w, b, x, inputs, y);
         return;
     }
     let quads = outputs / 4 * 4;
@@ -119,18 +128,22 @@ pub(crate) fn accumulate_gradients_with<L: Ops>(
         return;
     }
     let n = (x.len() / inputs).min(dy.len() / outputs);
-    let quads = n / 4 * 4;
-    for i in (0..quads).step_by(4) {
-        let xs = lanes::four_rows(x, inputs, i);
-        for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate() {
-            let coeffs = [0, 1, 2, 3].map(|r| dy[(i + r) * outputs + o]);
-            lanes.axpy4(coeffs, xs, gwr);
+    if REGISTER_TILES {
+        weight_gradient_registers(x, dy, [n, inputs, outputs], gw);
+    } else {
+        let quads = n / 4 * 4;
+        for i in (0..quads).step_by(4) {
+            let xs = lanes::four_rows(x, inputs, i);
+            for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate() {
+                let coeffs = [0, 1, 2, 3].map(|r| dy[(i + r) * outputs + o]);
+                lanes.axpy4(coeffs, xs, gwr);
+            }
         }
-    }
-    for i in quads..n {
-        let (xr, dyr) = (&x[i * inputs..(i + 1) * inputs], &dy[i * outputs..(i + 1) * outputs]);
-        for (gwr, &g) in gw.chunks_exact_mut(inputs).zip(dyr) {
-            lanes.axpy(g, xr, gwr);
+        for i in quads..n {
+            let (xr, dyr) = (&x[i * inputs..(i + 1) * inputs], &dy[i * outputs..(i + 1) * outputs]);
+            for (gwr, &g) in gw.chunks_exact_mut(inputs).zip(dyr) {
+                lanes.axpy(g, xr, gwr);
+            }
         }
     }
     for dyr in dy.chunks_exact(outputs) {
@@ -152,6 +165,10 @@ pub(crate) fn backward_input_with<L: Ops>(lanes: L, w: &[f32], dy: &[f32], input
     if outputs == 0 {
         return;
     }
+    if REGISTER_TILES {
+        backward_input_registers(w, dy, [inputs, outputs], dx);
+        return;
+    }
     let quads = outputs / 4 * 4;
     for (dxr, dyr) in dx.chunks_exact_mut(inputs).zip(dy.chunks_exact(outputs)) {
         dxr.fill(0.0);
@@ -161,6 +178,74 @@ pub(crate) fn backward_input_with<L: Ops>(lanes: L, w: &[f32], dy: &[f32], input
         }
         for o in quads..outputs {
             lanes.axpy(dyr[o], &w[o * inputs..(o + 1) * inputs], dxr);
+        }
+    }
+}
+
+/// [`forward`] in scalar register tiles.
+fn forward_registers(w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
+    lanes::matmul_transposed_registers(x, w, inputs, b, y);
+}
+
+/// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x over `n` rows (`dims` = [n, inputs, outputs]) in
+/// scalar register tiles.
+fn weight_gradient_registers(x: &[f32], dy: &[f32], dims: [usize; 3], gw: &mut [f32]) {
+    let [n, inputs, outputs] = dims;
+    lanes::transposed_matmul_registers(&dy[..n * outputs], &x[..n * inputs], [outputs, inputs], gw);
+}
+
+/// [`backward_input`] in scalar register tiles (`dims` = [inputs, outputs]).
+fn backward_input_registers(w: &[f32], dy: &[f32], dims: [usize; 2], dx: &mut [f32]) {
+    let [inputs, outputs] = dims;
+    let n = (dx.len() / inputs).min(dy.len() / outputs);
+    dx[..n * inputs].fill(0.0);
+    lanes::matmul_registers(1.0, &dy[..n * outputs], outputs, w, &mut dx[..n * inputs]);
+}
+
+#[cfg(test)]
+mod tests {
+    //! The scalar register tiles a target without vectors runs, against the
+    //! plain scalar loops, on this machine: shapes with and without whole
+    //! tiles of four rows, four outputs and four inputs.
+
+    use super::*;
+
+    fn values(len: usize, k: f32) -> [f32; 13 * 13] {
+        core::array::from_fn(|i| if i < len { libm::sinf(i as f32 * k + 0.3) } else { 0.0 })
+    }
+
+    /// Agreement to f32 rounding; `what` names the pass, `shape` is
+    /// [n, inputs, outputs].
+    fn close(got: &[f32], want: &[f32], what: &str, shape: [usize; 3]) {
+        for (i, (g, w)) in got.iter().zip(want).enumerate() {
+            assert!((g - w).abs() <= 1e-5 * (1.0 + w.abs()), "{what} {shape:?} [{i}]: {g} against {w}");
+        }
+    }
+
+    #[test]
+    fn register_tiles_compute_what_the_scalar_loops_do() {
+        for (n, inputs, outputs) in [(1, 1, 1), (4, 4, 4), (5, 3, 9), (8, 13, 4), (9, 8, 7), (3, 12, 13)] {
+            let (x, w, b) = (values(n * inputs, 0.7), values(outputs * inputs, 1.3), values(outputs, 2.1));
+            let dy = values(n * outputs, 0.9);
+            let (x, w, b, dy) = (&x[..n * inputs], &w[..outputs * inputs], &b[..outputs], &dy[..n * outputs]);
+            let shape = [n, inputs, outputs];
+            for bias in [b, &[][..]] {
+                let (mut got, mut want) = ([f32::NAN; 13 * 13], [f32::NAN; 13 * 13]);
+                forward_registers(w, bias, x, inputs, &mut got[..n * outputs]);
+                forward_with(Lanes::Scalar, w, bias, x, inputs, &mut want[..n * outputs]);
+                close(&got[..n * outputs], &want[..n * outputs], "forward", shape);
+            }
+            // ∂ℓ/∂W accumulates onto what is there.
+            let (mut got, mut want) = (values(outputs * inputs, 0.2), values(outputs * inputs, 0.2));
+            weight_gradient_registers(x, dy, [n, inputs, outputs], &mut got[..outputs * inputs]);
+            let gw = &mut want[..outputs * inputs];
+            accumulate_gradients_with(Lanes::Scalar, x, dy, inputs, gw, &mut []);
+            close(&got[..outputs * inputs], &want[..outputs * inputs], "weight gradient", shape);
+            // ∂ℓ/∂x overwrites.
+            let (mut got, mut want) = ([f32::NAN; 13 * 13], [f32::NAN; 13 * 13]);
+            backward_input_registers(w, dy, [inputs, outputs], &mut got[..n * inputs]);
+            backward_input_with(Lanes::Scalar, w, dy, inputs, &mut want[..n * inputs]);
+            close(&got[..n * inputs], &want[..n * inputs], "input gradient", shape);
         }
     }
 }

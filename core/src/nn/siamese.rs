@@ -303,7 +303,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 return Err(Error::TooManyRows { n, capacity: self.batch });
             }
         }
-        if !x.iter().all(|v| v.is_finite()) {
+        if !lanes::all_finite(x) {
             return Err(Error::NonFiniteInput);
         }
         Ok(n)
@@ -669,7 +669,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         if let (Poison::Gradient(value), Some(g)) = (poison, grads.first_mut()) {
             *g = value;
         }
-        if grads.iter().all(|g| g.is_finite()) { Ok(terms) } else { Err(Error::NonFiniteResult) }
+        if lanes::all_finite(grads) { Ok(terms) } else { Err(Error::NonFiniteResult) }
     }
 
     /// Folds the last [`compute_gradients`](Self::compute_gradients)' batch
@@ -741,7 +741,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             ys[..rows * width].copy_from_slice(&act[at..at + rows * width]);
         }
         // Finite weights can still overflow: inference refuses what training would.
-        if out[..n * width].iter().all(|v| v.is_finite()) { Ok(()) } else { Err(Error::NonFiniteResult) }
+        if lanes::all_finite(&out[..n * width]) { Ok(()) } else { Err(Error::NonFiniteResult) }
     }
 
     /// The encoder's representation y of any number of flat samples, in

@@ -210,16 +210,16 @@ impl Optimizer for Sgd {
         let (momentum, wd) = (self.momentum, self.weight_decay);
         for_each_trainable(tensors, params, grads, first, second, frozen, |t, p, g, m, _| {
             let decay = if t.decays { wd } else { 0.0 };
-            let mut finite = m.len() == p.len();
+            let mut probe = 0.0;
             for ((w, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
                 let m_new = momentum * *mi + gi + decay * *w;
                 let w_new = *w - lr * m_new;
-                finite &= m_new.is_finite() && w_new.is_finite();
+                probe = lanes::probe(lanes::probe(probe, m_new), w_new);
                 if commit {
                     (*mi, *w) = (m_new, w_new);
                 }
             }
-            finite
+            m.len() == p.len() && probe == 0.0
         })
     }
 }
@@ -342,17 +342,17 @@ pub(crate) fn adamw_with<S: lanes::Simd>(
     commit: bool,
 ) -> bool {
     let scalar = |p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32]| {
-        let mut finite = true;
+        let mut probe = 0.0;
         for (((w, &gi), mi), vi) in p.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             let m_new = c.b1 * *mi + (1.0 - c.b1) * gi;
             let v_new = c.b2 * *vi + (1.0 - c.b2) * gi * gi;
             let w_new = (*w - c.decay * *w) - c.step * m_new / (libm::sqrtf(v_new) * c.inv_sqrt_c2 + c.eps);
-            finite &= m_new.is_finite() && v_new.is_finite() && w_new.is_finite();
+            probe = lanes::probe(lanes::probe(lanes::probe(probe, m_new), v_new), w_new);
             if commit {
                 (*mi, *vi, *w) = (m_new, v_new, w_new);
             }
         }
-        finite
+        probe == 0.0
     };
     if !S::VECTORS {
         return scalar(p, g, m, v);
@@ -438,16 +438,16 @@ impl Optimizer for Lars {
             } else {
                 (0.0, 1.0)
             };
-            let mut finite = trust.is_finite() && m.len() == p.len();
+            let mut probe = lanes::probe(0.0, trust);
             for ((w, &gi), mi) in p.iter_mut().zip(g).zip(m.iter_mut()) {
                 let m_new = momentum * *mi + trust * (gi + decay * *w);
                 let w_new = *w - lr * m_new;
-                finite &= m_new.is_finite() && w_new.is_finite();
+                probe = lanes::probe(lanes::probe(probe, m_new), w_new);
                 if commit {
                     (*mi, *w) = (m_new, w_new);
                 }
             }
-            finite
+            m.len() == p.len() && probe == 0.0
         })
     }
 }
