@@ -508,7 +508,19 @@ pub(crate) fn matmul_transposed_registers(a: &[f32], b: &[f32], m: usize, bias: 
         for o0 in (0..whole).step_by(4) {
             let w = four_rows(b, m, o0);
             let mut acc = [[0.0f32; 4]; 4];
-            for j in 0..m {
+            let [x0, x1, x2, x3] = x.map(|r| r.as_chunks::<2>().0);
+            let [w0, w1, w2, w3] = w.map(|r| r.as_chunks::<2>().0);
+            let steps = x0.iter().zip(x1).zip(x2).zip(x3).zip(w0.iter().zip(w1).zip(w2).zip(w3));
+            for ((((a0, a1), a2), a3), (((b0, b1), b2), b3)) in steps {
+                for j in 0..2 {
+                    for (acc_r, ar) in acc.iter_mut().zip([a0[j], a1[j], a2[j], a3[j]]) {
+                        for (acc_ro, bo) in acc_r.iter_mut().zip([b0[j], b1[j], b2[j], b3[j]]) {
+                            *acc_ro += ar * bo;
+                        }
+                    }
+                }
+            }
+            for j in m / 2 * 2..m {
                 for (acc_r, xr) in acc.iter_mut().zip(x) {
                     for (acc_ro, wo) in acc_r.iter_mut().zip(w) {
                         *acc_ro += xr[j] * wo[j];
