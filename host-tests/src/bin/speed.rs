@@ -109,11 +109,15 @@ fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const
 }
 
 /// What to time: everything, one loss shape, or the training steps (for a
-/// profiler: `speed steps`, or `speed digits` for the digits step alone).
+/// profiler: `speed steps`, or `speed digits` for the digits step alone);
+/// or `speed count N`: exactly N digits steps, untimed, so that two runs
+/// under `valgrind --tool=callgrind` (N = 10 and 20, say) differ by exactly
+/// ten steps' instructions, a figure the machine's load cannot move.
 enum Mode {
     All,
     Shape(usize, usize),
     Steps { small: bool },
+    Count(usize),
 }
 
 fn mode() -> Mode {
@@ -121,6 +125,7 @@ fn mode() -> Mode {
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["steps"] => Mode::Steps { small: true },
         ["digits"] => Mode::Steps { small: false },
+        ["count", steps] => steps.parse().map_or(Mode::All, Mode::Count),
         [n, d] => match (n.parse(), d.parse()) {
             (Ok(n), Ok(d)) => Mode::Shape(n, d),
             _ => Mode::All,
@@ -131,6 +136,16 @@ fn mode() -> Mode {
 
 fn main() {
     let mode = mode();
+    if let Mode::Count(steps) = mode {
+        let mut trainer = Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0)));
+        let (mut rng, batch, mut pair, augment) = step_setup::<Digits, AdamW, 128, 64>(&mut trainer);
+        let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
+        for _ in 0..steps {
+            black_box(trainer.step(va, vb).expect("step"));
+        }
+        println!("{steps} digits steps");
+        return;
+    }
     let build = if cfg!(target_feature = "avx2") { "native (AVX2 at compile time)" } else { "default target" };
     println!("build: {build}; kernels: {}; one thread", Lanes::Wide.instructions());
     if matches!(mode, Mode::All) {
@@ -148,7 +163,7 @@ fn main() {
     let shapes = match mode {
         Mode::All => &SHAPES[..],
         Mode::Shape(..) => &one[..],
-        Mode::Steps { .. } => &[][..],
+        Mode::Steps { .. } | Mode::Count(_) => &[][..],
     };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
