@@ -106,94 +106,6 @@ macro_rules! simd {
 }
 pub(crate) use simd;
 
-/// The primitives a layer's loops are written with, so that a whole layer
-/// can be compiled once per instruction set: through [`Lanes`] each call
-/// picks its implementation (and, with run-time dispatch, is a call into
-/// code compiled for AVX2), through an instruction set ([`Simd`]) the
-/// calls inline. A layer that runs many short primitives (a Linear layer
-/// calls one per four outputs per row) is dispatched once, whole
-/// ([`layer`]).
-pub(crate) trait Ops: Copy {
-    /// Whether [`dot2x4`](Ops::dot2x4) pays: where there are vectors. On a
-    /// Cortex-M4F its eight scalar accumulators saved 6 % of a training
-    /// step's instructions but cost 1.6 KB of flash and slowed the watch's
-    /// step, so layers take four outputs of one row at a time there.
-    const PAIRS: bool;
-    /// Σ xᵢ·yᵢ.
-    fn dot(self, x: &[f32], y: &[f32]) -> f32;
-    /// Four dot products against one x.
-    fn dot4(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4];
-    /// Eight dot products, two rows of x against four rows of w.
-    fn dot2x4(self, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2];
-    /// y ← y + a·x.
-    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]);
-    /// y ← y + Σ_r a_r·x_r.
-    fn axpy4(self, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]);
-}
-
-impl Ops for Lanes {
-    const PAIRS: bool = Portable::VECTORS;
-    #[inline]
-    fn dot(self, x: &[f32], y: &[f32]) -> f32 {
-        dot(self, x, y)
-    }
-    #[inline]
-    fn dot4(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
-        dot4(self, x, w)
-    }
-    #[inline]
-    fn dot2x4(self, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
-        dot2x4(self, x, w)
-    }
-    #[inline]
-    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
-        axpy(self, a, x, y);
-    }
-    #[inline]
-    fn axpy4(self, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
-        axpy4(self, a, x, y);
-    }
-}
-
-impl<S: Simd> Ops for S {
-    const PAIRS: bool = S::VECTORS;
-    #[inline(always)]
-    fn dot(self, x: &[f32], y: &[f32]) -> f32 {
-        dot_in(self, x, y)
-    }
-    #[inline(always)]
-    fn dot4(self, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
-        dot4_in(self, x, w)
-    }
-    #[inline(always)]
-    fn dot2x4(self, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
-        dot2x4_in(self, x, w)
-    }
-    #[inline(always)]
-    fn axpy(self, a: f32, x: &[f32], y: &mut [f32]) {
-        axpy_in(self, a, x, y);
-    }
-    #[inline(always)]
-    fn axpy4(self, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]) {
-        axpy4_in(self, a, x, y);
-    }
-}
-
-/// Runs a layer function written over [`Ops`]: with `lanes` itself where
-/// the scalar loops are asked for or there are no f32 vectors (so a
-/// firmware carries one copy), else compiled whole for the instruction set
-/// [`simd!`] picks.
-macro_rules! layer {
-    ($lanes:expr, $name:ident => $function:path, ($($arg:expr),*)) => {{
-        let lanes: $crate::lanes::Lanes = $lanes;
-        if lanes == $crate::lanes::Lanes::Scalar || !<$crate::lanes::Portable as $crate::lanes::Simd>::VECTORS {
-            return $function(lanes, $($arg),*);
-        }
-        $crate::lanes::simd!($name => $function, ($($arg),*))
-    }};
-}
-pub(crate) use layer;
-
 /// Σ xᵢ·yᵢ.
 #[inline]
 pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
@@ -255,47 +167,6 @@ fn dot4_in<S: Simd>(s: S, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
     let mut out = [0.0f32; 4];
     for ((o, a), (_, wt)) in out.iter_mut().zip(acc).zip(&chunks) {
         *o = s.reduce_add(a) + xt.iter().zip(*wt).map(|(p, q)| p * q).sum::<f32>();
-    }
-    out
-}
-
-/// Eight dot products, two rows of x against four rows of w:
-/// `[[Σ x₀·w₀, …, Σ x₀·w₃], [Σ x₁·w₀, …]]`. With vector registers for eight
-/// accumulators, six loads feed eight multiply-adds (where [`dot4`] takes
-/// five loads for four); otherwise it is [`dot4`] for each row.
-#[inline]
-pub(crate) fn dot2x4(lanes: Lanes, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
-    if lanes == Lanes::Scalar || !Portable::VECTORS {
-        return x.map(|xr| dot4(lanes, xr, w));
-    }
-    simd!(dot2x4 => dot2x4_in(x, w))
-}
-
-#[inline(always)]
-fn dot2x4_in<S: Simd>(s: S, x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2] {
-    // Eight accumulators and their operands need AVX's or NEON's registers;
-    // where a vector takes two of SSE's, they would spill.
-    if S::TILE_VECTORS < 2 {
-        return x.map(|xr| dot4_in(s, xr, w));
-    }
-    let len = w.iter().chain(&x).fold(usize::MAX, |m, r| m.min(r.len()));
-    let xs = x.map(|r| r[..len].as_chunks::<W>());
-    let ws = w.map(|r| r[..len].as_chunks::<W>());
-    let mut acc = [[s.zero(); 4]; 2];
-    for c in 0..len / W {
-        let wv: [S::V; 4] = core::array::from_fn(|o| s.load(&ws[o].0[c]));
-        for (acc_r, (xb, _)) in acc.iter_mut().zip(&xs) {
-            let xv = s.load(&xb[c]);
-            for (acc_ro, wvo) in acc_r.iter_mut().zip(&wv) {
-                *acc_ro = s.mul_add(xv, *wvo, *acc_ro);
-            }
-        }
-    }
-    let mut out = [[0.0f32; 4]; 2];
-    for ((out_r, acc_r), (_, xt)) in out.iter_mut().zip(acc).zip(&xs) {
-        for ((o, a), (_, wt)) in out_r.iter_mut().zip(acc_r).zip(&ws) {
-            *o = s.reduce_add(a) + xt.iter().zip(*wt).map(|(p, q)| p * q).sum::<f32>();
-        }
     }
     out
 }
@@ -694,39 +565,122 @@ pub(crate) fn matmul_registers(s: f32, a: &[f32], m: usize, b: &[f32], out: &mut
     }
 }
 
+/// out ← out + s·A·Bᵀ for row-major A (rows×m) and `bt` = B transposed
+/// (k×m, row-major), out rows×k: a Linear layer's forward product x·Wᵀ, W
+/// as stored. For targets with vectors (the panels gather B's columns from
+/// `bt`'s rows); m ≥ 1.
+pub(crate) fn matmul_acc_bt(s: f32, a: &[f32], m: usize, bt: &[f32], out: &mut [f32]) {
+    if m == 0 || bt.len() < m {
+        return;
+    }
+    simd!(matmul_acc_bt => matmul_bt_in(s, a, m, bt, out));
+}
+
+/// out ← out + s·Aᵀ·B for `at` = A transposed (m×rows, row-major) and
+/// row-major B (m×k), out rows×k: a Linear layer's weight gradient
+/// (∂ℓ/∂y)ᵀ·x, both factors as stored. For targets with vectors; m ≥ 1.
+pub(crate) fn matmul_acc_at(s: f32, at: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
+    if m == 0 || b.len() < m {
+        return;
+    }
+    simd!(matmul_acc_at => matmul_at_in(s, at, m, b, out));
+}
+
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn matmul_bt_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, bt: &[f32], out: &mut [f32]) {
+    panel_sized::<S, false, true>(simd, s, a, m, bt, out);
+}
+
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn matmul_at_in<S: Simd>(simd: S, s: f32, at: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
+    panel_sized::<S, true, false>(simd, s, at, m, b, out);
+}
+
 /// [`matmul_acc`]'s register tiles, for m ≥ 1 and k = len(B)/m ≥ 1.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn matmul_acc_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
+    panel_sized::<S, false, false>(simd, s, a, m, b, out);
+}
+
+/// Rows of a small product's panel: a Linear layer's inner dimension is
+/// often this short, and a panel is zeroed on every call (16 KiB at
+/// [`ROW_BLOCK`] rows, a measurable share of a small layer's product).
+const SMALL_PANEL_ROWS: usize = if cfg!(test) { 2 } else { 64 };
+
+/// [`product`] with a panel of [`SMALL_PANEL_ROWS`] rows where the inner
+/// dimension fits it, else of [`ROW_BLOCK`] rows.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn panel_sized<S: Simd, const TA: bool, const TB: bool>(
+    simd: S,
+    s: f32,
+    a: &[f32],
+    m: usize,
+    b: &[f32],
+    out: &mut [f32],
+) {
+    if m <= SMALL_PANEL_ROWS {
+        product::<S, TA, TB, { SMALL_PANEL_ROWS * 2 * W }>(simd, s, a, m, b, out);
+    } else {
+        product::<S, TA, TB, { ROW_BLOCK * 2 * W }>(simd, s, a, m, b, out);
+    }
+}
+
+/// out += s·A·B in register tiles over packed panels of B (`P` values: P/16
+/// rows of 16 columns), with A given transposed (m×rows) if `TA` and B
+/// transposed (k×m) if `TB`.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
+    simd: S,
+    s: f32,
+    a: &[f32],
+    m: usize,
+    b: &[f32],
+    out: &mut [f32],
+) {
     let k = b.len() / m;
     let rows = a.len() / m;
     let whole = k / W * W;
+    // Element (j, c) of B and (i, j) of A, in either layout.
+    let b_at = |j: usize, c: usize| if TB { b[c * m + j] } else { b[j * k + c] };
+    let a_at = |i: usize, j: usize| if TA { a[j * rows + i] } else { a[i * m + j] };
     // A block of B's rows (the inner dimension) at a time, and within it a
     // strip of one tile's columns, copied into a contiguous panel: read in
     // place, the strip's rows lie a whole row of B apart (a page apart at
-    // k = 1024), so every load of every tile would miss the TLB. The panel
-    // stays in L1 while every row of A takes its turn; each block adds its
-    // partial sums into the output.
-    let mut panel = [0.0f32; ROW_BLOCK * 2 * W];
+    // k = 1024), so every load of every tile would miss the TLB; and a
+    // transposed B has the strip's values a row apart. The panel stays in
+    // L1 while every row of A takes its turn; each block adds its partial
+    // sums into the output.
+    let mut panel = [0.0f32; P];
     let mut j0 = 0;
     while j0 < m {
-        let depth = (m - j0).min(ROW_BLOCK);
+        let depth = (m - j0).min(P / (2 * W));
         let mut k0 = 0;
         while k0 + W <= whole {
             let width = if S::TILE_VECTORS == 2 && k0 + 2 * W <= whole { 2 * W } else { W };
             for (jj, dst) in panel.chunks_exact_mut(width).take(depth).enumerate() {
-                let src = (j0 + jj) * k + k0;
-                dst.copy_from_slice(&b[src..src + width]);
+                if TB {
+                    for (c, v) in dst.iter_mut().enumerate() {
+                        *v = b_at(j0 + jj, k0 + c);
+                    }
+                } else {
+                    let src = (j0 + jj) * k + k0;
+                    dst.copy_from_slice(&b[src..src + width]);
+                }
             }
-            let at = Product { s, a, m, j0, depth, panel: &panel, width, k, k0 };
+            let at = Product { s, a, m, rows, j0, depth, panel: &panel, width, k, k0 };
             let mut i0 = 0;
             while i0 < rows {
                 let block = (rows - i0).min(4);
                 match (block, width == 2 * W) {
-                    (4, true) => product_tile::<S, 4, 2>(simd, &at, i0, out),
-                    (4, false) => product_tile::<S, 4, 1>(simd, &at, i0, out),
-                    (_, true) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 2>(simd, &at, i, out)),
-                    (_, false) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 1>(simd, &at, i, out)),
+                    (4, true) => product_tile::<S, 4, 2, TA>(simd, &at, i0, out),
+                    (4, false) => product_tile::<S, 4, 1, TA>(simd, &at, i0, out),
+                    (_, true) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 2, TA>(simd, &at, i, out)),
+                    (_, false) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 1, TA>(simd, &at, i, out)),
                 }
                 i0 += block;
             }
@@ -736,7 +690,7 @@ fn matmul_acc_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, b: &[f32], out: 
     }
     for i in 0..rows {
         for c in whole..k {
-            out[i * k + c] += s * (0..m).map(|j| a[i * m + j] * b[j * k + c]).sum::<f32>();
+            out[i * k + c] += s * (0..m).map(|j| a_at(i, j) * b_at(j, c)).sum::<f32>();
         }
     }
 }
@@ -747,6 +701,8 @@ struct Product<'a> {
     s: f32,
     a: &'a [f32],
     m: usize,
+    /// Rows of A and of the output.
+    rows: usize,
     j0: usize,
     depth: usize,
     panel: &'a [f32],
@@ -757,21 +713,40 @@ struct Product<'a> {
 }
 
 /// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V] over
-/// the strip's rows j.
+/// the strip's rows j; A transposed (m×rows) if `TA`, where the tile's R
+/// values of A at each j are adjacent.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-fn product_tile<S: Simd, const R: usize, const V: usize>(simd: S, p: &Product<'_>, i0: usize, out: &mut [f32]) {
-    let Product { s, a, m, j0, depth, panel, width, k, k0 } = *p;
-    let rows_a: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * m + j0..(i0 + r) * m + j0 + depth]);
+fn product_tile<S: Simd, const R: usize, const V: usize, const TA: bool>(
+    simd: S,
+    p: &Product<'_>,
+    i0: usize,
+    out: &mut [f32],
+) {
+    let Product { s, a, m, rows, j0, depth, panel, width, k, k0 } = *p;
     let mut acc = [[simd.zero(); V]; R];
-    for (jj, strip) in panel.chunks_exact(width).take(depth).enumerate() {
+    let mut step = |strip: &[f32], a_r: [f32; R]| {
         let (cols, _) = strip.as_chunks::<W>();
         let x: [S::V; V] = core::array::from_fn(|v| simd.load(&cols[v]));
-        for (acc_r, row_a) in acc.iter_mut().zip(&rows_a) {
-            let av = simd.splat(row_a[jj]);
+        for (acc_r, &ar) in acc.iter_mut().zip(&a_r) {
+            let av = simd.splat(ar);
             for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
                 *acc_rv = simd.mul_add(*xv, av, *acc_rv);
             }
+        }
+    };
+    if TA {
+        let cols_a = &a[j0 * rows..(j0 + depth) * rows];
+        for (strip, col) in panel.chunks_exact(width).zip(cols_a.chunks_exact(rows)) {
+            let Some(a_r) = col.get(i0..i0 + R) else { break };
+            step(strip, core::array::from_fn(|r| a_r[r]));
+        }
+    } else {
+        let rows_a: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * m + j0..(i0 + r) * m + j0 + depth]);
+        // `jj` from a range the compiler knows ends at every row's length:
+        // no bounds check stays in the loop.
+        for (jj, strip) in (0..depth).zip(panel.chunks_exact(width)) {
+            step(strip, core::array::from_fn(|r| rows_a[r][jj]));
         }
     }
     let sv = simd.splat(s);
@@ -1014,16 +989,6 @@ mod tests {
                 for (r, got) in four.iter().enumerate() {
                     let want = sum(&|i| xd(i) * f64::from(w[r][i]));
                     assert!(agrees(*got, want, scale + sum(&|i| xd(i).abs())), "dot4 row {r} {lanes:?} {len}");
-                }
-                let eight = [dot2x4(lanes, [x, y], w), dot2x4_in(Portable, [x, y], w)];
-                for (form, got) in eight.iter().enumerate() {
-                    for (v, row) in [x, y].iter().enumerate() {
-                        for (r, wr) in w.iter().enumerate() {
-                            let want = sum(&|i| f64::from(row[i]) * f64::from(wr[i]));
-                            let bound = sum(&|i| (f64::from(row[i]) * f64::from(wr[i])).abs());
-                            assert!(agrees(got[v][r], want, bound), "dot2x4 form {form} [{v}][{r}] {lanes:?} {len}");
-                        }
-                    }
                 }
 
                 // y₀ = x; y₀ += 0.5·y; += Σ a_r·w_r; += x ⊙ y; then out = 1.5·(y₁ − y) + y.

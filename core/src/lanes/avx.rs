@@ -142,8 +142,6 @@ entries! {
     dot => super::dot_in, (x: &[f32], y: &[f32]) -> f32;
     /// [`super::dot4`].
     dot4 => super::dot4_in, (x: &[f32], w: [&[f32]; 4]) -> [f32; 4];
-    /// [`super::dot2x4`].
-    dot2x4 => super::dot2x4_in, (x: [&[f32]; 2], w: [&[f32]; 4]) -> [[f32; 4]; 2];
     /// [`super::sum_sq_diff`].
     sum_sq_diff => super::sum_sq_diff_in, (x: &[f32], y: &[f32]) -> f32;
     /// [`super::axpy`].
@@ -154,6 +152,10 @@ entries! {
     gram_upper_tiled => super::gram_upper_tiled_in, (z: &[f32], d: usize, c: &mut [f32]);
     /// [`super::matmul_acc`].
     matmul_acc => super::matmul_acc_in, (s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]);
+    /// [`super::matmul_acc_bt`].
+    matmul_acc_bt => super::matmul_bt_in, (s: f32, a: &[f32], m: usize, bt: &[f32], out: &mut [f32]);
+    /// [`super::matmul_acc_at`].
+    matmul_acc_at => super::matmul_at_in, (s: f32, at: &[f32], m: usize, b: &[f32], out: &mut [f32]);
     /// [`super::scaled_diff_into`].
     scaled_diff_into => super::scaled_diff_into_in, (out: &mut [f32], s: f32, x: &[f32], y: &[f32]);
     /// [`super::gram_rows`].
@@ -163,11 +165,4 @@ entries! {
     /// AdamW's update of one tensor.
     adamw => crate::train::optim::adamw_with,
         (c: &crate::train::optim::AdamStep, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], commit: bool) -> bool;
-    /// A Linear layer's forward pass, whole.
-    linear_forward => crate::nn::linear::forward_with, (w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]);
-    /// A Linear layer's parameter gradients, whole.
-    linear_gradients => crate::nn::linear::accumulate_gradients_with,
-        (x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32], gb: &mut [f32]);
-    /// A Linear layer's input gradient, whole.
-    linear_backward_input => crate::nn::linear::backward_input_with, (w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]);
 }

@@ -5,19 +5,24 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
-// Each pass is written once over `Ops` and inlined into the entry compiled
-// for each instruction set (`lanes::layer!`): a call that stayed a call
-// would run the baseline code. Only `#[inline]` where there is no run-time
-// dispatch (every no_std build), to spare a firmware's flash.
-#![allow(clippy::inline_always)]
-
 use super::shape::Shape;
-use crate::lanes::{self, Lanes, Ops, Portable, Simd};
+use crate::lanes::{self, Lanes, Portable, Simd};
 
-/// Where there are no f32 vectors (the Cortex-M4F), each product runs as
-/// scalar register tiles, four rows by four columns in sixteen
-/// accumulators, whichever `Lanes` is asked for.
-const REGISTER_TILES: bool = !Portable::VECTORS;
+/// How each product runs: where there are f32 vectors, the `Wide` lanes
+/// take the packed register tiles of the matrix products (four rows by
+/// sixteen columns with AVX2), W and the batch read as stored, and the
+/// `Scalar` lanes plain loops; where there are none (the Cortex-M4F), both
+/// take scalar register tiles, four rows by four columns in sixteen
+/// accumulators.
+const VECTORS: bool = Portable::VECTORS;
+
+/// (outputs, rows) of a pass over `rows` rows of `inputs` and `outputs`
+/// values, W holding `weights` values; `None` if there is nothing to do.
+fn sizes(weights: usize, inputs: usize, lens: [usize; 2]) -> Option<(usize, usize)> {
+    let outputs = weights.checked_div(inputs)?;
+    let n = (lens[0] / inputs).min(lens[1].checked_div(outputs)?);
+    (n > 0).then_some((outputs, n))
+}
 
 /// A Linear layer's declaration: its output width and whether it has a bias;
 /// the input width comes from the layer before.
@@ -51,133 +56,107 @@ impl Linear {
     }
 }
 /// y ← x·Wᵀ + b for every row; `b` may be empty (no bias). x is n×inputs,
-/// `w` outputs×inputs, y n×outputs. Four outputs at a time share each load
-/// of x.
+/// `w` outputs×inputs, y n×outputs.
 pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
-    lanes::layer!(lanes, linear_forward => forward_with, (w, b, x, inputs, y));
+    let Some((outputs, n)) = sizes(w.len(), inputs, [x.len(), y.len()]) else { return };
+    let (x, y) = (&x[..n * inputs], &mut y[..n * outputs]);
+    if !VECTORS {
+        forward_registers(w, b, x, inputs, y);
+    } else if lanes == Lanes::Wide {
+        // y ← b in every row, then y += x·Wᵀ.
+        for row in y.chunks_exact_mut(outputs) {
+            if b.len() == outputs { row.copy_from_slice(b) } else { row.fill(0.0) }
+        }
+        lanes::matmul_acc_bt(1.0, x, inputs, w, y);
+    } else {
+        forward_loops(w, b, x, inputs, y);
+    }
 }
 
-/// [`forward`] over the primitives of `lanes`.
-#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
-#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-pub(crate) fn forward_with<L: Ops>(lanes: L, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
-    let outputs = w.len().checked_div(inputs).unwrap_or(0);
-    if outputs == 0 {
-        return;
-    }
-    if REGISTER_TILES {
-        forward_registers(w, b, x, inputs, y);
-        return;
-    }
+/// [`forward`] in plain loops, four outputs at a time sharing each load of
+/// x.
+fn forward_loops(w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
+    let outputs = w.len() / inputs;
     let quads = outputs / 4 * 4;
     let bias = |o: usize| b.get(o).copied().unwrap_or(0.0);
-    // Two rows at a time, four outputs at a time: each load of W feeds two
-    // rows, each load of x four outputs.
-    let pairs = if L::PAIRS { (x.len() / inputs).min(y.len() / outputs) / 2 } else { 0 };
-    let (x_pairs, x_rest) = x.split_at(pairs * 2 * inputs);
-    let (y_pairs, y_rest) = y.split_at_mut(pairs * 2 * outputs);
-    for (xp, yp) in x_pairs.chunks_exact(2 * inputs).zip(y_pairs.chunks_exact_mut(2 * outputs)) {
-        let (x0, x1) = xp.split_at(inputs);
-        let (y0, y1) = yp.split_at_mut(outputs);
+    for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
         for o in (0..quads).step_by(4) {
-            let [s0, s1] = lanes.dot2x4([x0, x1], lanes::four_rows(w, inputs, o));
-            for (k, (a, c)) in s0.into_iter().zip(s1).enumerate() {
-                y0[o + k] = a + bias(o + k);
-                y1[o + k] = c + bias(o + k);
-            }
-        }
-        for (xr, yr) in [(x0, y0), (x1, y1)] {
-            for o in quads..outputs {
-                yr[o] = lanes.dot(xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
-            }
-        }
-    }
-    for (xr, yr) in x_rest.chunks_exact(inputs).zip(y_rest.chunks_exact_mut(outputs)) {
-        for o in (0..quads).step_by(4) {
-            let sums = lanes.dot4(xr, lanes::four_rows(w, inputs, o));
+            let sums = lanes::dot4(Lanes::Scalar, xr, lanes::four_rows(w, inputs, o));
             for (k, s) in sums.into_iter().enumerate() {
                 yr[o + k] = s + bias(o + k);
             }
         }
         for o in quads..outputs {
-            yr[o] = lanes.dot(xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
+            yr[o] = lanes::dot(Lanes::Scalar, xr, &w[o * inputs..(o + 1) * inputs]) + bias(o);
         }
     }
 }
 
 /// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x and ∂ℓ/∂b += Σᵢ ∂ℓ/∂yᵢ (skipped when `gb` is empty).
-/// Four rows of the batch at a time: each row of ∂ℓ/∂W is read and written
-/// once for four rank-one updates.
 pub(crate) fn accumulate_gradients(lanes: Lanes, x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32], gb: &mut [f32]) {
-    lanes::layer!(lanes, linear_gradients => accumulate_gradients_with, (x, dy, inputs, gw, gb));
-}
-
-/// [`accumulate_gradients`] over the primitives of `lanes`.
-#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
-#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-pub(crate) fn accumulate_gradients_with<L: Ops>(
-    lanes: L,
-    x: &[f32],
-    dy: &[f32],
-    inputs: usize,
-    gw: &mut [f32],
-    gb: &mut [f32],
-) {
-    let outputs = gw.len().checked_div(inputs).unwrap_or(0);
-    if outputs == 0 {
-        return;
-    }
-    let n = (x.len() / inputs).min(dy.len() / outputs);
-    if REGISTER_TILES {
+    let Some((outputs, n)) = sizes(gw.len(), inputs, [x.len(), dy.len()]) else { return };
+    let (x, dy) = (&x[..n * inputs], &dy[..n * outputs]);
+    if !VECTORS {
         weight_gradient_registers(x, dy, [n, inputs, outputs], gw);
+    } else if lanes == Lanes::Wide {
+        // Both factors as stored: the inner dimension is the batch.
+        lanes::matmul_acc_at(1.0, dy, n, x, gw);
     } else {
-        let quads = n / 4 * 4;
-        for i in (0..quads).step_by(4) {
-            let xs = lanes::four_rows(x, inputs, i);
-            for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate() {
-                let coeffs = [0, 1, 2, 3].map(|r| dy[(i + r) * outputs + o]);
-                lanes.axpy4(coeffs, xs, gwr);
-            }
-        }
-        for i in quads..n {
-            let (xr, dyr) = (&x[i * inputs..(i + 1) * inputs], &dy[i * outputs..(i + 1) * outputs]);
-            for (gwr, &g) in gw.chunks_exact_mut(inputs).zip(dyr) {
-                lanes.axpy(g, xr, gwr);
-            }
-        }
+        weight_gradient_loops(x, dy, inputs, gw);
     }
     for dyr in dy.chunks_exact(outputs) {
-        lanes.axpy(1.0, dyr, gb);
+        lanes::axpy(lanes, 1.0, dyr, gb);
     }
 }
 
-/// ∂ℓ/∂x ← (∂ℓ/∂y)·W, overwriting `dx` (n×inputs): four rows of W per pass
-/// over each row of ∂ℓ/∂x.
+/// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x in plain loops, four rows of the batch at a time:
+/// each row of ∂ℓ/∂W is read and written once for four rank-one updates.
+fn weight_gradient_loops(x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32]) {
+    let outputs = gw.len() / inputs;
+    let n = x.len() / inputs;
+    let quads = n / 4 * 4;
+    for i in (0..quads).step_by(4) {
+        let xs = lanes::four_rows(x, inputs, i);
+        for (o, gwr) in gw.chunks_exact_mut(inputs).enumerate() {
+            let coeffs = [0, 1, 2, 3].map(|r| dy[(i + r) * outputs + o]);
+            lanes::axpy4(Lanes::Scalar, coeffs, xs, gwr);
+        }
+    }
+    for i in quads..n {
+        let (xr, dyr) = (&x[i * inputs..(i + 1) * inputs], &dy[i * outputs..(i + 1) * outputs]);
+        for (gwr, &g) in gw.chunks_exact_mut(inputs).zip(dyr) {
+            lanes::axpy(Lanes::Scalar, g, xr, gwr);
+        }
+    }
+}
+
+/// ∂ℓ/∂x ← (∂ℓ/∂y)·W, overwriting `dx` (n×inputs).
 pub(crate) fn backward_input(lanes: Lanes, w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
-    lanes::layer!(lanes, linear_backward_input => backward_input_with, (w, dy, inputs, dx));
+    let Some((outputs, n)) = sizes(w.len(), inputs, [dx.len(), dy.len()]) else { return };
+    let (dy, dx) = (&dy[..n * outputs], &mut dx[..n * inputs]);
+    if !VECTORS {
+        backward_input_registers(w, dy, [inputs, outputs], dx);
+    } else if lanes == Lanes::Wide {
+        dx.fill(0.0);
+        lanes::matmul_acc(lanes, 1.0, dy, outputs, w, dx);
+    } else {
+        backward_input_loops(w, dy, inputs, dx);
+    }
 }
 
-/// [`backward_input`] over the primitives of `lanes`.
-#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
-#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-pub(crate) fn backward_input_with<L: Ops>(lanes: L, w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
-    let outputs = w.len().checked_div(inputs).unwrap_or(0);
-    if outputs == 0 {
-        return;
-    }
-    if REGISTER_TILES {
-        backward_input_registers(w, dy, [inputs, outputs], dx);
-        return;
-    }
+/// [`backward_input`] in plain loops: four rows of W per pass over each row
+/// of ∂ℓ/∂x.
+fn backward_input_loops(w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
+    let outputs = w.len() / inputs;
     let quads = outputs / 4 * 4;
     for (dxr, dyr) in dx.chunks_exact_mut(inputs).zip(dy.chunks_exact(outputs)) {
         dxr.fill(0.0);
         for o in (0..quads).step_by(4) {
             let coeffs = [dyr[o], dyr[o + 1], dyr[o + 2], dyr[o + 3]];
-            lanes.axpy4(coeffs, lanes::four_rows(w, inputs, o), dxr);
+            lanes::axpy4(Lanes::Scalar, coeffs, lanes::four_rows(w, inputs, o), dxr);
         }
         for o in quads..outputs {
-            lanes.axpy(dyr[o], &w[o * inputs..(o + 1) * inputs], dxr);
+            lanes::axpy(Lanes::Scalar, dyr[o], &w[o * inputs..(o + 1) * inputs], dxr);
         }
     }
 }
@@ -204,9 +183,10 @@ fn backward_input_registers(w: &[f32], dy: &[f32], dims: [usize; 2], dx: &mut [f
 
 #[cfg(test)]
 mod tests {
-    //! The scalar register tiles a target without vectors runs, against the
-    //! plain scalar loops, on this machine: shapes with and without whole
-    //! tiles of four rows, four outputs and four inputs.
+    //! The scalar register tiles a target without vectors runs, and the
+    //! vector tiles of the `Wide` lanes, against the plain scalar loops, on
+    //! this machine: shapes with and without whole tiles of four rows, four
+    //! (or sixteen) outputs and four inputs.
 
     use super::*;
 
@@ -231,21 +211,27 @@ mod tests {
             let shape = [n, inputs, outputs];
             for bias in [b, &[][..]] {
                 let (mut got, mut want) = ([f32::NAN; 13 * 13], [f32::NAN; 13 * 13]);
+                forward_loops(w, bias, x, inputs, &mut want[..n * outputs]);
                 forward_registers(w, bias, x, inputs, &mut got[..n * outputs]);
-                forward_with(Lanes::Scalar, w, bias, x, inputs, &mut want[..n * outputs]);
                 close(&got[..n * outputs], &want[..n * outputs], "forward", shape);
+                forward(Lanes::Wide, w, bias, x, inputs, &mut got[..n * outputs]);
+                close(&got[..n * outputs], &want[..n * outputs], "forward, wide", shape);
             }
             // ∂ℓ/∂W accumulates onto what is there.
             let (mut got, mut want) = (values(outputs * inputs, 0.2), values(outputs * inputs, 0.2));
+            let mut wide = got;
             weight_gradient_registers(x, dy, [n, inputs, outputs], &mut got[..outputs * inputs]);
-            let gw = &mut want[..outputs * inputs];
-            accumulate_gradients_with(Lanes::Scalar, x, dy, inputs, gw, &mut []);
+            weight_gradient_loops(x, dy, inputs, &mut want[..outputs * inputs]);
             close(&got[..outputs * inputs], &want[..outputs * inputs], "weight gradient", shape);
+            accumulate_gradients(Lanes::Wide, x, dy, inputs, &mut wide[..outputs * inputs], &mut []);
+            close(&wide[..outputs * inputs], &want[..outputs * inputs], "weight gradient, wide", shape);
             // ∂ℓ/∂x overwrites.
             let (mut got, mut want) = ([f32::NAN; 13 * 13], [f32::NAN; 13 * 13]);
             backward_input_registers(w, dy, [inputs, outputs], &mut got[..n * inputs]);
-            backward_input_with(Lanes::Scalar, w, dy, inputs, &mut want[..n * inputs]);
+            backward_input_loops(w, dy, inputs, &mut want[..n * inputs]);
             close(&got[..n * inputs], &want[..n * inputs], "input gradient", shape);
+            backward_input(Lanes::Wide, w, dy, inputs, &mut got[..n * inputs]);
+            close(&got[..n * inputs], &want[..n * inputs], "input gradient, wide", shape);
         }
     }
 }
