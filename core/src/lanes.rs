@@ -1106,22 +1106,36 @@ mod tests {
     #[test]
     fn matrix_product_accumulates_s_times_a_b() {
         let s = -0.75;
-        // Both lanes, and the scalar register tiles (`None`) that a target
-        // without vectors runs for either.
-        for lanes in [Some(Lanes::Scalar), Some(Lanes::Wide), None] {
+        // Both lanes; the scalar register tiles that a target without
+        // vectors runs for either; and the vector tiles reading B, or A,
+        // transposed (a Linear layer's forward product and weight gradient).
+        let forms = ["scalar", "wide", "registers", "B transposed", "A transposed"];
+        for form in forms {
             for (rows, m) in [(1, 1), (1, 4), (4, 3), (5, 5), (6, 2), (8, 3), (2, 0)] {
                 for k in [0, 1, 7, 8, 9, 16, 17, 25] {
                     let a = &matrix(rows, m, 0.61)[..rows * m];
                     let b = &matrix(m, k, 0.29)[..m * k];
+                    let mut at = [0.0f32; 160];
+                    let mut bt = [0.0f32; 160];
+                    for (i, j) in (0..rows).flat_map(|i| (0..m).map(move |j| (i, j))) {
+                        at[j * rows + i] = a[i * m + j];
+                    }
+                    for (j, c) in (0..m).flat_map(|j| (0..k).map(move |c| (j, c))) {
+                        bt[c * m + j] = b[j * k + c];
+                    }
+                    let (at, bt) = (&at[..rows * m], &bt[..m * k]);
                     let mut out = [0.0f32; 8 * 25];
                     let out = &mut out[..rows * k];
                     for (i, v) in out.iter_mut().enumerate() {
                         *v = (i % 5) as f32 * 0.5;
                     }
-                    match lanes {
-                        Some(lanes) => matmul_acc(lanes, s, a, m, b, out),
-                        None if m > 0 => matmul_registers(s, a, m, b, out),
-                        None => {}
+                    match form {
+                        "scalar" => matmul_acc(Lanes::Scalar, s, a, m, b, out),
+                        "wide" => matmul_acc(Lanes::Wide, s, a, m, b, out),
+                        "registers" if m > 0 => matmul_registers(s, a, m, b, out),
+                        "B transposed" => matmul_acc_bt(s, a, m, bt, out),
+                        "A transposed" => matmul_acc_at(s, at, m, b, out),
+                        _ => {}
                     }
                     for i in 0..rows {
                         for c in 0..k {
@@ -1129,7 +1143,7 @@ mod tests {
                             let want = ((i * k + c) % 5) as f64 * 0.5 + f64::from(s) * terms.sum::<f64>();
                             assert!(
                                 agrees(out[i * k + c], want, 2.0 + m as f64),
-                                "{lanes:?} {rows}×{m}·{m}×{k} [{i}][{c}]"
+                                "{form} {rows}×{m}·{m}×{k} [{i}][{c}]"
                             );
                         }
                     }
