@@ -203,7 +203,7 @@ mod tests {
     }
 
     #[test]
-    fn register_tiles_compute_what_the_scalar_loops_do() {
+    fn tiles_compute_what_the_scalar_loops_do() {
         for (n, inputs, outputs) in [(1, 1, 1), (4, 4, 4), (5, 3, 9), (8, 13, 4), (9, 8, 7), (3, 12, 13)] {
             let (x, w, b) = (values(n * inputs, 0.7), values(outputs * inputs, 1.3), values(outputs, 2.1));
             let dy = values(n * outputs, 0.9);
