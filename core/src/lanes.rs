@@ -410,6 +410,29 @@ pub(crate) fn matmul_transposed_registers(a: &[f32], b: &[f32], m: usize, bias: 
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
+    let n = z.len().checked_div(d).unwrap_or(0);
+    if n == 0 {
+        return;
+    }
+    if d < PACK_FROM {
+        gram_upper_in_place(s, z, d, c);
+        return;
+    }
+    // Long rows (2 KiB apart or more): Zᵀ·Z as the product of Z read
+    // transposed with Z, upper tiles only, over copied blocks of both.
+    let z = &z[..n * d];
+    // 48 KiB of stack, only here (a host or WASM with vectors, d ≥ 512, where
+    // C alone is 1 MiB); without a heap there is nowhere else.
+    #[allow(clippy::large_stack_arrays)]
+    let mut packed = [0.0f32; A_BLOCK * ROW_BLOCK];
+    product::<S, true, false, { ROW_BLOCK * 2 * W }>(s, 1.0, z, n, z, c, true, &mut packed);
+}
+
+/// [`gram_upper_tiled`] for rows shorter than [`PACK_FROM`]: register tiles
+/// reading Z in place, a block of rows against a block of columns at a time.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn gram_upper_in_place<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     if d == 0 {
         return;
     }
@@ -449,20 +472,6 @@ fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     }
 }
 
-/// Rows of Z (or of B, the inner dimension of a product) per pass of the
-/// tiled products, and columns of C (or of the output) per pass: 256 rows
-/// by 256 columns is 256 KiB, within a core's L2 cache, so a block is
-/// read from memory once per pass instead of once per register tile. Tiny
-/// in the unit tests, so that their small matrices cross every block edge.
-const ROW_BLOCK: usize = if cfg!(test) { 2 } else { 256 };
-/// See [`ROW_BLOCK`]; a multiple of two vectors.
-const COLUMN_BLOCK: usize = if cfg!(test) { 2 * W } else { 256 };
-/// Columns of Z per pass of [`gram_rows`]: four rows of 512 stay in L1.
-const DEPTH_BLOCK: usize = if cfg!(test) { W } else { 512 };
-/// Rows l per pass of [`gram_rows`]: 64 rows of [`DEPTH_BLOCK`] columns are
-/// 128 KiB, in L2 while every row i streams past them.
-const PAIR_BLOCK: usize = if cfg!(test) { 3 } else { 64 };
-
 /// C[j0..j0+R, k0..k0+8·V] += Σᵢ Z[i, j0..j0+R]ᵀ·Z[i, k0..k0+8·V].
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
@@ -490,6 +499,20 @@ fn tile<S: Simd, const R: usize, const V: usize>(s: S, z: &[f32], d: usize, j0: 
         }
     }
 }
+
+/// Rows of Z (or of B, the inner dimension of a product) per pass of the
+/// tiled products, and columns of C (or of the output) per pass: 256 rows
+/// by 256 columns is 256 KiB, within a core's L2 cache, so a block is
+/// read from memory once per pass instead of once per register tile. Tiny
+/// in the unit tests, so that their small matrices cross every block edge.
+const ROW_BLOCK: usize = if cfg!(test) { 2 } else { 256 };
+/// See [`ROW_BLOCK`]; a multiple of two vectors.
+const COLUMN_BLOCK: usize = if cfg!(test) { 2 * W } else { 256 };
+/// Columns of Z per pass of [`gram_rows`]: four rows of 512 stay in L1.
+const DEPTH_BLOCK: usize = if cfg!(test) { W } else { 512 };
+/// Rows l per pass of [`gram_rows`]: 64 rows of [`DEPTH_BLOCK`] columns are
+/// 128 KiB, in L2 while every row i streams past them.
+const PAIR_BLOCK: usize = if cfg!(test) { 3 } else { 64 };
 
 /// out ← out + s·A·B for row-major A (rows×m), B (m×k) and out (rows×k):
 /// the gradients' Z_c·G and K·Z_c products.
@@ -623,17 +646,21 @@ fn panel_sized<S: Simd, const TA: bool, const TB: bool>(
     out: &mut [f32],
 ) {
     if m <= SMALL_PANEL_ROWS {
-        product::<S, TA, TB, { SMALL_PANEL_ROWS * 2 * W }>(simd, s, a, m, b, out);
+        product::<S, TA, TB, { SMALL_PANEL_ROWS * 2 * W }>(simd, s, a, m, b, out, false, &mut []);
     } else {
-        product::<S, TA, TB, { ROW_BLOCK * 2 * W }>(simd, s, a, m, b, out);
+        product::<S, TA, TB, { ROW_BLOCK * 2 * W }>(simd, s, a, m, b, out, false, &mut []);
     }
 }
 
 /// out += s·A·B in register tiles over packed panels of B (`P` values: P/16
 /// rows of 16 columns), with A given transposed (m×rows) if `TA` and B
-/// transposed (k×m) if `TB`.
+/// transposed (k×m) if `TB`. With `upper`, only the tiles that reach the
+/// diagonal or above it (out square, mirrored by the caller). A transposed
+/// A is copied a block of [`A_BLOCK`] rows at a time into `packed` (at
+/// least `A_BLOCK` × `P`/16 values; empty: read in place).
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+#[allow(clippy::too_many_arguments)]
 fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
     simd: S,
     s: f32,
@@ -641,6 +668,8 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
     m: usize,
     b: &[f32],
     out: &mut [f32],
+    upper: bool,
+    packed: &mut [f32],
 ) {
     let k = b.len() / m;
     let rows = a.len() / m;
@@ -648,52 +677,117 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
     // Element (j, c) of B and (i, j) of A, in either layout.
     let b_at = |j: usize, c: usize| if TB { b[c * m + j] } else { b[j * k + c] };
     let a_at = |i: usize, j: usize| if TA { a[j * rows + i] } else { a[i * m + j] };
+    let max_depth = P / (2 * W);
+    let pack = TA && packed.len() >= A_BLOCK * max_depth;
+    // Rows per register tile: six by two vectors (twelve accumulators, two
+    // operands and a broadcast: AVX's sixteen registers) where tiles are two
+    // vectors wide and the product is large, else four. Twelve chains of
+    // fused multiply-adds hide their latency where eight barely do; on a
+    // Linear layer's short products the four-row tiles measured faster
+    // (the digits step took 590 µs with six rows, 430 with four).
+    let tile_rows = if S::TILE_VECTORS == 2 && S::TILE_ROWS == 6 && rows >= 256 { 6 } else { 4 };
     // A block of B's rows (the inner dimension) at a time, and within it a
     // strip of one tile's columns, copied into a contiguous panel: read in
     // place, the strip's rows lie a whole row of B apart (a page apart at
     // k = 1024), so every load of every tile would miss the TLB; and a
     // transposed B has the strip's values a row apart. The panel stays in
     // L1 while every row of A takes its turn; each block adds its partial
-    // sums into the output.
+    // sums into the output. A transposed A has the same trouble: its values
+    // for a tile lie a row apart, so a block of its rows is copied too, tile
+    // by tile, and stays in L2 while every strip of B passes.
     let mut panel = [0.0f32; P];
     let mut j0 = 0;
     while j0 < m {
-        let depth = (m - j0).min(P / (2 * W));
-        let mut k0 = 0;
-        while k0 + W <= whole {
-            let width = if S::TILE_VECTORS == 2 && k0 + 2 * W <= whole { 2 * W } else { W };
-            for (jj, dst) in panel.chunks_exact_mut(width).take(depth).enumerate() {
-                if TB {
-                    for (c, v) in dst.iter_mut().enumerate() {
-                        *v = b_at(j0 + jj, k0 + c);
+        let depth = (m - j0).min(max_depth);
+        let block_rows = if pack { A_BLOCK } else { rows.max(1) };
+        let mut ib = 0;
+        while ib < rows {
+            let ie = (ib + block_rows).min(rows);
+            if pack {
+                for (t, tile) in
+                    packed.chunks_exact_mut(tile_rows * depth).take((ie - ib).div_ceil(tile_rows)).enumerate()
+                {
+                    for (jj, v4) in tile.chunks_exact_mut(tile_rows).enumerate() {
+                        for (r, v) in v4.iter_mut().enumerate() {
+                            let i = ib + tile_rows * t + r;
+                            *v = if i < ie { a_at(i, j0 + jj) } else { 0.0 };
+                        }
                     }
-                } else {
-                    let src = (j0 + jj) * k + k0;
-                    dst.copy_from_slice(&b[src..src + width]);
                 }
             }
-            let at = Product { s, a, m, rows, j0, depth, panel: &panel, width, k, k0 };
-            let mut i0 = 0;
-            while i0 < rows {
-                let block = (rows - i0).min(4);
-                match (block, width == 2 * W) {
-                    (4, true) => product_tile::<S, 4, 2, TA>(simd, &at, i0, out),
-                    (4, false) => product_tile::<S, 4, 1, TA>(simd, &at, i0, out),
-                    (_, true) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 2, TA>(simd, &at, i, out)),
-                    (_, false) => (i0..i0 + block).for_each(|i| product_tile::<S, 1, 1, TA>(simd, &at, i, out)),
+            let mut k0 = 0;
+            while k0 + W <= whole {
+                let width = if S::TILE_VECTORS == 2 && k0 + 2 * W <= whole { 2 * W } else { W };
+                if upper && k0 + width <= ib {
+                    k0 += width;
+                    continue;
                 }
-                i0 += block;
+                for (jj, dst) in panel.chunks_exact_mut(width).take(depth).enumerate() {
+                    if TB {
+                        for (c, v) in dst.iter_mut().enumerate() {
+                            *v = b_at(j0 + jj, k0 + c);
+                        }
+                    } else {
+                        let src = (j0 + jj) * k + k0;
+                        dst.copy_from_slice(&b[src..src + width]);
+                    }
+                }
+                let at = Product { s, a, m, j0, depth, panel: &panel, width, k, k0 };
+                // A's values for the tile at row i, and the step between
+                // successive j: in the packed block, or in place.
+                let a_cols = |i: usize| -> (&[f32], usize, usize) {
+                    if pack {
+                        let (t, r) = ((i - ib) / tile_rows, (i - ib) % tile_rows);
+                        (&packed[t * tile_rows * depth..(t + 1) * tile_rows * depth], tile_rows, r)
+                    } else {
+                        (&a[j0 * rows..(j0 + depth) * rows], rows, i)
+                    }
+                };
+                let mut i0 = ib;
+                while i0 < ie {
+                    let block = (ie - i0).min(tile_rows);
+                    if !(upper && k0 + width <= i0) {
+                        let cols = if TA { a_cols(i0) } else { (&[][..], 0, 0) };
+                        match (block, width == 2 * W) {
+                            (6, true) => product_tile::<S, 6, 2, TA>(simd, &at, i0, cols, out),
+                            (6, false) => product_tile::<S, 6, 1, TA>(simd, &at, i0, cols, out),
+                            (4, true) => product_tile::<S, 4, 2, TA>(simd, &at, i0, cols, out),
+                            (4, false) => product_tile::<S, 4, 1, TA>(simd, &at, i0, cols, out),
+                            (_, wide) => (i0..i0 + block).for_each(|i| {
+                                let cols = if TA { a_cols(i) } else { (&[][..], 0, 0) };
+                                if wide {
+                                    product_tile::<S, 1, 2, TA>(simd, &at, i, cols, out);
+                                } else {
+                                    product_tile::<S, 1, 1, TA>(simd, &at, i, cols, out);
+                                }
+                            }),
+                        }
+                    }
+                    i0 += block;
+                }
+                k0 += width;
             }
-            k0 += width;
+            ib = ie;
         }
         j0 += depth;
     }
     for i in 0..rows {
-        for c in whole..k {
+        for c in whole.max(if upper { i } else { 0 })..k {
             out[i * k + c] += s * (0..m).map(|j| a_at(i, j) * b_at(j, c)).sum::<f32>();
         }
     }
 }
+
+/// The row length from which the feature side's Zᵀ·Z copies blocks of Z
+/// ([`A_BLOCK`]): its rows lie 2 KiB apart or more. Below, the in-place
+/// tiles were faster (measured at d = 32 to 256). Small in the unit tests, so that their
+/// matrices take both paths.
+const PACK_FROM: usize = if cfg!(test) { 9 } else { 512 };
+
+/// Rows of a transposed A copied per block: 48 rows (a multiple of the four-
+/// and six-row tiles) by a panel's depth (up to 256) is 48 KiB, which stays
+/// in L2 while every strip of B passes.
+const A_BLOCK: usize = if cfg!(test) { 12 } else { 48 };
 
 /// One strip of out += s·A·B: rows `j0..j0 + depth` of B, columns
 /// `k0..k0 + width`, packed row after row in `panel`.
@@ -701,8 +795,6 @@ struct Product<'a> {
     s: f32,
     a: &'a [f32],
     m: usize,
-    /// Rows of A and of the output.
-    rows: usize,
     j0: usize,
     depth: usize,
     panel: &'a [f32],
@@ -721,24 +813,18 @@ fn product_tile<S: Simd, const R: usize, const V: usize, const TA: bool>(
     simd: S,
     p: &Product<'_>,
     i0: usize,
+    cols_a: (&[f32], usize, usize),
     out: &mut [f32],
 ) {
-    let Product { s, a, m, rows, j0, depth, panel, width, k, k0 } = *p;
+    let Product { s, a, m, j0, depth, panel, width, k, k0 } = *p;
     let mut acc = [[simd.zero(); V]; R];
-    let mut step = |strip: &[f32], a_r: [f32; R]| {
-        let (cols, _) = strip.as_chunks::<W>();
-        let x: [S::V; V] = core::array::from_fn(|v| simd.load(&cols[v]));
-        for (acc_r, &ar) in acc.iter_mut().zip(&a_r) {
-            let av = simd.splat(ar);
-            for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
-                *acc_rv = simd.mul_add(*xv, av, *acc_rv);
-            }
-        }
-    };
+    let mut step = |strip: &[f32], a_r: [f32; R]| tile_step(simd, &mut acc, strip, a_r);
     if TA {
-        let cols_a = &a[j0 * rows..(j0 + depth) * rows];
-        for (strip, col) in panel.chunks_exact(width).zip(cols_a.chunks_exact(rows)) {
-            let Some(a_r) = col.get(i0..i0 + R) else { break };
+        // (values, step, offset): A's values for step jj of the tile start at
+        // jj·step + offset.
+        let (cols, stride, offset) = cols_a;
+        for (strip, col) in panel.chunks_exact(width).zip(cols.chunks_exact(stride.max(1))) {
+            let Some(a_r) = col.get(offset..offset + R) else { break };
             step(strip, core::array::from_fn(|r| a_r[r]));
         }
     } else {
@@ -756,6 +842,21 @@ fn product_tile<S: Simd, const R: usize, const V: usize, const TA: bool>(
         for (chunk, acc_rv) in chunks.iter_mut().zip(acc_r) {
             let sum = simd.mul_add(*acc_rv, sv, simd.load(chunk));
             simd.store(sum, chunk);
+        }
+    }
+}
+
+/// acc[r] += a_r[r]·(one row of a panel strip), for every row r of a tile.
+/// Always inlined (a closure may not be): compiled outside the AVX2 entry,
+/// each multiply-add would become a call.
+#[inline(always)]
+fn tile_step<S: Simd, const R: usize, const V: usize>(simd: S, acc: &mut [[S::V; V]; R], strip: &[f32], a_r: [f32; R]) {
+    let (cols, _) = strip.as_chunks::<W>();
+    let x: [S::V; V] = core::array::from_fn(|v| simd.load(&cols[v]));
+    for (acc_r, &ar) in acc.iter_mut().zip(&a_r) {
+        let av = simd.splat(ar);
+        for (acc_rv, xv) in acc_r.iter_mut().zip(&x) {
+            *acc_rv = simd.mul_add(*xv, av, *acc_rv);
         }
     }
 }

@@ -64,6 +64,7 @@ impl Simd for Avx2Fma {
     type V = __m256;
     const VECTORS: bool = true;
     const TILE_VECTORS: usize = 2;
+    const TILE_ROWS: usize = 6;
 
     #[inline(always)]
     fn zero(self) -> __m256 {
