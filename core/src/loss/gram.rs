@@ -10,6 +10,18 @@
 
 use crate::lanes::{self, Lanes};
 
+/// K ← Z_c·Z_cᵀ (full, symmetric) in scalar 4×4 register tiles on and
+/// above the diagonal, mirrored: for targets without vectors.
+fn gram_registers(zc: &[f32], d: usize, k: &mut [f32]) {
+    let n = zc.len() / d;
+    lanes::matmul_transposed_registers(zc, zc, d, &[], k, true);
+    for i in 0..n {
+        for l in i + 1..n {
+            k[l * n + i] = k[i * n + l];
+        }
+    }
+}
+
 /// Writes K (full, symmetric, row-major n×n) into `k` and returns
 /// Σ_{j≠k} C_jk², given the column variances `var` (= diag C).
 ///
@@ -23,8 +35,14 @@ use crate::lanes::{self, Lanes};
 /// is close to diagonal and its memory allows.
 pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32]) -> f32 {
     let n = zc.len() / d;
-    let tiled = lanes::tiles_pay(lanes);
-    if tiled {
+    // With vectors, register tiles unless the scalar loops are asked for;
+    // without (Cortex-M4F), scalar 4×4 tiles on and above the diagonal,
+    // mirrored.
+    let registers = !<lanes::Portable as lanes::Simd>::VECTORS;
+    let tiled = registers || lanes::tiles_pay(lanes);
+    if registers {
+        gram_registers(zc, d, &mut k[..n * n]);
+    } else if tiled {
         lanes::gram_rows(zc, d, &mut k[..n * n]);
     }
     let mut frobenius = Compensated::default();
@@ -148,6 +166,30 @@ mod tests {
                         let row_scale: f64 = (0..D).map(|j| f64::from(z[i * D + j]).powi(2)).sum();
                         assert!((f64::from(k[i * N + l]) - kil).abs() <= 1e-5 * row_scale.max(1e-30), "K[{i}][{l}]");
                     }
+                }
+            }
+        }
+    }
+
+    /// The Cortex-M4F's Gram matrix (upper register tiles, mirrored) against
+    /// f64, exactly symmetric, at sizes with and without whole tiles.
+    #[test]
+    fn register_gram_matrix_matches_f64_and_is_symmetric() {
+        for n in [1, 4, 5, 7, 8, 9] {
+            let z: [f32; 9 * D] = core::array::from_fn(|i| ((i as f32) * 0.73 + 0.2).sin());
+            let z = &z[..n * D];
+            let mut k = [f32::NAN; 9 * 9];
+            let k = &mut k[..n * n];
+            gram_registers(z, D, k);
+            for i in 0..n {
+                for l in 0..n {
+                    let kil: f64 = (0..D).map(|j| f64::from(z[i * D + j]) * f64::from(z[l * D + j])).sum();
+                    assert!((f64::from(k[i * n + l]) - kil).abs() <= 1e-5 * D as f64, "n {n}: K[{i}][{l}]");
+                    assert_eq!(
+                        k[i * n + l].to_bits(),
+                        k[l * n + i].to_bits(),
+                        "n {n}: K[{i}][{l}] against K[{l}][{i}]"
+                    );
                 }
             }
         }

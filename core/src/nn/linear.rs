@@ -163,7 +163,7 @@ fn backward_input_loops(w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
 
 /// [`forward`] in scalar register tiles.
 fn forward_registers(w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {
-    lanes::matmul_transposed_registers(x, w, inputs, b, y);
+    lanes::matmul_transposed_registers(x, w, inputs, b, y, false);
 }
 
 /// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x over `n` rows (`dims` = [n, inputs, outputs]) in
