@@ -130,45 +130,20 @@ fn dot_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
     s.reduce_add(acc) + xt.iter().zip(yt).map(|(a, b)| a * b).sum::<f32>()
 }
 
-/// Four dot products against one x: [Σ xᵢ·w₀ᵢ, …, Σ xᵢ·w₃ᵢ], x loaded once
-/// for four rows of weights. With vectors each product keeps its own eight
-/// partial sums, exactly as [`dot`] does; without (Cortex-M), four scalar
-/// accumulators stay in registers, one load of x feeding four multiplies.
-#[inline]
-pub(crate) fn dot4(lanes: Lanes, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
-    if lanes == Lanes::Scalar || !Portable::VECTORS {
-        let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
-        let [w0, w1, w2, w3] = w.map(|r| &r[..len]);
-        let mut acc = [0.0f32; 4];
-        for (k, &xk) in x[..len].iter().enumerate() {
-            acc[0] += xk * w0[k];
-            acc[1] += xk * w1[k];
-            acc[2] += xk * w2[k];
-            acc[3] += xk * w3[k];
-        }
-        return acc;
-    }
-    simd!(dot4 => dot4_in(x, w))
-}
-
-#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
-#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-fn dot4_in<S: Simd>(s: S, x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
+/// Four dot products against one x: [Σ xᵢ·w₀ᵢ, …, Σ xᵢ·w₃ᵢ], in plain
+/// loops, one load of x feeding four multiplies: the Linear layers' scalar
+/// forward pass (the `Wide` lanes take the packed products).
+pub(crate) fn dot4(x: &[f32], w: [&[f32]; 4]) -> [f32; 4] {
     let len = w.iter().fold(x.len(), |m, r| m.min(r.len()));
-    let (xb, xt) = x[..len].as_chunks::<W>();
-    let chunks = w.map(|r| r[..len].as_chunks::<W>());
-    let mut acc = [s.zero(); 4];
-    for (c, xc) in xb.iter().enumerate() {
-        let xv = s.load(xc);
-        for (a, (wb, _)) in acc.iter_mut().zip(&chunks) {
-            *a = s.mul_add(xv, s.load(&wb[c]), *a);
-        }
+    let [w0, w1, w2, w3] = w.map(|r| &r[..len]);
+    let mut acc = [0.0f32; 4];
+    for (k, &xk) in x[..len].iter().enumerate() {
+        acc[0] += xk * w0[k];
+        acc[1] += xk * w1[k];
+        acc[2] += xk * w2[k];
+        acc[3] += xk * w3[k];
     }
-    let mut out = [0.0f32; 4];
-    for ((o, a), (_, wt)) in out.iter_mut().zip(acc).zip(&chunks) {
-        *o = s.reduce_add(a) + xt.iter().zip(*wt).map(|(p, q)| p * q).sum::<f32>();
-    }
-    out
+    acc
 }
 
 /// Σ (xᵢ − yᵢ)².
@@ -1091,7 +1066,7 @@ mod tests {
                 assert!(agrees(dot(lanes, x, y), sum(&|i| xd(i) * yd(i)), scale), "dot {lanes:?} {len}");
                 let ssd = sum(&|i| (xd(i) - yd(i)) * (xd(i) - yd(i)));
                 assert!(agrees(sum_sq_diff(lanes, x, y), ssd, ssd), "sum_sq_diff {lanes:?} {len}");
-                let four = dot4(lanes, x, w);
+                let four = dot4(x, w);
                 for (r, got) in four.iter().enumerate() {
                     let want = sum(&|i| xd(i) * f64::from(w[r][i]));
                     assert!(agrees(*got, want, scale + sum(&|i| xd(i).abs())), "dot4 row {r} {lanes:?} {len}");
@@ -1295,9 +1270,6 @@ mod tests {
             let w = [x, y, &ramp(len, 2.1)[..len], &ramp(len, 0.3)[..len]];
             assert!(close(dot_in(Portable, x, y), dot(Lanes::Wide, x, y), 1.0), "dot {len}");
             assert!(close(sum_sq_diff_in(Portable, x, y), sum_sq_diff(Lanes::Wide, x, y), 4.0), "ssd {len}");
-            for (p, d) in dot4_in(Portable, x, w).iter().zip(dot4(Lanes::Wide, x, w)) {
-                assert!(close(*p, d, 1.0), "dot4 {len}");
-            }
             let mut outs = [[0.0f32; 40]; 2];
             for (k, out) in outs.iter_mut().enumerate() {
                 let out = &mut out[..len];

@@ -141,8 +141,6 @@ macro_rules! entries {
 entries! {
     /// [`super::dot`].
     dot => super::dot_in, (x: &[f32], y: &[f32]) -> f32;
-    /// [`super::dot4`].
-    dot4 => super::dot4_in, (x: &[f32], w: [&[f32]; 4]) -> [f32; 4];
     /// [`super::sum_sq_diff`].
     sum_sq_diff => super::sum_sq_diff_in, (x: &[f32], y: &[f32]) -> f32;
     /// [`super::axpy`].

@@ -81,7 +81,7 @@ fn forward_loops(w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) 
     let bias = |o: usize| b.get(o).copied().unwrap_or(0.0);
     for (xr, yr) in x.chunks_exact(inputs).zip(y.chunks_exact_mut(outputs)) {
         for o in (0..quads).step_by(4) {
-            let sums = lanes::dot4(Lanes::Scalar, xr, lanes::four_rows(w, inputs, o));
+            let sums = lanes::dot4(xr, lanes::four_rows(w, inputs, o));
             for (k, s) in sums.into_iter().enumerate() {
                 yr[o + k] = s + bias(o + k);
             }
