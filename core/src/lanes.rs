@@ -954,15 +954,14 @@ pub(crate) fn probe(p: f32, x: f32) -> f32 {
 /// Whether every value is finite ([`probe`], in vectors where there are).
 pub(crate) fn all_finite(x: &[f32]) -> bool {
     let (chunks, tail) = x.as_chunks::<W>();
-    let mut p = 0.0;
-    if Portable::VECTORS {
+    let p = if Portable::VECTORS {
         let s = Portable;
         let zero = s.zero();
-        p = s.reduce_add(chunks.iter().fold(zero, |acc, c| s.mul_add(s.load(c), zero, acc)));
+        s.reduce_add(chunks.iter().fold(zero, |acc, c| s.mul_add(s.load(c), zero, acc)))
     } else {
         // Eight values a pass: eight loads at fixed offsets from one pointer.
-        p = chunks.iter().fold(p, |p, c| c.iter().fold(p, |p, &v| probe(p, v)));
-    }
+        chunks.iter().fold(0.0, |p, c| c.iter().fold(p, |p, &v| probe(p, v)))
+    };
     tail.iter().fold(p, |p, &v| probe(p, v)) == 0.0
 }
 

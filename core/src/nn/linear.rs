@@ -97,7 +97,7 @@ pub(crate) fn accumulate_gradients(lanes: Lanes, x: &[f32], dy: &[f32], inputs: 
     let Some((outputs, n)) = sizes(gw.len(), inputs, [x.len(), dy.len()]) else { return };
     let (x, dy) = (&x[..n * inputs], &dy[..n * outputs]);
     if !VECTORS {
-        weight_gradient_registers(x, dy, [n, inputs, outputs], gw);
+        weight_gradient_registers(x, dy, inputs, gw);
     } else if lanes == Lanes::Wide {
         // Both factors as stored: the inner dimension is the batch.
         lanes::matmul_acc_at(1.0, dy, n, x, gw);
@@ -134,9 +134,9 @@ fn weight_gradient_loops(x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32]) {
 pub(crate) fn backward_input(lanes: Lanes, w: &[f32], dy: &[f32], inputs: usize, dx: &mut [f32]) {
     let Some((outputs, n)) = sizes(w.len(), inputs, [dx.len(), dy.len()]) else { return };
     let (dy, dx) = (&dy[..n * outputs], &mut dx[..n * inputs]);
-    if !VECTORS {
-        backward_input_registers(w, dy, [inputs, outputs], dx);
-    } else if lanes == Lanes::Wide {
+    // The plain product: where there are no vectors `matmul_acc` itself
+    // runs the scalar register tiles, whichever lanes are asked for.
+    if !VECTORS || lanes == Lanes::Wide {
         dx.fill(0.0);
         lanes::matmul_acc(lanes, 1.0, dy, outputs, w, dx);
     } else {
@@ -166,19 +166,9 @@ fn forward_registers(w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f3
     lanes::matmul_transposed_registers(x, w, inputs, b, y, false);
 }
 
-/// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x over `n` rows (`dims` = [n, inputs, outputs]) in
-/// scalar register tiles.
-fn weight_gradient_registers(x: &[f32], dy: &[f32], dims: [usize; 3], gw: &mut [f32]) {
-    let [n, inputs, outputs] = dims;
-    lanes::transposed_matmul_registers(&dy[..n * outputs], &x[..n * inputs], [outputs, inputs], gw);
-}
-
-/// [`backward_input`] in scalar register tiles (`dims` = [inputs, outputs]).
-fn backward_input_registers(w: &[f32], dy: &[f32], dims: [usize; 2], dx: &mut [f32]) {
-    let [inputs, outputs] = dims;
-    let n = (dx.len() / inputs).min(dy.len() / outputs);
-    dx[..n * inputs].fill(0.0);
-    lanes::matmul_registers(1.0, &dy[..n * outputs], outputs, w, &mut dx[..n * inputs]);
+/// ∂ℓ/∂W += (∂ℓ/∂y)ᵀ·x over every row of `x` in scalar register tiles.
+fn weight_gradient_registers(x: &[f32], dy: &[f32], inputs: usize, gw: &mut [f32]) {
+    lanes::transposed_matmul_registers(dy, x, [gw.len() / inputs, inputs], gw);
 }
 
 #[cfg(test)]
@@ -220,14 +210,16 @@ mod tests {
             // ∂ℓ/∂W accumulates onto what is there.
             let (mut got, mut want) = (values(outputs * inputs, 0.2), values(outputs * inputs, 0.2));
             let mut wide = got;
-            weight_gradient_registers(x, dy, [n, inputs, outputs], &mut got[..outputs * inputs]);
+            weight_gradient_registers(x, dy, inputs, &mut got[..outputs * inputs]);
             weight_gradient_loops(x, dy, inputs, &mut want[..outputs * inputs]);
             close(&got[..outputs * inputs], &want[..outputs * inputs], "weight gradient", shape);
             accumulate_gradients(Lanes::Wide, x, dy, inputs, &mut wide[..outputs * inputs], &mut []);
             close(&wide[..outputs * inputs], &want[..outputs * inputs], "weight gradient, wide", shape);
             // ∂ℓ/∂x overwrites.
             let (mut got, mut want) = ([f32::NAN; 13 * 13], [f32::NAN; 13 * 13]);
-            backward_input_registers(w, dy, [inputs, outputs], &mut got[..n * inputs]);
+            // What `matmul_acc` runs where there are no vectors.
+            got[..n * inputs].fill(0.0);
+            lanes::matmul_registers(1.0, dy, outputs, w, &mut got[..n * inputs]);
             backward_input_loops(w, dy, inputs, &mut want[..n * inputs]);
             close(&got[..n * inputs], &want[..n * inputs], "input gradient", shape);
             backward_input(Lanes::Wide, w, dy, inputs, &mut got[..n * inputs]);

@@ -326,8 +326,8 @@ pub(crate) struct AdamStep {
 /// Each lane performs exactly the scalar tail's operations, in its order and
 /// without fused multiply-adds (division and square root are correctly
 /// rounded in both), so the result is the same bit for bit on every
-/// instruction set. A non-finite x makes x − x a NaN, so one running sum of
-/// those differences says whether any value was not finite.
+/// instruction set. Finiteness is the running probe of
+/// [`lanes::probe`], p + 0·x, in vectors: a multiply-add per value.
 // Inlined whole into its AVX2 entry, so it is compiled for AVX2 there.
 #[allow(clippy::inline_always)]
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
@@ -364,14 +364,14 @@ pub(crate) fn adamw_with<S: lanes::Simd>(
     let (b1, b2) = (s.splat(c.b1), s.splat(c.b2));
     let (a1, a2) = (s.splat(1.0 - c.b1), s.splat(1.0 - c.b2));
     let (eps, decay, step, inv) = (s.splat(c.eps), s.splat(c.decay), s.splat(c.step), s.splat(c.inv_sqrt_c2));
-    let mut nan = s.zero();
+    let (zero, mut probe) = (s.zero(), s.zero());
     for (((wc, gc), mc), vc) in pb.iter_mut().zip(gb).zip(mb.iter_mut()).zip(vb.iter_mut()) {
         let (w, gi) = (s.load(wc), s.load(gc));
         let m_new = s.add(s.mul(b1, s.load(mc)), s.mul(a1, gi));
         let v_new = s.add(s.mul(b2, s.load(vc)), s.mul(s.mul(a2, gi), gi));
         let denominator = s.add(s.mul(s.sqrt(v_new), inv), eps);
         let w_new = s.sub(s.sub(w, s.mul(decay, w)), s.div(s.mul(step, m_new), denominator));
-        nan = s.add(nan, s.add(s.sub(m_new, m_new), s.add(s.sub(v_new, v_new), s.sub(w_new, w_new))));
+        probe = s.mul_add(w_new, zero, s.mul_add(v_new, zero, s.mul_add(m_new, zero, probe)));
         if commit {
             s.store(m_new, mc);
             s.store(v_new, vc);
@@ -379,7 +379,7 @@ pub(crate) fn adamw_with<S: lanes::Simd>(
         }
     }
     let tail = scalar(pt, gt, mt, vt);
-    s.reduce_add(nan) == 0.0 && tail
+    s.reduce_add(probe) == 0.0 && tail
 }
 
 /// LARS as the official VICReg code uses it: for weight matrices,
