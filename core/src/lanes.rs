@@ -687,10 +687,15 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
                 for (t, tile) in
                     packed.chunks_exact_mut(tile_rows * depth).take((ie - ib).div_ceil(tile_rows)).enumerate()
                 {
-                    for (jj, v4) in tile.chunks_exact_mut(tile_rows).enumerate() {
-                        for (r, v) in v4.iter_mut().enumerate() {
-                            let i = ib + tile_rows * t + r;
-                            *v = if i < ie { a_at(i, j0 + jj) } else { 0.0 };
+                    // The tile's rows of A are adjacent in each row of Aᵀ.
+                    let first = ib + tile_rows * t;
+                    let live = (ie - first).min(tile_rows);
+                    for (jj, dst) in tile.chunks_exact_mut(tile_rows).enumerate() {
+                        let src = (j0 + jj) * rows + first;
+                        let from = &a[src..src + live];
+                        if !copy_fixed::<6>(dst, from) && !copy_fixed::<4>(dst, from) {
+                            dst[..live].copy_from_slice(from);
+                            dst[live..].fill(0.0);
                         }
                     }
                 }
@@ -755,6 +760,21 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
         for c in whole.max(if upper { i } else { 0 })..k {
             out[i * k + c] += s * (0..m).map(|j| a_at(i, j) * b_at(j, c)).sum::<f32>();
         }
+    }
+}
+
+/// dst ← src where both are `L` long (and false, untouched, otherwise): a
+/// copy of a length known at compile time, inlined as a few moves, where
+/// one of a run-time length becomes a call to the library's copy (which
+/// costs more than a panel row's 64 bytes).
+#[inline(always)]
+fn copy_fixed<const L: usize>(dst: &mut [f32], src: &[f32]) -> bool {
+    match (<&mut [f32; L]>::try_from(dst), <&[f32; L]>::try_from(src)) {
+        (Ok(to), Ok(from)) => {
+            *to = *from;
+            true
+        }
+        _ => false,
     }
 }
 
