@@ -401,11 +401,28 @@ fn gram_upper_tiled_in<S: Simd>(s: S, z: &[f32], d: usize, c: &mut [f32]) {
     // Long rows (2 KiB apart or more): Zᵀ·Z as the product of Z read
     // transposed with Z, upper tiles only, over copied blocks of both.
     let z = &z[..n * d];
-    // 48 KiB of stack, only here (a host or WASM with vectors, d ≥ 512, where
-    // C alone is 1 MiB); without a heap there is nowhere else.
+    packed_product::<S, true>(s, 1.0, z, n, z, c, true);
+}
+
+/// [`product`] with blocks of A copied into [`A_BLOCK`] rows of stack, for
+/// the large products of the loss (at d ≥ [`PACK_FROM`], or n ≥
+/// [`PACK_ROWS_FROM`]), where C or K alone is 1 MiB or more; without a
+/// heap there is nowhere else. 96 KiB, only on hosts and WASM (targets with
+/// vectors).
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn packed_product<S: Simd, const TA: bool>(
+    simd: S,
+    s: f32,
+    a: &[f32],
+    m: usize,
+    b: &[f32],
+    out: &mut [f32],
+    upper: bool,
+) {
     #[allow(clippy::large_stack_arrays)]
     let mut packed = [0.0f32; A_BLOCK * ROW_BLOCK];
-    product::<S, true, false, { ROW_BLOCK * 2 * W }>(s, 1.0, z, n, z, c, true, &mut packed);
+    product::<S, TA, false, { ROW_BLOCK * 2 * W }>(simd, s, a, m, b, out, upper, &mut packed);
 }
 
 /// [`gram_upper_tiled`] for rows shorter than [`PACK_FROM`]: register tiles
@@ -488,11 +505,14 @@ fn tile<S: Simd, const R: usize, const V: usize>(s: S, z: &[f32], d: usize, j0: 
 const ROW_BLOCK: usize = if cfg!(test) { 2 } else { 256 };
 /// See [`ROW_BLOCK`]; a multiple of two vectors.
 const COLUMN_BLOCK: usize = if cfg!(test) { 2 * W } else { 256 };
-/// Columns of Z per pass of [`gram_rows`]: four rows of 512 stay in L1.
-const DEPTH_BLOCK: usize = if cfg!(test) { W } else { 512 };
-/// Rows l per pass of [`gram_rows`]: 64 rows of [`DEPTH_BLOCK`] columns are
-/// 128 KiB, in L2 while every row i streams past them.
-const PAIR_BLOCK: usize = if cfg!(test) { 3 } else { 64 };
+/// Columns of Z per pass of [`gram_rows`]: long, because every tile ends in
+/// twelve sums across lanes added into K (at (1024, 2048) the product ran
+/// at 64 GFLOP/s in passes of 512 columns, 79 in passes of 2048).
+const DEPTH_BLOCK: usize = if cfg!(test) { W } else { 2048 };
+/// Rows l per pass of [`gram_rows`], a multiple of the tiles' three: 48 rows
+/// of [`DEPTH_BLOCK`] columns are 384 KiB, in L2 while every row i streams
+/// past them.
+const PAIR_BLOCK: usize = if cfg!(test) { 3 } else { 48 };
 
 /// out ← out + s·A·B for row-major A (rows×m), B (m×k) and out (rows×k):
 /// the gradients' Z_c·G and K·Z_c products.
@@ -605,8 +625,19 @@ fn matmul_at_in<S: Simd>(simd: S, s: f32, at: &[f32], m: usize, b: &[f32], out: 
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn matmul_acc_in<S: Simd>(simd: S, s: f32, a: &[f32], m: usize, b: &[f32], out: &mut [f32]) {
-    panel_sized::<S, false, false>(simd, s, a, m, b, out);
+    if m >= PACK_ROWS_FROM && a.len() / m >= PACK_ROWS_FROM {
+        packed_product::<S, false>(simd, s, a, m, b, out, false);
+    } else {
+        panel_sized::<S, false, false>(simd, s, a, m, b, out);
+    }
 }
+
+/// The rows and depth from which [`matmul_acc`] copies blocks of A (the
+/// batch side's K·Z_c from n = 256): read in place, a tile's values of A
+/// lie in six rows, whose loads the compiler splits and whose addresses it
+/// keeps on the stack. K·Z_c ran at 73 GFLOP/s in place at (1024, 2048), 88
+/// copied. Small in the unit tests, so that their matrices take both paths.
+const PACK_ROWS_FROM: usize = if cfg!(test) { 5 } else { 256 };
 
 /// Rows of a small product's panel: a Linear layer's inner dimension is
 /// often this short, and a panel is zeroed on every call (16 KiB at
@@ -635,9 +666,10 @@ fn panel_sized<S: Simd, const TA: bool, const TB: bool>(
 /// out += s·A·B in register tiles over packed panels of B (`P` values: P/16
 /// rows of 16 columns), with A given transposed (m×rows) if `TA` and B
 /// transposed (k×m) if `TB`. With `upper`, only the tiles that reach the
-/// diagonal or above it (out square, mirrored by the caller). A transposed
-/// A is copied a block of [`A_BLOCK`] rows at a time into `packed` (at
-/// least `A_BLOCK` × `P`/16 values; empty: read in place).
+/// diagonal or above it (out square, mirrored by the caller). A is copied a
+/// block of [`A_BLOCK`] rows at a time into `packed`, tile by tile with a
+/// tile's values for each j adjacent (at least `A_BLOCK` × `P`/16 values;
+/// empty: read in place).
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 #[allow(clippy::too_many_arguments)]
@@ -658,7 +690,7 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
     let b_at = |j: usize, c: usize| if TB { b[c * m + j] } else { b[j * k + c] };
     let a_at = |i: usize, j: usize| if TA { a[j * rows + i] } else { a[i * m + j] };
     let max_depth = P / (2 * W);
-    let pack = TA && packed.len() >= A_BLOCK * max_depth;
+    let pack = packed.len() >= A_BLOCK * max_depth;
     // Rows per register tile: six by two vectors (twelve accumulators, two
     // operands and a broadcast: AVX's sixteen registers) where tiles are two
     // vectors wide and the product is large, else four. Twelve chains of
@@ -674,7 +706,9 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
     // L1 while every row of A takes its turn; each block adds its partial
     // sums into the output. A transposed A has the same trouble: its values
     // for a tile lie a row apart, so a block of its rows is copied too, tile
-    // by tile, and stays in L2 while every strip of B passes.
+    // by tile, and stays in L2 while every strip of B passes (an A read
+    // along its rows is copied too where the product is large: see
+    // `PACK_ROWS_FROM`).
     let mut panel = [0.0f32; P];
     let mut j0 = 0;
     while j0 < m {
@@ -684,21 +718,7 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
         while ib < rows {
             let ie = (ib + block_rows).min(rows);
             if pack {
-                for (t, tile) in
-                    packed.chunks_exact_mut(tile_rows * depth).take((ie - ib).div_ceil(tile_rows)).enumerate()
-                {
-                    // The tile's rows of A are adjacent in each row of Aᵀ.
-                    let first = ib + tile_rows * t;
-                    let live = (ie - first).min(tile_rows);
-                    for (jj, dst) in tile.chunks_exact_mut(tile_rows).enumerate() {
-                        let src = (j0 + jj) * rows + first;
-                        let from = &a[src..src + live];
-                        if !copy_fixed::<6>(dst, from) && !copy_fixed::<4>(dst, from) {
-                            dst[..live].copy_from_slice(from);
-                            dst[live..].fill(0.0);
-                        }
-                    }
-                }
+                pack_block::<TA>(a, [rows, m], ib..ie, j0..j0 + depth, tile_rows, packed);
             }
             let mut k0 = 0;
             while k0 + W <= whole {
@@ -714,7 +734,10 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
                         }
                     } else {
                         let src = (j0 + jj) * k + k0;
-                        dst.copy_from_slice(&b[src..src + width]);
+                        let from = &b[src..src + width];
+                        if !copy_fixed::<{ 2 * W }>(dst, from) {
+                            dst.copy_from_slice(from);
+                        }
                     }
                 }
                 let at = Product { s, a, m, j0, depth, panel: &panel, width, k, k0 };
@@ -732,14 +755,14 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
                 while i0 < ie {
                     let block = (ie - i0).min(tile_rows);
                     if !(upper && k0 + width <= i0) {
-                        let cols = if TA { a_cols(i0) } else { (&[][..], 0, 0) };
+                        let cols = if TA || pack { a_cols(i0) } else { (&[][..], 0, 0) };
                         match (block, width == 2 * W) {
                             (6, true) => product_tile::<S, 6, 2, TA>(simd, &at, i0, cols, out),
                             (6, false) => product_tile::<S, 6, 1, TA>(simd, &at, i0, cols, out),
                             (4, true) => product_tile::<S, 4, 2, TA>(simd, &at, i0, cols, out),
                             (4, false) => product_tile::<S, 4, 1, TA>(simd, &at, i0, cols, out),
                             (_, wide) => (i0..i0 + block).for_each(|i| {
-                                let cols = if TA { a_cols(i) } else { (&[][..], 0, 0) };
+                                let cols = if TA || pack { a_cols(i) } else { (&[][..], 0, 0) };
                                 if wide {
                                     product_tile::<S, 1, 2, TA>(simd, &at, i, cols, out);
                                 } else {
@@ -759,6 +782,47 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
     for i in 0..rows {
         for c in whole.max(if upper { i } else { 0 })..k {
             out[i * k + c] += s * (0..m).map(|j| a_at(i, j) * b_at(j, c)).sum::<f32>();
+        }
+    }
+}
+
+/// Copies rows `block` of A, over columns `cols` of it (the product's inner
+/// dimension), into `packed` tile by tile: a tile's `tile_rows` values of A
+/// at each column adjacent, rows past the block's end as zeros. A is
+/// `dims[0]` rows by `dims[1]`, given transposed (`dims[1]` × `dims[0]`) if
+/// `TA`.
+fn pack_block<const TA: bool>(
+    a: &[f32],
+    [rows, m]: [usize; 2],
+    block: core::ops::Range<usize>,
+    cols: core::ops::Range<usize>,
+    tile_rows: usize,
+    packed: &mut [f32],
+) {
+    let depth = cols.len();
+    let tiles = packed.chunks_exact_mut(tile_rows * depth).take(block.len().div_ceil(tile_rows));
+    for (t, tile) in tiles.enumerate() {
+        let first = block.start + tile_rows * t;
+        let live = (block.end - first).min(tile_rows);
+        if TA {
+            // The tile's rows of A are adjacent in each row of Aᵀ.
+            for (jj, dst) in tile.chunks_exact_mut(tile_rows).enumerate() {
+                let src = (cols.start + jj) * rows + first;
+                let from = &a[src..src + live];
+                if !copy_fixed::<6>(dst, from) && !copy_fixed::<4>(dst, from) {
+                    dst[..live].copy_from_slice(from);
+                    dst[live..].fill(0.0);
+                }
+            }
+        } else {
+            // Row by row of A, each read along and written a tile's height
+            // apart.
+            for r in 0..tile_rows {
+                let row = (r < live).then(|| &a[(first + r) * m + cols.start..(first + r) * m + cols.end]);
+                for (jj, v) in tile.iter_mut().skip(r).step_by(tile_rows).enumerate() {
+                    *v = row.map_or(0.0, |row| row[jj]);
+                }
+            }
         }
     }
 }
@@ -784,10 +848,13 @@ fn copy_fixed<const L: usize>(dst: &mut [f32], src: &[f32]) -> bool {
 /// matrices take both paths.
 const PACK_FROM: usize = if cfg!(test) { 9 } else { 512 };
 
-/// Rows of a transposed A copied per block: 48 rows (a multiple of the four-
-/// and six-row tiles) by a panel's depth (up to 256) is 48 KiB, which stays
-/// in L2 while every strip of B passes.
-const A_BLOCK: usize = if cfg!(test) { 12 } else { 48 };
+/// Rows of A copied per block in the large products: 96 rows (a multiple
+/// of the four- and six-row tiles) by a panel's depth (up to 256) is 96 KiB,
+/// which stays in L2 while every strip of B passes. Each strip is copied
+/// once per block, so the block is as tall as the stack allows: the
+/// feature side's Zᵀ·Z ran at 79 GFLOP/s in blocks of 48 rows, 88 in blocks
+/// of 96 and 90 of 144 (at (256, 1024) and (1024, 2048) alike).
+const A_BLOCK: usize = if cfg!(test) { 12 } else { 96 };
 
 /// One strip of out += s·A·B: rows `j0..j0 + depth` of B, columns
 /// `k0..k0 + width`, packed row after row in `panel`.
@@ -817,9 +884,15 @@ fn product_tile<S: Simd, const R: usize, const V: usize, const TA: bool>(
     out: &mut [f32],
 ) {
     let Product { s, a, m, j0, depth, panel, width, k, k0 } = *p;
+    // The tile's output lines, wanted after the sums: asked for now, so
+    // that they arrive while the sums run (each row is a page of its own
+    // where the output is wide).
+    for r in 0..R {
+        simd.prefetch(&out[(i0 + r) * k + k0..]);
+    }
     let mut acc = [[simd.zero(); V]; R];
     let mut step = |strip: &[f32], a_r: [f32; R]| tile_step(simd, &mut acc, strip, a_r);
-    if TA {
+    if TA || !cols_a.0.is_empty() {
         // (values, step, offset): A's values for step jj of the tile start at
         // jj·step + offset.
         let (cols, stride, offset) = cols_a;
@@ -899,13 +972,17 @@ fn gram_rows_in<S: Simd>(s: S, z: &[f32], d: usize, k: &mut [f32]) {
                 let ri = (n - i0).min(4);
                 let mut l0 = i0.max(l_block);
                 while l0 < l_end {
-                    let rl = (l_end - l0).min(2);
-                    if (ri, rl) == (4, 2) {
-                        row_tile::<S, 4, 2>(s, z, d, n, [i0, l0], depth.clone(), k);
-                    } else {
-                        for i in i0..i0 + ri {
-                            for l in l0..l0 + rl {
-                                row_tile::<S, 1, 1>(s, z, d, n, [i, l], depth.clone(), k);
+                    let rl = (l_end - l0).min(if S::TILE_ROWS == 6 { 3 } else { 2 });
+                    let at = [i0, l0];
+                    match (ri, rl) {
+                        (4, 3) => row_tile::<S, 4, 3>(s, z, d, n, at, depth.clone(), k),
+                        (4, 2) => row_tile::<S, 4, 2>(s, z, d, n, at, depth.clone(), k),
+                        (4, _) => row_tile::<S, 4, 1>(s, z, d, n, at, depth.clone(), k),
+                        _ => {
+                            for i in i0..i0 + ri {
+                                for l in l0..l0 + rl {
+                                    row_tile::<S, 1, 1>(s, z, d, n, [i, l], depth.clone(), k);
+                                }
                             }
                         }
                     }
@@ -919,15 +996,41 @@ fn gram_rows_in<S: Simd>(s: S, z: &[f32], d: usize, k: &mut [f32]) {
     }
     // The columns past the last whole vector, then the lower triangle from
     // the upper.
-    for i in 0..n {
-        for l in i..n {
-            let tail: f32 = (whole..d).map(|c| z[i * d + c] * z[l * d + c]).sum();
-            let kil = k[i * n + l] + tail;
-            k[i * n + l] = kil;
-            k[l * n + i] = kil;
+    if whole < d {
+        for i in 0..n {
+            for l in i..n {
+                k[i * n + l] += (whole..d).map(|c| z[i * d + c] * z[l * d + c]).sum::<f32>();
+            }
+        }
+    }
+    mirror_upper(k, n);
+}
+
+/// Copies the upper triangle of the d×d `c` into its lower one, a square
+/// block of [`MIRROR_BLOCK`] at a time: read down a whole column, C's rows
+/// lie d apart, so each value read would be a cache line (and, from d =
+/// 1024, a page) of its own; within a block the lines read stay in cache
+/// for the next column.
+pub(crate) fn mirror_upper(c: &mut [f32], d: usize) {
+    let side = MIRROR_BLOCK;
+    let c = &mut c[..d * d];
+    for j0 in (0..d).step_by(side) {
+        for k0 in (0..=j0).step_by(side) {
+            for j in j0..(j0 + side).min(d) {
+                // Row j's columns k0.. from column j's rows k0.., all above.
+                let (above, below) = c.split_at_mut(j * d);
+                let row = &mut below[k0..(k0 + side).min(j)];
+                for (x, &v) in row.iter_mut().zip(above.iter().skip(k0 * d + j).step_by(d)) {
+                    *x = v;
+                }
+            }
         }
     }
 }
+
+/// The side of [`mirror_upper`]'s blocks: 16 rows of 16 values are 16
+/// cache lines, one per row read.
+const MIRROR_BLOCK: usize = 16;
 
 /// K[i0..i0+RI, l0..l0+RL] += Z[i0..i0+RI, depth]·Z[l0..l0+RL, depth]ᵀ.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
@@ -1181,6 +1284,21 @@ mod tests {
         }
         assert!(probe(probe(0.0, f32::MAX), -3.0) == 0.0, "finite values leave the probe at zero");
         assert!(probe(probe(0.0, f32::NAN), 1.0).is_nan());
+    }
+
+    #[test]
+    fn mirror_copies_every_upper_value_below_and_keeps_the_upper_triangle() {
+        for d in [1, 5, 16, 17, 40] {
+            let before: [f32; 1600] = core::array::from_fn(|i| i as f32);
+            let mut c = before;
+            mirror_upper(&mut c[..d * d], d);
+            for j in 0..d {
+                for k in 0..d {
+                    let want = before[j.min(k) * d + j.max(k)];
+                    assert_eq!(c[j * d + k].to_bits(), want.to_bits(), "d = {d}, ({j}, {k})");
+                }
+            }
+        }
     }
 
     #[test]

@@ -25,9 +25,9 @@
 extern crate std;
 
 use core::arch::x86_64::{
-    __m256, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_shuffle_ps, _mm256_add_ps,
-    _mm256_castps256_ps128, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps, _mm256_mul_ps,
-    _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
+    __m256, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_prefetch, _mm_shuffle_ps,
+    _mm256_add_ps, _mm256_castps256_ps128, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
+    _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -107,6 +107,12 @@ impl Simd for Avx2Fma {
     #[inline(always)]
     fn sqrt(self, a: __m256) -> __m256 {
         unsafe { _mm256_sqrt_ps(a) }
+    }
+    #[inline(always)]
+    fn prefetch(self, x: &[f32]) {
+        // SAFETY: a prefetch reads nothing the program sees and cannot
+        // fault; the address is that of a live slice (or its end).
+        unsafe { _mm_prefetch::<_MM_HINT_T0>(x.as_ptr().cast()) }
     }
     #[inline(always)]
     fn reduce_add(self, v: __m256) -> f32 {

@@ -50,6 +50,12 @@ pub(crate) trait Simd: Copy {
     fn sqrt(self, a: Self::V) -> Self::V;
     /// The sum of the lanes.
     fn reduce_add(self, v: Self::V) -> f32;
+    /// Asks for the cache line holding `x[0]` ahead of its use; a hint
+    /// only, nothing where the instruction set has none.
+    #[inline(always)]
+    fn prefetch(self, x: &[f32]) {
+        let _ = x;
+    }
 }
 
 /// The instructions the build's target features give: `wide::f32x8`

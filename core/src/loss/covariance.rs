@@ -30,30 +30,20 @@ pub(crate) fn scale_and_mirror(lanes: Lanes, c: &mut [f32], d: usize, n: usize) 
         }
         off += lanes::dot(lanes, &row[j + 1..], &row[j + 1..]);
     }
-    mirror_upper(c, d);
-    2.0 * off
-}
-
-/// Copies the upper triangle of the d×d `c` into its lower one, a square
-/// block of [`MIRROR_BLOCK`] at a time: read down a column whole, C's rows
-/// lie d apart, so each value read would be a cache line (and, from d =
-/// 1024, a page) of its own; within a block the lines read stay in cache
-/// for the next column.
-fn mirror_upper(c: &mut [f32], d: usize) {
-    for j0 in (0..d).step_by(MIRROR_BLOCK) {
-        for k0 in (0..=j0).step_by(MIRROR_BLOCK) {
-            for j in j0..(j0 + MIRROR_BLOCK).min(d) {
-                for k in k0..(k0 + MIRROR_BLOCK).min(j) {
-                    c[j * d + k] = c[k * d + j];
-                }
+    if d < 128 || !<lanes::Portable as lanes::Simd>::VECTORS {
+        // Small enough to stay in cache whole, or a microcontroller's (no
+        // vectors), where flash is the scarcer resource: down each column,
+        // the plain loop.
+        for j in 0..d {
+            for k in 0..j {
+                c[j * d + k] = c[k * d + j];
             }
         }
+    } else {
+        lanes::mirror_upper(c, d);
     }
+    2.0 * off
 }
-
-/// The side of [`mirror_upper`]'s blocks: 16 rows of 16 values are 16
-/// cache lines, one per row read.
-const MIRROR_BLOCK: usize = 16;
 
 /// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows: register tiles in
 /// SIMD lanes, or four rank-one updates a pass over C in scalar code.
@@ -85,24 +75,4 @@ pub(crate) fn feature_gradient(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]
         c[j * d + j] = 0.0;
     }
     lanes::matmul_acc(lanes, alpha, zc, d, c, grad);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::mirror_upper;
-
-    #[test]
-    fn mirror_copies_every_upper_value_below_and_keeps_the_upper_triangle() {
-        for d in [1, 5, 16, 17, 40] {
-            let before: [f32; 1600] = core::array::from_fn(|i| i as f32);
-            let mut c = before;
-            mirror_upper(&mut c[..d * d], d);
-            for j in 0..d {
-                for k in 0..d {
-                    let want = before[j.min(k) * d + j.max(k)];
-                    assert_eq!(c[j * d + k].to_bits(), want.to_bits(), "d = {d}, ({j}, {k})");
-                }
-            }
-        }
-    }
 }
