@@ -22,6 +22,28 @@ fn gram_registers(zc: &[f32], d: usize, k: &mut [f32]) {
     }
 }
 
+/// K ← Z_c·Z_cᵀ (full, symmetric, row-major n×n) for the row-major n×d
+/// `zc`, d ≥ 1: with vectors, register tiles unless the scalar loops are
+/// asked for; without (Cortex-M4F), scalar 4×4 tiles on and above the
+/// diagonal, mirrored.
+pub(crate) fn gram_matrix(lanes: Lanes, zc: &[f32], d: usize, k: &mut [f32]) {
+    let n = zc.len() / d;
+    let k = &mut k[..n * n];
+    if !<lanes::Portable as lanes::Simd>::VECTORS {
+        gram_registers(zc, d, k);
+    } else if lanes::tiles_pay(lanes) {
+        lanes::gram_rows(zc, d, k);
+    } else {
+        for i in 0..n {
+            for l in i..n {
+                let kil = lanes::dot(lanes, &zc[i * d..(i + 1) * d], &zc[l * d..(l + 1) * d]);
+                k[i * n + l] = kil;
+                k[l * n + i] = kil;
+            }
+        }
+    }
+}
+
 /// Writes K (full, symmetric, row-major n×n) into `k` and returns
 /// Σ_{j≠k} C_jk², given the column variances `var` (= diag C).
 ///
@@ -35,28 +57,10 @@ fn gram_registers(zc: &[f32], d: usize, k: &mut [f32]) {
 /// is close to diagonal and its memory allows.
 pub(crate) fn gram(lanes: Lanes, zc: &[f32], d: usize, var: &[f32], k: &mut [f32]) -> f32 {
     let n = zc.len() / d;
-    // With vectors, register tiles unless the scalar loops are asked for;
-    // without (Cortex-M4F), scalar 4×4 tiles on and above the diagonal,
-    // mirrored.
-    let registers = !<lanes::Portable as lanes::Simd>::VECTORS;
-    let tiled = registers || lanes::tiles_pay(lanes);
-    if registers {
-        gram_registers(zc, d, &mut k[..n * n]);
-    } else if tiled {
-        lanes::gram_rows(zc, d, &mut k[..n * n]);
-    }
+    gram_matrix(lanes, zc, d, k);
     let mut frobenius = Compensated::default();
     for i in 0..n {
-        let zi = &zc[i * d..(i + 1) * d];
-        for l in i..n {
-            let kil = if tiled {
-                k[i * n + l]
-            } else {
-                let kil = lanes::dot(lanes, zi, &zc[l * d..(l + 1) * d]);
-                k[i * n + l] = kil;
-                k[l * n + i] = kil;
-                kil
-            };
+        for (l, &kil) in k[i * n..(i + 1) * n].iter().enumerate().skip(i) {
             frobenius.add(if l == i { kil * kil } else { 2.0 * kil * kil });
         }
     }

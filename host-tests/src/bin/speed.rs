@@ -9,7 +9,8 @@
 //!     cargo run --release -p host-tests --bin speed
 //! ```
 //!
-//! `speed N D` times one loss shape; `speed steps` the training steps only,
+//! `speed N D` times one loss shape; `speed products` the large products
+//! alone; `speed steps` the training steps only,
 //! `speed digits` the digits step only (for a profiler: `perf record`).
 //! `scripts/torch-speed.py` times the same cases in PyTorch where it is
 //! installed.
@@ -108,6 +109,37 @@ fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const
     })
 }
 
+/// The loss's three large products alone at the two large shapes, in
+/// GFLOP/s, a multiply-add counted as two flops and only those the result
+/// needs (the upper triangle of the symmetric ones; the tiles that cross
+/// the diagonal do a little more): the feature side's Zᵀ·Z (n·d·(d + 1),
+/// with the scaling and mirroring `covariance_matrix` includes), the batch
+/// side's K = Z·Zᵀ (n·(n + 1)·d) and its gradient's K·Z (2·n²·d).
+fn products() {
+    println!("\n| products at (n, d) | Zᵀ·Z | K = Z·Zᵀ | K·Z |");
+    println!("|---|---|---|---|");
+    for (n, d) in [(256, 1024), (1024, 2048)] {
+        let (z, _) = view_pair(n, d, 11);
+        let k_values: Vec<f32> = (0..n * n).map(|i| (i % 97) as f32 / 97.0 - 0.5).collect();
+        let (mut c, mut k, mut out) = (vec![0.0; d * d], vec![0.0; n * n], vec![0.0; n * d]);
+        let budget = Duration::from_secs(if n * d * d > 1 << 28 { 6 } else { 2 });
+        let rate = |flops: usize, seconds: f64| flops as f64 / seconds / 1e9;
+        let feature = median_time(budget, || {
+            black_box(kernels::covariance_matrix(Lanes::Wide, &z, d, &mut c)).expect("covariance");
+        });
+        let gram = median_time(budget, || kernels::gram_matrix(Lanes::Wide, &z, d, &mut k).expect("gram"));
+        let gradient = median_time(budget, || {
+            kernels::matrix_product(Lanes::Wide, 0.5, &k_values, n, &z, &mut out).expect("product");
+        });
+        println!(
+            "| ({n}, {d}) | {:.1} | {:.1} | {:.1} |",
+            rate(n * d * (d + 1), feature),
+            rate(n * (n + 1) * d, gram),
+            rate(2 * n * n * d, gradient)
+        );
+    }
+}
+
 /// What to time: everything, one loss shape, or the training steps (for a
 /// profiler: `speed steps`, or `speed digits` for the digits step alone);
 /// or `speed count N`: exactly N digits steps, untimed, so that two runs
@@ -116,6 +148,7 @@ fn step_time<M: Network<Sample = [f32; IN]>, O: Optimizer, const N: usize, const
 enum Mode {
     All,
     Shape(usize, usize),
+    Products,
     Steps { small: bool },
     Count(usize),
 }
@@ -124,6 +157,7 @@ fn mode() -> Mode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     match args.iter().map(String::as_str).collect::<Vec<_>>()[..] {
         ["steps"] => Mode::Steps { small: true },
+        ["products"] => Mode::Products,
         ["digits"] => Mode::Steps { small: false },
         ["count", steps] => steps.parse().map_or(Mode::All, Mode::Count),
         [n, d] => match (n.parse(), d.parse()) {
@@ -154,8 +188,10 @@ fn main() {
             None => println!("f32 FMA peak: no AVX2/FMA on this CPU"),
         }
     }
-    println!("\n| case | µs | covariance product Z_cᵀZ_c, GFLOP/s |");
-    println!("|---|---|---|");
+    if !matches!(mode, Mode::Products) {
+        println!("\n| case | µs | covariance product Z_cᵀZ_c, GFLOP/s |");
+        println!("|---|---|---|");
+    }
     let one = [match mode {
         Mode::Shape(n, d) => (n, d),
         _ => (0, 0),
@@ -163,7 +199,7 @@ fn main() {
     let shapes = match mode {
         Mode::All => &SHAPES[..],
         Mode::Shape(..) => &one[..],
-        Mode::Steps { .. } | Mode::Count(_) => &[][..],
+        Mode::Steps { .. } | Mode::Count(_) | Mode::Products => &[][..],
     };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
@@ -185,6 +221,10 @@ fn main() {
         println!("| loss+grad ({n}, {d}) | {:.1} | {rate:.1} |", loss * 1e6);
     }
     if matches!(mode, Mode::Shape(..)) {
+        return;
+    }
+    products();
+    if matches!(mode, Mode::Products) {
         return;
     }
     let digits =
