@@ -27,7 +27,8 @@ extern crate std;
 use core::arch::x86_64::{
     __m256, _MM_HINT_T0, _mm_add_ps, _mm_add_ss, _mm_cvtss_f32, _mm_movehl_ps, _mm_prefetch, _mm_shuffle_ps,
     _mm256_add_ps, _mm256_castps256_ps128, _mm256_div_ps, _mm256_extractf128_ps, _mm256_fmadd_ps, _mm256_loadu_ps,
-    _mm256_mul_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_sqrt_ps, _mm256_storeu_ps, _mm256_sub_ps,
+    _mm256_mul_ps, _mm256_permute2f128_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_shuffle_ps, _mm256_sqrt_ps,
+    _mm256_storeu_ps, _mm256_sub_ps, _mm256_unpackhi_ps, _mm256_unpacklo_ps,
 };
 use core::sync::atomic::{AtomicU8, Ordering};
 
@@ -65,6 +66,7 @@ impl Simd for Avx2Fma {
     const VECTORS: bool = true;
     const TILE_VECTORS: usize = 2;
     const TILE_ROWS: usize = 6;
+    const REGISTER_TRANSPOSE: bool = true;
 
     #[inline(always)]
     fn zero(self) -> __m256 {
@@ -107,6 +109,43 @@ impl Simd for Avx2Fma {
     #[inline(always)]
     fn sqrt(self, a: __m256) -> __m256 {
         unsafe { _mm256_sqrt_ps(a) }
+    }
+    #[inline(always)]
+    fn transpose(self, r: [__m256; W]) -> [__m256; W] {
+        // Pairs of rows interleaved, then pairs of pairs, then the 128-bit
+        // halves exchanged: lane j of row i ends in lane i of row j.
+        unsafe {
+            let a = [
+                _mm256_unpacklo_ps(r[0], r[1]),
+                _mm256_unpackhi_ps(r[0], r[1]),
+                _mm256_unpacklo_ps(r[2], r[3]),
+                _mm256_unpackhi_ps(r[2], r[3]),
+                _mm256_unpacklo_ps(r[4], r[5]),
+                _mm256_unpackhi_ps(r[4], r[5]),
+                _mm256_unpacklo_ps(r[6], r[7]),
+                _mm256_unpackhi_ps(r[6], r[7]),
+            ];
+            let b = [
+                _mm256_shuffle_ps::<0x44>(a[0], a[2]),
+                _mm256_shuffle_ps::<0xEE>(a[0], a[2]),
+                _mm256_shuffle_ps::<0x44>(a[1], a[3]),
+                _mm256_shuffle_ps::<0xEE>(a[1], a[3]),
+                _mm256_shuffle_ps::<0x44>(a[4], a[6]),
+                _mm256_shuffle_ps::<0xEE>(a[4], a[6]),
+                _mm256_shuffle_ps::<0x44>(a[5], a[7]),
+                _mm256_shuffle_ps::<0xEE>(a[5], a[7]),
+            ];
+            [
+                _mm256_permute2f128_ps::<0x20>(b[0], b[4]),
+                _mm256_permute2f128_ps::<0x20>(b[1], b[5]),
+                _mm256_permute2f128_ps::<0x20>(b[2], b[6]),
+                _mm256_permute2f128_ps::<0x20>(b[3], b[7]),
+                _mm256_permute2f128_ps::<0x31>(b[0], b[4]),
+                _mm256_permute2f128_ps::<0x31>(b[1], b[5]),
+                _mm256_permute2f128_ps::<0x31>(b[2], b[6]),
+                _mm256_permute2f128_ps::<0x31>(b[3], b[7]),
+            ]
+        }
     }
     #[inline(always)]
     fn prefetch(self, x: &[f32]) {
@@ -165,6 +204,8 @@ entries! {
     scaled_diff_into => super::scaled_diff_into_in, (out: &mut [f32], s: f32, x: &[f32], y: &[f32]);
     /// [`super::gram_rows`].
     gram_rows => super::gram_rows_in, (z: &[f32], d: usize, k: &mut [f32]);
+    /// [`super::mirror_upper`].
+    mirror_upper => super::mirror_upper_in, (c: &mut [f32], d: usize);
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
     /// AdamW's update of one tensor.

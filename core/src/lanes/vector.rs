@@ -27,6 +27,10 @@ pub(crate) trait Simd: Copy {
     /// (AVX's 16 ymm, NEON's 32), four where the engine allocates them
     /// (WebAssembly) or a vector is two registers.
     const TILE_ROWS: usize;
+    /// Whether [`Simd::transpose`] stays in registers (AVX's shuffles), so
+    /// that copying a transposed operand into panels pays; elsewhere it goes
+    /// lane by lane.
+    const REGISTER_TRANSPOSE: bool;
 
     /// All lanes zero.
     fn zero(self) -> Self::V;
@@ -50,6 +54,8 @@ pub(crate) trait Simd: Copy {
     fn sqrt(self, a: Self::V) -> Self::V;
     /// The sum of the lanes.
     fn reduce_add(self, v: Self::V) -> f32;
+    /// The 8×8 transpose: lane j of vector i becomes lane i of vector j.
+    fn transpose(self, rows: [Self::V; W]) -> [Self::V; W];
     /// Asks for the cache line holding `x[0]` ahead of its use; a hint
     /// only, nothing where the instruction set has none.
     #[inline(always)]
@@ -70,6 +76,7 @@ impl Simd for Portable {
     const TILE_VECTORS: usize =
         if cfg!(any(target_feature = "avx", target_arch = "aarch64", target_feature = "simd128")) { 2 } else { 1 };
     const TILE_ROWS: usize = if cfg!(any(target_feature = "avx", target_arch = "aarch64")) { 6 } else { 4 };
+    const REGISTER_TRANSPOSE: bool = cfg!(target_feature = "avx");
 
     #[inline(always)]
     fn zero(self) -> f32x8 {
@@ -110,6 +117,10 @@ impl Simd for Portable {
     #[inline(always)]
     fn sqrt(self, a: f32x8) -> f32x8 {
         a.sqrt()
+    }
+    #[inline(always)]
+    fn transpose(self, rows: [f32x8; W]) -> [f32x8; W] {
+        f32x8::transpose(rows)
     }
     #[inline(always)]
     fn reduce_add(self, v: f32x8) -> f32 {
