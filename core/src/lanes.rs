@@ -332,7 +332,7 @@ fn register_tile<const R: usize>(m: [&[f32]; 2], dims: [usize; 2], j0: usize, k0
     // and the sums went through the stack, 100 instructions a tile).
     for (r, acc_r) in acc.iter().enumerate() {
         let at = (j0 + r) * q + k0;
-        for (v, sum) in c[at..at + 4].iter_mut().zip(acc_r) {
+        for (v, sum) in c.get_mut(at..at + 4).into_iter().flatten().zip(acc_r) {
             *v += sum;
         }
     }
@@ -568,35 +568,19 @@ pub(crate) fn matmul_registers(s: f32, a: &[f32], m: usize, b: &[f32], out: &mut
         for c0 in (0..whole).step_by(4) {
             let mut acc = [[0.0f32; 4]; 4];
             // Iterators, not indices: no bounds check stays in the loop, so
-            // the five pointers and the accumulators keep to registers. Two
-            // steps of j a pass: A's two values of a row are adjacent, so each
-            // of its four pointers moves once per two steps (eight
-            // accumulators' worth of loads, sixteen multiply-accumulates and
-            // a pointer each step, where one step a pass took 32 instructions
-            // for 16 multiply-accumulates); each sum still runs in order of j.
-            let mut step = |a: [f32; 4], x: &[f32]| {
-                for (acc_r, ar) in acc.iter_mut().zip(a) {
+            // the five pointers and the accumulators keep to registers.
+            for ((((&a0, &a1), &a2), &a3), row_b) in r0.iter().zip(r1).zip(r2).zip(r3).zip(b.chunks_exact(k)) {
+                let Some(x) = row_b.get(c0..c0 + 4) else { break };
+                for (acc_r, ar) in acc.iter_mut().zip([a0, a1, a2, a3]) {
                     for (acc_rq, &xq) in acc_r.iter_mut().zip(x) {
                         *acc_rq += ar * xq;
                     }
-                }
-            };
-            let pairs = r0.chunks_exact(2).zip(r1.chunks_exact(2)).zip(r2.chunks_exact(2)).zip(r3.chunks_exact(2));
-            for ((((a0, a1), a2), a3), rows_b) in pairs.zip(b.chunks_exact(2 * k)) {
-                let (Some(x), Some(y)) = (rows_b.get(c0..c0 + 4), rows_b.get(k + c0..k + c0 + 4)) else { break };
-                step([a0[0], a1[0], a2[0], a3[0]], x);
-                step([a0[1], a1[1], a2[1], a3[1]], y);
-            }
-            if m % 2 == 1 {
-                let j = m - 1;
-                if let Some(x) = b.get(j * k + c0..j * k + c0 + 4) {
-                    step([r0[j], r1[j], r2[j], r3[j]], x);
                 }
             }
             // Four rows, a fixed count: the sums stay in registers.
             for (r, acc_r) in acc.iter().enumerate() {
                 let at = (i0 + r) * k + c0;
-                for (v, sum) in out[at..at + 4].iter_mut().zip(acc_r) {
+                for (v, sum) in out.get_mut(at..at + 4).into_iter().flatten().zip(acc_r) {
                     *v += s * sum;
                 }
             }
