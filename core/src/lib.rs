@@ -39,6 +39,18 @@
 //! - [`Lanes`]: explicit SIMD lanes or plain scalar code, for every heavy
 //!   loop.
 //!
+//! # Stack
+//!
+//! Nothing is allocated; the kernels' working space is the caller's
+//! scratch, except for what a product copies while it runs. Without f32
+//! vectors (Cortex-M, RISC-V microcontrollers) the register tiles need a
+//! few hundred bytes of stack. With vectors (hosts, WASM), a matrix product
+//! copies a panel of its right operand to the stack (4 KiB, 16 KiB for an
+//! inner dimension over 64), and the loss's large products, the feature
+//! side's Zᵀ·Z from d = 512 and the batch side's K·Z_c and K = Z_c·Z_cᵀ from
+//! n = 256, copy blocks of their left operand too: 112 KiB in all, within a
+//! host thread's or a WASM module's default stack.
+//!
 //! # Example
 //!
 //! ```
