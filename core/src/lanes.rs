@@ -767,16 +767,16 @@ fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
                     if !(upper && k0 + width <= i0) {
                         let cols = if TA || pack { a_cols(i0) } else { (&[][..], 0, 0) };
                         match (block, width == 2 * W) {
-                            (6, true) => product_tile::<S, 6, 2, TA>(simd, &at, i0, cols, out),
-                            (6, false) => product_tile::<S, 6, 1, TA>(simd, &at, i0, cols, out),
-                            (4, true) => product_tile::<S, 4, 2, TA>(simd, &at, i0, cols, out),
-                            (4, false) => product_tile::<S, 4, 1, TA>(simd, &at, i0, cols, out),
+                            (6, true) => product_tile::<S, 6, 2>(simd, &at, i0, cols, out),
+                            (6, false) => product_tile::<S, 6, 1>(simd, &at, i0, cols, out),
+                            (4, true) => product_tile::<S, 4, 2>(simd, &at, i0, cols, out),
+                            (4, false) => product_tile::<S, 4, 1>(simd, &at, i0, cols, out),
                             (_, wide) => (i0..i0 + block).for_each(|i| {
                                 let cols = if TA || pack { a_cols(i) } else { (&[][..], 0, 0) };
                                 if wide {
-                                    product_tile::<S, 1, 2, TA>(simd, &at, i, cols, out);
+                                    product_tile::<S, 1, 2>(simd, &at, i, cols, out);
                                 } else {
-                                    product_tile::<S, 1, 1, TA>(simd, &at, i, cols, out);
+                                    product_tile::<S, 1, 1>(simd, &at, i, cols, out);
                                 }
                             }),
                         }
@@ -917,11 +917,12 @@ struct Product<'a> {
 }
 
 /// out[i0..i0+R, k0..k0+8·V] += s · Σⱼ A[i0..i0+R, j]·B[j, k0..k0+8·V] over
-/// the strip's rows j; A transposed (m×rows) if `TA`, where the tile's R
-/// values of A at each j are adjacent.
+/// the strip's rows j; A's values from `cols_a` where it is given (A
+/// transposed, or copied in tile order: the tile's R values at each j
+/// adjacent), else from A's rows in place.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-fn product_tile<S: Simd, const R: usize, const V: usize, const TA: bool>(
+fn product_tile<S: Simd, const R: usize, const V: usize>(
     simd: S,
     p: &Product<'_>,
     i0: usize,
@@ -937,20 +938,20 @@ fn product_tile<S: Simd, const R: usize, const V: usize, const TA: bool>(
     }
     let mut acc = [[simd.zero(); V]; R];
     let mut step = |strip: &[f32], a_r: [f32; R]| tile_step(simd, &mut acc, strip, a_r);
-    if TA || !cols_a.0.is_empty() {
+    if cols_a.0.is_empty() {
+        let rows_a: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * m + j0..(i0 + r) * m + j0 + depth]);
+        // `jj` from a range the compiler knows ends at every row's length:
+        // no bounds check stays in the loop.
+        for (jj, strip) in (0..depth).zip(panel.chunks_exact(width)) {
+            step(strip, core::array::from_fn(|r| rows_a[r][jj]));
+        }
+    } else {
         // (values, step, offset): A's values for step jj of the tile start at
         // jj·step + offset.
         let (cols, stride, offset) = cols_a;
         for (strip, col) in panel.chunks_exact(width).zip(cols.chunks_exact(stride.max(1))) {
             let Some(a_r) = col.get(offset..offset + R) else { break };
             step(strip, core::array::from_fn(|r| a_r[r]));
-        }
-    } else {
-        let rows_a: [&[f32]; R] = core::array::from_fn(|r| &a[(i0 + r) * m + j0..(i0 + r) * m + j0 + depth]);
-        // `jj` from a range the compiler knows ends at every row's length:
-        // no bounds check stays in the loop.
-        for (jj, strip) in (0..depth).zip(panel.chunks_exact(width)) {
-            step(strip, core::array::from_fn(|r| rows_a[r][jj]));
         }
     }
     let sv = simd.splat(s);
@@ -1059,8 +1060,9 @@ fn gram_rows_in<S: Simd>(s: S, z: &[f32], d: usize, k: &mut [f32]) {
     mirror_upper_in(s, k, n);
 }
 
-/// Copies the upper triangle of the d×d `c` into its lower one, a square
-/// block of [`MIRROR_BLOCK`] at a time: read down a whole column, C's rows
+/// Copies the upper triangle of the d×d `c` into its lower one; from d =
+/// [`MIRROR_FROM`] where there are vectors, a square block of
+/// [`MIRROR_BLOCK`] at a time: read down a whole column, C's rows
 /// lie d apart, so each value read would be a cache line (and, from d =
 /// 1024, a page) of its own; within a block the lines read stay in cache
 /// for the next column. Where transposes stay in registers, each 8×8 square
@@ -1073,6 +1075,17 @@ pub(crate) fn mirror_upper(c: &mut [f32], d: usize) {
 #[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 fn mirror_upper_in<S: Simd>(s: S, c: &mut [f32], d: usize) {
     let c = &mut c[..d * d];
+    if d < MIRROR_FROM || !S::VECTORS {
+        // Small enough to stay in cache whole, or a microcontroller's (no
+        // vectors), where flash is the scarcer resource: down each column,
+        // the plain loop.
+        for j in 0..d {
+            for k in 0..j {
+                c[j * d + k] = c[k * d + j];
+            }
+        }
+        return;
+    }
     for j0 in (0..d).step_by(MIRROR_BLOCK) {
         for k0 in (0..=j0).step_by(MIRROR_BLOCK) {
             let rows = j0..(j0 + MIRROR_BLOCK).min(d);
@@ -1108,6 +1121,11 @@ fn mirror_upper_in<S: Simd>(s: S, c: &mut [f32], d: usize) {
 /// The side of [`mirror_upper`]'s blocks: 16 rows of 16 values are 16
 /// cache lines, one per row read; two vectors.
 const MIRROR_BLOCK: usize = 2 * W;
+
+/// The side from which [`mirror_upper`] goes in blocks: a matrix of 128×128
+/// (64 KiB) and more. Small in the unit tests, so that their matrices take
+/// both paths.
+const MIRROR_FROM: usize = if cfg!(test) { 2 } else { 128 };
 
 /// K[i0..i0+RI, l0..l0+RL] += Z[i0..i0+RI, depth]·Z[l0..l0+RL, depth]ᵀ.
 #[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]

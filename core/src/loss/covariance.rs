@@ -12,10 +12,11 @@ use crate::lanes::{self, Lanes};
 /// Writes C (full, symmetric, row-major d×d) into `c` and returns
 /// Σ_{j≠k} C_jk². `zc` is the centred n×d batch (n ≥ 2); `c` holds d² elements.
 pub(crate) fn feature_covariance(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) -> f32 {
-    if large(d) {
+    if d >= 128 && <lanes::Portable as lanes::Simd>::VECTORS {
         // The lower triangle is written whole by the mirror: only the upper
         // one is summed into, so only it starts at zero (half the stores of
-        // a matrix 4 MiB at d = 1024).
+        // a matrix 4 MiB at d = 1024). A small C, or a microcontroller's,
+        // takes one fill: fewer instructions and less flash.
         for j in 0..d {
             c[j * d + j..(j + 1) * d].fill(0.0);
         }
@@ -39,25 +40,8 @@ pub(crate) fn scale_and_mirror(lanes: Lanes, c: &mut [f32], d: usize, n: usize) 
         }
         off += lanes::dot(lanes, &row[j + 1..], &row[j + 1..]);
     }
-    if large(d) {
-        lanes::mirror_upper(c, d);
-    } else {
-        // Down each column, the plain loop.
-        for j in 0..d {
-            for k in 0..j {
-                c[j * d + k] = c[k * d + j];
-            }
-        }
-    }
+    lanes::mirror_upper(c, d);
     2.0 * off
-}
-
-/// Whether C (d×d) is large enough for its passes to be planned around
-/// the caches: from d = 128 (64 KiB) where there are vectors. Smaller, it
-/// stays in cache whole; without vectors (a microcontroller) flash is the
-/// scarcer resource, and the plain loops are kept.
-fn large(d: usize) -> bool {
-    d >= 128 && <lanes::Portable as lanes::Simd>::VECTORS
 }
 
 /// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows: register tiles in

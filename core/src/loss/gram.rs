@@ -15,11 +15,7 @@ use crate::lanes::{self, Lanes};
 fn gram_registers(zc: &[f32], d: usize, k: &mut [f32]) {
     let n = zc.len() / d;
     lanes::matmul_transposed_registers(zc, zc, d, &[], k, true);
-    for i in 0..n {
-        for l in i + 1..n {
-            k[l * n + i] = k[i * n + l];
-        }
-    }
+    lanes::mirror_upper(k, n);
 }
 
 /// K ← Z_c·Z_cᵀ (full, symmetric, row-major n×n) for the row-major n×d
