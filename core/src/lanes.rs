@@ -26,8 +26,10 @@
 
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) mod avx;
+mod columns;
 mod vector;
 
+pub(crate) use columns::centre_columns;
 use vector::W;
 pub(crate) use vector::{Portable, Simd};
 
@@ -170,6 +172,50 @@ fn sum_sq_diff_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
         acc = s.mul_add(t, t, acc);
     }
     s.reduce_add(acc) + xt.iter().zip(yt).map(|(a, b)| (a - b) * (a - b)).sum::<f32>()
+}
+
+/// Σ (xᵢ − yᵢ)², writing s·(xᵢ − yᵢ) into `out_x` and s·(yᵢ − xᵢ) into
+/// `out_y` in the same pass: the invariance term with both its gradients.
+#[inline]
+pub(crate) fn sum_sq_diff_scaled(lanes: Lanes, x: &[f32], y: &[f32], s: f32, out: [&mut [f32]; 2]) -> f32 {
+    match effective(lanes) {
+        Lanes::Scalar => {
+            let [ox, oy] = out;
+            let mut sum = 0.0;
+            for (((a, b), gx), gy) in x.iter().zip(y).zip(ox).zip(oy) {
+                let t = a - b;
+                sum += t * t;
+                (*gx, *gy) = (s * t, -s * t);
+            }
+            sum
+        }
+        Lanes::Wide => simd!(sum_sq_diff_scaled => sum_sq_diff_scaled_in(x, y, s, out)),
+    }
+}
+
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+fn sum_sq_diff_scaled_in<S: Simd>(simd: S, x: &[f32], y: &[f32], s: f32, out: [&mut [f32]; 2]) -> f32 {
+    let [ox, oy] = out;
+    let (sv, neg) = (simd.splat(s), simd.splat(-s));
+    let (xb, xt) = x.as_chunks::<W>();
+    let (yb, yt) = y.as_chunks::<W>();
+    let (gxb, gxt) = ox.as_chunks_mut::<W>();
+    let (gyb, gyt) = oy.as_chunks_mut::<W>();
+    let mut acc = simd.zero();
+    for (((a, b), gx), gy) in xb.iter().zip(yb).zip(gxb).zip(gyb) {
+        let t = simd.sub(simd.load(a), simd.load(b));
+        acc = simd.mul_add(t, t, acc);
+        simd.store(simd.mul(t, sv), gx);
+        simd.store(simd.mul(t, neg), gy);
+    }
+    let mut tail = 0.0;
+    for (((a, b), gx), gy) in xt.iter().zip(yt).zip(gxt).zip(gyt) {
+        let t = a - b;
+        tail += t * t;
+        (*gx, *gy) = (s * t, -s * t);
+    }
+    simd.reduce_add(acc) + tail
 }
 
 /// y ← y + a·x.
@@ -1194,34 +1240,6 @@ pub(crate) fn add_assign(lanes: Lanes, y: &mut [f32], x: &[f32]) {
     axpy(lanes, 1.0, x, y);
 }
 
-/// out ← s·(x − y), element-wise.
-#[inline]
-pub(crate) fn scaled_diff_into(lanes: Lanes, out: &mut [f32], s: f32, x: &[f32], y: &[f32]) {
-    match effective(lanes) {
-        Lanes::Scalar => {
-            for ((o, xi), yi) in out.iter_mut().zip(x).zip(y) {
-                *o = s * (xi - yi);
-            }
-        }
-        Lanes::Wide => simd!(scaled_diff_into => scaled_diff_into_in(out, s, x, y)),
-    }
-}
-
-#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
-#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
-fn scaled_diff_into_in<S: Simd>(simd: S, out: &mut [f32], s: f32, x: &[f32], y: &[f32]) {
-    let sv = simd.splat(s);
-    let (ob, ot) = out.as_chunks_mut::<W>();
-    let (xb, xt) = x.as_chunks::<W>();
-    let (yb, yt) = y.as_chunks::<W>();
-    for ((o, xc), yc) in ob.iter_mut().zip(xb).zip(yb) {
-        simd.store(simd.mul(simd.sub(simd.load(xc), simd.load(yc)), sv), o);
-    }
-    for ((o, xi), yi) in ot.iter_mut().zip(xt).zip(yt) {
-        *o = s * (xi - yi);
-    }
-}
-
 /// y ← y + x ⊙ w, element-wise multiply-accumulate.
 #[inline]
 pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
@@ -1308,11 +1326,16 @@ mod tests {
                     assert!(agrees(out[i], expected[i], 8.0), "axpy4 and mul_acc {lanes:?} {len} [{i}]");
                 }
                 let before: [f32; 40] = core::array::from_fn(|i| out.get(i).copied().unwrap_or(0.0));
-                scaled_diff_into(lanes, out, 1.5, &before[..len], y);
+                let mut other = [0.0f32; 40];
+                let sq = sum_sq_diff_scaled(lanes, &before[..len], y, 1.5, [&mut *out, &mut other[..len]]);
+                let diff = |i: usize| f64::from(before[i]) - yd(i);
+                let want: f64 = (0..len).map(|i| diff(i) * diff(i)).sum();
+                assert!(agrees(sq, want, want), "sum_sq_diff_scaled's sum {lanes:?} {len}");
                 add_assign(lanes, out, y);
                 for i in 0..len {
-                    let want = 1.5 * (f64::from(before[i]) - yd(i)) + yd(i);
-                    assert!(agrees(out[i], want, 16.0), "scaled_diff_into and add_assign {lanes:?} {len} [{i}]");
+                    let want = 1.5 * diff(i) + yd(i);
+                    assert!(agrees(out[i], want, 16.0), "sum_sq_diff_scaled and add_assign {lanes:?} {len} [{i}]");
+                    assert!(agrees(other[i], -1.5 * diff(i), 16.0), "sum_sq_diff_scaled {lanes:?} {len} [{i}]");
                 }
             }
         }
@@ -1499,8 +1522,10 @@ mod tests {
                 axpy4(lanes, [1.0, -2.0, 0.25, 3.0], [x, y, y, x], out);
                 mul_acc(lanes, out, x, y);
                 let copy: [f32; 40] = core::array::from_fn(|i| out.get(i).copied().unwrap_or(0.0));
-                scaled_diff_into(lanes, out, 1.5, &copy[..len], y);
+                let mut other = [0.0f32; 40];
+                let sq = sum_sq_diff_scaled(lanes, &copy[..len], y, 1.5, [&mut *out, &mut other[..len]]);
                 add_assign(lanes, out, y);
+                axpy(lanes, 0.5 + sq, &other[..len], out);
             }
             for (s, w) in outs[0].iter().zip(&outs[1]) {
                 assert!(close(*s, *w), "element-wise primitives, len {len}: {s} vs {w}");
@@ -1525,16 +1550,19 @@ mod tests {
                 let out = &mut out[..len];
                 out.copy_from_slice(x);
                 let copy: [f32; 40] = core::array::from_fn(|i| x.get(i).copied().unwrap_or(0.0));
+                let mut other = [0.0f32; 40];
                 if k == 0 {
                     axpy_in(Portable, 0.5, y, out);
                     axpy4_in(Portable, [1.0, -2.0, 0.25, 3.0], w, out);
                     mul_acc_in(Portable, out, x, y);
-                    scaled_diff_into_in(Portable, out, 1.5, &copy[..len], y);
+                    let sq = sum_sq_diff_scaled_in(Portable, &copy[..len], y, 1.5, [&mut *out, &mut other[..len]]);
+                    axpy_in(Portable, 0.5 + sq, &other[..len], out);
                 } else {
                     axpy(Lanes::Wide, 0.5, y, out);
                     axpy4(Lanes::Wide, [1.0, -2.0, 0.25, 3.0], w, out);
                     mul_acc(Lanes::Wide, out, x, y);
-                    scaled_diff_into(Lanes::Wide, out, 1.5, &copy[..len], y);
+                    let sq = sum_sq_diff_scaled(Lanes::Wide, &copy[..len], y, 1.5, [&mut *out, &mut other[..len]]);
+                    axpy(Lanes::Wide, 0.5 + sq, &other[..len], out);
                 }
             }
             for (p, d) in outs[0].iter().zip(&outs[1]) {

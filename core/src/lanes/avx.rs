@@ -188,6 +188,8 @@ entries! {
     dot => super::dot_in, (x: &[f32], y: &[f32]) -> f32;
     /// [`super::sum_sq_diff`].
     sum_sq_diff => super::sum_sq_diff_in, (x: &[f32], y: &[f32]) -> f32;
+    /// [`super::sum_sq_diff_scaled`].
+    sum_sq_diff_scaled => super::sum_sq_diff_scaled_in, (x: &[f32], y: &[f32], s: f32, out: [&mut [f32]; 2]) -> f32;
     /// [`super::axpy`].
     axpy => super::axpy_in, (a: f32, x: &[f32], y: &mut [f32]);
     /// [`super::axpy4`].
@@ -200,12 +202,13 @@ entries! {
     matmul_acc_bt => super::matmul_bt_in, (s: f32, a: &[f32], m: usize, bt: &[f32], out: &mut [f32]);
     /// [`super::matmul_acc_at`].
     matmul_acc_at => super::matmul_at_in, (s: f32, at: &[f32], m: usize, b: &[f32], out: &mut [f32]);
-    /// [`super::scaled_diff_into`].
-    scaled_diff_into => super::scaled_diff_into_in, (out: &mut [f32], s: f32, x: &[f32], y: &[f32]);
     /// [`super::gram_rows`].
     gram_rows => super::gram_rows_in, (z: &[f32], d: usize, k: &mut [f32]);
     /// [`super::mirror_upper`].
     mirror_upper => super::mirror_upper_in, (c: &mut [f32], d: usize);
+    /// [`super::centre_columns`].
+    centre_strips => super::columns::centre_strips_in,
+        (z: &mut [f32], d: usize, strips: usize, inv_n: f32, mean: &mut [f32], squares: &mut [f32]);
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
     /// AdamW's update of one tensor.

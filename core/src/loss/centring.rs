@@ -10,31 +10,11 @@
 
 use crate::lanes::{self, Lanes};
 
-/// Centres the row-major n×d batch `z` in place (n ≥ 1) and writes the
-/// corrected column means into `mean`; `correction` is d elements of
-/// workspace.
-pub(crate) fn centre(lanes: Lanes, z: &mut [f32], d: usize, mean: &mut [f32], correction: &mut [f32]) {
-    let inv_n = 1.0 / (z.len() / d) as f32;
-    column_mean(lanes, z, d, inv_n, mean);
-    subtract_from_rows(lanes, z, d, mean);
-    column_mean(lanes, z, d, inv_n, correction);
-    subtract_from_rows(lanes, z, d, correction);
-    lanes::add_assign(lanes, mean, correction);
-}
-
-fn subtract_from_rows(lanes: Lanes, z: &mut [f32], d: usize, m: &[f32]) {
-    for row in z.chunks_exact_mut(d) {
-        lanes::axpy(lanes, -1.0, m, row);
-    }
-}
-
-/// mean ← (1/n) Σᵢ zᵢ over the rows of `z`.
-fn column_mean(lanes: Lanes, z: &[f32], d: usize, inv_n: f32, mean: &mut [f32]) {
-    mean.fill(0.0);
-    for row in z.chunks_exact(d) {
-        lanes::add_assign(lanes, mean, row);
-    }
-    for m in mean.iter_mut() {
-        *m *= inv_n;
-    }
+/// Centres the row-major n×d batch `z` in place (n ≥ 1), writes the
+/// corrected column means into `mean` and the column sums of squares of the
+/// centred values, Σᵢ z_c,ij², into `squares` (the variances but for their
+/// divisor; d each). Down strips of columns ([`lanes::centre_columns`]):
+/// the two means, two subtractions and the squares in three passes.
+pub(crate) fn centre(lanes: Lanes, z: &mut [f32], d: usize, mean: &mut [f32], squares: &mut [f32]) {
+    lanes::centre_columns(lanes, z, d, mean, squares);
 }

@@ -9,16 +9,16 @@ pub(crate) fn invariance(lanes: Lanes, z_a: &[f32], z_b: &[f32]) -> f32 {
     lanes::sum_sq_diff(lanes, z_a, z_b) / z_a.len() as f32
 }
 
-/// Overwrites the gradients with λ·∂s/∂z and λ·∂s/∂z′.
-pub(crate) fn invariance_gradient(
+/// s, overwriting the gradients with λ·∂s/∂z and λ·∂s/∂z′ in the same
+/// pass.
+pub(crate) fn invariance_and_gradient(
     lanes: Lanes,
     sim_coeff: f32,
     z_a: &[f32],
     z_b: &[f32],
     grad_a: &mut [f32],
     grad_b: &mut [f32],
-) {
+) -> f32 {
     let scale = 2.0 * sim_coeff / z_a.len() as f32;
-    lanes::scaled_diff_into(lanes, grad_a, scale, z_a, z_b);
-    lanes::scaled_diff_into(lanes, grad_b, scale, z_b, z_a);
+    lanes::sum_sq_diff_scaled(lanes, z_a, z_b, scale, [grad_a, grad_b]) / z_a.len() as f32
 }

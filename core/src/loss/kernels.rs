@@ -10,7 +10,8 @@ use crate::lanes::Lanes;
 
 /// Centres an n×d row-major batch `z` into `centred` (n·d) and writes the
 /// column means into `mean` (d), by the corrected two-pass algorithm; needs d
-/// elements of `workspace`.
+/// elements of `workspace`, which holds the centred columns' sums of
+/// squares, Σᵢ z_c,ij², afterwards.
 ///
 /// ```
 /// use vicreg::{Lanes, kernels::centre};

@@ -342,10 +342,10 @@ pub(crate) fn compute_in<S: Sides>(
     // Without the feature side compiled in, every resolved side is the batch side.
     let batch_side = side == CovarianceSide::BatchSide || !S::FEATURE;
 
-    let inv = invariance::invariance(lanes, views.a, views.b);
-    if let Some((ga, gb)) = grads.as_mut() {
-        invariance::invariance_gradient(lanes, config.sim_coeff, views.a, views.b, ga, gb);
-    }
+    let inv = match grads.as_mut() {
+        Some((ga, gb)) => invariance::invariance_and_gradient(lanes, config.sim_coeff, views.a, views.b, ga, gb),
+        None => invariance::invariance(lanes, views.a, views.b),
+    };
 
     let Workspace { centred, mean, var, weights, square } = ws;
     let alpha = 4.0 * config.cov_coeff / (d as f32 * (n - 1) as f32);
@@ -355,7 +355,7 @@ pub(crate) fn compute_in<S: Sides>(
         let z = if branch == 0 { views.a } else { views.b };
         centred.copy_from_slice(z);
         centring::centre(lanes, centred, d, mean, var);
-        variance::column_variances(lanes, centred, d, var);
+        variance::column_variances(var, n);
         var_term += variance::variance(var, config);
 
         let square = &mut square[..if batch_side { n * n } else { d * d }];

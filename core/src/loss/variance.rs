@@ -7,18 +7,13 @@
 //! does not. The halving is kept: the default μ = 25 was tuned with it.
 
 use super::config::Config;
-use crate::lanes::{self, Lanes};
 
-/// Writes the unbiased column variances of the centred n×d matrix `zc`
-/// (n ≥ 2) into `var`.
-pub(crate) fn column_variances(lanes: Lanes, zc: &[f32], d: usize, var: &mut [f32]) {
-    let n = zc.len() / d;
-    var.fill(0.0);
-    for row in zc.chunks_exact(d) {
-        lanes::mul_acc(lanes, var, row, row);
-    }
+/// Turns the column sums of squares of n centred rows (n ≥ 2, from
+/// [`centre`](super::centring::centre)) into the unbiased variances, in
+/// place.
+pub(crate) fn column_variances(squares: &mut [f32], n: usize) {
     let inv = 1.0 / (n - 1) as f32;
-    for v in var.iter_mut() {
+    for v in squares.iter_mut() {
         *v *= inv;
     }
 }

@@ -76,11 +76,8 @@ pub(crate) fn forward_train(
         return;
     }
     let n = x_hat.len() / f;
+    // inv_std holds the sums of squares, then 1/σ.
     centring::centre(lanes, x_hat, f, stats.mean, stats.inv_std);
-    stats.inv_std.fill(0.0);
-    for row in x_hat.chunks_exact(f) {
-        lanes::mul_acc(lanes, stats.inv_std, row, row);
-    }
     for s in stats.inv_std.iter_mut() {
         *s = 1.0 / libm::sqrtf(*s / n as f32 + eps);
     }

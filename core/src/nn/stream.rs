@@ -438,8 +438,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let z = [&acts_a[layout.embed..][..rows * d], &acts_b[layout.embed..][..rows * d]];
         let (dz_a, dz_b) = (&mut dz_a[..rows * d], &mut dz_b[..rows * d]);
         let scale = 2.0 * pass.loss.sim_coeff / (total * d) as f32;
-        lanes::scaled_diff_into(lanes, dz_a, scale, z[0], z[1]);
-        lanes::scaled_diff_into(lanes, dz_b, scale, z[1], z[0]);
+        // The sum is the loss's invariance term, which the first pass took.
+        let _ = lanes::sum_sq_diff_scaled(lanes, z[0], z[1], scale, [dz_a, dz_b]);
         let alpha = 4.0 * pass.loss.cov_coeff / (d as f32 * (total - 1) as f32);
         let centred = &mut r.loss[..rows * d];
         let mut rest = Regions {
