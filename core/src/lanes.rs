@@ -358,15 +358,19 @@ pub(crate) fn transposed_matmul_registers(a: &[f32], b: &[f32], dims: [usize; 2]
 /// rows is two pointer steps, eight loads at fixed offsets and sixteen
 /// multiply-accumulates.
 #[inline]
-fn register_tile<const R: usize>(m: [&[f32]; 2], dims: [usize; 2], j0: usize, k0: usize, c: &mut [f32]) {
+fn register_tile<'a, const R: usize>(m: [&'a [f32]; 2], dims: [usize; 2], j0: usize, k0: usize, c: &mut [f32]) {
     let ([a, b], [p, q]) = (m, dims);
     if j0 + R > p || k0 + 4 > q {
         return;
     }
-    let mut acc = [[0.0f32; 4]; R];
-    for (ra, rb) in a.chunks_exact(p).zip(b.chunks_exact(q)) {
-        // In range by the check above; `get` lets the compiler see it.
-        let (Some(a), Some(x)) = (ra.get(j0..j0 + R), rb.get(k0..k0 + 4)) else { break };
+    // In range by the check above; `get` lets the compiler see it.
+    let tile = |(ra, rb): (&'a [f32], &'a [f32])| ra.get(j0..j0 + R).zip(rb.get(k0..k0 + 4));
+    let mut rows = a.chunks_exact(p).zip(b.chunks_exact(q)).map_while(tile);
+    // The sums start from the first row's products, not from zeros: a zero
+    // start took sixteen moves on each of the three paths into the loop.
+    let Some((a, x)) = rows.next() else { return };
+    let mut acc: [[f32; 4]; R] = core::array::from_fn(|r| core::array::from_fn(|q| a[r] * x[q]));
+    for (a, x) in rows {
         for (acc_r, &ar) in acc.iter_mut().zip(a) {
             for (acc_rq, &xq) in acc_r.iter_mut().zip(x) {
                 *acc_rq += ar * xq;
@@ -394,9 +398,9 @@ fn register_tile<const R: usize>(m: [&[f32]; 2], dims: [usize; 2], j0: usize, k0
 /// `upper` (out square), only the tiles that reach the diagonal or above it:
 /// the caller mirrors.
 ///
-/// Two steps of j a pass (the pointers move half as often) took 4 % off the
-/// fine-tune firmware's step but put 2.6 % on the watch firmware's, by code
-/// generation elsewhere in the same pass; one step a pass it is.
+/// Two steps of j a pass: the eight row addresses are formed half as often
+/// (1.5 % off the fine-tune firmware's step, the watch firmware's the same;
+/// four steps a pass spilled the loaded values to the stack).
 pub(crate) fn matmul_transposed_registers(a: &[f32], b: &[f32], m: usize, bias: &[f32], out: &mut [f32], upper: bool) {
     let Some(k) = b.len().checked_div(m) else { return };
     if k == 0 {
@@ -413,12 +417,19 @@ pub(crate) fn matmul_transposed_registers(a: &[f32], b: &[f32], m: usize, bias: 
             }
             let w = four_rows(b, m, o0);
             let mut acc = [[0.0f32; 4]; 4];
-            for j in 0..m {
+            let mut step = |j: usize| {
                 for (acc_r, xr) in acc.iter_mut().zip(x) {
                     for (acc_ro, wo) in acc_r.iter_mut().zip(w) {
                         *acc_ro += xr[j] * wo[j];
                     }
                 }
+            };
+            for j in (0..m / 2 * 2).step_by(2) {
+                step(j);
+                step(j + 1);
+            }
+            if m % 2 == 1 {
+                step(m - 1);
             }
             let b: [f32; 4] = core::array::from_fn(|o| bias(o0 + o));
             for (row, acc_r) in out[i0 * k..].chunks_exact_mut(k).zip(&acc) {
@@ -612,12 +623,18 @@ pub(crate) fn matmul_registers(s: f32, a: &[f32], m: usize, b: &[f32], out: &mut
     for i0 in (0..rows / 4 * 4).step_by(4) {
         let [r0, r1, r2, r3] = four_rows(a, m, i0);
         for c0 in (0..whole).step_by(4) {
-            let mut acc = [[0.0f32; 4]; 4];
             // Iterators, not indices: no bounds check stays in the loop, so
             // the five pointers and the accumulators keep to registers.
-            for ((((&a0, &a1), &a2), &a3), row_b) in r0.iter().zip(r1).zip(r2).zip(r3).zip(b.chunks_exact(k)) {
-                let Some(x) = row_b.get(c0..c0 + 4) else { break };
-                for (acc_r, ar) in acc.iter_mut().zip([a0, a1, a2, a3]) {
+            let mut steps = r0.iter().zip(r1).zip(r2).zip(r3).zip(b.chunks_exact(k));
+            let mut steps = core::iter::from_fn(|| {
+                let ((((&a0, &a1), &a2), &a3), row_b) = steps.next()?;
+                Some(([a0, a1, a2, a3], row_b.get(c0..c0 + 4)?))
+            });
+            // From the first step's products, as in `register_tile`.
+            let Some((a, x)) = steps.next() else { continue };
+            let mut acc: [[f32; 4]; 4] = core::array::from_fn(|r| core::array::from_fn(|q| a[r] * x[q]));
+            for (a, x) in steps {
+                for (acc_r, ar) in acc.iter_mut().zip(a) {
                     for (acc_rq, &xq) in acc_r.iter_mut().zip(x) {
                         *acc_rq += ar * xq;
                     }
