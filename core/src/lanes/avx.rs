@@ -206,9 +206,6 @@ entries! {
     gram_rows => super::gram_rows_in, (z: &[f32], d: usize, k: &mut [f32]);
     /// [`super::mirror_upper`].
     mirror_upper => super::mirror_upper_in, (c: &mut [f32], d: usize);
-    /// [`super::centre_columns`].
-    centre_strips => super::columns::centre_strips_in,
-        (z: &mut [f32], d: usize, strips: usize, inv_n: f32, mean: &mut [f32], squares: &mut [f32]);
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
     /// AdamW's update of one tensor.
