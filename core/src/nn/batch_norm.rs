@@ -82,9 +82,10 @@ pub(crate) fn forward_train(
         *s = 1.0 / libm::sqrtf(*s / n as f32 + eps);
     }
     for (xr, yr) in x_hat.chunks_exact_mut(f).zip(y.chunks_exact_mut(f)) {
-        for j in 0..f {
-            xr[j] *= stats.inv_std[j];
-            yr[j] = gamma[j] * xr[j] + beta[j];
+        let affine = gamma.iter().zip(beta);
+        for (((x, y), &is), (&g, &b)) in xr.iter_mut().zip(yr.iter_mut()).zip(stats.inv_std.iter()).zip(affine) {
+            *x *= is;
+            *y = g * *x + b;
         }
     }
 }
@@ -177,9 +178,11 @@ pub(crate) fn backward(
     }
     let inv_n = 1.0 / n as f32;
     for (g, xh) in dy.chunks_exact_mut(f).zip(x_hat.chunks_exact(f)) {
-        for j in 0..f {
-            let k = gamma[j] * inv_std[j];
-            g[j] = k * (g[j] - inv_n * sum_dy[j] - xh[j] * inv_n * sum_dy_xhat[j]);
+        // Zipped, not indexed: no bounds check stays in the loop.
+        let scale = gamma.iter().zip(inv_std);
+        let sums = sum_dy.iter().zip(sum_dy_xhat.iter());
+        for (((gj, &x), (&gm, &is)), (&sd, &sdx)) in g.iter_mut().zip(xh).zip(scale).zip(sums) {
+            *gj = gm * is * (*gj - inv_n * sd - x * inv_n * sdx);
         }
     }
 }
