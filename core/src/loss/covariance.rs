@@ -45,9 +45,12 @@ pub(crate) fn scale_and_mirror(lanes: Lanes, c: &mut [f32], d: usize, n: usize) 
 }
 
 /// C[j, j..] += Σᵢ Z_c[i, j]·Z_c[i, j..] over all rows: register tiles in
-/// SIMD lanes, or four rank-one updates a pass over C in scalar code.
+/// SIMD lanes (scalar registers where there are no vectors), or four
+/// rank-one updates a pass over C in scalar code.
 pub(crate) fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
-    if lanes == Lanes::Wide {
+    // Where there are no vectors both names take the register tiles, as
+    // every primitive does there (one copy in flash, the faster one).
+    if lanes == Lanes::Wide || !<lanes::Portable as lanes::Simd>::VECTORS {
         lanes::gram_upper_tiled(zc, d, c);
         return;
     }
