@@ -107,24 +107,32 @@ fn centre_strips_in<S: Simd>(
             sum = s.add(sum, s.load(x));
         }
         let m = s.mul(sum, inv_n);
-        let mut sum = s.zero();
-        for row in z.chunks_exact_mut(d) {
-            let Some(x) = row.get_mut(j0..j0 + W).and_then(|x| <&mut [f32; W]>::try_from(x).ok()) else { break };
-            let v = s.sub(s.load(x), m);
-            s.store(v, x);
-            sum = s.add(sum, v);
-        }
-        let c = s.mul(sum, inv_n);
-        let mut sq = s.zero();
-        for row in z.chunks_exact_mut(d) {
-            let Some(x) = row.get_mut(j0..j0 + W).and_then(|x| <&mut [f32; W]>::try_from(x).ok()) else { break };
-            let v = s.sub(s.load(x), c);
-            s.store(v, x);
-            sq = s.mul_add(v, v, sq);
-        }
+        let c = s.mul(subtract_down(s, z, d, j0, m, |sum, v| s.add(sum, v)), inv_n);
+        let sq = subtract_down(s, z, d, j0, c, |sq, v| s.mul_add(v, v, sq));
         s.store(s.add(m, c), m_out);
         s.store(sq, sq_out);
     }
+}
+
+/// zᵢ ← zᵢ − m down the strip of eight columns from `j0`, each new value
+/// folded into a running vector by `fold`, which this returns.
+#[inline(always)]
+fn subtract_down<S: Simd>(
+    s: S,
+    z: &mut [f32],
+    d: usize,
+    j0: usize,
+    m: S::V,
+    fold: impl Fn(S::V, S::V) -> S::V,
+) -> S::V {
+    let mut acc = s.zero();
+    for row in z.chunks_exact_mut(d) {
+        let Some(x) = row.get_mut(j0..j0 + W).and_then(|x| <&mut [f32; W]>::try_from(x).ok()) else { break };
+        let v = s.sub(s.load(x), m);
+        s.store(v, x);
+        acc = fold(acc, v);
+    }
+    acc
 }
 
 #[cfg(test)]
