@@ -88,7 +88,7 @@ impl Lanes {
 /// independent sums): both names run it, so one copy of each primitive is
 /// in flash.
 #[inline]
-const fn effective(lanes: Lanes) -> Lanes {
+pub(crate) const fn effective(lanes: Lanes) -> Lanes {
     if Portable::VECTORS { lanes } else { Lanes::Wide }
 }
 

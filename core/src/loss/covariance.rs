@@ -50,7 +50,7 @@ pub(crate) fn scale_and_mirror(lanes: Lanes, c: &mut [f32], d: usize, n: usize) 
 pub(crate) fn accumulate_upper(lanes: Lanes, zc: &[f32], d: usize, c: &mut [f32]) {
     // Where there are no vectors both names take the register tiles, as
     // every primitive does there (one copy in flash, the faster one).
-    if lanes == Lanes::Wide || !<lanes::Portable as lanes::Simd>::VECTORS {
+    if lanes::effective(lanes) == Lanes::Wide {
         lanes::gram_upper_tiled(zc, d, c);
         return;
     }

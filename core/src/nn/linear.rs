@@ -136,7 +136,7 @@ pub(crate) fn backward_input(lanes: Lanes, w: &[f32], dy: &[f32], inputs: usize,
     let (dy, dx) = (&dy[..n * outputs], &mut dx[..n * inputs]);
     // The plain product: where there are no vectors `matmul_acc` itself
     // runs the scalar register tiles, whichever lanes are asked for.
-    if !VECTORS || lanes == Lanes::Wide {
+    if lanes::effective(lanes) == Lanes::Wide {
         dx.fill(0.0);
         lanes::matmul_acc(lanes, 1.0, dy, outputs, w, dx);
     } else {
