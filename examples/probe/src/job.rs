@@ -1,9 +1,14 @@
 //! The options both training jobs take, checked before any work starts, and
-//! their `main`: parse, run, and exit 0, 1 (the run failed) or 2 (the
-//! command line is wrong).
+//! their `main`: parse, run, and exit 0, 1 (the run failed), 2 (the command
+//! line is wrong), or 128 + the signal's number when Ctrl-C (SIGINT) or
+//! SIGTERM stopped the training (after the step under way, with the state
+//! reached saved to `--save`).
 
+use crate::output;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 /// A training job's options. Each job gives its own defaults (see [`main`]);
 /// `--help` lists them.
@@ -11,7 +16,7 @@ use std::process::ExitCode;
 #[command(version, about = None, long_about = None)]
 pub struct Options {
     /// Passes over the training data (0 only evaluates a checkpoint given with --load)
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = count, allow_negative_numbers = true)]
     pub epochs: usize,
     /// Seed of the weights, the augmentations and the probe's draws
     #[arg(long, value_name = "S")]
@@ -47,6 +52,12 @@ fn positive(text: &str) -> Result<f32, String> {
         Ok(v) => Err(format!("{v} is not a positive number")),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// A count of epochs: a whole number, 0 or more (a negative one is named
+/// as such, not taken for an unknown option).
+fn count(text: &str) -> Result<usize, String> {
+    text.parse::<usize>().map_err(|_| format!("{text} is not a whole number of epochs (0 or more)"))
 }
 
 /// The command line of the job `name` (described by `about`), with
@@ -104,13 +115,15 @@ pub fn read_load(o: &Options) -> Result<Option<Vec<u8>>, String> {
     o.load.as_ref().map(|p| std::fs::read(p).map_err(|e| format!("--load {}: {e}", p.display()))).transpose()
 }
 
-/// Creates (empty) every output file the run will write, so that a path that
-/// cannot be written fails before training rather than after it.
+/// Checks, before any work starts, that every output the run will write
+/// can be written, without touching any of them: a path that cannot be
+/// written fails now rather than after the training, and a file that is
+/// already there stays as it is until its replacement is complete.
 ///
 /// # Errors
 ///
-/// The path that cannot be created, and why.
-pub fn create_outputs(o: &Options) -> Result<(), String> {
+/// The option and path that cannot be written, and why.
+pub fn check_outputs(o: &Options) -> Result<(), String> {
     let outputs = [
         ("--save", o.save.as_deref()),
         ("--export-repr", o.export_repr.as_deref()),
@@ -118,17 +131,108 @@ pub fn create_outputs(o: &Options) -> Result<(), String> {
         ("--projection", Some(&*o.projection)),
     ];
     for (flag, path) in outputs {
-        let Some(path) = path else { continue };
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            if dir.exists() && !dir.is_dir() {
-                return Err(format!("{flag} {}: {} is a file, not a folder", path.display(), dir.display()));
-            }
-            std::fs::create_dir_all(dir)
-                .map_err(|e| format!("{flag} {}: cannot create the folder {}: {e}", path.display(), dir.display()))?;
+        if let Some(path) = path {
+            output::check(flag, path)?;
         }
-        std::fs::File::create(path).map_err(|e| format!("{flag} {}: cannot create the file: {e}", path.display()))?;
+    }
+    if let Some(save) = &o.save {
+        output::check("--save", &notes_path(save))?;
     }
     Ok(())
+}
+
+/// Why a run ended without finishing.
+#[derive(Debug)]
+pub enum Stopped {
+    /// It failed, for the reason given; exit code 1.
+    Failed(String),
+    /// A signal (`SIGINT`, `SIGTERM`) stopped the training after a step;
+    /// the message says what was saved. Exit code 128 + the signal.
+    Interrupted {
+        /// The signal's number.
+        signal: i32,
+        /// What the run did about it.
+        message: String,
+    },
+}
+
+impl From<String> for Stopped {
+    fn from(message: String) -> Self {
+        Stopped::Failed(message)
+    }
+}
+
+/// Ctrl-C (`SIGINT`) and `SIGTERM`, caught: the first asks the training to
+/// stop after the step under way, so that the state reached can be saved;
+/// a second of either ends the process at once (existing files are still
+/// whole: nothing is renamed over them until it is complete).
+#[derive(Clone)]
+pub struct Interrupt {
+    asked: Arc<AtomicBool>,
+    signal: Arc<AtomicUsize>,
+}
+
+impl Interrupt {
+    /// Installs the handlers.
+    ///
+    /// # Errors
+    ///
+    /// The operating system's reason, if a handler cannot be installed.
+    pub fn install() -> Result<Self, String> {
+        use signal_hook::consts::{SIGINT, SIGTERM};
+        let asked = Arc::new(AtomicBool::new(false));
+        let signal = Arc::new(AtomicUsize::new(0));
+        for sig in [SIGINT, SIGTERM] {
+            let installed = signal_hook::flag::register_conditional_shutdown(sig, 128 + sig, Arc::clone(&asked))
+                .and_then(|_| signal_hook::flag::register_usize(sig, Arc::clone(&signal), sig as usize))
+                .and_then(|_| signal_hook::flag::register(sig, Arc::clone(&asked)));
+            installed.map_err(|e| format!("cannot catch signal {sig}: {e}"))?;
+        }
+        Ok(Self { asked, signal })
+    }
+
+    /// The signal that asked the run to stop, if one did.
+    #[must_use]
+    pub fn signal(&self) -> Option<i32> {
+        if self.asked.load(Ordering::SeqCst) { i32::try_from(self.signal.load(Ordering::SeqCst)).ok() } else { None }
+    }
+}
+
+/// What a stopped run does: saves the state reached to `--save` (safely,
+/// with its notes beside it) and says how to continue; the run then exits
+/// with 128 + `signal`.
+///
+/// # Errors
+///
+/// Always a [`Stopped`]: [`Stopped::Interrupted`] with what was saved, or
+/// [`Stopped::Failed`] if the save itself failed.
+pub fn interrupted(o: &Options, signal: i32, steps: u64, checkpoint: Saved<'_>) -> Result<(), Stopped> {
+    let name = if signal == signal_hook::consts::SIGINT { "Ctrl-C (SIGINT)" } else { "SIGTERM" };
+    let message = match &o.save {
+        Some(path) => {
+            save_checkpoint(path, checkpoint)?;
+            format!(
+                "stopped by {name} after step {steps}: the state reached is saved to {} (continue with --load {})",
+                path.display(),
+                path.display()
+            )
+        }
+        None => format!("stopped by {name} after step {steps}: nothing saved (no --save given)"),
+    };
+    Err(Stopped::Interrupted { signal, message })
+}
+
+/// The message of a training step that failed, with what to try: a loss
+/// that overflowed from finite inputs is the learning rate's doing far more
+/// often than the data's.
+#[must_use]
+pub fn step_failed(step: u32, e: &vicreg::Error, lr: f32) -> String {
+    match e {
+        vicreg::Error::NonFiniteResult | vicreg::Error::NonFiniteInput => {
+            format!("step {step}: {e}; the weights diverged: try a smaller --lr than {lr}")
+        }
+        _ => format!("step {step}: {e}"),
+    }
 }
 
 /// A job's `main`: parses the command line of the job `name` (described by
@@ -138,7 +242,7 @@ pub fn create_outputs(o: &Options) -> Result<(), String> {
 pub fn main(
     (name, about): (&'static str, &'static str),
     defaults: Options,
-    run: impl FnOnce(&Options) -> Result<(), String>,
+    run: impl FnOnce(&Options) -> Result<(), Stopped>,
 ) -> ExitCode {
     let options = match parse((name, about), &defaults, std::env::args()) {
         Ok(o) => o,
@@ -149,11 +253,73 @@ pub fn main(
     };
     match run(&options) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Err(Stopped::Failed(e)) => {
             eprintln!("{name}: {e}");
             ExitCode::FAILURE
         }
+        Err(Stopped::Interrupted { signal, message }) => {
+            eprintln!("{name}: {message}");
+            ExitCode::from(u8::try_from(128 + signal).unwrap_or(1))
+        }
     }
+}
+
+/// The notes every job writes beside a checkpoint after its own: the
+/// epochs, the seed, the data (by file name: the folder it was read from is
+/// of no use on another machine), the kernels that ran, and the checkpoint
+/// this run continued from, if any (`continued`: its file name and the
+/// steps it had taken).
+#[must_use]
+pub fn common_notes(o: &Options, continued: Option<u32>) -> Vec<(&'static str, String)> {
+    let file = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let mut notes = vec![
+        ("epochs", o.epochs.to_string()),
+        ("seed", o.seed.to_string()),
+        ("data", file(&o.data)),
+        ("kernels", vicreg::Lanes::Wide.instructions().to_owned()),
+    ];
+    if let (Some(path), Some(steps)) = (&o.load, continued) {
+        notes.push(("continued_from", format!("{} after {steps} steps", file(path))));
+    }
+    notes
+}
+
+/// The line a job prints about its kernels: which instructions the vector
+/// primitives run on this machine.
+#[must_use]
+pub fn kernels_line() -> String {
+    let ran = vicreg::Lanes::Wide.instructions();
+    let how = if ran == "avx2+fma" { "AVX2 and FMA, found at run time" } else { "the build's own target features" };
+    format!("kernels: {ran} ({how})")
+}
+
+/// Where a checkpoint's notes go: `CHECKPOINT.json` beside it.
+#[must_use]
+pub fn notes_path(checkpoint: &Path) -> PathBuf {
+    let mut beside = checkpoint.as_os_str().to_owned();
+    beside.push(".json");
+    PathBuf::from(beside)
+}
+
+/// Writes the checkpoint's bytes to `path` and its notes beside it
+/// ([`notes_path`]), each whole or not at all.
+///
+/// # Errors
+///
+/// The file that could not be written, and why.
+pub fn save_checkpoint(path: &Path, (bytes, notes): Saved<'_>) -> Result<(), String> {
+    output::replace(path, bytes).map_err(|e| format!("--save {e}"))?;
+    println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());
+    // Beside it, what a user of the weights needs and the checkpoint cannot
+    // say: how to scale the input, how it was trained. The export tools
+    // carry it into their metadata.
+    let beside = notes_path(path);
+    let object: serde_json::Map<String, serde_json::Value> =
+        notes.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone()))).collect();
+    let text = serde_json::to_string_pretty(&object).map_err(|e| e.to_string())?;
+    output::replace(&beside, text.as_bytes()).map_err(|e| format!("--save {e}"))?;
+    println!("training notes: {}", beside.display());
+    Ok(())
 }
 
 /// One sample's row in the representations CSV.
@@ -184,7 +350,7 @@ pub struct Pictures<'r> {
 
 /// A checkpoint's bytes and the notes written beside it (the input
 /// scaling, the optimiser and its settings, the data).
-pub type Saved<'s> = (&'s [u8], &'s [(&'s str, String)]);
+pub type Saved<'s> = (&'s [u8], &'s [(&'static str, String)]);
 
 /// Writes what a finished run leaves behind: the loss curves and the
 /// projections, the checkpoint bytes when `--save` asked for them (and
@@ -205,9 +371,8 @@ pub fn write_outputs<'r>(
         .into_iter()
         .zip(pictures.curves.iter().map(Vec::as_slice))
         .collect();
-    let write = |path: &Path, bytes: &[u8]| std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()));
     if pictures.curves[0].is_empty() {
-        println!("\nno epochs run: no loss curves drawn");
+        println!("\nno epochs run: no loss curves drawn ({} left as it was)", o.plot.display());
     } else {
         crate::plot::loss_curves(&o.plot, pictures.title, &series)?;
         println!("\nloss curves: {}", o.plot.display());
@@ -216,19 +381,8 @@ pub fn write_outputs<'r>(
     let title = "test set representations, first two principal components";
     crate::plot::projections(&o.projection, title, &panels, pictures.labels)?;
     println!("projections: {}", o.projection.display());
-    if let (Some(path), Some((bytes, notes))) = (&o.save, checkpoint) {
-        write(path, bytes)?;
-        println!("checkpoint ({} bytes, with optimiser state): {}", bytes.len(), path.display());
-        // Beside it, what a user of the weights needs and the checkpoint
-        // cannot say: how to scale the input, how it was trained. The
-        // export tools carry it into their metadata.
-        let mut beside = path.as_os_str().to_owned();
-        beside.push(".json");
-        let object: serde_json::Map<String, serde_json::Value> =
-            notes.iter().map(|(k, v)| ((*k).to_owned(), serde_json::Value::String(v.clone()))).collect();
-        let text = serde_json::to_string_pretty(&object).map_err(|e| e.to_string())?;
-        write(Path::new(&beside), text.as_bytes())?;
-        println!("training notes: {}", Path::new(&beside).display());
+    if let (Some(path), Some(saved)) = (&o.save, checkpoint) {
+        save_checkpoint(path, saved)?;
     }
     if let Some(path) = &o.export_repr {
         let mut csv = String::new();
@@ -243,7 +397,7 @@ pub fn write_outputs<'r>(
             row.repr.iter().for_each(|v| csv.push_str(&format!(",{v}")));
             csv.push('\n');
         }
-        write(path, csv.as_bytes())?;
+        output::replace(path, csv.as_bytes()).map_err(|e| format!("--export-repr {e}"))?;
         println!("representations: {}", path.display());
     }
     Ok(())

@@ -5,9 +5,11 @@
 //! projection as SVG.
 
 pub mod job;
+pub mod output;
 pub mod pca;
 pub mod plot;
 pub mod probe;
+pub mod survival;
 pub mod table;
 
 use vicreg::Pcg32;

@@ -1,6 +1,8 @@
 //! The jobs' pictures, as SVG: the loss terms per epoch on one chart with
 //! ticks and numbers on both axes and a legend, and representations
 //! projected to their first two principal components, coloured by label.
+//! Each is drawn whole in memory, then written through
+//! [`output::replace`](crate::output::replace).
 
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
@@ -55,7 +57,8 @@ pub fn loss_curves(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Resul
     let finite = || series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
     let (lo, hi) = (finite().fold(f64::INFINITY, f64::min).min(0.0), finite().fold(0.0f64, f64::max));
     let hi = if hi > lo { hi * 1.05 } else { lo + 1.0 };
-    let root = SVGBackend::new(path, (900, 540)).into_drawing_area();
+    let mut svg = String::new();
+    let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| failed("--plot", path, e))?;
     let mut chart = ChartBuilder::on(&root)
         .caption(title, ("sans-serif", 20))
@@ -75,7 +78,10 @@ pub fn loss_curves(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Resul
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
     }
     legend(&mut chart).map_err(|e| failed("--plot", path, e))?;
-    root.present().map_err(|e| failed("--plot", path, e))
+    root.present().map_err(|e| failed("--plot", path, e))?;
+    drop(chart);
+    drop(root);
+    crate::output::replace(path, svg.as_bytes()).map_err(|e| format!("--plot {e}"))
 }
 
 /// A panel of [`projections`]: its caption and its rows (features, label).
@@ -89,7 +95,19 @@ pub type Panel<'r> = (&'r str, &'r [(Vec<f32>, usize)]);
 ///
 /// The file that could not be drawn, and why.
 pub fn projections(path: &Path, title: &str, panels: &[Panel<'_>], names: &[&str]) -> Result<(), String> {
-    let root = SVGBackend::new(path, (480 * panels.len().max(1) as u32, 520)).into_drawing_area();
+    let mut svg = String::new();
+    draw_projections(&mut svg, path, title, panels, names)?;
+    crate::output::replace(path, svg.as_bytes()).map_err(|e| format!("--projection {e}"))
+}
+
+fn draw_projections(
+    svg: &mut String,
+    path: &Path,
+    title: &str,
+    panels: &[Panel<'_>],
+    names: &[&str],
+) -> Result<(), String> {
+    let root = SVGBackend::with_string(svg, (480 * panels.len().max(1) as u32, 520)).into_drawing_area();
     root.fill(&WHITE).map_err(|e| failed("--projection", path, e))?;
     let root = root.titled(title, ("sans-serif", 20)).map_err(|e| failed("--projection", path, e))?;
     for (area, (caption, rows)) in root.split_evenly((1, panels.len().max(1))).iter().zip(panels) {

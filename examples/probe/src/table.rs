@@ -17,7 +17,7 @@ pub struct Row {
 
 /// Reads `path`: the header must start with `split,label,{first}` and have
 /// `values` value columns; every label is below `classes` and every value
-/// finite.
+/// finite; both splits have samples.
 ///
 /// # Errors
 ///
@@ -62,8 +62,12 @@ pub fn read(path: &Path, first: &str, values: usize, classes: usize) -> Result<V
             .collect::<Result<Vec<f32>, String>>()?;
         rows.push(Row { train, label, values });
     }
-    if rows.is_empty() {
-        return Err(format!("{}: no samples", path.display()));
+    // Training needs the training split and the probe scores on the test
+    // split: a file without either would train on nothing or score nothing.
+    for (train, split) in [(true, "train"), (false, "test")] {
+        if !rows.iter().any(|r| r.train == train) {
+            return Err(format!("{}: no {split} samples (every job needs both splits)", path.display()));
+        }
     }
     Ok(rows)
 }

@@ -10,7 +10,7 @@
 mod data;
 
 use data::Digit;
-use linear_probe::job::{self, Options, ReprRow};
+use linear_probe::job::{self, Options, ReprRow, Stopped};
 use linear_probe::{few_label_accuracy, shuffle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -64,10 +64,29 @@ fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
-fn run(args: &Options) -> Result<(), String> {
+/// The draws of the few-label probe: fixed, so that a checkpoint scores the
+/// same whatever `--seed` evaluates it.
+const PROBE_SEED: u64 = 0;
+
+/// The checkpoint's bytes with the optimiser's state, and its notes.
+fn checkpoint(trainer: &Digits, args: &Options, continued: Option<u32>) -> Result<(Vec<u8>, Notes), String> {
+    let mut bytes = vec![0u8; Digits::checkpoint_bytes(true)];
+    trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
+    let mut notes = vec![
+        ("input", "64 pixels of an 8×8 image, row-major, each divided by 16 (0–16 → 0–1)".to_owned()),
+        ("optimizer", format!("AdamW, peak learning rate {}, weight decay 0, batch {BATCH}", args.lr)),
+    ];
+    notes.extend(job::common_notes(args, continued));
+    Ok((bytes, notes))
+}
+
+type Notes = Vec<(&'static str, String)>;
+
+fn run(args: &Options) -> Result<(), Stopped> {
     let digits = data::load(&args.data)?;
     let loaded = job::read_load(args)?;
-    job::create_outputs(args)?;
+    job::check_outputs(args)?;
+    let interrupt = job::Interrupt::install()?;
     let train: Vec<[f32; 64]> = digits.iter().filter(|d| d.train).map(|d| d.pixels).collect();
     println!(
         "digits: {} training and {} test images (8×8), labels unused for training",
@@ -94,10 +113,15 @@ fn run(args: &Options) -> Result<(), String> {
         kib(m.loss_workspace)
     );
 
+    println!("{}", job::kernels_line());
+
     let untrained = representations(&mut trainer, &digits).map_err(|e| e.to_string())?;
+    let mut continued = None;
     if let (Some(bytes), Some(path)) = (&loaded, &args.load) {
         trainer.load(bytes).map_err(|e| format!("--load {}: {e}", path.display()))?;
-        println!("continuing from {} ({} steps)", path.display(), trainer.steps());
+        let verb = if args.epochs == 0 { "evaluating" } else { "continuing from" };
+        println!("{verb} {} ({} steps)", path.display(), trainer.steps());
+        continued = Some(trainer.steps());
     }
 
     let augment = (
@@ -110,18 +134,25 @@ fn run(args: &Options) -> Result<(), String> {
     let mut order: Vec<usize> = (0..train.len()).collect();
     let mut batch = Vec::with_capacity(BATCH);
     let mut progress = job::Progress::new(args.epochs);
-    for _ in 0..args.epochs {
+    'epochs: for _ in 0..args.epochs {
         shuffle(&mut order, &mut rng);
         for chunk in order.chunks(BATCH) {
             batch.clear();
             batch.extend(chunk.iter().map(|&i| train[i]));
             let (a, b) = pair.generate(&batch, &augment, &mut rng).map_err(|e| e.to_string())?;
-            let report = trainer.step(a, b).map_err(|e| format!("step {}: {e}", trainer.steps()))?;
+            let report = trainer.step(a, b).map_err(|e| job::step_failed(trainer.steps(), &e, args.lr))?;
             progress.step(&report.terms, &trainer.config().loss);
+            if interrupt.signal().is_some() {
+                break 'epochs;
+            }
         }
         progress.end_epoch();
     }
     let (curves, steps, seconds) = progress.finish();
+    if let Some(signal) = interrupt.signal() {
+        let (bytes, notes) = checkpoint(&trainer, args, continued)?;
+        return job::interrupted(args, signal, u64::from(trainer.steps()), (&bytes, &notes));
+    }
     job::summary(args.epochs, &curves, steps, seconds);
 
     let trained = representations(&mut trainer, &digits).map_err(|e| e.to_string())?;
@@ -132,27 +163,19 @@ fn run(args: &Options) -> Result<(), String> {
     println!("| features | all train labels | 10 labels/class | 5 labels/class |");
     println!("|---|---|---|---|");
     for (name, row) in [
-        ("raw pixels (64-d)", probe_features(&digits, &pixels, args.seed)),
-        ("untrained encoder (32-d)", probe_features(&digits, &untrained, args.seed)),
-        ("VICReg-trained encoder (32-d)", probe_features(&digits, &trained, args.seed)),
+        ("raw pixels (64-d)", probe_features(&digits, &pixels, PROBE_SEED)),
+        ("untrained encoder (32-d)", probe_features(&digits, &untrained, PROBE_SEED)),
+        ("VICReg-trained encoder (32-d)", probe_features(&digits, &trained, PROBE_SEED)),
     ] {
         println!("| {name} | {:.3} | {:.3} | {:.3} |", row.all, row.ten, row.five);
     }
 
     let title = format!("VICReg on digits: loss terms per epoch (seed {})", args.seed);
-    let mut bytes = vec![0u8; Digits::checkpoint_bytes(true)];
-    trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
+    let (bytes, notes) = checkpoint(&trainer, args, continued)?;
     let rows = digits.iter().zip(&trained).map(|(d, y)| ReprRow { train: d.train, label: d.label, repr: y });
     let (before, after) = (labelled(&digits, &untrained, false), labelled(&digits, &trained, false));
     let labels = ["0", "1", "2", "3", "4", "5", "6", "7", "8", "9"];
     let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
-    let notes = [
-        ("input", "64 pixels of an 8×8 image, row-major, each divided by 16 (0–16 → 0–1)".to_owned()),
-        ("optimizer", format!("AdamW, peak learning rate {}, weight decay 0, batch {BATCH}", args.lr)),
-        ("epochs", args.epochs.to_string()),
-        ("seed", args.seed.to_string()),
-        ("data", args.data.display().to_string()),
-    ];
     job::write_outputs(args, &pictures, Some((&bytes, &notes)), rows)?;
     Ok(())
 }

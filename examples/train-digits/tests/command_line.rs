@@ -24,12 +24,13 @@ fn help_and_version_print_to_stdout_and_exit_0() {
 
 #[test]
 fn bad_input_is_refused_before_training_naming_it() {
-    let cases: [(&[&str], &str); 6] = [
+    let cases: [(&[&str], &str); 7] = [
         (&["--lr", "-1"], "--lr"),
         (&["--lr", "nan"], "--lr"),
         (&["--lr", "0"], "--lr"),
         (&["--epochs", "0"], "--epochs"),
         (&["--epochs", "ten"], "--epochs"),
+        (&["--epochs", "-3"], "-3 is not a whole number of epochs"),
         (&["--bogus"], "--bogus"),
     ];
     for (args, named) in cases {

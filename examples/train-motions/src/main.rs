@@ -11,7 +11,7 @@
 use train_motions::data;
 
 use data::{CLASSES, Recording};
-use linear_probe::job::{self, Options, ReprRow};
+use linear_probe::job::{self, Options, ReprRow, Stopped};
 use linear_probe::{few_label_accuracy, shuffle};
 use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
 use std::path::PathBuf;
@@ -68,10 +68,48 @@ fn probe_row(recordings: &[Recording], features: &[Vec<f32>], seed: u64) -> [f64
     [Some(1), Some(2), Some(5), None].map(|k| few_label_accuracy(&train, &test, CLASSES, k, 10, seed))
 }
 
-fn run(args: &Options) -> Result<(), String> {
+/// The draws of the few-label probe: fixed, so that a checkpoint scores the
+/// same whatever `--seed` evaluates it.
+const PROBE_SEED: u64 = 0;
+
+type Notes = Vec<(&'static str, String)>;
+
+/// The checkpoint's bytes with the optimiser's state, and its notes.
+fn checkpoint(
+    trainer: &Motions,
+    args: &Options,
+    scaling: &[data::Scaling],
+    continued: Option<u32>,
+) -> Result<(Vec<u8>, Notes), String> {
+    let mut bytes = vec![0u8; Motions::checkpoint_bytes(true)];
+    trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
+    let list = |k: usize| scaling.iter().map(|s| format!("{:.6}", if k == 0 { s.0 } else { s.1 })).collect::<Vec<_>>();
+    let mut notes = vec![
+        (
+            "input",
+            format!(
+                "6 channels × 96 samples (a window of a recording), channel-major; each channel c as (x − mean[c]) / std[c] with mean [{}] and std [{}] (the training split's)",
+                list(0).join(", "),
+                list(1).join(", ")
+            ),
+        ),
+        (
+            "optimizer",
+            format!(
+                "AdamW, peak learning rate {} (warm-up 20 steps, cosine to a hundredth), weight decay 0, batch {BATCH}",
+                args.lr
+            ),
+        ),
+    ];
+    notes.extend(job::common_notes(args, continued));
+    Ok((bytes, notes))
+}
+
+fn run(args: &Options) -> Result<(), Stopped> {
     let (recordings, scaling) = data::load_with_scaling(&args.data)?;
     let loaded = job::read_load(args)?;
-    job::create_outputs(args)?;
+    job::check_outputs(args)?;
+    let interrupt = job::Interrupt::install()?;
     let train: Vec<&Recording> = recordings.iter().filter(|r| r.train).collect();
     println!(
         "basicmotions: {} training and {} test recordings (6 channels × 100 samples), labels unused for training",
@@ -91,16 +129,20 @@ fn run(args: &Options) -> Result<(), String> {
         args.lr,
         Motions::MEMORY_BYTES as f64 / 1024.0
     );
+    println!("{}", job::kernels_line());
     let untrained = representations(&mut trainer, &recordings)?;
+    let mut continued = None;
     if let (Some(bytes), Some(path)) = (&loaded, &args.load) {
         trainer.load(bytes).map_err(|e| format!("--load {}: {e}", path.display()))?;
-        println!("continuing from {} ({} steps)", path.display(), trainer.steps());
+        let verb = if args.epochs == 0 { "evaluating" } else { "continuing from" };
+        println!("{verb} {} ({} steps)", path.display(), trainer.steps());
+        continued = Some(trainer.steps());
     }
 
     let mut order: Vec<usize> = (0..train.len()).collect();
     let (mut a, mut b) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
     let mut progress = job::Progress::new(args.epochs);
-    for _ in 0..args.epochs {
+    'epochs: for _ in 0..args.epochs {
         shuffle(&mut order, &mut rng);
         for chunk in order.chunks(BATCH).filter(|c| c.len() >= 2) {
             a.clear();
@@ -109,12 +151,19 @@ fn run(args: &Options) -> Result<(), String> {
                 a.push(views::view(&train[i].samples, &mut rng, &RECIPE));
                 b.push(views::view(&train[i].samples, &mut rng, &RECIPE));
             }
-            let report = trainer.step(&a, &b).map_err(|e| format!("step {}: {e}", trainer.steps()))?;
+            let report = trainer.step(&a, &b).map_err(|e| job::step_failed(trainer.steps(), &e, args.lr))?;
             progress.step(&report.terms, &trainer.config().loss);
+            if interrupt.signal().is_some() {
+                break 'epochs;
+            }
         }
         progress.end_epoch();
     }
     let (curves, steps, seconds) = progress.finish();
+    if let Some(signal) = interrupt.signal() {
+        let (bytes, notes) = checkpoint(&trainer, args, &scaling, continued)?;
+        return job::interrupted(args, signal, u64::from(trainer.steps()), (&bytes, &notes));
+    }
     job::summary(args.epochs, &curves, steps, seconds);
 
     let trained = representations(&mut trainer, &recordings)?;
@@ -129,13 +178,12 @@ fn run(args: &Options) -> Result<(), String> {
         ("untrained encoder (32-d)", &untrained),
         ("VICReg-trained encoder (32-d)", &trained),
     ] {
-        let [one, two, five, all] = probe_row(&recordings, features, args.seed);
+        let [one, two, five, all] = probe_row(&recordings, features, PROBE_SEED);
         println!("| {name} | {one:.3} | {two:.3} | {five:.3} | {all:.3} |");
     }
 
     let title = format!("VICReg on BasicMotions: loss terms per epoch (seed {})", args.seed);
-    let mut bytes = vec![0u8; Motions::checkpoint_bytes(true)];
-    trainer.save(&mut bytes, true).map_err(|e| e.to_string())?;
+    let (bytes, notes) = checkpoint(&trainer, args, &scaling, continued)?;
     let rows = recordings.iter().zip(&trained).map(|(r, y)| ReprRow { train: r.train, label: r.label, repr: y });
     let test = |features: &[Vec<f32>]| -> Vec<(Vec<f32>, usize)> {
         recordings.iter().zip(features).filter(|(r, _)| !r.train).map(|(r, f)| (f.clone(), r.label)).collect()
@@ -143,27 +191,6 @@ fn run(args: &Options) -> Result<(), String> {
     let (before, after) = (test(&untrained), test(&trained));
     let labels = ["Standing", "Walking", "Running", "Badminton"];
     let pictures = job::Pictures { title: &title, curves: &curves, before: &before, after: &after, labels: &labels };
-    let list = |k: usize| scaling.iter().map(|s| format!("{:.6}", if k == 0 { s.0 } else { s.1 })).collect::<Vec<_>>();
-    let notes = [
-        (
-            "input",
-            format!(
-                "6 channels × 96 samples (a window of a recording), channel-major; each channel c as (x − mean[c]) / std[c] with mean [{}] and std [{}] (the training split's)",
-                list(0).join(", "),
-                list(1).join(", ")
-            ),
-        ),
-        (
-            "optimizer",
-            format!(
-                "AdamW, peak learning rate {} (warm-up 20 steps, cosine to a hundredth), weight decay 0, batch {BATCH}",
-                args.lr
-            ),
-        ),
-        ("epochs", args.epochs.to_string()),
-        ("seed", args.seed.to_string()),
-        ("data", args.data.display().to_string()),
-    ];
     job::write_outputs(args, &pictures, Some((&bytes, &notes)), rows)?;
     Ok(())
 }

@@ -1,0 +1,7 @@
+//! A user's files survive every way a run can end short: refused, failed at
+//! a step, stopped by SIGTERM; a checkpoint continues in place.
+
+#[test]
+fn every_pre_existing_file_survives_and_a_stopped_run_saves_its_state() {
+    linear_probe::survival::Job::new(env!("CARGO_BIN_EXE_train-motions"), "train-motions").check_every_path("TERM");
+}
