@@ -9,6 +9,7 @@ pub mod output;
 pub mod pca;
 pub mod plot;
 pub mod probe;
+pub mod readme;
 pub mod survival;
 pub mod table;
 

@@ -102,6 +102,12 @@ fn training_on_digits_reaches_the_pytorch_anchor_on_two_seeds() {
         // (Injected: a zeroed covariance gradient takes it 21.5 → 40.8.)
         let (first, last) = loss_line(&stdout);
         assert!(last <= 0.8 * first, "seed {seed}: loss {first} → {last}");
+        // The README's table is this run's (seed 0), where the kernels are
+        // those that made it; elsewhere the anchor above stands for it.
+        if seed == 0 {
+            use linear_probe::readme;
+            let _ = readme::check("train-digits", &readme::kernels(&stdout), &readme::table(&stdout));
+        }
 
         // The artefacts: a checkpoint the same configuration loads, one
         // representation row per image, and a plot.
