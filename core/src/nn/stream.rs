@@ -26,6 +26,13 @@ const TERMS: usize = 4;
 /// Rows a stage can count exactly in f32.
 const MAX_ROWS: usize = 1 << 24;
 
+/// A row count read back from a state or an encoding: a whole number from 0
+/// to [`MAX_ROWS`], or nothing (a forged or damaged value, which must not
+/// become a wrapped `usize`).
+fn count(v: f32) -> Option<usize> {
+    (v >= 0.0 && v <= MAX_ROWS as f32 && v.to_bits() == libm::truncf(v).to_bits()).then_some(v as usize)
+}
+
 /// Bytes of an encoded stage before its values: magic, version, stage,
 /// value count.
 const ENCODED_HEAD: usize = 12;
@@ -220,13 +227,15 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// # Errors
     ///
     /// [`Error::ShapeMismatch`] if `state` is not [`state_len`](Self::state_len)
-    /// long or its stage is not one of this network's.
+    /// long, its stage is not one of this network's, or its row counts are
+    /// not whole numbers from 0 to 2²⁴.
     pub fn resume(siamese: &'a Siamese<'n, K>, state: &'a mut [f32]) -> Result<Self, Error> {
         if state.len() != Self::state_len(&siamese.layout().sizes) {
             return Err(Error::ShapeMismatch);
         }
+        let whole = [STAGE, ROWS, TOTAL].iter().all(|&slot| count(state[slot]).is_some());
         let stream = Self { siamese, state };
-        if stream.kind(stream.stage()).is_none() {
+        if !whole || stream.kind(stream.stage()).is_none() {
             return Err(Error::ShapeMismatch);
         }
         Ok(stream)
@@ -241,13 +250,13 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// The current stage.
     #[must_use]
     pub fn stage(&self) -> usize {
-        self.state[STAGE] as usize
+        count(self.state[STAGE]).unwrap_or(usize::MAX)
     }
 
     /// Rows absorbed in the current stage (on this shard, and merged).
     #[must_use]
     pub fn rows(&self) -> usize {
-        self.state[ROWS] as usize
+        count(self.state[ROWS]).unwrap_or(0)
     }
 
     fn norm_layers(&self) -> impl Iterator<Item = Place> + '_ {
@@ -281,13 +290,19 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         (head, [ViewState::cut(a, r, d), ViewState::cut(b, r, d)])
     }
 
-    /// Starts `stage` (0 to [`stages`](Self::stages) − 1, in order): clears
+    /// Starts `stage`: 0 (a new batch), or the current one again; clears
     /// what it accumulates. Statistics finished by earlier stages are kept.
+    /// [`finish`](Self::finish) moves from one stage to the next: each
+    /// stage needs the statistics of all those before it.
     ///
     /// # Errors
     ///
-    /// [`Error::ShapeMismatch`] for a stage past the last.
+    /// [`Error::ShapeMismatch`] for a stage past the last, or any other
+    /// than 0 and the current one.
     pub fn begin(&mut self, stage: usize) -> Result<(), Error> {
+        if stage != 0 && stage != self.stage() {
+            return Err(Error::ShapeMismatch);
+        }
         let kind = self.kind(stage).ok_or(Error::ShapeMismatch)?;
         let (head, views) = self.split();
         head[ROWS] = 0.0;
@@ -354,11 +369,16 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let layout = *siamese.layout();
         let d = layout.sizes.embed;
         let (head, views) = self.split();
-        let before = head[ROWS] as usize;
+        let (Some(before), Some(total)) = (count(head[ROWS]), count(head[TOTAL])) else {
+            return Err(Error::ShapeMismatch);
+        };
         if before + rows > MAX_ROWS {
             return Err(Error::TooManyRows { n: before + rows, capacity: MAX_ROWS });
         }
-        let total = head[TOTAL] as usize;
+        // A backward stage needs the loss stage's statistics over its rows.
+        if matches!(kind, Stage::Sums(_) | Stage::Last) && total < 2 {
+            return Err(Error::ShapeMismatch);
+        }
         let mut r = siamese.regions(workspace);
         let until = match kind {
             Stage::Norm(p) => p.index,
@@ -390,7 +410,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                     };
                     let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
                     let lo = &mut v.norm_lo[p.running..p.running + c];
-                    batch_norm::absorb_moments(input, t, before * t, (mean, lo), m2);
+                    let values = before.checked_mul(t).ok_or(Error::TooManyRows { n: before, capacity: MAX_ROWS })?;
+                    batch_norm::absorb_moments(input, t, values, (mean, lo), m2);
                 }
             }
             Stage::Loss => {
@@ -478,7 +499,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// # Errors
     ///
     /// [`Error::TooFewRows`] for fewer than 2 rows, [`Error::ShapeMismatch`]
-    /// if a stage saw other rows than the loss stage,
+    /// if a stage saw other rows than the first (BatchNorm stages included),
     /// [`Error::InvalidConfig`], [`Error::NonFiniteResult`] if a statistic
     /// overflowed.
     pub fn finish(&mut self, pass: &Pass) -> Result<Option<LossTerms>, Error> {
@@ -489,16 +510,21 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let d = self.siamese.layout().sizes.embed;
         let last = stage + 1 == self.stages();
         let (head, views) = self.split();
-        let n = head[ROWS] as usize;
+        let (Some(n), Some(total)) = (count(head[ROWS]), count(head[TOTAL])) else {
+            return Err(Error::ShapeMismatch);
+        };
         if n < 2 {
             return Err(Error::TooFewRows { n });
         }
-        if !matches!(kind, Stage::Norm(_) | Stage::Loss) && n != head[TOTAL] as usize {
+        // Every stage must see the same rows: the first stage records its
+        // count in TOTAL, and every later one is held to it.
+        if stage > 0 && n != total {
             return Err(Error::ShapeMismatch);
         }
+        head[TOTAL] = n as f32;
         match kind {
             Stage::Norm(p) => {
-                let (c, count) = (p.input.channels(), n * p.input.length());
+                let (c, values) = (p.input.channels(), n as f32 * p.input.length() as f32);
                 for v in views {
                     let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
                     for (hi, lo) in mean.iter_mut().zip(&mut v.norm_lo[p.running..p.running + c]) {
@@ -506,7 +532,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                     }
                     for s in m2 {
                         // Training-mode BatchNorm: the biased variance.
-                        *s = 1.0 / libm::sqrtf(*s / count as f32 + pass.norm.eps);
+                        *s = 1.0 / libm::sqrtf(*s / values + pass.norm.eps);
                         if !(s.is_finite() && *s > 0.0) {
                             return Err(Error::NonFiniteResult);
                         }
@@ -536,7 +562,6 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 if !loss.is_finite() {
                     return Err(Error::NonFiniteResult);
                 }
-                head[TOTAL] = n as f32;
                 head[TERMS..TERMS + 4].copy_from_slice(&[loss, invariance, var_term, cov_term]);
             }
             Stage::Sums(_) | Stage::Last => {}
@@ -609,13 +634,14 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
             return false;
         }
         let (head, [va, vb]) = self.split();
-        let total = head[TOTAL] as usize;
+        let Some(total) = count(head[TOTAL]) else { return false };
         let mut sound = true;
         for p in places.iter().filter(|p| K::BATCH_NORM && p.layer == Layer::BatchNorm) {
             let c = p.input.channels();
+            let Some(values) = total.checked_mul(p.input.length()) else { return false };
             let (mean, var) = running[p.running..p.running + 2 * c].split_at_mut(c);
             let stats = [&*va.norms, &*vb.norms].map(|v| v[p.running..p.running + 2 * c].split_at(c));
-            sound &= batch_norm::update_running(stats, norm, total * p.input.length(), mean, var, commit);
+            sound &= batch_norm::update_running(stats, norm, values, mean, var, commit);
         }
         sound
     }
@@ -696,6 +722,39 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         Ok(len)
     }
 
+    /// This stream's rows and the other shard's, if its statistics could be
+    /// real: refuses what a forged encoding could set (a row count that is
+    /// not a whole number, or more than 2²⁴ rows in all; a negative
+    /// co-moment or sum of squares; statistics without rows) before
+    /// anything changes.
+    fn counts_to_merge(&self, values: usize, value: impl Fn(usize) -> f32) -> Result<(usize, usize), StreamError> {
+        let d = self.siamese.layout().sizes.embed;
+        let (Some(rows), Some(rows_b)) = (count(self.state[ROWS]), count(value(0))) else {
+            return Err(StreamError::Corrupt);
+        };
+        if rows + rows_b > MAX_ROWS || (rows_b == 0 && (1..values).any(|i| value(i) != 0.0)) {
+            return Err(StreamError::Corrupt);
+        }
+        let negative = |i: usize| value(i) < 0.0;
+        let sound = match self.kind(self.stage()) {
+            Some(Stage::Norm(p)) => {
+                let c = p.input.channels();
+                (rows + rows_b).checked_mul(p.input.length()).is_some()
+                    && !(0..2).any(|k| (0..c).any(|j| negative(1 + k * 3 * c + 2 * c + j)))
+            }
+            Some(Stage::Loss) => {
+                // M's upper triangle is stored row by row: row j's first
+                // value, its diagonal, is j·d − j(j−1)/2 into it.
+                let per_view = 2 * d + d * (d + 1) / 2;
+                let diagonal =
+                    |k: usize| (0..d).map(move |j| 2 + k * per_view + 2 * d + j * d - j * j.saturating_sub(1) / 2);
+                !negative(1) && !(0..2).any(|k| diagonal(k).any(negative))
+            }
+            _ => true,
+        };
+        if sound { Ok((rows, rows_b)) } else { Err(StreamError::Corrupt) }
+    }
+
     /// Merges another shard's encoded statistics of the same stage into this
     /// one's, as if its rows had been absorbed here (associative and
     /// independent of order, up to rounding).
@@ -733,13 +792,13 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         }
         let value =
             |i: usize| f32::from_le_bytes([bytes[12 + 4 * i], bytes[13 + 4 * i], bytes[14 + 4 * i], bytes[15 + 4 * i]]);
-        if !(0..values).all(|i| value(i).is_finite()) || value(0) < 0.0 {
+        if !(0..values).all(|i| value(i).is_finite()) {
             return Err(StreamError::Corrupt);
         }
         let kind = self.kind(stage);
         let d = self.siamese.layout().sizes.embed;
+        let (rows, rows_b) = self.counts_to_merge(values, value)?;
         let (head, mut views) = self.split();
-        let (rows, rows_b) = (head[ROWS] as usize, value(0) as usize);
         match kind {
             Some(Stage::Norm(p)) => {
                 let (c, t) = (p.input.channels(), p.input.length());
@@ -922,5 +981,154 @@ mod tests {
         state[2] = 1.0;
         assert!(Stream::resume(&micro, &mut state).is_ok());
         assert_eq!(Stream::resume(&micro, &mut state[..10]).err(), Some(Error::ShapeMismatch));
+    }
+
+    /// The stream of [`CONV`] in micro-batches of 3, its parameters, and
+    /// what a test does with them.
+    fn with_stream(test: impl FnOnce(&mut Stream<'_, '_, AllKinds>, &mut Absorb<'_>)) {
+        let mut places = [Place::EMPTY; 9];
+        let micro = Siamese::<AllKinds>::new(&CONV, 3, &mut places).unwrap();
+        let mut state = [0.0f32; MICRO.stream_state()];
+        let mut stream = Stream::new(&micro, &mut state).unwrap();
+        let mut params = [0.0f32; MICRO.parameters];
+        let mut running = [0.0f32; MICRO.running];
+        micro.init(&mut params, &mut running, &mut Pcg32::new(3)).unwrap();
+        let (mut grads, mut ws) = ([0.0f32; MICRO.parameters], [0.0f32; MICRO.workspace]);
+        let (x_a, x_b) = inputs();
+        let mut absorb = Absorb { params: &params, grads: &mut grads, ws: &mut ws, x: (&x_a, &x_b) };
+        test(&mut stream, &mut absorb);
+    }
+
+    struct Absorb<'t> {
+        params: &'t [f32],
+        grads: &'t mut [f32],
+        ws: &'t mut [f32],
+        x: (&'t [f32], &'t [f32]),
+    }
+
+    impl Absorb<'_> {
+        /// Absorbs rows `first..first + rows` of the inputs.
+        fn rows(&mut self, stream: &mut Stream<'_, '_, AllKinds>, first: usize, rows: usize) -> Result<(), Error> {
+            let (lo, hi) = (first * 10, (first + rows) * 10);
+            stream.absorb(&Pass::default(), self.params, self.grads, self.ws, &self.x.0[lo..hi], &self.x.1[lo..hi])
+        }
+    }
+
+    #[test]
+    fn stages_are_taken_in_order() {
+        with_stream(|stream, absorb| {
+            // Stage 3 (a backward one) before the loss stage: refused, not an
+            // underflow of the batch's row count.
+            assert_eq!(stream.begin(3), Err(Error::ShapeMismatch));
+            assert_eq!(stream.stage(), 0);
+            absorb.rows(stream, 0, 3).unwrap();
+            // The current stage may start again; it is cleared.
+            stream.begin(0).unwrap();
+            assert_eq!(stream.rows(), 0);
+        });
+        // A state at a backward stage whose loss stage never finished (its
+        // batch total is 0) cannot absorb.
+        let mut places = [Place::EMPTY; 9];
+        let micro = Siamese::<AllKinds>::new(&CONV, 3, &mut places).unwrap();
+        let mut state = [0.0f32; MICRO.stream_state()];
+        state[super::STAGE] = 3.0;
+        let mut stream = Stream::resume(&micro, &mut state).unwrap();
+        let (params, mut grads, mut ws) =
+            ([0.1f32; MICRO.parameters], [0.0f32; MICRO.parameters], [0.0f32; MICRO.workspace]);
+        let (x_a, x_b) = inputs();
+        let got = stream.absorb(&Pass::default(), &params, &mut grads, &mut ws, &x_a[..30], &x_b[..30]);
+        assert_eq!(got, Err(Error::ShapeMismatch));
+    }
+
+    #[test]
+    fn every_stage_must_see_the_rows_of_the_first() {
+        with_stream(|stream, absorb| {
+            // The first BatchNorm stage sees 8 rows, the second only 4.
+            for (first, rows) in [(0, 3), (3, 3), (6, 1)] {
+                absorb.rows(stream, first, rows).unwrap();
+            }
+            absorb.rows(stream, 0, 1).unwrap();
+            assert_eq!(stream.finish(&Pass::default()), Ok(None));
+            absorb.rows(stream, 0, 3).unwrap();
+            absorb.rows(stream, 3, 1).unwrap();
+            assert_eq!(stream.finish(&Pass::default()), Err(Error::ShapeMismatch));
+        });
+    }
+
+    /// `bytes` with the f32 at value `i` set to `v` and the checksum sealed
+    /// again, as a forger would.
+    fn forged(bytes: &[u8], i: usize, v: f32) -> [u8; 512] {
+        let mut out = [0u8; 512];
+        out[..bytes.len()].copy_from_slice(bytes);
+        out[12 + 4 * i..16 + 4 * i].copy_from_slice(&v.to_le_bytes());
+        let end = bytes.len() - 4;
+        let crc = crate::train::checkpoint::crc32(&out[..end]);
+        out[end..bytes.len()].copy_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    const FLAT: Net = Net::new(Shape::Flat(3), &[Layer::linear(3)], &[Layer::linear(2)]);
+
+    #[test]
+    fn forged_statistics_are_refused_and_change_nothing() {
+        with_stream(|stream, absorb| {
+            absorb.rows(stream, 0, 3).unwrap();
+            absorb.rows(stream, 3, 1).unwrap();
+            let mut bytes = [0u8; 512];
+            let len = stream.encode(&mut bytes).unwrap();
+            let real = &bytes[..len];
+            // The first BatchNorm stage: 3 channels, per view (mean, lo, M₂).
+            let m2 = 1 + 2 * 3;
+            for (i, v) in [(0, 1e30), (0, 2.5), (0, -1.0), (0, 16_777_216.0), (m2, -0.5), (m2 + 9, -1.0)] {
+                let bad = forged(real, i, v);
+                assert_eq!(stream.merge(Lanes::Wide, &bad[..len]), Err(StreamError::Corrupt), "value {i} = {v}");
+                assert_eq!(stream.rows(), 4, "value {i} = {v} changed the stream");
+            }
+            // Zero rows with statistics.
+            let bad = forged(&forged(real, 0, 0.0)[..len], 1, 0.5);
+            assert_eq!(stream.merge(Lanes::Wide, &bad[..len]), Err(StreamError::Corrupt));
+            // The same bytes, sealed again untouched, still merge.
+            let resealed = forged(real, 0, 4.0);
+            stream.merge(Lanes::Wide, &resealed[..len]).unwrap();
+            assert_eq!(stream.rows(), 8);
+        });
+        // The loss stage (no BatchNorm): a negative invariance sum or
+        // co-moment diagonal is refused.
+        let mut places = [Place::EMPTY; 2];
+        let micro = Siamese::<AllKinds>::new(&FLAT, 3, &mut places).unwrap();
+        let sizes = FLAT.sizes(3);
+        let mut state = [0.0f32; FLAT.sizes(3).stream_state()];
+        let mut stream = Stream::new(&micro, &mut state).unwrap();
+        let (params, mut grads, mut ws) = ([0.3f32; 20], [0.0f32; 20], [0.0f32; 256]);
+        assert!(sizes.parameters <= 20 && sizes.workspace <= 256);
+        let (x_a, x_b) = inputs();
+        let (params, grads, ws) =
+            (&params[..sizes.parameters], &mut grads[..sizes.parameters], &mut ws[..sizes.workspace]);
+        stream.absorb(&Pass::default(), params, grads, ws, &x_a[..9], &x_b[..9]).unwrap();
+        let mut bytes = [0u8; 512];
+        let len = stream.encode(&mut bytes).unwrap();
+        // d = 2: values are rows, invariance, then per view the mean (hi,
+        // lo: 4 values) and M's upper triangle (3 values, diagonal first).
+        for (i, v) in [(1, -1.0), (2 + 4, -1.0), (2 + 4 + 2, -1.0), (2 + 7 + 4 + 2, -0.25)] {
+            let bad = forged(&bytes[..len], i, v);
+            assert_eq!(stream.merge(Lanes::Wide, &bad[..len]), Err(StreamError::Corrupt), "value {i} = {v}");
+        }
+        stream.merge(Lanes::Wide, &bytes[..len]).unwrap();
+        assert_eq!(stream.rows(), 6);
+    }
+
+    #[test]
+    fn a_resumed_state_with_hostile_counts_is_refused() {
+        let mut places = [Place::EMPTY; 9];
+        let micro = Siamese::<AllKinds>::new(&CONV, 3, &mut places).unwrap();
+        let mut state = [0.0f32; MICRO.stream_state()];
+        for (slot, v) in [(super::ROWS, 1e30), (super::TOTAL, -1.0), (super::ROWS, 0.5), (super::STAGE, f32::NAN)] {
+            state[..super::HEAD].fill(0.0);
+            state[slot] = v;
+            assert_eq!(Stream::resume(&micro, &mut state).err(), Some(Error::ShapeMismatch), "slot {slot} = {v}");
+        }
+        state[..super::HEAD].fill(0.0);
+        state[super::TOTAL] = 7.0;
+        assert!(Stream::resume(&micro, &mut state).is_ok());
     }
 }
