@@ -290,19 +290,18 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         (head, [ViewState::cut(a, r, d), ViewState::cut(b, r, d)])
     }
 
-    /// Starts `stage`: 0 (a new batch), or the current one again; clears
-    /// what it accumulates. Statistics finished by earlier stages are kept.
-    /// [`finish`](Self::finish) moves from one stage to the next: each
-    /// stage needs the statistics of all those before it.
+    /// Starts `stage` (0 to [`stages`](Self::stages) − 1): clears what it
+    /// accumulates. Statistics finished by earlier stages are kept. A batch
+    /// takes the stages in order ([`finish`](Self::finish) moves to the
+    /// next): each needs the statistics of those before it, and a stage
+    /// begun out of order can merge encodings but not absorb rows it has
+    /// no statistics for (a backward stage before the loss stage) nor
+    /// finish.
     ///
     /// # Errors
     ///
-    /// [`Error::ShapeMismatch`] for a stage past the last, or any other
-    /// than 0 and the current one.
+    /// [`Error::ShapeMismatch`] for a stage past the last.
     pub fn begin(&mut self, stage: usize) -> Result<(), Error> {
-        if stage != 0 && stage != self.stage() {
-            return Err(Error::ShapeMismatch);
-        }
         let kind = self.kind(stage).ok_or(Error::ShapeMismatch)?;
         let (head, views) = self.split();
         head[ROWS] = 0.0;
@@ -1017,14 +1016,22 @@ mod tests {
     #[test]
     fn stages_are_taken_in_order() {
         with_stream(|stream, absorb| {
-            // Stage 3 (a backward one) before the loss stage: refused, not an
-            // underflow of the batch's row count.
-            assert_eq!(stream.begin(3), Err(Error::ShapeMismatch));
-            assert_eq!(stream.stage(), 0);
+            // Stage 3 (a backward one) before the loss stage: its rows are
+            // refused, not an underflow of the batch's row count.
+            stream.begin(3).unwrap();
+            assert_eq!(absorb.rows(stream, 0, 3), Err(Error::ShapeMismatch));
+            // Stage 1 (the second BatchNorm's) before the first: it absorbs
+            // (on statistics of zero) but cannot finish.
+            stream.begin(1).unwrap();
             absorb.rows(stream, 0, 3).unwrap();
-            // The current stage may start again; it is cleared.
+            assert_eq!(stream.finish(&Pass::default()), Err(Error::ShapeMismatch));
+            // From stage 0, in order, the same rows finish.
             stream.begin(0).unwrap();
             assert_eq!(stream.rows(), 0);
+            absorb.rows(stream, 0, 3).unwrap();
+            assert_eq!(stream.finish(&Pass::default()), Ok(None));
+            absorb.rows(stream, 0, 3).unwrap();
+            assert_eq!(stream.finish(&Pass::default()), Ok(None));
         });
         // A state at a backward stage whose loss stage never finished (its
         // batch total is 0) cannot absorb.
