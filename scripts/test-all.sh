@@ -136,7 +136,7 @@ dependency_policy() {
 FUZZ_SECONDS=${FUZZ_SECONDS:-60}
 fuzz_targets() {
     local t failed=0
-    for t in loss train_step checkpoint stream; do
+    for t in loss train_step checkpoint stream import_npy import_safetensors; do
         echo "fuzzing $t for $FUZZ_SECONDS s"
         if (cd fuzz && cargo +nightly fuzz run "$t" -- -max_total_time="$FUZZ_SECONDS" -print_final_stats=1) \
             >"artifacts/fuzz-$t.log" 2>&1; then

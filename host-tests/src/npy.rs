@@ -30,8 +30,9 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         2 | 3 if bytes.len() >= 12 => (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12),
         v => return Err(format!(".npy version {v} is not supported")),
     };
-    let header = std::str::from_utf8(bytes.get(start..start + len).ok_or("truncated header")?)
-        .map_err(|_| "header is not text")?;
+    let end = usize::checked_add(start, len).ok_or("truncated header")?;
+    let header =
+        std::str::from_utf8(bytes.get(start..end).ok_or("truncated header")?).map_err(|_| "header is not text")?;
     if !header.contains("'descr': '<f4'") {
         return Err(format!("only little-endian float32 arrays are supported: {}", header.trim()));
     }
@@ -46,9 +47,11 @@ pub fn decode(bytes: &[u8]) -> Result<(Vec<usize>, Vec<f32>), String> {
         .filter(|s| !s.is_empty())
         .map(|s| s.parse().map_err(|_| format!("bad shape {shape_text:?}")))
         .collect::<Result<_, _>>()?;
-    let data = &bytes[start + len..];
-    let count: usize = shape.iter().product();
-    if data.len() != 4 * count {
+    let data = &bytes[end..];
+    // A shape from the file is untrusted: its product and byte count must
+    // not wrap (a wrapped count could match a short payload).
+    let count = shape.iter().try_fold(1usize, |n, &d| n.checked_mul(d));
+    if count.and_then(|c| c.checked_mul(4)) != Some(data.len()) {
         return Err(format!("{} data bytes for shape {shape:?}", data.len()));
     }
     Ok((shape, data.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect()))

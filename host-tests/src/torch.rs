@@ -88,9 +88,10 @@ pub fn export(ckpt: &[u8], notes: &[(String, String)]) -> Result<Vec<u8>, String
 ///
 /// # Errors
 ///
-/// A sentence naming what is wrong: no network to read against, a missing
-/// tensor, one of another shape or dtype, a NaN or an infinity.
-pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Vec<u8>, String> {
+/// A sentence naming what is wrong: no network to read against, a layer
+/// list longer than [`Net::MAX_DEPTH`](vicreg::nn::Net::MAX_DEPTH), a
+/// missing tensor, one of another shape or dtype, a NaN or an infinity.
+pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Imported, String> {
     let st = SafeTensors::deserialize(file).map_err(|e| format!("not a safetensors file: {e}"))?;
     let (_, header) = SafeTensors::read_metadata(file).map_err(|e| e.to_string())?;
     let ours = header.metadata().as_ref().filter(|m| m.contains_key("vicreg.encoder"));
@@ -99,7 +100,11 @@ pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Vec<u8>, String> {
             let get = |k: &str| m.get(k).ok_or(format!("metadata has no {k}"));
             let list = |k: &str| -> Result<Vec<Layer>, String> {
                 let v: serde_json::Value = serde_json::from_str(get(k)?).map_err(|e| format!("{k}: {e}"))?;
-                v.as_array().ok_or(format!("{k} is not a list"))?.iter().map(from_json).collect()
+                let layers = v.as_array().ok_or(format!("{k} is not a list"))?;
+                if layers.len() > vicreg::nn::Net::MAX_DEPTH {
+                    return Err(format!("{k} lists {} layers, more than {}", layers.len(), vicreg::nn::Net::MAX_DEPTH));
+                }
+                layers.iter().map(from_json).collect()
             };
             let (encoder, expander) = (list("vicreg.encoder")?, list("vicreg.expander")?);
             let input: serde_json::Value =
@@ -132,6 +137,7 @@ pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Vec<u8>, String> {
     let net = network.net();
     net.check().map_err(|e| format!("the layers are not a network: {e}"))?;
     let mut values = Vec::new();
+    let (mut converted, mut read) = (Vec::new(), std::collections::BTreeSet::new());
     for (name, shape) in payload_arrays(&net, copies) {
         let t = st.tensor(&name).map_err(|_| format!("no tensor {name} (shape {shape:?})"))?;
         if t.shape() != shape.as_slice() {
@@ -141,6 +147,7 @@ pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Vec<u8>, String> {
             Dtype::F32 => t.data().chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect(),
             #[allow(clippy::cast_possible_truncation)] // PyTorch's float64, narrowed as the core computes in f32
             Dtype::F64 => {
+                converted.push(name.clone());
                 t.data().chunks_exact(8).map(|c| f64::from_le_bytes(c.try_into().unwrap_or([0; 8])) as f32).collect()
             }
             other => return Err(format!("{name}: dtype {other:?}, expected F32 (or F64)")),
@@ -149,10 +156,39 @@ pub fn import(file: &[u8], like: Option<&[u8]>) -> Result<Vec<u8>, String> {
             return Err(format!("{name}: holds {bad}; a checkpoint holds finite values only"));
         }
         values.extend(data);
+        read.insert(name);
     }
     let mut out = vec![0u8; checkpoint::len(&net, copies)];
     let len = checkpoint::assemble(&net, &meta, &values, &mut out).map_err(|e| e.to_string())?;
     checkpoint::inspect(&out[..len]).map_err(|e| format!("the assembled checkpoint is not valid: {e}"))?;
     out.truncate(len);
-    Ok(out)
+    // BatchNorm's step counters are PyTorch's bookkeeping, which every
+    // PyTorch file and every export of ours carries: expected, not news.
+    let expected = |n: &str| read.contains(n) || n.ends_with(".num_batches_tracked");
+    let mut ignored: Vec<String> = st.names().into_iter().filter(|n| !expected(n)).map(str::to_owned).collect();
+    ignored.sort();
+    Ok(Imported { bytes: out, converted, ignored })
+}
+
+/// A checkpoint read from a `.safetensors` file, and what the reading did
+/// beside copying f32 values: what a user must be told.
+#[derive(Debug, PartialEq)]
+pub struct Imported {
+    /// The checkpoint.
+    pub bytes: Vec<u8>,
+    /// Tensors stored as float64, narrowed to f32.
+    pub converted: Vec<String>,
+    /// Tensors of the file that no parameter, running statistic or
+    /// optimiser state reads (but for BatchNorm's `num_batches_tracked`,
+    /// which PyTorch always writes and a checkpoint does not keep).
+    pub ignored: Vec<String>,
+}
+
+impl Imported {
+    /// One line per conversion and per tensor left out, for the user.
+    #[must_use]
+    pub fn remarks(&self) -> Vec<String> {
+        let converted = self.converted.iter().map(|n| format!("{n}: float64, narrowed to float32"));
+        converted.chain(self.ignored.iter().map(|n| format!("{n}: not part of the checkpoint, ignored"))).collect()
+    }
 }

@@ -81,3 +81,21 @@ fn export_then_import_gives_back_the_same_checkpoint() {
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("4.weight.npy"));
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// A header from an untrusted file: a shape whose product, or whose byte
+/// count, wraps around `usize` must not match a short payload, and a header
+/// length past the end is truncation, not an overflow.
+#[test]
+fn shapes_and_lengths_that_overflow_are_refused() {
+    for shape in ["(4611686018427387904, 4)", "(4294967296, 4294967296, 2)", "(4611686018427387905,)"] {
+        let header = format!("{{'descr': '<f4', 'fortran_order': False, 'shape': {shape}, }}");
+        let mut bytes = b"\x93NUMPY\x01\x00".to_vec();
+        bytes.extend(u16::try_from(header.len()).unwrap().to_le_bytes());
+        bytes.extend(header.as_bytes());
+        bytes.extend([0u8; 4]);
+        assert!(npy::decode(&bytes).is_err(), "{shape}");
+    }
+    let mut huge_header = b"\x93NUMPY\x02\x00".to_vec();
+    huge_header.extend(u32::MAX.to_le_bytes());
+    assert!(npy::decode(&huge_header).is_err());
+}

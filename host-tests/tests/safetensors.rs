@@ -47,7 +47,11 @@ fn export_then_import_gives_back_the_same_checkpoint() {
         assert_eq!((w.dtype(), w.shape()), (Dtype::F32, &[3usize, 2, 3][..]), "PyTorch's Conv1d layout");
         assert!(st.tensor("8.bias").is_err(), "the last Linear has no bias");
         assert_eq!(st.tensor("6.num_batches_tracked").unwrap().data(), 6i64.to_le_bytes());
-        assert_eq!(host_tests::torch::import(&file, None).unwrap(), bytes, "with optimiser state: {with_optimizer}");
+        assert_eq!(
+            host_tests::torch::import(&file, None).unwrap().bytes,
+            bytes,
+            "with optimiser state: {with_optimizer}"
+        );
     }
 }
 
@@ -102,7 +106,11 @@ fn a_file_written_as_pytorch_writes_it_imports_against_a_template() {
     assert!(host_tests::torch::import(&file, None).unwrap_err().contains("--like"));
     let mut template = vec![0u8; Model::checkpoint_bytes(false)];
     trained().save(&mut template, false).unwrap();
-    let ckpt = host_tests::torch::import(&file, Some(&template)).unwrap();
+    let imported = host_tests::torch::import(&file, Some(&template)).unwrap();
+    // PyTorch's BatchNorm counters are expected and left out silently;
+    // nothing was narrowed.
+    assert!(imported.ignored.is_empty() && imported.converted.is_empty());
+    let ckpt = imported.bytes;
     let got: Vec<f32> = checkpoint::payload(&ckpt).collect();
     assert_eq!(got, expected);
     let mut t: Box<Model> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.0)));
@@ -112,4 +120,51 @@ fn a_file_written_as_pytorch_writes_it_imports_against_a_template() {
     // A tensor of another shape, or holding a NaN, is refused by name.
     let (bad, _) = torch_style_file(&mut |n| vec![f32::NAN; n]);
     assert!(host_tests::torch::import(&bad, Some(&template)).unwrap_err().starts_with("0.weight"));
+}
+
+/// What the importer does beyond copying f32 values is said: a float64
+/// tensor narrowed, a tensor left out. A layer list longer than
+/// `Net::MAX_DEPTH` in the metadata is refused before it is read.
+#[test]
+fn conversions_and_left_out_tensors_are_named_and_deep_lists_refused() {
+    let mut bytes = vec![0u8; Model::checkpoint_bytes(false)];
+    trained().save(&mut bytes, false).unwrap();
+    let file = host_tests::torch::export(&bytes, &[]).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&file).unwrap();
+    let (_, header) = safetensors::SafeTensors::read_metadata(&file).unwrap();
+    let metadata = header.metadata().clone().unwrap_or_default();
+    let names: Vec<String> = st.names().into_iter().map(str::to_owned).collect();
+    // Every tensor as it was, but 0.weight in float64, and one extra.
+    let wide: Vec<u8> = st
+        .tensor("0.weight")
+        .unwrap()
+        .data()
+        .chunks_exact(4)
+        .flat_map(|c| f64::from(f32::from_le_bytes([c[0], c[1], c[2], c[3]])).to_le_bytes())
+        .collect();
+    let extra = 1.0f32.to_le_bytes();
+    let mut views: Vec<(String, TensorView<'_>)> = Vec::new();
+    for name in &names {
+        let t = st.tensor(name).unwrap();
+        let view = if name == "0.weight" {
+            TensorView::new(Dtype::F64, t.shape().to_vec(), &wide).unwrap()
+        } else {
+            TensorView::new(t.dtype(), t.shape().to_vec(), t.data()).unwrap()
+        };
+        views.push((name.clone(), view));
+    }
+    views.push(("projector.scale".into(), TensorView::new(Dtype::F32, vec![1], &extra).unwrap()));
+    let changed = safetensors::tensor::serialize(views.clone(), Some(metadata.clone())).unwrap();
+    let imported = host_tests::torch::import(&changed, None).unwrap();
+    assert_eq!(imported.bytes, bytes, "f32 values survive the round trip through f64");
+    assert_eq!(imported.converted, ["0.weight"]);
+    assert_eq!(imported.ignored, ["projector.scale"]);
+    assert!(imported.remarks().iter().any(|r| r.contains("narrowed")) && imported.remarks().len() == 2);
+
+    let mut deep = metadata;
+    let relus = format!("[{}]", vec!["{\"type\": \"relu\"}"; vicreg::nn::Net::MAX_DEPTH + 1].join(","));
+    deep.insert("vicreg.expander".into(), relus);
+    let file = safetensors::tensor::serialize(views, Some(deep)).unwrap();
+    let refused = host_tests::torch::import(&file, None).unwrap_err();
+    assert!(refused.contains("more than 1024"), "{refused}");
 }

@@ -142,6 +142,8 @@ pub(crate) struct Walk<'n> {
     reusable: bool,
     /// Most channels of a BatchNorm layer.
     norm_channels: usize,
+    /// The representation's shape, once the encoder's last layer is placed.
+    repr: Shape,
     failed: Option<NetError>,
 }
 
@@ -158,6 +160,7 @@ impl<'n> Walk<'n> {
             current: None,
             reusable: false,
             norm_channels: 0,
+            repr: net.input,
             failed: None,
         }
     }
@@ -196,6 +199,9 @@ impl<'n> Walk<'n> {
             Ok(s) => s,
             Err(reason) => return self.fail(reason),
         };
+        if output.checked_len().is_none() {
+            return self.fail("the output's size overflows");
+        }
         let in_place = self.reusable && self.current.is_some();
         let src = self.current;
         let mut x_hat = 0;
@@ -259,6 +265,7 @@ impl<'n> Walk<'n> {
             // The representation is read after the step: nothing may
             // overwrite it.
             self.reusable = false;
+            self.repr = output;
         }
         self.index += 1;
         Some(place)
@@ -367,8 +374,16 @@ impl<'a> Net<'a> {
         Some(shape)
     }
 
-    /// Checks that every layer takes the shape that reaches it and that
-    /// every size fits in memory.
+    /// The most layers a network may have, encoder and expander together:
+    /// far more than a network trained on a device has, and few enough that
+    /// every reader of a layer list (checkpoints, the importers) bounds its
+    /// work before it starts. [`check`](Self::check) refuses deeper lists.
+    pub const MAX_DEPTH: usize = 1024;
+
+    /// Checks that every layer takes the shape that reaches it, that every
+    /// size fits in memory (no shape, activation or parameter count
+    /// overflows `usize`) and that there are at most
+    /// [`MAX_DEPTH`](Self::MAX_DEPTH) layers.
     ///
     /// # Errors
     ///
@@ -376,6 +391,12 @@ impl<'a> Net<'a> {
     pub const fn check(&self) -> Result<(), NetError> {
         if self.encoder.is_empty() {
             return Err(NetError { layer: 0, reason: "the encoder needs at least one layer" });
+        }
+        if self.depth() > Self::MAX_DEPTH {
+            return Err(NetError { layer: Self::MAX_DEPTH, reason: "more layers than Net::MAX_DEPTH" });
+        }
+        if self.input.checked_len().is_none() {
+            return Err(NetError { layer: 0, reason: "the input shape's size overflows" });
         }
         if self.input.is_empty() {
             return Err(NetError { layer: 0, reason: "the input shape is empty" });
@@ -409,9 +430,7 @@ impl<'a> Net<'a> {
         let Ok(walk) = Walk::new(self, batch).finish() else {
             return NONE;
         };
-        let Some(repr) = self.shape_before(self.encoder.len()) else {
-            return NONE;
-        };
+        let repr = walk.repr;
         let embed = walk.shape.len();
         let view = walk.act.saturating_add(batch.saturating_mul(embed));
         let (ping, pong) = self.gradient_widths();
@@ -438,24 +457,43 @@ impl<'a> Net<'a> {
     /// changes the shape (Linear, Conv1d, MeanTime) writes ∂ℓ/∂input into
     /// the other and the two swap roles, while ReLU and BatchNorm work in
     /// place; the first layer's ∂ℓ/∂input is never needed.
+    ///
+    /// Walked from the bottom in one pass (linear in depth): layer i writes
+    /// into the buffer the top's has become after the flips of the
+    /// shape-changing layers from i up, so its parity is their count's.
     const fn gradient_widths(&self) -> (usize, usize) {
-        let Some(last) = self.shape_before(self.depth()) else {
-            return (0, 0);
-        };
-        let mut widths = [last.len(), 0];
-        let mut current = 0;
-        let mut i = self.depth();
-        while i > 1 {
-            i -= 1;
-            let (Some(layer), Some(input)) = (self.layer(i), self.shape_before(i)) else {
-                return (0, 0);
-            };
-            if matches!(layer.output_buffer(), Output::Own) {
-                current = 1 - current;
-                if input.len() > widths[current] {
-                    widths[current] = input.len();
-                }
+        let depth = self.depth();
+        let mut flips = 0;
+        let mut i = 1;
+        while i < depth {
+            if let Some(layer) = self.layer(i)
+                && matches!(layer.output_buffer(), Output::Own)
+            {
+                flips += 1;
             }
+            i += 1;
+        }
+        let mut walk = Walk::new(self, 1);
+        let mut widths = [0, 0];
+        let mut input = self.input;
+        let mut i = 0;
+        while let Some(place) = walk.next() {
+            if i > 0 && matches!(place.layer.output_buffer(), Output::Own) {
+                // Counting this layer's flip: the buffer it writes ∂ℓ/∂input to.
+                let side = flips % 2;
+                if input.len() > widths[side] {
+                    widths[side] = input.len();
+                }
+                flips -= 1;
+            }
+            input = place.output;
+            i += 1;
+        }
+        if walk.failed.is_some() {
+            return (0, 0);
+        }
+        if input.len() > widths[0] {
+            widths[0] = input.len();
         }
         (widths[0], widths[1])
     }
@@ -847,5 +885,53 @@ mod tests {
     #[should_panic(expected = "parameters overflow")]
     fn an_invalid_declaration_is_refused() {
         Net::new(Shape::Flat(1), &[Layer::linear(usize::MAX / 4), Layer::linear(3)], &[]).assert_valid(2);
+    }
+
+    static RELUS: [Layer; Net::MAX_DEPTH + 1] = [Layer::ReLU; Net::MAX_DEPTH + 1];
+
+    #[test]
+    fn sizes_that_overflow_and_lists_too_deep_are_refused() {
+        // The input's size overflows: refused by check, and so by sizes.
+        let wide = Net::new(Shape::Map { channels: usize::MAX / 2, length: 3 }, &[Layer::MeanTime], &[]);
+        assert_eq!(wide.check().map_err(|e| e.layer), Err(0));
+        assert_eq!(wide.sizes(2).input, 0);
+        // A layer's output overflows.
+        let encoder = [Layer::conv1d(usize::MAX / 2, 1)];
+        let grown = Net::new(Shape::Map { channels: 1, length: 4 }, &encoder, &[]);
+        assert!(grown.check().is_err());
+        // Depth: MAX_DEPTH layers are a network, one more is not.
+        let relus = &RELUS;
+        assert!(Net::new(Shape::Flat(2), &relus[..Net::MAX_DEPTH], &[]).check().is_ok());
+        let deep = Net::new(Shape::Flat(2), &relus[..Net::MAX_DEPTH], &relus[..1]);
+        assert_eq!(deep.check().map_err(|e| e.layer), Err(Net::MAX_DEPTH));
+        assert_eq!(deep.parameter_count(), 0);
+    }
+
+    /// The gradient buffers' widths, walked from the bottom, against the
+    /// rule walked from the top (as the backward pass takes it), on lists
+    /// that mix shape-changing and in-place layers.
+    #[test]
+    fn gradient_widths_follow_the_backward_pass() {
+        fn from_top(net: &Net<'_>) -> (usize, usize) {
+            let mut widths = [net.shape_before(net.depth()).unwrap().len(), 0];
+            let mut current = 0;
+            for i in (1..net.depth()).rev() {
+                if matches!(net.layer(i).unwrap().output_buffer(), Output::Own) {
+                    current = 1 - current;
+                    widths[current] = widths[current].max(net.shape_before(i).unwrap().len());
+                }
+            }
+            (widths[0], widths[1])
+        }
+        let encoder = [Layer::linear(7), Layer::ReLU, Layer::linear(3), Layer::BatchNorm, Layer::linear(9)];
+        let expander = [Layer::ReLU, Layer::linear(5), Layer::BatchNorm, Layer::ReLU, Layer::linear(11)];
+        for cut in 1..=encoder.len() {
+            for top in 0..=expander.len() {
+                let net = Net::new(Shape::Flat(4), &encoder[..cut], &expander[..top]);
+                assert_eq!(net.gradient_widths(), from_top(&net), "{cut} {top}");
+            }
+        }
+        assert_eq!(CONV.gradient_widths(), from_top(&CONV));
+        assert_eq!(KEPT.gradient_widths(), from_top(&KEPT));
     }
 }

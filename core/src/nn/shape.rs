@@ -26,12 +26,27 @@ pub enum Shape {
 
 impl Shape {
     /// Values in one sample (saturating: [`Net::check`](super::Net::check)
-    /// refuses shapes whose size overflows).
+    /// refuses shapes whose size overflows, see [`checked_len`](Self::checked_len)).
     #[must_use]
     pub const fn len(self) -> usize {
+        match self.checked_len() {
+            Some(len) => len,
+            None => usize::MAX,
+        }
+    }
+
+    /// Values in one sample, or `None` if that overflows `usize`.
+    ///
+    /// ```
+    /// use vicreg::nn::Shape;
+    /// assert_eq!(Shape::Map { channels: 6, length: 100 }.checked_len(), Some(600));
+    /// assert_eq!(Shape::Map { channels: usize::MAX, length: 2 }.checked_len(), None);
+    /// ```
+    #[must_use]
+    pub const fn checked_len(self) -> Option<usize> {
         match self {
-            Self::Flat(d) => d,
-            Self::Map { channels, length } => channels.saturating_mul(length),
+            Self::Flat(d) => Some(d),
+            Self::Map { channels, length } => channels.checked_mul(length),
         }
     }
 

@@ -204,15 +204,23 @@ impl<'n, K: KindSet> Siamese<'n, K> {
     /// # Errors
     ///
     /// [`Error::InvalidNetwork`] naming the first layer that does not fit
-    /// (or whose kind `K` leaves out), [`Error::TooFewRows`] for a capacity
-    /// below 2, [`Error::ShapeMismatch`] if `places` is not the network's
-    /// depth long.
+    /// (or whose kind `K` leaves out, or whose buffers for `batch` rows
+    /// overflow), [`Error::TooFewRows`] for a capacity below 2,
+    /// [`Error::ShapeMismatch`] if `places` is not the network's depth long.
     pub fn new(net: &'n Net<'n>, batch: usize, places: &'n mut [Place]) -> Result<Self, Error> {
         if let Err(e) = net.check() {
             return Err(Error::InvalidNetwork { layer: e.layer });
         }
         if batch < 2 {
             return Err(Error::TooFewRows { n: batch });
+        }
+        if places.len() != net.depth() {
+            return Err(Error::ShapeMismatch);
+        }
+        // Buffers for `batch` rows that overflow are the network's fault at
+        // this capacity, at the layer whose buffer does.
+        if let Err(e) = super::net::Walk::new(net, batch).finish() {
+            return Err(Error::InvalidNetwork { layer: e.layer });
         }
         let layout = Layout::of(net, batch).ok_or(Error::InvalidNetwork { layer: net.depth() })?;
         if layout.sizes.workspace == usize::MAX {
@@ -1066,5 +1074,19 @@ mod tests {
         const NET: Net =
             Net::new(Shape::Map { channels: 2, length: 3 }, &[Layer::BatchNorm, Layer::MeanTime], &[Layer::linear(2)]);
         batch_norm_follows_torch(&NET, 2, 3);
+    }
+
+    /// Shapes and batches whose sizes overflow: the network's fault, named
+    /// as such, not a mismatch of the caller's buffers.
+    #[test]
+    fn sizes_that_overflow_are_an_invalid_network() {
+        let wide = Net::new(Shape::Map { channels: usize::MAX / 2, length: 3 }, &[Layer::MeanTime], &[]);
+        let mut places = [Place::EMPTY; 1];
+        assert_eq!(Siamese::<AllKinds>::new(&wide, 4, &mut places).err(), Some(Error::InvalidNetwork { layer: 0 }));
+        let mut places = [Place::EMPTY; PLACES];
+        let huge = usize::MAX / 8;
+        assert!(matches!(Siamese::<AllKinds>::new(&CONV, huge, &mut places).err(), Some(Error::InvalidNetwork { .. })));
+        let mut short = [Place::EMPTY; PLACES - 1];
+        assert_eq!(Siamese::<AllKinds>::new(&CONV, 4, &mut short).err(), Some(Error::ShapeMismatch));
     }
 }

@@ -315,6 +315,9 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
         return Err(Version { found: version });
     }
     let depth = usize::from(u16_at(bytes, 10));
+    if depth > crate::nn::Net::MAX_DEPTH {
+        return Err(Corrupt);
+    }
     let payload = usize::try_from(u32_at(bytes, 32)).map_err(|_| Corrupt)?;
     let records_end = RECORD_BYTES.checked_mul(depth).and_then(|r| r.checked_add(HEADER_BYTES)).ok_or(Corrupt)?;
     let end = records_end.checked_add(payload).ok_or(Corrupt)?;
@@ -337,7 +340,7 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
     let to_usize = |x: u32| usize::try_from(x).map_err(|_| Corrupt);
     let (channels, length) = (to_usize(u32_at(bytes, 16))?, to_usize(u32_at(bytes, 20))?);
     let input = if length == 0 { Shape::Flat(channels) } else { Shape::Map { channels, length } };
-    if encoder_layers == 0 || encoder_layers > depth || input.is_empty() {
+    if encoder_layers == 0 || encoder_layers > depth || input.checked_len().is_none_or(|len| len == 0) {
         return Err(Corrupt);
     }
     let payload = &bytes[records_end..end];
@@ -380,6 +383,9 @@ pub(crate) fn describe(raw: Raw<'_>) -> Result<Info<'_>, CheckpointError> {
     for r in raw.records.chunks_exact(RECORD_BYTES) {
         let layer = decode_layer(r).ok_or(Corrupt)?;
         let out = layer.output(shape).map_err(|_| Corrupt)?;
+        if out.checked_len().is_none() {
+            return Err(Corrupt);
+        }
         parameters = parameters.checked_add(layer.parameter_count(shape)).ok_or(Corrupt)?;
         running = running.checked_add(layer.running(shape)).ok_or(Corrupt)?;
         shape = out;
@@ -547,5 +553,34 @@ mod tests {
         // The CRC-32/ISO-HDLC check value of the ASCII digits 1–9.
         assert_eq!(super::crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(super::crc32(b""), 0);
+    }
+
+    /// A checkpoint of `Map { 2, 2 }` → MeanTime whose header is resealed
+    /// with the input (65536, 65536): 2³² values a sample, which a 32-bit
+    /// target cannot count. Refused there; elsewhere it is what
+    /// `Net::check` says of the same layers.
+    #[test]
+    fn an_input_whose_size_overflows_is_refused() {
+        use crate::nn::{Layer, Net, Shape};
+        let net = Net::new(Shape::Map { channels: 2, length: 2 }, &[Layer::MeanTime], &[]);
+        let meta = super::Meta { optimizer_kind: 0, steps: 0, optimizer_steps: 0 };
+        let mut bytes = [0u8; 256];
+        let len = super::assemble(&net, &meta, &[], &mut bytes).unwrap();
+        assert!(super::inspect(&bytes[..len]).is_ok());
+        bytes[16..20].copy_from_slice(&65536u32.to_le_bytes());
+        bytes[20..24].copy_from_slice(&65536u32.to_le_bytes());
+        let end = len - 4;
+        let crc = super::crc32(&bytes[..end]);
+        bytes[end..len].copy_from_slice(&crc.to_le_bytes());
+        let huge = Net::new(Shape::Map { channels: 65536, length: 65536 }, &[Layer::MeanTime], &[]);
+        let got = super::inspect(&bytes[..len]).map(|i| i.input);
+        match huge.check() {
+            Ok(()) => assert_eq!(got, Ok(huge.input)),
+            Err(_) => assert_eq!(got, Err(super::CheckpointError::Corrupt)),
+        }
+        assert_eq!(usize::BITS == 32, huge.check().is_err());
+        // A record list deeper than Net::MAX_DEPTH is refused before it is read.
+        bytes[10..12].copy_from_slice(&u16::try_from(Net::MAX_DEPTH + 1).unwrap().to_le_bytes());
+        assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt));
     }
 }

@@ -507,10 +507,14 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
     /// Writes a checkpoint into `out` (see [`checkpoint`](super::checkpoint)
     /// for the layout); returns its length, [`checkpoint_bytes`](Self::checkpoint_bytes).
     ///
+    /// A network without parameters has no optimiser state: its checkpoint
+    /// holds none, whatever `with_optimizer` asks (so that it loads back).
+    ///
     /// # Errors
     ///
     /// [`CheckpointError::BufferTooSmall`] if `out` is shorter than that.
     pub fn save(&self, out: &mut [u8], with_optimizer: bool) -> Result<usize, CheckpointError> {
+        let with_optimizer = with_optimizer && N::LAYOUT.sizes.parameters > 0;
         let meta = Meta {
             optimizer_kind: if with_optimizer { O::KIND } else { 0 },
             steps: self.steps,
@@ -712,6 +716,26 @@ mod tests {
             assert_eq!(info.values(), s.parameters + s.running + copies * s.parameters);
             assert_eq!((info.depth(), info.encoder_layers, info.input), (9, 5, TINY.input));
             assert!(info.layers().eq(TINY.encoder.iter().chain(TINY.expander).copied()));
+        }
+    }
+
+    /// A network without parameters (ReLU alone): every state it saves
+    /// loads back and is described, with or without the optimiser's.
+    const BARE: Net = Net::new(Shape::Flat(3), &[Layer::ReLU], &[]);
+    crate::network!(Bare = BARE, batch 4);
+
+    #[test]
+    fn a_network_without_parameters_reloads_what_it_saved() {
+        type B = Trainer<Bare, Sgd>;
+        let mut t = B::new(TrainerConfig::new(0.05), Sgd::new(0.9, 0.0));
+        t.init(&mut Pcg32::new(1));
+        for with in [false, true] {
+            let mut bytes = [0u8; B::checkpoint_bytes(true)];
+            let len = t.save(&mut bytes, with).unwrap();
+            assert_eq!(len, B::checkpoint_bytes(with));
+            let info = crate::train::checkpoint::inspect(&bytes[..len]).unwrap();
+            assert_eq!((info.parameters, info.optimizer_copies), (0, 0));
+            t.load(&bytes[..len]).unwrap();
         }
     }
 }

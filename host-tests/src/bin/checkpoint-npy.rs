@@ -40,7 +40,7 @@ fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
     for (name, shape) in &list {
         let n: usize = shape.iter().product();
         let data: Vec<f32> = values.by_ref().take(n).collect();
-        std::fs::write(dir.join(format!("{name}.npy")), npy::encode(shape, &data)).map_err(|e| e.to_string())?;
+        linear_probe::output::replace(&dir.join(format!("{name}.npy")), &npy::encode(shape, &data))?;
     }
     let kind = info.meta.optimizer_kind;
     let optimizer = optimizer_name(kind);
@@ -56,8 +56,10 @@ fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
         "optimizer_steps": info.meta.optimizer_steps,
         "training": notes,
     });
-    std::fs::write(dir.join("meta.json"), serde_json::to_string_pretty(&meta).unwrap_or_default())
-        .map_err(|e| e.to_string())?;
+    linear_probe::output::replace(
+        &dir.join("meta.json"),
+        serde_json::to_string_pretty(&meta).unwrap_or_default().as_bytes(),
+    )?;
     println!("{}: {} arrays to {}", checkpoint.display(), list.len(), dir.display());
     Ok(())
 }
@@ -69,7 +71,11 @@ fn import(dir: &Path, checkpoint: &Path) -> Result<(), String> {
     .map_err(|e| format!("meta.json: {e}"))?;
     let field = |key: &str| meta.get(key).ok_or(format!("meta.json has no `{key}`"));
     let list = |key: &str| -> Result<Vec<Layer>, String> {
-        field(key)?.as_array().ok_or(format!("meta.json: `{key}` is not a list"))?.iter().map(from_json).collect()
+        let layers = field(key)?.as_array().ok_or(format!("meta.json: `{key}` is not a list"))?;
+        if layers.len() > Net::MAX_DEPTH {
+            return Err(format!("meta.json: `{key}` lists {} layers, more than {}", layers.len(), Net::MAX_DEPTH));
+        }
+        layers.iter().map(from_json).collect()
     };
     let number = |key: &str| -> Result<u32, String> {
         field(key)?.as_u64().and_then(|v| u32::try_from(v).ok()).ok_or(format!("meta.json: `{key}` is not a count"))
@@ -103,7 +109,7 @@ fn import(dir: &Path, checkpoint: &Path) -> Result<(), String> {
     let mut out = vec![0u8; checkpoint::len(&net, copies)];
     let len = checkpoint::assemble(&net, &meta, &values, &mut out).map_err(|e| e.to_string())?;
     checkpoint::inspect(&out[..len]).map_err(|e| format!("the assembled checkpoint is not valid: {e}"))?;
-    std::fs::write(checkpoint, &out[..len]).map_err(|e| format!("{}: {e}", checkpoint.display()))?;
+    linear_probe::output::replace(checkpoint, &out[..len])?;
     println!("{}: {len} bytes from {}", checkpoint.display(), dir.display());
     Ok(())
 }

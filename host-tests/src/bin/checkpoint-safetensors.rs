@@ -47,8 +47,10 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Writes whole or not at all: an existing file is replaced only by a
+/// complete one.
 fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+    linear_probe::output::replace(path, bytes)
 }
 
 fn run(command: &Command) -> Result<String, String> {
@@ -61,9 +63,11 @@ fn run(command: &Command) -> Result<String, String> {
         }
         Command::Import { file, checkpoint, like } => {
             let like = like.as_deref().map(read).transpose()?;
-            let bytes = host_tests::torch::import(&read(file)?, like.as_deref())?;
-            write(checkpoint, &bytes)?;
-            Ok(format!("{}: {} bytes from {}", checkpoint.display(), bytes.len(), file.display()))
+            let imported = host_tests::torch::import(&read(file)?, like.as_deref())?;
+            write(checkpoint, &imported.bytes)?;
+            let mut said = format!("{}: {} bytes from {}", checkpoint.display(), imported.bytes.len(), file.display());
+            imported.remarks().iter().for_each(|r| said.push_str(&format!("\n  {r}")));
+            Ok(said)
         }
     }
 }
