@@ -41,11 +41,18 @@ try {
     check(text.includes(label) || (await page.evaluate((l) => document.documentElement.outerHTML.includes(l), label)),
       `the page shows "${label}"`);
   }
-  // A bad learning rate is refused on the page, not trained with.
-  await page.fill("#lr", "-1");
-  await page.click("#restart");
-  const refused = await page.textContent("#status");
-  check(refused.includes("refused"), `a negative learning rate is refused: "${refused}"`);
+  // A bad learning rate (negative, zero, an empty box) is refused on the
+  // page, not trained with.
+  for (const bad of ["-1", "0", ""]) {
+    await page.fill("#lr", bad);
+    await page.click("#restart");
+    const refused = await page.textContent("#status");
+    check(refused.includes("refused"), `a learning rate of "${bad}" is refused: "${refused}"`);
+  }
+  // The loss terms in the colours of the jobs' SVG charts.
+  const swatches = await page.$$eval("#legend i", (is) => is.map((i) => getComputedStyle(i).backgroundColor));
+  check(swatches.join(";") === "rgb(31, 119, 180);rgb(255, 127, 14);rgb(44, 160, 44);rgb(214, 39, 40)",
+    `the legend's colours are the charts': ${swatches.join("; ")}`);
   await page.fill("#lr", "0.001");
   await page.click("#restart");
   await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 180_000 });

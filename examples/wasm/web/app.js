@@ -9,7 +9,8 @@ const BATCH = 128, INPUT = 64, REPR = 32, SHOTS = 5, EVERY = 20;
 // command-line jobs all show the weighted terms, which add up to the loss.
 const COEFFS = [1, 25, 25, 1];
 const NAMES = ["loss", "λ·invariance", "μ·variance", "ν·covariance"];
-const COLOURS = ["#222", "#1f77b4", "#d62728", "#2ca02c"];
+// The same colour for each term as the jobs' SVG charts give it.
+const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
 const DIGIT_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
   "#bcbd22", "#17becf"];
 
@@ -217,7 +218,7 @@ function frame(thisRun) {
 }
 
 function start() {
-  const seed = Number($("seed").value), lr = Number($("lr").value);
+  const seed = Number($("seed").value), lrText = $("lr").value.trim(), lr = Number(lrText);
   steps = Math.max(1, Math.floor(Number($("steps").value)));
   run++;
   history = [];
@@ -225,7 +226,9 @@ function start() {
   accuracy = { before: NaN, now: NaN };
   window.vicregResult = undefined;
   m.vicreg_create(seed);
-  if (m.vicreg_set_learning_rate(lr) !== 0) {
+  // An empty box reads as 0, which would train nothing: refused, as the
+  // command line refuses --lr 0.
+  if (lrText === "" || !(lr > 0) || m.vicreg_set_learning_rate(lr) !== 0) {
     status.textContent = `learning rate ${$("lr").value} refused: it must be a positive number`;
     return;
   }

@@ -17,14 +17,18 @@ use vicreg::{Pcg32, Sgd, TrainerConfig};
 static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::new(TrainerConfig::IDLE, Sgd::new(0.0, 0.0)));
 static VIEWS: ConstStaticCell<Views> = ConstStaticCell::new(Views::new());
 
-fn show(label: &str, e: &Evaluation) {
+/// An evaluation's loss and its weighted terms (λ·invariance + μ·variance +
+/// ν·covariance = loss, as the host jobs print them), measured on the
+/// evaluation batches: another stretch of the stream than the training
+/// batches, so the training steps' own losses need not match it.
+fn show(label: &str, e: &Evaluation, c: &vicreg::Config) {
     say!(
-        "{}: loss {} (invariance {}, variance {}, covariance {}), few-shot accuracy {} (1 labelled recording per activity)",
+        "{}: loss {} (λ·invariance {}, μ·variance {}, ν·covariance {}) on the evaluation batches, few-shot accuracy {} (1 labelled recording per activity)",
         label,
         Fixed(e.terms.loss),
-        Fixed(e.terms.invariance),
-        Fixed(e.terms.variance),
-        Fixed(e.terms.covariance),
+        Fixed(c.sim_coeff * e.terms.invariance),
+        Fixed(c.std_coeff * e.terms.variance),
+        Fixed(c.cov_coeff * e.terms.covariance),
         Fixed(e.few_shot_accuracy)
     );
 }
@@ -70,18 +74,18 @@ fn main() -> ! {
 
     load(net);
     let Ok(same) = watch::evaluate(net, views, &recordings, &Drift::NONE, EVAL_SEED) else { exit(false) };
-    show("worn as in pretraining", &same);
+    show("worn as in pretraining", &same, &net.config().loss);
     let Ok(before) = watch::evaluate(net, views, &recordings, &drift, EVAL_SEED) else { exit(false) };
-    show("other wrist, before", &before);
+    show("other wrist, before", &before, &net.config().loss);
     let (failed, total) = ticks.instructions(|| {
         watch::fine_tune(net, views, &recordings, &drift, |step, result| match result {
-            Ok(t) if step % 50 == 49 => say!("step {}: loss {}", step + 1, Fixed(t.loss)),
+            Ok(t) if step % 50 == 49 => say!("step {}: loss {} on its training batch", step + 1, Fixed(t.loss)),
             Ok(_) => {}
             Err(e) => say!("step {} failed: {}", step + 1, e),
         })
     });
     let Ok(after) = watch::evaluate(net, views, &recordings, &drift, EVAL_SEED) else { exit(false) };
-    show("other wrist, after", &after);
+    show("other wrist, after", &after, &net.config().loss);
     say!("{} steps ({} failed) in {} instructions", FINE_TUNE_STEPS, failed, total);
     say!("peak stack {} of {} bytes", stack::peak(), stack::size());
 

@@ -19,14 +19,18 @@ use vicreg::{Sgd, TrainerConfig};
 static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::new(TrainerConfig::IDLE, Sgd::new(0.0, 0.0)));
 static PAIR: ConstStaticCell<ViewPair<BATCH, INPUT>> = ConstStaticCell::new(ViewPair::new());
 
-fn show(label: &str, e: &Evaluation) {
+/// An evaluation's loss and its weighted terms (λ·invariance + μ·variance +
+/// ν·covariance = loss, as the host jobs print them), measured on the
+/// evaluation batches: another stretch of the stream than the training
+/// batches, so the training steps' own losses need not match it.
+fn show(label: &str, e: &Evaluation, c: &vicreg::Config) {
     say!(
-        "{}: loss {} (invariance {}, variance {}, covariance {}), min repr std {}, few-shot accuracy {}",
+        "{}: loss {} (λ·invariance {}, μ·variance {}, ν·covariance {}) on the evaluation batches, min repr std {}, few-shot accuracy {}",
         label,
         Fixed(e.terms.loss),
-        Fixed(e.terms.invariance),
-        Fixed(e.terms.variance),
-        Fixed(e.terms.covariance),
+        Fixed(c.sim_coeff * e.terms.invariance),
+        Fixed(c.std_coeff * e.terms.variance),
+        Fixed(c.cov_coeff * e.terms.covariance),
         Fixed(e.min_repr_std),
         Fixed(e.few_shot_accuracy)
     );
@@ -76,16 +80,16 @@ fn main() -> ! {
 
     load(net);
     let Ok(before) = evaluate(net, pair, Drift::DEVICE, EVAL_SEED) else { exit(false) };
-    show("before", &before);
+    show("before", &before, &net.config().loss);
     let (failed, total) = ticks.instructions(|| {
         fine_tune(net, pair, |step, result| match result {
-            Ok(t) if step % 50 == 49 => say!("step {}: loss {}", step + 1, Fixed(t.loss)),
+            Ok(t) if step % 50 == 49 => say!("step {}: loss {} on its training batch", step + 1, Fixed(t.loss)),
             Ok(_) => {}
             Err(e) => say!("step {} failed: {}", step + 1, e),
         })
     });
     let Ok(after) = evaluate(net, pair, Drift::DEVICE, EVAL_SEED) else { exit(false) };
-    show("after", &after);
+    show("after", &after, &net.config().loss);
     say!(
         "{} steps ({} failed) in {} instructions, sensor simulation and augmentation included",
         FINE_TUNE_STEPS,
