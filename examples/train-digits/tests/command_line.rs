@@ -47,3 +47,26 @@ fn bad_input_is_refused_before_training_naming_it() {
     assert!(stderr.contains("--plot") && stderr.contains("not a folder"), "{stderr}");
     assert!(!String::from_utf8_lossy(&out.stdout).contains("epoch "), "training started");
 }
+
+/// A data set without a training split would train on nothing and score
+/// chance: refused before any work, naming the file and the split.
+#[test]
+fn a_data_set_without_both_splits_is_refused() {
+    let dir = std::env::temp_dir().join(format!("train-digits-splits-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let header = format!("split,label,{}", (0..64).map(|i| format!("p{i}")).collect::<Vec<_>>().join(","));
+    let row = |split: &str| format!("{split},3,{}", vec!["8"; 64].join(","));
+    for (name, rows) in
+        [("test-only.csv", [row("test"), row("test")]), ("train-only.csv", [row("train"), row("train")])]
+    {
+        let path = dir.join(name);
+        std::fs::write(&path, format!("{header}\n{}\n", rows.join("\n"))).unwrap();
+        let out = job(&["--data", path.to_str().unwrap(), "--plot", dir.join("x.svg").to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
+        let missing = if name == "test-only.csv" { "no train samples" } else { "no test samples" };
+        assert!(stderr.contains(missing) && stderr.contains(name), "{name}: {stderr}");
+        assert!(!dir.join("x.svg").exists(), "{name}: a chart was drawn");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -229,7 +229,7 @@ function start() {
   // An empty box reads as 0, which would train nothing: refused, as the
   // command line refuses --lr 0.
   if (lrText === "" || !(lr > 0) || m.vicreg_set_learning_rate(lr) !== 0) {
-    status.textContent = `learning rate ${$("lr").value} refused: it must be a positive number`;
+    status.textContent = `learning rate ${lrText || "(empty)"} refused: it must be a positive number`;
     return;
   }
   shuffle(seed + 1);
