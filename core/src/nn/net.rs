@@ -458,18 +458,19 @@ impl<'a> Net<'a> {
     /// the other and the two swap roles, while ReLU and BatchNorm work in
     /// place; the first layer's ∂ℓ/∂input is never needed.
     ///
-    /// Walked from the bottom in one pass (linear in depth): layer i writes
-    /// into the buffer the top's has become after the flips of the
-    /// shape-changing layers from i up, so its parity is their count's.
+    /// Walked from the bottom (linear in depth): layer i writes into the
+    /// buffer the top's has become after the flips of the shape-changing
+    /// layers from i up, so the side alternates from the lowest of them.
     const fn gradient_widths(&self) -> (usize, usize) {
-        let depth = self.depth();
-        let mut flips = 0;
+        // The side the lowest shape-changing layer above the first writes:
+        // the parity of how many there are.
+        let mut side = 0;
         let mut i = 1;
-        while i < depth {
+        while i < self.depth() {
             if let Some(layer) = self.layer(i)
                 && matches!(layer.output_buffer(), Output::Own)
             {
-                flips += 1;
+                side = 1 - side;
             }
             i += 1;
         }
@@ -479,12 +480,10 @@ impl<'a> Net<'a> {
         let mut i = 0;
         while let Some(place) = walk.next() {
             if i > 0 && matches!(place.layer.output_buffer(), Output::Own) {
-                // Counting this layer's flip: the buffer it writes ∂ℓ/∂input to.
-                let side = flips % 2;
                 if input.len() > widths[side] {
                     widths[side] = input.len();
                 }
-                flips -= 1;
+                side = 1 - side;
             }
             input = place.output;
             i += 1;
