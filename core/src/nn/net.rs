@@ -466,10 +466,8 @@ impl<'a> Net<'a> {
         // the parity of how many there are.
         let mut side = 0;
         let mut i = 1;
-        while i < self.depth() {
-            if let Some(layer) = self.layer(i)
-                && matches!(layer.output_buffer(), Output::Own)
-            {
+        while let Some(layer) = self.layer(i) {
+            if matches!(layer.output_buffer(), Output::Own) {
                 side = 1 - side;
             }
             i += 1;
