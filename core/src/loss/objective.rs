@@ -104,6 +104,22 @@ pub struct LossTerms {
     pub covariance: f32,
 }
 
+impl LossTerms {
+    /// The terms as they add up to the loss under `config`'s coefficients:
+    /// [λ·invariance, μ·variance, ν·covariance]. What every printer shows,
+    /// so that the parts on a screen sum to the loss beside them.
+    ///
+    /// ```
+    /// use vicreg::{Config, LossTerms};
+    /// let t = LossTerms { loss: 28.0, invariance: 0.5, variance: 0.4, covariance: 5.5 };
+    /// assert_eq!(t.weighted(&Config::default()), [12.5, 10.0, 5.5]);
+    /// ```
+    #[must_use]
+    pub fn weighted(&self, config: &Config) -> [f32; 3] {
+        [config.sim_coeff * self.invariance, config.std_coeff * self.variance, config.cov_coeff * self.covariance]
+    }
+}
+
 /// Two views of a batch: row-major n×d embeddings, checked once.
 ///
 /// ```

@@ -1098,6 +1098,10 @@ mod tests {
             let resealed = forged(real, 0, 4.0);
             stream.merge(Lanes::Wide, &resealed[..len]).unwrap();
             assert_eq!(stream.rows(), 8);
+            // Up to 2²⁴ rows in all are counted exactly, and merge.
+            let most = forged(real, 0, 16_777_208.0);
+            stream.merge(Lanes::Wide, &most[..len]).unwrap();
+            assert_eq!(stream.rows(), 16_777_216);
         });
         // The loss stage (no BatchNorm): a negative invariance sum or
         // co-moment diagonal is refused.
@@ -1122,6 +1126,25 @@ mod tests {
         }
         stream.merge(Lanes::Wide, &bytes[..len]).unwrap();
         assert_eq!(stream.rows(), 6);
+    }
+
+    /// Running statistics that would not be finite are reported, from
+    /// either view's BatchNorm statistics.
+    #[test]
+    fn running_statistics_from_a_damaged_state_are_refused() {
+        with_stream(|stream, absorb| {
+            let pass = Pass::default();
+            for _ in 0..stream.stages() {
+                absorb.rows(stream, 0, 3).unwrap();
+                absorb.rows(stream, 3, 3).unwrap();
+                stream.finish(&pass).unwrap();
+            }
+            let mut running = [0.0f32; MICRO.running];
+            assert!(stream.update_running(pass.norm, &mut running, false));
+            // The first BatchNorm's first inverse deviation, view a.
+            stream.state[super::HEAD + 3] = 0.0;
+            assert!(!stream.update_running(pass.norm, &mut running, false));
+        });
     }
 
     #[test]

@@ -444,9 +444,8 @@ impl Progress {
 
     /// Counts one step's loss terms, weighted by `config`'s coefficients.
     pub fn step(&mut self, t: &vicreg::LossTerms, config: &vicreg::Config) {
-        let weighted =
-            [t.loss, config.sim_coeff * t.invariance, config.std_coeff * t.variance, config.cov_coeff * t.covariance];
-        for (s, v) in self.sums.iter_mut().zip(weighted) {
+        let [invariance, variance, covariance] = t.weighted(config);
+        for (s, v) in self.sums.iter_mut().zip([t.loss, invariance, variance, covariance]) {
             *s += f64::from(v);
         }
         self.batches += 1;

@@ -83,6 +83,7 @@ struct State {
     input: [[f32; INPUT]; BATCH],
     output: [[f32; REPR]; BATCH],
     terms: [f32; 4],
+    weighted: [f32; 4],
     checkpoint: [u8; CHECKPOINT_BYTES],
 }
 
@@ -99,6 +100,7 @@ static mut STATE: State = State {
     input: [[0.0; INPUT]; BATCH],
     output: [[0.0; REPR]; BATCH],
     terms: [0.0; 4],
+    weighted: [0.0; 4],
     checkpoint: [0; CHECKPOINT_BYTES],
 };
 
@@ -163,6 +165,13 @@ pub extern "C" fn vicreg_terms() -> *const f32 {
     state().terms.as_ptr()
 }
 
+/// The same as they add up to the loss: loss, λ·invariance, μ·variance,
+/// ν·covariance (what the page draws).
+#[unsafe(no_mangle)]
+pub extern "C" fn vicreg_weighted_terms() -> *const f32 {
+    state().weighted.as_ptr()
+}
+
 /// One training step on two augmented views of the first `rows` input rows.
 #[unsafe(no_mangle)]
 pub extern "C" fn vicreg_step(rows: u32) -> i32 {
@@ -180,6 +189,8 @@ pub extern "C" fn vicreg_step(rows: u32) -> i32 {
         Ok(report) => {
             let t = report.terms;
             s.terms = [t.loss, t.invariance, t.variance, t.covariance];
+            let [invariance, variance, covariance] = t.weighted(&s.trainer.config().loss);
+            s.weighted = [t.loss, invariance, variance, covariance];
             status::OK
         }
         Err(e) => code(e),

@@ -45,6 +45,14 @@ for (let step = 0; step < STEPS; step++) {
 const seconds = (performance.now() - start) / 1000;
 console.log(`${STEPS} steps in ${seconds.toFixed(2)} s (${(STEPS / seconds).toFixed(0)} steps/s), loss ${wasmTerms[0][0].toFixed(3)} → ${wasmTerms.at(-1)[0].toFixed(3)}`);
 
+// The weighted terms the page draws add up to the loss, each the unweighted
+// term times its coefficient (λ = μ = 25, ν = 1 by default).
+const [terms, weighted] = [f32(m.vicreg_terms(), 4), f32(m.vicreg_weighted_terms(), 4)];
+const coefficients = [1, 25, 25, 1];
+check(weighted.every((w, k) => Math.abs(w - coefficients[k] * terms[k]) <= 1e-5 * Math.max(1, Math.abs(w))) &&
+  Math.abs(weighted[1] + weighted[2] + weighted[3] - weighted[0]) <= 1e-4 * weighted[0],
+  `the weighted terms add up to the loss: ${Array.from(weighted).map((w) => w.toFixed(3)).join(", ")}`);
+
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 check(mean(wasmTerms.slice(-10).map((t) => t[0])) < mean(wasmTerms.slice(0, 10).map((t) => t[0])) - 0.5,
   "the loss falls over training");

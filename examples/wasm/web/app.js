@@ -7,7 +7,6 @@
 const BATCH = 128, INPUT = 64, REPR = 32, SHOTS = 5, EVERY = 20;
 // The loss's coefficients (λ, μ, ν): the chart, the status line and the
 // command-line jobs all show the weighted terms, which add up to the loss.
-const COEFFS = [1, 25, 25, 1];
 const NAMES = ["loss", "λ·invariance", "μ·variance", "ν·covariance"];
 // The same colour for each term as the jobs' SVG charts give it.
 const COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728"];
@@ -147,14 +146,13 @@ function drawLoss() {
   const canvas = $("loss"), ctx = canvas.getContext("2d");
   ctx.clearRect(0, 0, canvas.width, canvas.height);
   const box = { left: 56, top: 12, width: canvas.width - 72, height: canvas.height - 56 };
-  const weighted = history.map((t) => t.map((v, k) => v * COEFFS[k]));
-  const max = Math.max(1, ...weighted.flat()) * 1.05;
+  const max = Math.max(1, ...history.flat()) * 1.05;
   axes(ctx, box, [1, Math.max(2, steps)], [0, max], "step", "weighted term");
-  weighted[0] && COLOURS.forEach((colour, k) => {
+  history[0] && COLOURS.forEach((colour, k) => {
     ctx.strokeStyle = colour;
     ctx.lineWidth = 2;
     ctx.beginPath();
-    weighted.forEach((t, i) => {
+    history.forEach((t, i) => {
       const x = box.left + (box.width * i) / Math.max(1, steps - 1);
       const y = box.top + box.height - (box.height * t[k]) / max;
       i === 0 ? ctx.moveTo(x, y) : ctx.lineTo(x, y);
@@ -201,11 +199,12 @@ function frame(thisRun) {
     window.vicregResult = { error: code };
     return;
   }
-  history.push(Array.from(new Float32Array(m.memory.buffer, m.vicreg_terms(), 4)));
+  // The weighted terms, as the module computes them: they add up to the loss.
+  history.push(Array.from(new Float32Array(m.memory.buffer, m.vicreg_weighted_terms(), 4)));
   step++;
   drawLoss();
   if (step % EVERY === 0 || step === steps) evaluate();
-  const w = history.at(-1).map((v, k) => (v * COEFFS[k]).toFixed(3));
+  const w = history.at(-1).map((v) => v.toFixed(3));
   const rate = step / ((performance.now() - started) / 1000);
   status.textContent = `step ${step}/${steps}: ${NAMES[0]} ${w[0]} (${NAMES.slice(1).map((n, k) => `${n} ${w[k + 1]}`).join(", ")}), ${rate.toFixed(0)} steps/s`;
   if (step < steps) {

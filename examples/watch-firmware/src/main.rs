@@ -22,13 +22,14 @@ static VIEWS: ConstStaticCell<Views> = ConstStaticCell::new(Views::new());
 /// evaluation batches: another stretch of the stream than the training
 /// batches, so the training steps' own losses need not match it.
 fn show(label: &str, e: &Evaluation, c: &vicreg::Config) {
+    let [invariance, variance, covariance] = e.terms.weighted(c);
     say!(
         "{}: loss {} (λ·invariance {}, μ·variance {}, ν·covariance {}) on the evaluation batches, few-shot accuracy {} (1 labelled recording per activity)",
         label,
         Fixed(e.terms.loss),
-        Fixed(c.sim_coeff * e.terms.invariance),
-        Fixed(c.std_coeff * e.terms.variance),
-        Fixed(c.cov_coeff * e.terms.covariance),
+        Fixed(invariance),
+        Fixed(variance),
+        Fixed(covariance),
         Fixed(e.few_shot_accuracy)
     );
 }
