@@ -1094,6 +1094,10 @@ mod tests {
             // Zero rows with statistics.
             let bad = forged(&forged(real, 0, 0.0)[..len], 1, 0.5);
             assert_eq!(stream.merge(Lanes::Wide, &bad[..len]), Err(StreamError::Corrupt));
+            // An empty shard (zero rows, all statistics zero) merges as nothing.
+            let empty = (1..(len - 16) / 4).fold(forged(real, 0, 0.0), |b, i| forged(&b[..len], i, 0.0));
+            stream.merge(Lanes::Wide, &empty[..len]).unwrap();
+            assert_eq!(stream.rows(), 4);
             // The same bytes, sealed again untouched, still merge.
             let resealed = forged(real, 0, 4.0);
             stream.merge(Lanes::Wide, &resealed[..len]).unwrap();
