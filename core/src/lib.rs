@@ -86,6 +86,7 @@ pub mod loss;
 pub mod nn;
 mod rng;
 pub mod train;
+mod wire;
 
 pub use error::Error;
 pub use lanes::Lanes;

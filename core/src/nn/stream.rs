@@ -13,7 +13,7 @@ use super::siamese::{Given, Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, covariance, moments, variance};
-use crate::train::checkpoint::crc32;
+use crate::wire::crc32;
 
 /// Header slots of a state.
 pub(crate) const HEAD: usize = 8;
@@ -1069,7 +1069,7 @@ mod tests {
         out[..bytes.len()].copy_from_slice(bytes);
         out[12 + 4 * i..16 + 4 * i].copy_from_slice(&v.to_le_bytes());
         let end = bytes.len() - 4;
-        let crc = crate::train::checkpoint::crc32(&out[..end]);
+        let crc = crate::wire::crc32(&out[..end]);
         out[end..bytes.len()].copy_from_slice(&crc.to_le_bytes());
         out
     }
