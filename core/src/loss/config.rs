@@ -51,6 +51,27 @@ impl Config {
     }
 }
 
+/// The objective's weights, applied in one place for the full batch and the
+/// streamed batch alike.
+impl Config {
+    /// ℓ = λ·s + μ·v + ν·c from the three unweighted terms.
+    pub(crate) fn objective(&self, invariance: f32, variance: f32, covariance: f32) -> f32 {
+        self.sim_coeff * invariance + self.std_coeff * variance + self.cov_coeff * covariance
+    }
+
+    /// 2λ/(n·d), for `values` = n·d: λ·∂s/∂z = 2λ/(n·d)·(z − z′).
+    #[allow(clippy::cast_precision_loss)] // exact below 2²⁴ values, which streaming enforces
+    pub(crate) fn invariance_scale(&self, values: usize) -> f32 {
+        2.0 * self.sim_coeff / values as f32
+    }
+
+    /// α = 4ν/(d(n − 1)): ν·∂c/∂Z_c = α·Z_c·G for a batch of n rows of d.
+    #[allow(clippy::cast_precision_loss)]
+    pub(crate) fn covariance_scale(&self, n: usize, d: usize) -> f32 {
+        4.0 * self.cov_coeff / (d as f32 * (n - 1) as f32)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self::DEFAULT

@@ -10,15 +10,14 @@ pub(crate) fn invariance(lanes: Lanes, z_a: &[f32], z_b: &[f32]) -> f32 {
 }
 
 /// s, overwriting the gradients with λ·∂s/∂z and λ·∂s/∂z′ in the same
-/// pass.
+/// pass (`scale` = [`Config::invariance_scale`](super::Config::invariance_scale)).
 pub(crate) fn invariance_and_gradient(
     lanes: Lanes,
-    sim_coeff: f32,
+    scale: f32,
     z_a: &[f32],
     z_b: &[f32],
     grad_a: &mut [f32],
     grad_b: &mut [f32],
 ) -> f32 {
-    let scale = 2.0 * sim_coeff / z_a.len() as f32;
     lanes::sum_sq_diff_scaled(lanes, z_a, z_b, scale, [grad_a, grad_b]) / z_a.len() as f32
 }

@@ -359,12 +359,15 @@ pub(crate) fn compute_in<S: Sides>(
     let batch_side = side == CovarianceSide::BatchSide || !S::FEATURE;
 
     let inv = match grads.as_mut() {
-        Some((ga, gb)) => invariance::invariance_and_gradient(lanes, config.sim_coeff, views.a, views.b, ga, gb),
+        Some((ga, gb)) => {
+            let scale = config.invariance_scale(views.a.len());
+            invariance::invariance_and_gradient(lanes, scale, views.a, views.b, ga, gb)
+        }
         None => invariance::invariance(lanes, views.a, views.b),
     };
 
     let Workspace { centred, mean, var, weights, square } = ws;
-    let alpha = 4.0 * config.cov_coeff / (d as f32 * (n - 1) as f32);
+    let alpha = config.covariance_scale(n, d);
     let mut var_term = 0.0;
     let mut cov_term = 0.0;
     for branch in 0..2 {
@@ -406,7 +409,7 @@ pub(crate) fn compute_in<S: Sides>(
     }
 
     let terms = LossTerms {
-        loss: config.sim_coeff * inv + config.std_coeff * var_term + config.cov_coeff * cov_term,
+        loss: config.objective(inv, var_term, cov_term),
         invariance: inv,
         variance: var_term,
         covariance: cov_term,

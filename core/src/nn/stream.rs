@@ -457,10 +457,10 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
         let z = [&acts_a[layout.embed..][..rows * d], &acts_b[layout.embed..][..rows * d]];
         let (dz_a, dz_b) = (&mut dz_a[..rows * d], &mut dz_b[..rows * d]);
-        let scale = 2.0 * pass.loss.sim_coeff / (total * d) as f32;
+        let scale = pass.loss.invariance_scale(total * d);
         // The sum is the loss's invariance term, which the first pass took.
         let _ = lanes::sum_sq_diff_scaled(lanes, z[0], z[1], scale, [dz_a, dz_b]);
-        let alpha = 4.0 * pass.loss.cov_coeff / (d as f32 * (total - 1) as f32);
+        let alpha = pass.loss.covariance_scale(total, d);
         let centred = &mut r.loss[..rows * d];
         let mut rest = Regions {
             views: [&mut [], &mut []],
@@ -557,7 +557,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                     }
                 }
                 let invariance = head[INVARIANCE] / (n * d) as f32;
-                let loss = config.sim_coeff * invariance + config.std_coeff * var_term + config.cov_coeff * cov_term;
+                let loss = config.objective(invariance, var_term, cov_term);
                 if !loss.is_finite() {
                     return Err(Error::NonFiniteResult);
                 }
