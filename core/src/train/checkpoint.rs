@@ -550,4 +550,47 @@ mod tests {
         bytes[10..12].copy_from_slice(&u16::try_from(Net::MAX_DEPTH + 1).unwrap().to_le_bytes());
         assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt));
     }
+
+    /// Reseals `bytes` (a checkpoint whose header or records were changed).
+    fn reseal(bytes: &mut [u8]) {
+        let end = bytes.len() - 4;
+        let crc = super::crc32(&bytes[..end]);
+        bytes[end..].copy_from_slice(&crc.to_le_bytes());
+    }
+
+    /// `Net::MAX_DEPTH` layers load; one more, in an otherwise sound
+    /// checkpoint (records, lengths and checksum all consistent), does not.
+    #[test]
+    #[allow(clippy::large_stack_arrays)] // 20 KiB of test bytes on a host's stack
+    fn a_checkpoint_deeper_than_the_limit_is_refused() {
+        use crate::nn::{Layer, Net, Shape};
+        static RELUS: [Layer; Net::MAX_DEPTH] = [Layer::ReLU; Net::MAX_DEPTH];
+        let net = Net::new(Shape::Flat(2), &RELUS, &[]);
+        let meta = super::Meta { optimizer_kind: 0, steps: 0, optimizer_steps: 0 };
+        let len = super::len(&net, 0);
+        let mut bytes = [0u8; super::HEADER_BYTES + super::RECORD_BYTES * (Net::MAX_DEPTH + 1) + 4];
+        assert_eq!(super::assemble(&net, &meta, &[], &mut bytes).unwrap(), len);
+        assert_eq!(super::inspect(&bytes[..len]).map(|i| i.depth()), Ok(Net::MAX_DEPTH));
+        // One more ReLU record, the depth and the encoder's length raised.
+        let deeper = len + super::RECORD_BYTES;
+        bytes.copy_within(len - 4 - super::RECORD_BYTES..len - 4, len - 4);
+        let depth = u16::try_from(Net::MAX_DEPTH + 1).unwrap().to_le_bytes();
+        bytes[10..12].copy_from_slice(&depth);
+        bytes[12..14].copy_from_slice(&depth);
+        reseal(&mut bytes[..deeper]);
+        assert_eq!(super::inspect(&bytes[..deeper]).err(), Some(super::CheckpointError::Corrupt));
+    }
+
+    /// An empty input (no values a sample) is refused however the rest reads.
+    #[test]
+    fn an_empty_input_is_refused() {
+        use crate::nn::{Layer, Net, Shape};
+        let net = Net::new(Shape::Flat(2), &[Layer::ReLU], &[]);
+        let meta = super::Meta { optimizer_kind: 0, steps: 0, optimizer_steps: 0 };
+        let mut bytes = [0u8; 128];
+        let len = super::assemble(&net, &meta, &[], &mut bytes).unwrap();
+        bytes[16..20].copy_from_slice(&0u32.to_le_bytes());
+        reseal(&mut bytes[..len]);
+        assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt));
+    }
 }
