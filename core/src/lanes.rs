@@ -24,11 +24,13 @@
 // kernel costs 700 bytes, forcing none 2.4 % more instructions a step).
 #![allow(clippy::inline_always)]
 
+mod adamw;
 #[cfg(all(feature = "std", target_arch = "x86_64"))]
 pub(crate) mod avx;
 mod columns;
 mod vector;
 
+pub(crate) use adamw::{AdamStep, adamw_with};
 pub(crate) use columns::centre_columns;
 use vector::W;
 pub(crate) use vector::{Portable, Simd};

@@ -209,6 +209,6 @@ entries! {
     /// [`super::mul_acc`].
     mul_acc => super::mul_acc_in, (y: &mut [f32], x: &[f32], w: &[f32]);
     /// AdamW's update of one tensor.
-    adamw => crate::train::optim::adamw_with,
-        (c: &crate::train::optim::AdamStep, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], commit: bool) -> bool;
+    adamw => super::adamw_with,
+        (c: &super::AdamStep, p: &mut [f32], g: &[f32], m: &mut [f32], v: &mut [f32], commit: bool) -> bool;
 }
