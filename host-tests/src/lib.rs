@@ -3,6 +3,7 @@
 //! `crosscheck` tool and the tests share.
 
 pub mod batches;
+pub mod cases;
 pub mod f64_reference;
 pub mod golden;
 pub mod layers;

@@ -1,9 +1,10 @@
 //! Every shipped `loss` vector agrees with the core, with both covariance
 //! formulations, both kinds of lanes, and through the fixed-capacity type.
 
+use host_tests::cases::{Case, case_files, read_case};
 use host_tests::loss_case::{self, LossOutput};
 use host_tests::net_case;
-use host_tests::vectors::{Case, LossCase, case_files, flatten_f32, read_case};
+use host_tests::vectors::{LossCase, flatten_f32};
 use host_tests::{vectors_dir, worst};
 use vicreg::{CovarianceSide, Lanes, Options, VicregLoss};
 

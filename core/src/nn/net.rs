@@ -281,6 +281,10 @@ impl<'n> Walk<'n> {
     }
 }
 
+/// Header slots of a streaming state: the rows absorbed, the invariance
+/// sum, the stage, the batch's rows and the four loss terms.
+pub(crate) const STREAM_HEAD: usize = 8;
+
 /// Every size a declaration implies for a batch capacity, in f32 elements.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Sizes {
@@ -318,7 +322,7 @@ impl Sizes {
     #[must_use]
     pub const fn stream_state(&self) -> usize {
         let d = self.embed;
-        super::stream::HEAD + 2 * (3 * self.running + 3 * d + d * d)
+        STREAM_HEAD + 2 * (3 * self.running + 3 * d + d * d)
     }
 }
 

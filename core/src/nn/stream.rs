@@ -8,15 +8,14 @@
 use super::batch_norm;
 use super::kinds::KindSet;
 use super::layer::Layer;
-use super::net::{Place, Sizes};
+// The state's header slots, sized with the rest of the network's buffers.
+use super::net::{Place, STREAM_HEAD as HEAD, Sizes};
 use super::siamese::{Given, Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, covariance, moments, variance};
 use crate::wire::crc32;
 
-/// Header slots of a state.
-pub(crate) const HEAD: usize = 8;
 const ROWS: usize = 0;
 const INVARIANCE: usize = 1;
 const STAGE: usize = 2;

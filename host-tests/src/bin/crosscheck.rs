@@ -10,10 +10,11 @@
 //! micro-batch shorter where K does not divide n.
 
 use clap::{Parser, ValueEnum};
+use host_tests::cases::{Case, case_files, read_case};
 use host_tests::loss_case;
 use host_tests::net_case::{self, NetCase};
 use host_tests::vectors::Agreement;
-use host_tests::vectors::{Case, case_files, read_case, rows};
+use host_tests::vectors::rows;
 use host_tests::worst;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
