@@ -531,6 +531,27 @@ pub(crate) mod tests {
         }
     }
 
+    /// The weighted terms a printer shows: each the definition's term times
+    /// its own coefficient (three different ones), adding up to the loss.
+    #[test]
+    fn weighted_terms_are_the_definitions_times_their_coefficients() {
+        const L: usize = 30;
+        let (n, d) = (5, 6);
+        let (a, b) = sample_views::<L>(n, d);
+        let views = Views::new(&a[..n * d], &b[..n * d], d).unwrap();
+        let mut scratch = [0.0; 6 * 6 + 3 * 6 + L];
+        let t = loss(views, &CONFIG, Options::default(), &mut scratch).unwrap();
+        let wide = |z: &[f32]| -> [f64; L] { core::array::from_fn(|i| f64::from(z[i])) };
+        let want = definition(&wide(&a[..L])[..n * d], &wide(&b[..L])[..n * d], d, &CONFIG);
+        let coefficients = [CONFIG.sim_coeff, CONFIG.std_coeff, CONFIG.cov_coeff].map(f64::from);
+        let got = t.weighted(&CONFIG);
+        for (k, (g, (w, c))) in got.iter().zip(want.iter().zip(coefficients)).enumerate() {
+            assert!((f64::from(*g) - c * w).abs() <= 1e-5 * (1.0 + (c * w).abs()), "term {k}: {g} vs {}", c * w);
+        }
+        let sum: f32 = got.iter().sum();
+        assert!((sum - t.loss).abs() <= 1e-5 * t.loss, "{sum} vs {}", t.loss);
+    }
+
     #[test]
     fn the_covariance_side_is_the_smaller_square_that_fits() {
         use CovarianceSide::{Auto, BatchSide, FeatureSide};
