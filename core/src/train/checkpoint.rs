@@ -581,7 +581,8 @@ mod tests {
         assert_eq!(super::inspect(&bytes[..deeper]).err(), Some(super::CheckpointError::Corrupt));
     }
 
-    /// An empty input (no values a sample) is refused however the rest reads.
+    /// An empty input (no values a sample) is refused however the rest
+    /// reads, and so is an encoder length the layer list cannot have.
     #[test]
     fn an_empty_input_is_refused() {
         use crate::nn::{Layer, Net, Shape};
@@ -589,8 +590,16 @@ mod tests {
         let meta = super::Meta { optimizer_kind: 0, steps: 0, optimizer_steps: 0 };
         let mut bytes = [0u8; 128];
         let len = super::assemble(&net, &meta, &[], &mut bytes).unwrap();
+        let sound = bytes;
         bytes[16..20].copy_from_slice(&0u32.to_le_bytes());
         reseal(&mut bytes[..len]);
         assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt));
+        // So is an encoder of no layers, or of more than the network has.
+        for encoder in [0u16, 2] {
+            let mut bytes = sound;
+            bytes[12..14].copy_from_slice(&encoder.to_le_bytes());
+            reseal(&mut bytes[..len]);
+            assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt), "{encoder}");
+        }
     }
 }
