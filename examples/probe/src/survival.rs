@@ -83,18 +83,9 @@ impl Job {
     /// A short run's checkpoint, notes and pictures, as a user would have
     /// them from an earlier run.
     fn earlier_run(&self) -> Vec<PathBuf> {
-        let out = self.run(&[
-            "--epochs",
-            "1",
-            "--save",
-            "good.ckpt",
-            "--export-repr",
-            "repr.csv",
-            "--plot",
-            "loss.svg",
-            "--projection",
-            "proj.svg",
-        ]);
+        let mut args = vec!["--epochs", "1"];
+        args.extend(Self::OUTPUTS);
+        let out = self.run(&args);
         assert!(out.status.success(), "{}", text(&out));
         ["good.ckpt", "good.ckpt.json", "repr.csv", "loss.svg", "proj.svg"].map(|n| self.path(n)).to_vec()
     }
@@ -102,7 +93,7 @@ impl Job {
     const OUTPUTS: [&'static str; 8] =
         ["--save", "good.ckpt", "--export-repr", "repr.csv", "--plot", "loss.svg", "--projection", "proj.svg"];
 
-    /// Every path the issue lists: a refused output, a failing step while
+    /// Every way a run can end short, and the ways it goes on: a refused output, a failing step while
     /// continuing in place, a signal mid-run (which saves and continues), a
     /// successful `--load x --save x`, and an evaluation with zero epochs.
     /// `signal` is `"INT"` (Ctrl-C) or `"TERM"`.
@@ -135,21 +126,10 @@ impl Job {
 
         // A signal mid-run: the step under way ends, the state is saved to
         // --save (a new file here), the old outputs are kept, exit 128 + n.
-        let mut child = self
-            .command(&[
-                "--save",
-                "stopped.ckpt",
-                "--export-repr",
-                "repr.csv",
-                "--plot",
-                "loss.svg",
-                "--projection",
-                "proj.svg",
-            ])
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("the job starts");
+        let mut stopped = Self::OUTPUTS;
+        stopped[1] = "stopped.ckpt";
+        let mut child =
+            self.command(&stopped).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().expect("the job starts");
         let stderr = child.stderr.take().expect("piped");
         let mut lines = std::io::BufReader::new(stderr).lines();
         let mut log = String::new();
