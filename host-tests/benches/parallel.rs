@@ -10,16 +10,12 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use host_tests::batches::SplitMix;
 use std::hint::black_box;
+// Digits: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm) → 64 expander.
+use digits_net::DIGITS;
 use std::time::Duration;
 use vicreg::Pcg32;
-use vicreg::nn::{AllKinds, Layer, Net, Pass, Place, Shape, Siamese, Stream, parallel_gradients};
+use vicreg::nn::{AllKinds, Pass, Place, Siamese, Stream, parallel_gradients};
 
-/// Digits: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm) → 64 expander.
-const DIGITS: Net = Net::new(
-    Shape::Flat(64),
-    &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
 const N: usize = 1024;
 const MICRO: usize = 128;
 

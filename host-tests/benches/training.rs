@@ -7,18 +7,12 @@
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use host_tests::batches::step_setup;
+// Digits: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm) → 64 expander, batch 128, AdamW.
+use digits_net::DigitsNet as Digits;
 use std::hint::black_box;
 use std::time::Duration;
-use vicreg::nn::{Layer, Net, Network, Shape};
+use vicreg::nn::Network;
 use vicreg::{AdamW, Optimizer, Sgd, Trainer, TrainerConfig};
-
-/// Digits: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm) → 64 expander, batch 128, AdamW.
-const DIGITS: Net = Net::new(
-    Shape::Flat(64),
-    &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
-vicreg::network!(Digits = DIGITS, batch 128);
 
 // The trainer is boxed by the caller to keep the digits configuration's
 // 890 KiB off the stack.

@@ -15,21 +15,11 @@ use linear_probe::{few_label_accuracy, shuffle};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use vicreg::augment::{Jitter, Mask, Scale, Shift2d, ViewPair};
-use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
 
-/// Batch rows and representation width.
-const BATCH: usize = 128;
-const REPR: usize = 32;
-
-/// The anchor's network: 64 pixels → 128 → 32 encoder, 32 → 64 (BatchNorm,
-/// ReLU) → 64 expander without a final bias.
-const DIGITS: Net = Net::new(
-    Shape::Flat(64),
-    &[Layer::linear(128), Layer::ReLU, Layer::linear(REPR)],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
-vicreg::network!(DigitsNet = DIGITS, batch BATCH);
+/// The anchor's network and batch (`digits-net`, shared with the
+/// WebAssembly module, the tools and the benchmarks).
+use digits_net::{BATCH, DigitsNet, REPR};
 type Digits = Trainer<DigitsNet, AdamW>;
 
 /// Probe accuracies on one set of features: all labels, then the mean over

@@ -22,25 +22,15 @@
 #![deny(missing_docs)]
 
 use vicreg::augment::{Jitter, Mask, Scale, Shift2d, ViewPair};
-use vicreg::nn::{Layer, Net, Shape};
 use vicreg::train::checkpoint::CheckpointError;
 use vicreg::{AdamW, Error, Pcg32, Trainer, TrainerConfig};
 
-/// Rows per batch.
-pub const BATCH: usize = 128;
-/// Pixels per image.
-pub const INPUT: usize = 64;
-/// Representation width.
-pub const REPR: usize = 32;
+/// Rows per batch, pixels per image, representation width.
+pub use digits_net::{BATCH, INPUT, REPR};
 
 /// The digits network: 64 → 128 → 32 encoder, 32 → 64 (BatchNorm, ReLU) → 64
-/// expander without a final bias.
-const DIGITS: Net = Net::new(
-    Shape::Flat(INPUT),
-    &[Layer::linear(128), Layer::ReLU, Layer::linear(REPR)],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
-vicreg::network!(DigitsNet = DIGITS, batch BATCH);
+/// expander without a final bias (the job's, from `digits-net`).
+use digits_net::DigitsNet;
 type Digits = Trainer<DigitsNet, AdamW>;
 const CHECKPOINT_BYTES: usize = Digits::checkpoint_bytes(true);
 

@@ -1,20 +1,12 @@
 //! Prints the compile-time memory of the training configurations used in the
 //! examples, by part: `cargo run --release -p host-tests --bin memory`.
 
+// The main job's network on the digits (`examples/train-digits`).
+use digits_net::DigitsNet as Digits;
 use sensor_adapt::big_batch::{EFFECTIVE, MicroNet, STATE_BYTES, SeedRing};
-use vicreg::nn::{Layer, Net, Shape};
+
 use vicreg::train::Memory;
 use vicreg::{AdamW, Trainer};
-
-const DIGITS: Net = Net::new(
-    Shape::Flat(64),
-    &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
-vicreg::network!(
-    /// The main job's network on the digits (`examples/train-digits`).
-    Digits = DIGITS, batch 128
-);
 
 fn row(name: &str, m: &Memory) {
     let k = |b: usize| format!("{:.1}", b as f64 / 1024.0);

@@ -18,7 +18,9 @@
 use host_tests::batches::{step_setup, view_pair};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
-use vicreg::nn::{Layer, Net, Network, Shape};
+// The digits job's network, batch 128.
+use digits_net::DigitsNet as Digits;
+use vicreg::nn::Network;
 use vicreg::{AdamW, Config, Lanes, Optimizer, Options, Sgd, Trainer, TrainerConfig, Views, kernels};
 
 /// The loss shapes (n, d).
@@ -88,13 +90,6 @@ fn fma_peak() -> Option<f64> {
 fn fma_peak() -> Option<f64> {
     None
 }
-
-const DIGITS: Net = Net::new(
-    Shape::Flat(64),
-    &[Layer::linear(128), Layer::ReLU, Layer::linear(32)],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
-vicreg::network!(Digits = DIGITS, batch 128);
 
 /// Seconds per training step on a fixed pair of augmented views.
 #[allow(clippy::boxed_local)] // boxed by the caller: the digits state is 890 KiB
