@@ -271,6 +271,11 @@ impl<'n> Walk<'n> {
         Some(place)
     }
 
+    /// Why the walk stopped short, if it did.
+    pub(crate) const fn failed(&self) -> Option<NetError> {
+        self.failed
+    }
+
     /// Walks to the end; `Err` if a layer does not fit its input.
     pub(crate) const fn finish(mut self) -> Result<Self, NetError> {
         while self.next().is_some() {}
@@ -576,20 +581,27 @@ impl<'a> Net<'a> {
     }
 
     /// Fills `out` with every layer's place for batches of up to `batch`
-    /// rows; `false` if `out` is not the network's depth long or the network
-    /// is invalid.
-    pub(crate) fn fill_places(&self, batch: usize, out: &mut [Place]) -> bool {
+    /// rows.
+    ///
+    /// # Errors
+    ///
+    /// The first layer that does not fit, or whose buffers for `batch` rows
+    /// overflow; the depth if `out` is not the network's depth long.
+    pub(crate) fn fill_places(&self, batch: usize, out: &mut [Place]) -> Result<(), NetError> {
         if out.len() != self.depth() {
-            return false;
+            return Err(NetError { layer: self.depth(), reason: "not one place for each layer" });
         }
         let mut walk = Walk::new(self, batch);
         for slot in out.iter_mut() {
             match walk.next() {
                 Some(p) => *slot = p,
-                None => return false,
+                None => break,
             }
         }
-        true
+        match walk.failed {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
     }
 
     /// Whether a layer of this kind appears in the network.
@@ -811,8 +823,8 @@ mod tests {
         let padded: [Place; 5] = PLAIN.places(N);
         assert_eq!(padded[3], Place::EMPTY);
         let mut exact = [Place::EMPTY; 3];
-        assert!(PLAIN.fill_places(N, &mut exact) && exact[..] == padded[..3]);
-        assert!(!PLAIN.fill_places(N, &mut [Place::EMPTY; 2]));
+        assert!(PLAIN.fill_places(N, &mut exact).is_ok() && exact[..] == padded[..3]);
+        assert_eq!(PLAIN.fill_places(N, &mut [Place::EMPTY; 2]).map_err(|e| e.layer), Err(3));
     }
 
     #[test]

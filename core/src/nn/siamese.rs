@@ -64,7 +64,7 @@ pub struct Layout {
 
 impl Layout {
     /// The layout of `net` for batches of up to `batch` rows; `None` for an
-    /// invalid network.
+    /// invalid network, or one whose buffers for `batch` rows overflow.
     #[must_use]
     pub const fn of(net: &Net<'_>, batch: usize) -> Option<Self> {
         if net.check().is_err() {
@@ -78,6 +78,9 @@ impl Layout {
                 repr = place.dst;
             }
             embed = place.dst;
+        }
+        if walk.failed().is_some() {
+            return None;
         }
         let sizes = net.sizes(batch);
         let dz = sizes.view - batch * sizes.embed;
@@ -217,20 +220,15 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         if places.len() != net.depth() {
             return Err(Error::ShapeMismatch);
         }
-        // Buffers for `batch` rows that overflow are the network's fault at
-        // this capacity, at the layer whose buffer does.
-        if let Err(e) = super::net::Walk::new(net, batch).finish() {
-            return Err(Error::InvalidNetwork { layer: e.layer });
-        }
-        let layout = Layout::of(net, batch).ok_or(Error::InvalidNetwork { layer: net.depth() })?;
-        if layout.sizes.workspace == usize::MAX {
-            return Err(Error::InvalidNetwork { layer: net.depth() });
-        }
         if let Some(layer) = (0..net.depth()).find(|&i| net.layer(i).is_some_and(|l| !K::covers(l))) {
             return Err(Error::InvalidNetwork { layer });
         }
-        if !net.fill_places(batch, places) {
-            return Err(Error::ShapeMismatch);
+        // Buffers for `batch` rows that overflow are the network's fault at
+        // this capacity, at the layer whose buffer does.
+        net.fill_places(batch, places).map_err(|e| Error::InvalidNetwork { layer: e.layer })?;
+        let layout = Layout::of(net, batch).ok_or(Error::InvalidNetwork { layer: net.depth() })?;
+        if layout.sizes.workspace == usize::MAX {
+            return Err(Error::InvalidNetwork { layer: net.depth() });
         }
         Ok(Self { net, batch, layout, places, kinds: core::marker::PhantomData })
     }
@@ -1086,6 +1084,7 @@ mod tests {
         let mut places = [Place::EMPTY; PLACES];
         let huge = usize::MAX / 8;
         assert!(matches!(Siamese::<AllKinds>::new(&CONV, huge, &mut places).err(), Some(Error::InvalidNetwork { .. })));
+        assert_eq!(super::Layout::of(&CONV, huge), None);
         let mut short = [Place::EMPTY; PLACES - 1];
         assert_eq!(Siamese::<AllKinds>::new(&CONV, 4, &mut short).err(), Some(Error::ShapeMismatch));
     }
