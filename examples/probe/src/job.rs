@@ -206,7 +206,7 @@ impl Interrupt {
 ///
 /// Always a [`Stopped`]: [`Stopped::Interrupted`] with what was saved, or
 /// [`Stopped::Failed`] if the save itself failed.
-pub fn interrupted(o: &Options, signal: i32, steps: u64, checkpoint: Saved<'_>) -> Result<(), Stopped> {
+pub fn interrupted(o: &Options, signal: i32, steps: u32, checkpoint: Saved<'_>) -> Result<(), Stopped> {
     let name = if signal == signal_hook::consts::SIGINT { "Ctrl-C (SIGINT)" } else { "SIGTERM" };
     let message = match &o.save {
         Some(path) => {
@@ -264,13 +264,29 @@ pub fn main(
     }
 }
 
+/// The draws of the few-label probe: fixed, so that a checkpoint scores the
+/// same whatever `--seed` evaluates it.
+pub const PROBE_SEED: u64 = 0;
+
+/// Says what the checkpoint loaded from `path` is for (evaluated with
+/// `--epochs 0`, else continued) and returns the steps it had taken, for
+/// [`common_notes`].
+pub fn announce_load(o: &Options, path: &Path, steps: u32) -> u32 {
+    let verb = if o.epochs == 0 { "evaluating" } else { "continuing from" };
+    println!("{verb} {} ({steps} steps)", path.display());
+    steps
+}
+
+/// A checkpoint's notes: (key, text) pairs written beside it as JSON.
+pub type Notes = Vec<(&'static str, String)>;
+
 /// The notes every job writes beside a checkpoint after its own: the
 /// epochs, the seed, the data (by file name: the folder it was read from is
 /// of no use on another machine), the kernels that ran, and the checkpoint
 /// this run continued from, if any (`continued`: its file name and the
 /// steps it had taken).
 #[must_use]
-pub fn common_notes(o: &Options, continued: Option<u32>) -> Vec<(&'static str, String)> {
+pub fn common_notes(o: &Options, continued: Option<u32>) -> Notes {
     let file = |p: &Path| p.file_name().map_or_else(|| p.display().to_string(), |n| n.to_string_lossy().into_owned());
     let mut notes = vec![
         ("epochs", o.epochs.to_string()),

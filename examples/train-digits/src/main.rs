@@ -10,7 +10,7 @@
 mod data;
 
 use data::Digit;
-use linear_probe::job::{self, Options, ReprRow, Stopped};
+use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
 use linear_probe::{few_label_accuracy, shuffle};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -54,10 +54,6 @@ fn kib(bytes: usize) -> String {
     format!("{:.1} KiB", bytes as f64 / 1024.0)
 }
 
-/// The draws of the few-label probe: fixed, so that a checkpoint scores the
-/// same whatever `--seed` evaluates it.
-const PROBE_SEED: u64 = 0;
-
 /// The checkpoint's bytes with the optimiser's state, and its notes.
 fn checkpoint(trainer: &Digits, args: &Options, continued: Option<u32>) -> Result<(Vec<u8>, Notes), String> {
     let mut bytes = vec![0u8; Digits::checkpoint_bytes(true)];
@@ -69,8 +65,6 @@ fn checkpoint(trainer: &Digits, args: &Options, continued: Option<u32>) -> Resul
     notes.extend(job::common_notes(args, continued));
     Ok((bytes, notes))
 }
-
-type Notes = Vec<(&'static str, String)>;
 
 fn run(args: &Options) -> Result<(), Stopped> {
     let digits = data::load(&args.data)?;
@@ -109,9 +103,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
     let mut continued = None;
     if let (Some(bytes), Some(path)) = (&loaded, &args.load) {
         trainer.load(bytes).map_err(|e| format!("--load {}: {e}", path.display()))?;
-        let verb = if args.epochs == 0 { "evaluating" } else { "continuing from" };
-        println!("{verb} {} ({} steps)", path.display(), trainer.steps());
-        continued = Some(trainer.steps());
+        continued = Some(job::announce_load(args, path, trainer.steps()));
     }
 
     let augment = (
@@ -141,7 +133,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
     let (curves, steps, seconds) = progress.finish();
     if let Some(signal) = interrupt.signal() {
         let (bytes, notes) = checkpoint(&trainer, args, continued)?;
-        return job::interrupted(args, signal, u64::from(trainer.steps()), (&bytes, &notes));
+        return job::interrupted(args, signal, trainer.steps(), (&bytes, &notes));
     }
     job::summary(args.epochs, &curves, steps, seconds);
 

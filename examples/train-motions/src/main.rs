@@ -11,7 +11,7 @@
 use train_motions::data;
 
 use data::{CLASSES, Recording};
-use linear_probe::job::{self, Options, ReprRow, Stopped};
+use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
 use linear_probe::{few_label_accuracy, shuffle};
 use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
 use std::path::PathBuf;
@@ -67,12 +67,6 @@ fn probe_row(recordings: &[Recording], features: &[Vec<f32>], seed: u64) -> [f64
     let (train, test) = (split(true), split(false));
     [Some(1), Some(2), Some(5), None].map(|k| few_label_accuracy(&train, &test, CLASSES, k, 10, seed))
 }
-
-/// The draws of the few-label probe: fixed, so that a checkpoint scores the
-/// same whatever `--seed` evaluates it.
-const PROBE_SEED: u64 = 0;
-
-type Notes = Vec<(&'static str, String)>;
 
 /// The checkpoint's bytes with the optimiser's state, and its notes.
 fn checkpoint(
@@ -134,9 +128,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
     let mut continued = None;
     if let (Some(bytes), Some(path)) = (&loaded, &args.load) {
         trainer.load(bytes).map_err(|e| format!("--load {}: {e}", path.display()))?;
-        let verb = if args.epochs == 0 { "evaluating" } else { "continuing from" };
-        println!("{verb} {} ({} steps)", path.display(), trainer.steps());
-        continued = Some(trainer.steps());
+        continued = Some(job::announce_load(args, path, trainer.steps()));
     }
 
     let mut order: Vec<usize> = (0..train.len()).collect();
@@ -162,7 +154,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
     let (curves, steps, seconds) = progress.finish();
     if let Some(signal) = interrupt.signal() {
         let (bytes, notes) = checkpoint(&trainer, args, &scaling, continued)?;
-        return job::interrupted(args, signal, u64::from(trainer.steps()), (&bytes, &notes));
+        return job::interrupted(args, signal, trainer.steps(), (&bytes, &notes));
     }
     job::summary(args.epochs, &curves, steps, seconds);
 
