@@ -31,6 +31,15 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
+/// Seals `bytes` again after a test changed them: the CRC-32 of all but
+/// the last four bytes, written into those four.
+#[cfg(test)]
+pub(crate) fn reseal(bytes: &mut [u8]) {
+    let end = bytes.len() - 4;
+    let crc = crc32(&bytes[..end]);
+    bytes[end..].copy_from_slice(&crc.to_le_bytes());
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

@@ -1067,9 +1067,7 @@ mod tests {
         let mut out = [0u8; 512];
         out[..bytes.len()].copy_from_slice(bytes);
         out[12 + 4 * i..16 + 4 * i].copy_from_slice(&v.to_le_bytes());
-        let end = bytes.len() - 4;
-        let crc = crate::wire::crc32(&out[..end]);
-        out[end..bytes.len()].copy_from_slice(&crc.to_le_bytes());
+        crate::wire::reseal(&mut out[..bytes.len()]);
         out
     }
 

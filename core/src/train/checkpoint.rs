@@ -522,6 +522,8 @@ impl<'b> PayloadReader<'b> {
 
 #[cfg(test)]
 mod tests {
+    use crate::wire::reseal;
+
     /// A checkpoint of `Map { 2, 2 }` → MeanTime whose header is resealed
     /// with the input (65536, 65536): 2³² values a sample, which a 32-bit
     /// target cannot count. Refused there; elsewhere it is what
@@ -536,9 +538,7 @@ mod tests {
         assert!(super::inspect(&bytes[..len]).is_ok());
         bytes[16..20].copy_from_slice(&65536u32.to_le_bytes());
         bytes[20..24].copy_from_slice(&65536u32.to_le_bytes());
-        let end = len - 4;
-        let crc = super::crc32(&bytes[..end]);
-        bytes[end..len].copy_from_slice(&crc.to_le_bytes());
+        reseal(&mut bytes[..len]);
         let huge = Net::new(Shape::Map { channels: 65536, length: 65536 }, &[Layer::MeanTime], &[]);
         let got = super::inspect(&bytes[..len]).map(|i| i.input);
         match huge.check() {
@@ -549,13 +549,6 @@ mod tests {
         // A record list deeper than Net::MAX_DEPTH is refused before it is read.
         bytes[10..12].copy_from_slice(&u16::try_from(Net::MAX_DEPTH + 1).unwrap().to_le_bytes());
         assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt));
-    }
-
-    /// Reseals `bytes` (a checkpoint whose header or records were changed).
-    fn reseal(bytes: &mut [u8]) {
-        let end = bytes.len() - 4;
-        let crc = super::crc32(&bytes[..end]);
-        bytes[end..].copy_from_slice(&crc.to_le_bytes());
     }
 
     /// `Net::MAX_DEPTH` layers load; one more, in an otherwise sound
