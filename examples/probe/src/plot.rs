@@ -57,31 +57,38 @@ pub fn loss_curves(path: &Path, title: &str, series: &[(&str, &[f64])]) -> Resul
     let finite = || series.iter().flat_map(|(_, v)| v.iter().copied()).filter(|v| v.is_finite());
     let (lo, hi) = (finite().fold(f64::INFINITY, f64::min).min(0.0), finite().fold(0.0f64, f64::max));
     let hi = if hi > lo { hi * 1.05 } else { lo + 1.0 };
+    svg_file("--plot", path, |svg| {
+        let root = SVGBackend::with_string(svg, (900, 540)).into_drawing_area();
+        root.fill(&WHITE).map_err(|e| failed("--plot", path, e))?;
+        let mut chart = ChartBuilder::on(&root)
+            .caption(title, ("sans-serif", 20))
+            .margin(16)
+            .x_label_area_size(44)
+            .y_label_area_size(64)
+            .build_cartesian_2d(1f64..epochs.max(2) as f64, lo..hi)
+            .map_err(|e| failed("--plot", path, e))?;
+        axes(&mut chart, ("epoch", "mean over the epoch's steps")).map_err(|e| failed("--plot", path, e))?;
+        for (k, (name, values)) in series.iter().enumerate() {
+            let colour = PALETTE[k % PALETTE.len()];
+            let points = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| ((i + 1) as f64, *v));
+            chart
+                .draw_series(LineSeries::new(points, colour.stroke_width(2)))
+                .map_err(|e| failed("--plot", path, e))?
+                .label(*name)
+                .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
+        }
+        legend(&mut chart).map_err(|e| failed("--plot", path, e))?;
+        root.present().map_err(|e| failed("--plot", path, e))
+    })
+}
+
+/// Draws an SVG into memory with `draw`, then writes it to `path` whole
+/// ([`output::replace`](crate::output::replace)); `flag` names the option
+/// in a message.
+fn svg_file(flag: &str, path: &Path, draw: impl FnOnce(&mut String) -> Result<(), String>) -> Result<(), String> {
     let mut svg = String::new();
-    let root = SVGBackend::with_string(&mut svg, (900, 540)).into_drawing_area();
-    root.fill(&WHITE).map_err(|e| failed("--plot", path, e))?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(16)
-        .x_label_area_size(44)
-        .y_label_area_size(64)
-        .build_cartesian_2d(1f64..epochs.max(2) as f64, lo..hi)
-        .map_err(|e| failed("--plot", path, e))?;
-    axes(&mut chart, ("epoch", "mean over the epoch's steps")).map_err(|e| failed("--plot", path, e))?;
-    for (k, (name, values)) in series.iter().enumerate() {
-        let colour = PALETTE[k % PALETTE.len()];
-        let points = values.iter().enumerate().filter(|(_, v)| v.is_finite()).map(|(i, v)| ((i + 1) as f64, *v));
-        chart
-            .draw_series(LineSeries::new(points, colour.stroke_width(2)))
-            .map_err(|e| failed("--plot", path, e))?
-            .label(*name)
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(2)));
-    }
-    legend(&mut chart).map_err(|e| failed("--plot", path, e))?;
-    root.present().map_err(|e| failed("--plot", path, e))?;
-    drop(chart);
-    drop(root);
-    crate::output::replace(path, svg.as_bytes()).map_err(|e| format!("--plot {e}"))
+    draw(&mut svg)?;
+    crate::output::replace(path, svg.as_bytes()).map_err(|e| format!("{flag} {e}"))
 }
 
 /// A panel of [`projections`]: its caption and its rows (features, label).
@@ -95,9 +102,7 @@ pub type Panel<'r> = (&'r str, &'r [(Vec<f32>, usize)]);
 ///
 /// The file that could not be drawn, and why.
 pub fn projections(path: &Path, title: &str, panels: &[Panel<'_>], names: &[&str]) -> Result<(), String> {
-    let mut svg = String::new();
-    draw_projections(&mut svg, path, title, panels, names)?;
-    crate::output::replace(path, svg.as_bytes()).map_err(|e| format!("--projection {e}"))
+    svg_file("--projection", path, |svg| draw_projections(svg, path, title, panels, names))
 }
 
 fn draw_projections(

@@ -47,24 +47,19 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
     std::fs::read(path).map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// Writes whole or not at all: an existing file is replaced only by a
-/// complete one.
-fn write(path: &Path, bytes: &[u8]) -> Result<(), String> {
-    linear_probe::output::replace(path, bytes)
-}
-
 fn run(command: &Command) -> Result<String, String> {
     match command {
         Command::Export { checkpoint, out } => {
             let notes = host_tests::layers::notes_beside(checkpoint)?;
             let bytes = host_tests::torch::export(&read(checkpoint)?, &notes)?;
-            write(out, &bytes)?;
+            // Whole or not at all: an existing file is replaced only by a complete one.
+            linear_probe::output::replace(out, &bytes)?;
             Ok(format!("{}: {} bytes of safetensors to {}", checkpoint.display(), bytes.len(), out.display()))
         }
         Command::Import { file, checkpoint, like } => {
             let like = like.as_deref().map(read).transpose()?;
             let imported = host_tests::torch::import(&read(file)?, like.as_deref())?;
-            write(checkpoint, &imported.bytes)?;
+            linear_probe::output::replace(checkpoint, &imported.bytes)?;
             let mut said = format!("{}: {} bytes from {}", checkpoint.display(), imported.bytes.len(), file.display());
             imported.remarks().iter().for_each(|r| said.push_str(&format!("\n  {r}")));
             Ok(said)
