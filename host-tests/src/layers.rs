@@ -3,52 +3,44 @@
 //! of the reference format.
 
 use serde_json::{Value, json};
-use vicreg::nn::{Conv1d, Layer, Linear, Shape};
+use vicreg::nn::{Layer, Shape};
 
-/// One layer as JSON.
+/// One layer as JSON: its `type`, its settings under the reference
+/// format's names, and `bias` for a kind whose bias is optional.
 pub fn to_json(layer: Layer) -> Value {
-    match layer {
-        Layer::Linear(Linear { out, bias }) => json!({ "type": "linear", "out": out, "bias": bias }),
-        Layer::Conv1d(Conv1d { out_channels, kernel, stride, padding, bias }) => json!({
-            "type": "conv1d", "out_channels": out_channels, "kernel": kernel,
-            "stride": stride, "padding": padding, "bias": bias,
-        }),
-        other => json!({ "type": other.name() }),
+    let (fields, values, bias) = layer.settings();
+    let mut object = serde_json::Map::new();
+    object.insert("type".into(), json!(layer.name()));
+    for (name, value) in fields.iter().zip(values) {
+        object.insert((*name).into(), json!(value));
     }
+    if let Some(bias) = bias {
+        object.insert("bias".into(), json!(bias));
+    }
+    Value::Object(object)
 }
 
-fn count(v: &Value, key: &str) -> Result<usize, String> {
-    v.get(key)
-        .and_then(Value::as_u64)
-        .and_then(|x| usize::try_from(x).ok())
-        .ok_or(format!("layer needs a count `{key}`"))
-}
-
-/// One layer from JSON.
+/// One layer from JSON, in either dialect: ours (`"bias": false`) or the
+/// reference format's (`"b": null` for no bias). Without either, a layer
+/// has its bias.
 pub fn from_json(v: &Value) -> Result<Layer, String> {
-    let bias = v.get("bias").and_then(Value::as_bool).unwrap_or(true);
-    let layer = match v.get("type").and_then(Value::as_str) {
-        Some("linear") => Layer::Linear(Linear { out: count(v, "out")?, bias }),
-        Some("conv1d") => Layer::Conv1d(Conv1d {
-            out_channels: count(v, "out_channels")?,
-            kernel: count(v, "kernel")?,
-            stride: count(v, "stride")?,
-            padding: count(v, "padding")?,
-            bias,
-        }),
-        Some("batchnorm") => Layer::BatchNorm,
-        Some("relu") => Layer::ReLU,
-        Some("mean_time") => Layer::MeanTime,
-        other => return Err(format!("unknown layer type {other:?}")),
+    let kind = v.get("type").and_then(Value::as_str).ok_or("a layer needs a string `type`")?;
+    let bias = match (v.get("bias"), v.get("b")) {
+        (Some(bias), _) => bias.as_bool().ok_or("`bias` is not true or false")?,
+        (None, Some(b)) => !b.is_null(),
+        (None, None) => true,
     };
-    Ok(layer)
+    let count = |key: &str| v.get(key).and_then(Value::as_u64).and_then(|x| u32::try_from(x).ok());
+    Layer::from_fields(kind, bias, count).map_err(|e| format!("layer {kind:?}: {e}"))
 }
 
-/// An input shape as JSON: `[D]` or `[C, T]`, as the reference format writes it.
+/// An input shape as JSON: `[D]`, `[C, T]` or `[C, H, W]`, as the reference
+/// format writes it.
 pub fn shape_to_json(shape: Shape) -> Value {
     match shape {
         Shape::Flat(d) => json!([d]),
         Shape::Map { channels, length } => json!([channels, length]),
+        Shape::Image { channels, height, width } => json!([channels, height, width]),
     }
 }
 
@@ -63,7 +55,8 @@ pub fn shape_from_json(v: &Value) -> Result<Shape, String> {
     match dims.as_slice() {
         [d] => Ok(Shape::Flat(*d)),
         [c, t] => Ok(Shape::Map { channels: *c, length: *t }),
-        _ => Err(format!("input shape {dims:?}: expected [D] or [C, T]")),
+        [c, h, w] => Ok(Shape::Image { channels: *c, height: *h, width: *w }),
+        _ => Err(format!("input shape {dims:?}: expected [D], [C, T] or [C, H, W]")),
     }
 }
 

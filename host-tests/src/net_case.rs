@@ -96,20 +96,7 @@ fn tensors(v: &Value, keys: &[&str]) -> Result<BTreeMap<String, Vec<f64>>, Strin
 
 /// One `net` layer object as a core layer.
 fn net_layer(v: &Value) -> Result<CaseLayer, String> {
-    let kind = field(v, "type")?.as_str().ok_or("`type` is not a string")?;
-    let has_bias = !matches!(v.get("b"), None | Some(Value::Null));
-    let layer = match kind {
-        "linear" => Layer::linear(usize_field(v, "out")?),
-        "batchnorm" => Layer::BatchNorm,
-        "relu" => Layer::ReLU,
-        "conv1d" => Layer::conv1d(usize_field(v, "out_channels")?, usize_field(v, "kernel")?)
-            .stride(usize_field(v, "stride")?)
-            .padding(usize_field(v, "padding")?),
-        "mean_time" => Layer::MeanTime,
-        other => return Err(format!("layer type {other:?} is unknown")),
-    };
-    let layer =
-        if has_bias || !matches!(layer, Layer::Linear(_) | Layer::Conv1d(_)) { layer } else { layer.without_bias() };
+    let layer = crate::layers::from_json(v)?;
     Ok(CaseLayer {
         layer,
         eps: v.get("eps").and_then(Value::as_f64),

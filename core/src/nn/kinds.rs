@@ -1,79 +1,340 @@
-//! Which kinds of layer (and of covariance formulation) a network uses, as a
-//! type, so that the passes are compiled with only those kernels: flash
-//! grows with the kinds a firmware uses, not with every kind this crate
-//! knows. Linear and ReLU are always in.
+//! The registry of kinds (each in its own file under `kinds/`): every kind of layer is listed here once, by the
+//! file that holds it, and this list generates [`Layer`] and every place
+//! that dispatches on the kind (its facts, its record, its flag bit, its
+//! kernels in the passes). Adding a kind is one new file implementing
+//! [`Kind`] (and the `const fn`s its documentation names) plus one line
+//! here.
 
-use super::layer::Layer;
+use super::kind::{BIAS, Backward, Dims, Forward, Kind, KindSet, Output};
 use super::net::Net;
 use super::shape::Shape;
-use crate::loss::Sides;
 
-/// A set of layer kinds known at compile time, and whether the loss's
-/// feature side can be taken ([`Sides`]).
-pub trait KindSet: Sides + 'static {
-    /// BatchNorm is used.
-    const BATCH_NORM: bool;
-    /// Conv1d is used.
-    const CONV1D: bool;
-    /// MeanTime is used.
-    const MEAN_TIME: bool;
-    /// C×T maps flow through the network (the input is a map).
-    const MAPS: bool;
+pub use batch_norm::NormConfig;
+pub use conv1d::Conv1d;
+pub use linear::Linear;
 
-    /// Whether the passes compiled for this set run `layer`.
-    #[must_use]
-    fn covers(layer: Layer) -> bool {
-        match layer {
-            Layer::Linear(_) | Layer::ReLU => true,
-            Layer::BatchNorm => Self::BATCH_NORM,
-            Layer::Conv1d(_) => Self::CONV1D,
-            Layer::MeanTime => Self::MEAN_TIME,
+/// The kinds, and the module that holds each. A data-carrying kind is
+/// written `Variant(Type) in module` (`module::Type` is the declaration);
+/// a kind without settings `Variant in module` (`module::Variant` is a unit
+/// struct).
+macro_rules! kinds {
+    ($( $(#[$doc:meta])* $variant:ident $(($data:ident))? in $module:ident; )*) => {
+        $( pub(crate) mod $module; )*
+
+        /// One layer of a network, declared by what it adds to the shape that
+        /// reaches it: every width is written once.
+        ///
+        /// ```
+        /// use vicreg::nn::Layer;
+        /// // Conv1d: 16 output channels, kernel 5, stride 2, padding 2, no bias.
+        /// let conv = Layer::conv1d(16, 5).stride(2).padding(2).without_bias();
+        /// let head = [Layer::linear(128), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()];
+        /// assert_eq!(conv.name(), "conv1d");
+        /// assert_eq!(head[3], Layer::Linear(vicreg::nn::Linear { out: 64, bias: false }));
+        /// ```
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        pub enum Layer {
+            $( $(#[$doc])* $variant $(($module::$data))?, )*
+        }
+
+        /// Each kind's position in the list, which gives its flag bit.
+        #[derive(Clone, Copy)]
+        enum Position { $( $variant, )* }
+
+        impl Layer {
+            /// One layer of every kind this crate knows, in the registry's
+            /// order (for tests and tools that go through every kind).
+            pub const EVERY_KIND: &[Layer] = &[
+                $( kinds!(@make $variant $module [$($data)?] <$module::$variant as Kind>::EXAMPLE), )*
+            ];
+
+            /// The kind's constant facts.
+            const fn facts(self) -> Facts {
+                match self {
+                    $( kinds!(@bind _k $variant $($data)?) => Facts::of::<$module::$variant>(Position::$variant as u32), )*
+                }
+            }
+
+            /// The shape this layer makes of `input`, or why it cannot take it.
+            ///
+            /// # Errors
+            ///
+            /// A sentence naming the problem (a zero width, a kernel longer than
+            /// the window, a layer that needs a map given a vector, an overflow).
+            pub const fn output(self, input: Shape) -> Result<Shape, &'static str> {
+                if input.is_empty() {
+                    return Err("a layer's input is empty");
+                }
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).output(input), )*
+                }
+            }
+
+            /// The weight tensor's shape in PyTorch's layout (out×in for
+            /// Linear, out×in×kernel for Conv1d, C for BatchNorm's γ).
+            pub(crate) const fn weight_dims(self, input: Shape) -> Dims {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).weight_dims(input), )*
+                }
+            }
+
+            /// Elements of the bias tensor (BatchNorm's β).
+            pub(crate) const fn biases(self, input: Shape) -> usize {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).biases(input), )*
+                }
+            }
+
+            /// Inputs that feed one output, which sets PyTorch's default
+            /// initialisation bound 1/√fan_in.
+            pub(crate) const fn fan_in(self, input: Shape) -> usize {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).fan_in(input), )*
+                }
+            }
+
+            /// Running statistics kept for inference (BatchNorm's mean and
+            /// variance).
+            pub(crate) const fn running(self, input: Shape) -> usize {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).running(input), )*
+                }
+            }
+
+            /// The layer's checkpoint record: tag, flags, then four numbers.
+            pub(crate) const fn record(self) -> (u8, u8, [u32; 4]) {
+                let (flags, numbers) = match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).record(), )*
+                };
+                (self.facts().tag, flags, numbers)
+            }
+
+            /// The layer a checkpoint record describes, if it is one this
+            /// crate writes: canonical (the bytes the layer writes, and no
+            /// others).
+            #[must_use]
+            pub(crate) fn from_record(tag: u8, flags: u8, numbers: [u32; 4]) -> Option<Self> {
+                let layer = match tag {
+                    $( t if t == <$module::$variant as Kind>::TAG =>
+                        kinds!(@make $variant $module [$($data)?] $module::$variant::from_record(flags, numbers)?), )*
+                    _ => return None,
+                };
+                (layer.record() == (tag, flags, numbers)).then_some(layer)
+            }
+
+            /// The layer the reference format's `type` names, with the
+            /// settings its fields give (the names [`settings`](Self::settings)
+            /// lists; `field` returns a count or `None`) and whether it has a
+            /// bias (ignored by kinds without one).
+            ///
+            /// # Errors
+            ///
+            /// A sentence: an unknown type, a missing field, or a setting
+            /// out of range.
+            pub fn from_fields(
+                name: &str,
+                bias: bool,
+                mut field: impl FnMut(&str) -> Option<u32>,
+            ) -> Result<Self, &'static str> {
+                $( if name == <$module::$variant as Kind>::NAME {
+                    let fields = <$module::$variant as Kind>::FIELDS;
+                    let mut numbers = [0; 4];
+                    for (number, name) in numbers.iter_mut().zip(fields) {
+                        *number = field(name).ok_or("a layer's field is missing or not a count")?;
+                    }
+                    let flags = if bias && <$module::$variant as Kind>::OPTIONAL_BIAS { BIAS } else { 0 };
+                    return Self::from_record(<$module::$variant as Kind>::TAG, flags, numbers)
+                        .ok_or("a layer's field is out of range");
+                } )*
+                Err("unknown layer type")
+            }
+
+            /// The layer's settings as the reference format names them: the
+            /// field names (in record order), their values, and whether it has a
+            /// bias (`None` for a kind whose bias is not optional).
+            ///
+            /// ```
+            /// use vicreg::nn::Layer;
+            /// let (names, values, bias) = Layer::conv1d(4, 5).stride(2).without_bias().settings();
+            /// assert_eq!((names, &values[..names.len()], bias), (&["out_channels", "kernel", "stride", "padding"][..], &[4, 5, 2, 0][..], Some(false)));
+            /// assert_eq!(Layer::from_fields("conv1d", false, |f| names.iter().position(|n| *n == f).map(|i| values[i])), Ok(Layer::conv1d(4, 5).stride(2).without_bias()));
+            /// ```
+            #[must_use]
+            pub fn settings(self) -> (&'static [&'static str], [u32; 4], Option<bool>) {
+                let (flags, numbers) = match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).record(), )*
+                };
+                let (fields, optional) = match self {
+                    $( kinds!(@bind _k $variant $($data)?) =>
+                        (<$module::$variant as Kind>::FIELDS, <$module::$variant as Kind>::OPTIONAL_BIAS), )*
+                };
+                (fields, numbers, optional.then_some(flags & BIAS != 0))
+            }
+
+            /// One layer forward (see [`Kind::forward`]); a kind `K` leaves
+            /// out is not run (`Siamese::new` refuses such a network).
+            #[inline(always)]
+            pub(crate) fn forward<K: KindSet, const STREAM: bool>(self, f: Forward<'_>) -> bool {
+                // The test is a constant in each arm, so a kind the set leaves
+                // out costs no flash.
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => {
+                        if <$module::$variant as Kind>::ALWAYS || K::SET & (1 << Position::$variant as u32) != 0 {
+                            kinds!(@get k $module $variant $($data)?).forward::<K, STREAM>(f)
+                        } else {
+                            false
+                        }
+                    } )*
+                }
+            }
+
+            /// One layer backward (see [`Kind::backward`]).
+            #[inline(always)]
+            pub(crate) fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => {
+                        if <$module::$variant as Kind>::ALWAYS || K::SET & (1 << Position::$variant as u32) != 0 {
+                            kinds!(@get k $module $variant $($data)?).backward::<K, STREAM>(b);
+                        }
+                    } )*
+                }
+            }
+        }
+    };
+    (@bind $k:ident $variant:ident $data:ident) => { Layer::$variant($k) };
+    (@bind $k:ident $variant:ident) => { Layer::$variant };
+    (@get $k:ident $module:ident $variant:ident $data:ident) => { $k };
+    (@get $k:ident $module:ident $variant:ident) => { $module::$variant };
+    (@make $variant:ident $module:ident [$data:ident] $value:expr) => { Layer::$variant($value) };
+    (@make $variant:ident $module:ident [] $value:expr) => {{
+        let _: $module::$variant = $value;
+        Layer::$variant
+    }};
+}
+
+kinds! {
+    /// out = x·Wᵀ + b over the whole sample (a map is flattened
+    /// channel-major).
+    Linear(Linear) in linear;
+    /// Batch normalisation per channel (per feature of a vector), with
+    /// affine γ, β and running statistics for inference.
+    BatchNorm in batch_norm;
+    /// max(0, x).
+    ReLU in relu;
+    /// A 1-D convolution over a C×T map.
+    Conv1d(Conv1d) in conv1d;
+    /// The mean over time of a C×T map: C×T → C.
+    MeanTime in mean_time;
+}
+
+/// A kind's constant facts, read from its [`Kind`] implementation (a
+/// record of the trait's constants, not a state machine of flags).
+#[derive(Clone, Copy)]
+#[allow(clippy::struct_excessive_bools)]
+struct Facts {
+    tag: u8,
+    name: &'static str,
+    output: Output,
+    reusable: bool,
+    decays: bool,
+    always: bool,
+    batch_statistics: bool,
+    position: u32,
+}
+
+impl Facts {
+    const fn of<T: Kind>(position: u32) -> Self {
+        Self {
+            tag: T::TAG,
+            name: T::NAME,
+            output: T::OUTPUT,
+            reusable: T::REUSABLE,
+            decays: T::DECAYS,
+            always: T::ALWAYS,
+            batch_statistics: T::BATCH_STATISTICS,
+            position,
         }
     }
 }
 
-/// The kind set with these flags; [`network!`](crate::network) names the one
-/// its declaration needs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Kinds<
-    const BATCH_NORM: bool,
-    const CONV1D: bool,
-    const MEAN_TIME: bool,
-    const MAPS: bool,
-    const FEATURE: bool,
->;
+impl Layer {
+    /// The kind's name, as `torch.nn` modules are named in the reference
+    /// format (`linear`, `batchnorm`, `relu`, `conv1d`, `mean_time`).
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        self.facts().name
+    }
 
-impl<const B: bool, const C: bool, const M: bool, const P: bool, const F: bool> KindSet for Kinds<B, C, M, P, F> {
-    const BATCH_NORM: bool = B;
-    const CONV1D: bool = C;
-    const MEAN_TIME: bool = M;
-    const MAPS: bool = P;
+    /// The kind's flag in a [`KindSet`]'s `SET`.
+    #[must_use]
+    pub const fn bit(self) -> u32 {
+        1 << self.facts().position
+    }
+
+    /// Whether the passes compiled for the kind set `K` run this layer.
+    #[must_use]
+    pub fn covered_by<K: KindSet>(self) -> bool {
+        let facts = self.facts();
+        facts.always || K::SET & (1 << facts.position) != 0
+    }
+
+    /// Elements of the weight tensor (Linear, Conv1d; BatchNorm's γ).
+    pub(crate) const fn weights(self, input: Shape) -> usize {
+        self.weight_dims(input).len()
+    }
+
+    /// Trainable elements of this layer given its input.
+    #[must_use]
+    pub const fn parameter_count(self, input: Shape) -> usize {
+        self.weights(input).saturating_add(self.biases(input))
+    }
+
+    /// Whether the weight tensor takes weight decay and LARS's trust ratio.
+    pub(crate) const fn decays_weights(self) -> bool {
+        self.facts().decays
+    }
+
+    /// Where the layer writes its output.
+    pub(crate) const fn output_buffer(self) -> Output {
+        self.facts().output
+    }
+
+    /// Whether a later layer may overwrite this layer's output in place.
+    pub(crate) const fn output_reusable(self) -> bool {
+        self.facts().reusable
+    }
+
+    /// Whether the layer normalises with whole-batch statistics (a streamed
+    /// batch stops at it; it keeps running statistics).
+    pub(crate) const fn batch_statistics(self) -> bool {
+        self.facts().batch_statistics
+    }
+
+    /// Whether `self` and `other` are of the same kind.
+    #[must_use]
+    pub const fn same_kind(self, other: Self) -> bool {
+        self.facts().position == other.facts().position
+    }
 }
-
-impl<const B: bool, const C: bool, const M: bool, const P: bool, const F: bool> Sides for Kinds<B, C, M, P, F> {
-    const FEATURE: bool = F;
-}
-
-/// Every kind: for networks known only at run time.
-pub type AllKinds = Kinds<true, true, true, true, true>;
 
 impl Net<'_> {
-    /// Whether the network holds a BatchNorm layer.
+    /// The kinds the network uses, one bit each ([`Layer::bit`](super::Layer::bit)):
+    /// a [`Kinds`](super::Kinds) set's `SET`.
     #[must_use]
-    pub const fn uses_batch_norm(&self) -> bool {
-        self.uses(Layer::BatchNorm)
+    pub const fn kind_set(&self) -> u32 {
+        let (mut set, mut i) = (0, 0);
+        while let Some(layer) = self.layer(i) {
+            set |= layer.bit();
+            i += 1;
+        }
+        set
     }
 
-    /// Whether the network holds a Conv1d layer.
-    #[must_use]
-    pub const fn uses_conv1d(&self) -> bool {
-        self.uses(Layer::conv1d(1, 1))
-    }
-
-    /// Whether the input is a C×T map.
+    /// Whether the input is a map (C×T or C×H×W).
     #[must_use]
     pub const fn uses_maps(&self) -> bool {
-        matches!(self.input, Shape::Map { .. })
+        !matches!(self.input, Shape::Flat(_))
     }
 
     /// Whether the loss's scratch for batches of `batch` rows holds the
@@ -82,17 +343,67 @@ impl Net<'_> {
     pub const fn feature_side_fits(&self, batch: usize) -> bool {
         self.embed_len() <= batch
     }
-
-    /// Whether the network holds a MeanTime layer.
-    #[must_use]
-    pub const fn uses_mean_time(&self) -> bool {
-        self.uses(Layer::MeanTime)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::{AllKinds, Kinds};
+
+    /// Every fact the registry holds, checked for every kind: a kind that
+    /// misses one (a tag or name reused, fields that do not read back, a
+    /// shape rule that takes an empty input) fails here.
+    #[test]
+    fn every_kind_has_every_fact() {
+        let map = Shape::Map { channels: 3, length: 8 };
+        for (i, &layer) in Layer::EVERY_KIND.iter().enumerate() {
+            let facts = layer.facts();
+            assert_eq!(facts.position as usize, i, "{layer:?}");
+            assert_eq!(layer.bit(), 1 << i);
+            assert!(facts.tag != 0 && !facts.name.is_empty(), "{layer:?}");
+            for earlier in &Layer::EVERY_KIND[..i] {
+                assert_ne!(earlier.facts().tag, facts.tag, "tag of {layer:?} reused");
+                assert_ne!(earlier.facts().name, facts.name, "name of {layer:?} reused");
+            }
+            // The record reads back, and any other flag or tag does not.
+            let (tag, flags, numbers) = layer.record();
+            assert_eq!(tag, facts.tag);
+            assert_eq!(Layer::from_record(tag, flags, numbers), Some(layer), "{layer:?}");
+            assert_eq!(Layer::from_record(tag, flags ^ 2, numbers), None, "{layer:?}");
+            // The reference format's fields name the record's numbers.
+            let (fields, values, bias) = layer.settings();
+            assert_eq!((values, bias.unwrap_or(false)), (numbers, flags & BIAS != 0));
+            assert!(values[fields.len()..].iter().all(|&v| v == 0), "{layer:?}: a number without a field");
+            let value = |name: &str| fields.iter().position(|f| *f == name).map(|j| numbers[j]);
+            let bias = bias.unwrap_or(true);
+            assert_eq!(Layer::from_fields(layer.name(), bias, value), Ok(layer), "{layer:?}");
+            if !fields.is_empty() {
+                assert!(Layer::from_fields(layer.name(), bias, |_| None).is_err());
+            }
+            // A shape rule that refuses the empty input, a weight tensor
+            // that matches the parameter count, at most one running pair
+            // per channel.
+            assert!(layer.output(Shape::Flat(0)).is_err());
+            let input = if layer.output(map).is_ok() { map } else { Shape::Flat(6) };
+            let output = layer.output(input).expect("the example takes a map or a vector");
+            assert!(!output.is_empty());
+            let dims = layer.weight_dims(input);
+            assert_eq!(dims.len() + layer.biases(input), layer.parameter_count(input));
+            assert!(dims.rank <= 4 && dims.dims[dims.rank..].iter().all(|&d| d == 0), "{layer:?}");
+            assert!(layer.fan_in(input) > 0);
+            assert_eq!(layer.running(input) > 0, layer.batch_statistics(), "{layer:?}");
+            assert!(layer.covered_by::<AllKinds>());
+            assert_eq!(layer.covered_by::<Kinds<0, false, false>>(), facts.always, "{layer:?}");
+            assert!(layer.same_kind(layer));
+        }
+        assert!(Layer::from_fields("gelu-that-is-not", true, |_| Some(1)).is_err());
+        assert_eq!(Layer::from_record(0, 0, [0; 4]), None);
+    }
+}
+
+#[cfg(test)]
+mod sets {
+    use crate::nn::{AllKinds, Kinds, Layer, Net, Shape};
 
     const FLAT: Net = Net::new(Shape::Flat(4), &[Layer::linear(8), Layer::ReLU], &[Layer::linear(16)]);
     const MAPS: Net = Net::new(
@@ -103,22 +414,27 @@ mod tests {
 
     #[test]
     fn a_declaration_names_the_kinds_it_uses() {
-        let flags = |n: &Net| (n.uses_batch_norm(), n.uses_conv1d(), n.uses_mean_time(), n.uses_maps());
-        assert_eq!(flags(&FLAT), (false, false, false, false));
-        assert_eq!(flags(&MAPS), (true, true, true, true));
+        let bits = |layers: &[Layer]| layers.iter().fold(0, |set, l| set | l.bit());
+        assert_eq!(FLAT.kind_set(), bits(&[Layer::linear(1), Layer::ReLU]));
+        let maps = bits(&[Layer::conv1d(1, 1), Layer::BatchNorm, Layer::ReLU, Layer::MeanTime]);
+        assert_eq!(MAPS.kind_set(), maps);
+        assert_eq!((FLAT.uses_maps(), MAPS.uses_maps()), (false, true));
         // The feature side's d×d scratch fits when d ≤ n.
         assert_eq!((FLAT.feature_side_fits(15), FLAT.feature_side_fits(16)), (false, true));
     }
 
     #[test]
     fn a_kind_set_covers_its_kinds_and_linear_and_relu() {
-        type Plain = Kinds<false, false, false, false, false>;
+        const NORM: u32 = Layer::BatchNorm.bit();
+        const BOTH: u32 = Layer::MeanTime.bit() | Layer::conv1d(2, 2).bit();
+        type Plain = Kinds<0, false, false>;
         for layer in [Layer::BatchNorm, Layer::conv1d(1, 1), Layer::MeanTime] {
-            assert!(!Plain::covers(layer) && AllKinds::covers(layer), "{layer:?}");
+            assert!(!layer.covered_by::<Plain>() && layer.covered_by::<AllKinds>(), "{layer:?}");
         }
-        assert!(Plain::covers(Layer::linear(1)) && Plain::covers(Layer::ReLU));
-        assert!(Kinds::<true, false, false, false, false>::covers(Layer::BatchNorm));
-        assert!(Kinds::<false, true, false, true, false>::covers(Layer::conv1d(2, 2)));
-        assert!(Kinds::<false, false, true, true, false>::covers(Layer::MeanTime));
+        assert!(Layer::linear(1).covered_by::<Plain>() && Layer::ReLU.covered_by::<Plain>());
+        assert!(Layer::BatchNorm.covered_by::<Kinds<NORM, false, false>>());
+        assert!(!Layer::MeanTime.covered_by::<Kinds<NORM, true, false>>());
+        assert!(Layer::MeanTime.covered_by::<Kinds<BOTH, true, false>>());
+        assert!(Layer::conv1d(2, 2).covered_by::<Kinds<BOTH, true, false>>());
     }
 }

@@ -1,60 +1,8 @@
-//! The kinds of layer a network is declared from, and the one place that
-//! dispatches on the kind: shapes, parameter counts, buffers and checkpoint
-//! records. A new kind is a file with its kernels and its shape rule, plus
-//! a variant and its arms here and in the passes of [`siamese`](super::siamese).
+//! How a network is written: the builders of [`Layer`] (`Layer::linear(64)`,
+//! `Layer::conv1d(16, 5).stride(2)`, `.without_bias()`). The enum itself,
+//! and every fact of each kind, come from the [`registry`](super::registry).
 
-use super::conv1d::Conv1d;
-use super::linear::Linear;
-use super::shape::Shape;
-
-/// One layer of a network, declared by what it adds to the shape that
-/// reaches it: every width is written once.
-///
-/// ```
-/// use vicreg::nn::Layer;
-/// // Conv1d: 16 output channels, kernel 5, stride 2, padding 2, no bias.
-/// let conv = Layer::conv1d(16, 5).stride(2).padding(2).without_bias();
-/// let head = [Layer::linear(128), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()];
-/// assert_eq!(conv.name(), "conv1d");
-/// assert_eq!(head[3], Layer::Linear(vicreg::nn::Linear { out: 64, bias: false }));
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Layer {
-    /// out = x·Wᵀ + b over the whole sample (a map is flattened
-    /// channel-major).
-    Linear(Linear),
-    /// Batch normalisation per channel (per feature of a vector), with
-    /// affine γ, β and running statistics for inference.
-    BatchNorm,
-    /// max(0, x).
-    ReLU,
-    /// A 1-D convolution over a C×T map.
-    Conv1d(Conv1d),
-    /// The mean over time of a C×T map: C×T → C.
-    MeanTime,
-}
-
-/// Where a layer writes its output.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Output {
-    /// Into a buffer of its own.
-    Own,
-    /// Over its input (ReLU), when the input may be overwritten.
-    OverInput,
-    /// Into a buffer of its own, after normalising its input in place into
-    /// x̂ when the input may be overwritten (BatchNorm).
-    OwnNormalisingInput,
-}
-
-/// Checkpoint tags of the kinds; never reuse one.
-const LINEAR: u8 = 1;
-const BATCH_NORM: u8 = 2;
-const RELU: u8 = 3;
-const CONV1D: u8 = 4;
-const MEAN_TIME: u8 = 5;
-/// Record flag: the layer has a bias.
-const BIAS: u8 = 1;
+use super::kinds::{Conv1d, Layer, Linear};
 
 impl Layer {
     /// A Linear layer with `out` outputs and a bias.
@@ -99,162 +47,16 @@ impl Layer {
             other => other,
         }
     }
-
-    /// The kind's name, as `torch.nn` modules are named in the reference
-    /// format (`linear`, `batchnorm`, `relu`, `conv1d`, `mean_time`).
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        match self {
-            Self::Linear(_) => "linear",
-            Self::BatchNorm => "batchnorm",
-            Self::ReLU => "relu",
-            Self::Conv1d(_) => "conv1d",
-            Self::MeanTime => "mean_time",
-        }
-    }
-
-    /// The shape this layer makes of `input`, or why it cannot take it.
-    ///
-    /// # Errors
-    ///
-    /// A sentence naming the problem (a zero width, a kernel longer than
-    /// the window, a layer that needs a map given a vector, an overflow).
-    pub const fn output(self, input: Shape) -> Result<Shape, &'static str> {
-        if input.is_empty() {
-            return Err("a layer's input is empty");
-        }
-        match self {
-            Self::Linear(l) => l.output(input),
-            Self::BatchNorm | Self::ReLU => Ok(input),
-            Self::Conv1d(c) => c.output(input),
-            Self::MeanTime => super::mean_time::output(input),
-        }
-    }
-
-    /// Elements of the weight tensor (Linear, Conv1d; BatchNorm's γ).
-    pub(crate) const fn weights(self, input: Shape) -> usize {
-        match self {
-            Self::Linear(l) => l.weights(input),
-            Self::Conv1d(c) => c.weights(input),
-            Self::BatchNorm => input.channels(),
-            Self::ReLU | Self::MeanTime => 0,
-        }
-    }
-
-    /// Elements of the bias tensor (Linear, Conv1d; BatchNorm's β).
-    pub(crate) const fn biases(self, input: Shape) -> usize {
-        match self {
-            Self::Linear(l) => l.biases(),
-            Self::Conv1d(c) => c.biases(),
-            Self::BatchNorm => input.channels(),
-            Self::ReLU | Self::MeanTime => 0,
-        }
-    }
-
-    /// Trainable elements of this layer given its input.
-    #[must_use]
-    pub const fn parameter_count(self, input: Shape) -> usize {
-        self.weights(input).saturating_add(self.biases(input))
-    }
-
-    /// The weight tensor's shape in PyTorch's layout, and how many entries
-    /// of it are used: out×in for Linear, out×in×kernel for Conv1d, C for
-    /// BatchNorm's γ.
-    pub(crate) const fn weight_dims(self, input: Shape) -> ([usize; 3], usize) {
-        match self {
-            Self::Linear(l) => ([l.out, input.len(), 0], 2),
-            Self::Conv1d(c) => ([c.out_channels, input.channels(), c.kernel], 3),
-            _ => ([self.weights(input), 0, 0], 1),
-        }
-    }
-
-    /// Inputs that feed one output, which sets PyTorch's default
-    /// initialisation bound 1/√fan_in.
-    pub(crate) const fn fan_in(self, input: Shape) -> usize {
-        match self {
-            Self::Conv1d(c) => input.channels().saturating_mul(c.kernel),
-            _ => input.len(),
-        }
-    }
-
-    /// Running statistics kept for inference: BatchNorm's mean and variance.
-    pub(crate) const fn running(self, input: Shape) -> usize {
-        match self {
-            Self::BatchNorm => input.channels().saturating_mul(2),
-            _ => 0,
-        }
-    }
-
-    /// Whether the weight tensor takes weight decay and LARS's trust ratio
-    /// (the official recipe exempts biases and normalisation parameters).
-    pub(crate) const fn decays_weights(self) -> bool {
-        matches!(self, Self::Linear(_) | Self::Conv1d(_))
-    }
-
-    pub(crate) const fn output_buffer(self) -> Output {
-        match self {
-            Self::ReLU => Output::OverInput,
-            Self::BatchNorm => Output::OwnNormalisingInput,
-            Self::Linear(_) | Self::Conv1d(_) | Self::MeanTime => Output::Own,
-        }
-    }
-
-    /// Whether a later layer may overwrite this layer's output in place: not
-    /// ReLU's, whose backward pass reads it.
-    pub(crate) const fn output_reusable(self) -> bool {
-        !matches!(self, Self::ReLU)
-    }
-
-    /// The layer as a checkpoint record: tag, flags, then four numbers.
-    pub(crate) const fn record(self) -> (u8, u8, [u32; 4]) {
-        const fn n(x: usize) -> u32 {
-            #[allow(clippy::cast_possible_truncation)] // checked first
-            if x > u32::MAX as usize { u32::MAX } else { x as u32 }
-        }
-        match self {
-            Self::Linear(l) => (LINEAR, if l.bias { BIAS } else { 0 }, [n(l.out), 0, 0, 0]),
-            Self::BatchNorm => (BATCH_NORM, 0, [0; 4]),
-            Self::ReLU => (RELU, 0, [0; 4]),
-            Self::Conv1d(c) => {
-                (CONV1D, if c.bias { BIAS } else { 0 }, [n(c.out_channels), n(c.kernel), n(c.stride), n(c.padding)])
-            }
-            Self::MeanTime => (MEAN_TIME, 0, [0; 4]),
-        }
-    }
-
-    /// The layer a checkpoint record describes, if it is one this crate
-    /// writes.
-    #[must_use]
-    pub(crate) fn from_record(tag: u8, flags: u8, numbers: [u32; 4]) -> Option<Self> {
-        let usize_of = |x: u32| usize::try_from(x).ok();
-        let [a, b, c, d] = numbers;
-        let bias = match flags {
-            0 => false,
-            BIAS => true,
-            _ => return None,
-        };
-        let layer = match tag {
-            LINEAR => Self::Linear(Linear { out: usize_of(a)?, bias }),
-            BATCH_NORM => Self::BatchNorm,
-            RELU => Self::ReLU,
-            CONV1D => Self::Conv1d(Conv1d {
-                out_channels: usize_of(a)?,
-                kernel: usize_of(b)?,
-                stride: usize_of(c)?,
-                padding: usize_of(d)?,
-                bias,
-            }),
-            MEAN_TIME => Self::MeanTime,
-            _ => return None,
-        };
-        // A record is canonical: the bytes a layer writes, and no others.
-        (layer.record() == (tag, flags, numbers)).then_some(layer)
-    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::nn::Shape;
+    use crate::nn::kind::Dims;
+
+    /// The checkpoint tag of Conv1d, the one kind with four numbers.
+    const CONV1D: u8 = 4;
 
     const EVERY_KIND: [Layer; 7] = [
         Layer::Linear(Linear { out: 7, bias: true }),
@@ -304,9 +106,12 @@ mod tests {
     fn fan_in_and_weight_shapes_are_pytorchs() {
         let map = Shape::Map { channels: 6, length: 10 };
         let conv = Layer::conv1d(4, 3);
-        assert_eq!((conv.fan_in(map), conv.weight_dims(map)), (18, ([4, 6, 3], 3)));
-        assert_eq!((Layer::linear(4).fan_in(map), Layer::linear(4).weight_dims(map)), (60, ([4, 60, 0], 2)));
-        assert_eq!(Layer::BatchNorm.weight_dims(map), ([6, 0, 0], 1));
+        let dims = |layer: Layer| layer.weight_dims(map);
+        let d = |dims, rank| Dims { dims, rank };
+        assert_eq!((conv.fan_in(map), dims(conv)), (18, d([4, 6, 3, 0], 3)));
+        assert_eq!((Layer::linear(4).fan_in(map), dims(Layer::linear(4))), (60, d([4, 60, 0, 0], 2)));
+        assert_eq!(dims(Layer::BatchNorm), d([6, 0, 0, 0], 1));
+        assert_eq!(dims(Layer::ReLU), d([0; 4], 0));
         let decays = EVERY_KIND.map(Layer::decays_weights);
         assert_eq!(decays, [true, true, false, false, true, true, false]);
         let reusable = EVERY_KIND.map(Layer::output_reusable);

@@ -18,7 +18,8 @@
 //! place, whenever nothing later needs that input: a Linear–ReLU pair costs
 //! one buffer.
 
-use super::layer::{Layer, Output};
+use super::kind::{At, Dims, Output};
+use super::kinds::Layer;
 use super::shape::Shape;
 use crate::loss::{CovarianceSide, scratch_len};
 
@@ -118,6 +119,19 @@ impl Place {
 
     pub(crate) const fn weights(&self) -> usize {
         self.layer.weights(self.input)
+    }
+
+    /// Where the layer reads and writes, for its kernels.
+    pub(crate) const fn at(&self) -> At {
+        At {
+            input: self.input,
+            output: self.output,
+            src: self.src,
+            dst: self.dst,
+            x_hat: self.x_hat,
+            stats: self.stats,
+            running: self.running,
+        }
     }
 
     pub(crate) const fn biases(&self) -> usize {
@@ -255,7 +269,7 @@ impl<'n> Walk<'n> {
             _ => return self.fail("parameters overflow"),
         };
         self.running += layer.running(input);
-        if matches!(layer, Layer::BatchNorm) && input.channels() > self.norm_channels {
+        if layer.batch_statistics() && input.channels() > self.norm_channels {
             self.norm_channels = input.channels();
         }
         self.shape = output;
@@ -476,7 +490,7 @@ impl<'a> Net<'a> {
         let mut side = 0;
         let mut i = 1;
         while let Some(layer) = self.layer(i) {
-            if matches!(layer.output_buffer(), Output::Own) {
+            if layer.output_buffer().swaps() {
                 side = 1 - side;
             }
             i += 1;
@@ -486,7 +500,7 @@ impl<'a> Net<'a> {
         let mut input = self.input;
         let mut i = 0;
         while let Some(place) = walk.next() {
-            if i > 0 && matches!(place.layer.output_buffer(), Output::Own) {
+            if i > 0 && place.layer.output_buffer().swaps() {
                 if input.len() > widths[side] {
                     widths[side] = input.len();
                 }
@@ -613,11 +627,10 @@ impl<'a> Net<'a> {
     /// Layers of this kind in the network (whatever their sizes).
     #[must_use]
     pub const fn count(&self, kind: Layer) -> usize {
-        let tag = kind.record().0;
         let (mut i, mut count) = (0, 0);
         while i < self.depth() {
             if let Some(layer) = self.layer(i)
-                && layer.record().0 == tag
+                && layer.same_kind(kind)
             {
                 count += 1;
             }
@@ -630,7 +643,12 @@ impl<'a> Net<'a> {
     /// 2k + 2 for k BatchNorm layers.
     #[must_use]
     pub const fn stream_stages(&self) -> usize {
-        2 * self.count(Layer::BatchNorm) + 2
+        let (mut k, mut i) = (0, 0);
+        while let Some(layer) = self.layer(i) {
+            k += layer.batch_statistics() as usize;
+            i += 1;
+        }
+        2 * k + 2
     }
 }
 
@@ -657,7 +675,7 @@ pub struct Tensor {
     /// Offset in the parameter vector.
     pub offset: usize,
     /// Its shape in PyTorch's layout; `rank` entries are used.
-    pub dims: [usize; 3],
+    pub dims: [usize; 4],
     /// Entries of `dims` in use.
     pub rank: usize,
     /// Whether weight decay and LARS's trust ratio apply (Linear and Conv1d
@@ -738,7 +756,7 @@ impl Place {
     fn tensors(&self) -> [Option<Tensor>; 2] {
         let (weights, biases) = (self.weights(), self.biases());
         let weight_dims = self.layer.weight_dims(self.input);
-        let tensor = |role, offset, (dims, rank)| Tensor {
+        let tensor = |role, offset, Dims { dims, rank }| Tensor {
             layer: self.index,
             kind: self.layer,
             role,
@@ -749,7 +767,7 @@ impl Place {
         };
         [
             (weights > 0).then(|| tensor(Role::Weight, self.params, weight_dims)),
-            (biases > 0).then(|| tensor(Role::Bias, self.params + weights, ([biases, 0, 0], 1))),
+            (biases > 0).then(|| tensor(Role::Bias, self.params + weights, Dims { dims: [biases, 0, 0, 0], rank: 1 })),
         ]
     }
 }
@@ -857,7 +875,7 @@ mod tests {
 
         let w = CONV.tensors().next().unwrap();
         assert_eq!((&w.dims[..w.rank], w.len(), w.decays), (&[3, 2, 4][..], 24, true));
-        let empty = Tensor { dims: [0; 3], rank: 1, ..w };
+        let empty = Tensor { dims: [0; 4], rank: 1, ..w };
         assert!(empty.is_empty() && empty.range().is_empty());
     }
 
@@ -929,7 +947,7 @@ mod tests {
             let mut widths = [net.shape_before(net.depth()).unwrap().len(), 0];
             let mut current = 0;
             for i in (1..net.depth()).rev() {
-                if matches!(net.layer(i).unwrap().output_buffer(), Output::Own) {
+                if net.layer(i).unwrap().output_buffer().swaps() {
                     current = 1 - current;
                     widths[current] = widths[current].max(net.shape_before(i).unwrap().len());
                 }

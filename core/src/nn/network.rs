@@ -13,7 +13,7 @@
 //! model, but at compile time). The generic trainer is a thin shell that
 //! hands its arrays to [`Siamese`](super::Siamese) as slices.
 
-use super::kinds::KindSet;
+use super::kind::KindSet;
 use super::net::{Net, Place, Sizes};
 use super::siamese::Layout;
 
@@ -152,9 +152,7 @@ macro_rules! network {
             const PLACES: &'static [$crate::nn::Place] =
                 &$crate::nn::Net::places::<{ $crate::nn::Net::depth(&$net) }>(&$net, $batch);
             type Kinds = $crate::nn::Kinds<
-                { $crate::nn::Net::uses_batch_norm(&$net) },
-                { $crate::nn::Net::uses_conv1d(&$net) },
-                { $crate::nn::Net::uses_mean_time(&$net) },
+                { $crate::nn::Net::kind_set(&$net) },
                 { $crate::nn::Net::uses_maps(&$net) },
                 { $crate::nn::Net::feature_side_fits(&$net, $batch) },
             >;

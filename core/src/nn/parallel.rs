@@ -9,7 +9,7 @@
 
 extern crate std;
 
-use super::kinds::KindSet;
+use super::kind::KindSet;
 use super::siamese::{Pass, Siamese};
 use super::stream::Stream;
 use crate::error::Error;

@@ -10,15 +10,11 @@
 //! Backward, layer by layer from the embedding down, alternates between two
 //! gradient buffers; it stops as soon as every layer below is frozen.
 
-use super::batch_norm::{self, BatchStats, NormConfig};
-use super::conv1d;
 use super::frozen::Frozen;
-use super::kinds::{AllKinds, KindSet};
-use super::layer::Layer;
-use super::linear;
-use super::mean_time;
+use super::kind::{AllKinds, Backward, Forward, Given, KindSet, StreamSums};
+use super::kinds::Layer;
+use super::kinds::batch_norm::{self, NormConfig};
 use super::net::{Net, Place, Role, Sizes, Tensors, Walk};
-use super::relu;
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{self, Config, LossTerms, Options, Views};
@@ -139,16 +135,6 @@ impl Default for Pass {
     }
 }
 
-/// Statistics a streamed pass normalises with: per BatchNorm layer at its
-/// running offset, the whole batch's mean and 1/√(σ² + eps), and the
-/// mean's low part (the mean is hi + lo, as the corrected two-pass centring
-/// has it).
-#[derive(Clone, Copy)]
-pub(crate) struct Given<'s> {
-    pub(crate) stats: &'s [f32],
-    pub(crate) lo: &'s [f32],
-}
-
 /// What a backward pass covers. A full batch runs every layer with local
 /// BatchNorm sums; a streaming stage stops at one BatchNorm layer, whose
 /// sums it accumulates, and applies the whole batch's sums above it.
@@ -177,28 +163,6 @@ pub(crate) struct Regions<'w> {
     pub(crate) loss: &'w mut [f32],
 }
 
-/// `act[src..]` (or the caller's input) as a layer's input, and
-/// `act[dst..]` as its output: inputs are always placed before outputs.
-fn io<'a>(x: &'a [f32], act: &'a mut [f32], p: &Place, n: usize) -> (&'a [f32], &'a mut [f32]) {
-    let (in_len, out_len) = (n * p.input.len(), n * p.output.len());
-    match p.src {
-        None => (&x[..in_len], &mut act[p.dst..p.dst + out_len]),
-        Some(src) => {
-            let (before, from) = act.split_at_mut(p.dst);
-            (&before[src..src + in_len], &mut from[..out_len])
-        }
-    }
-}
-
-/// Copies a layer's input to `to` in the activations, unless it is there.
-fn copy_input(x: &[f32], act: &mut [f32], src: Option<usize>, to: usize, len: usize) {
-    match src {
-        None => act[to..to + len].copy_from_slice(&x[..len]),
-        Some(from) if from != to => act.copy_within(from..from + len, to),
-        Some(_) => {}
-    }
-}
-
 impl<'n, K: KindSet> Siamese<'n, K> {
     /// The passes of `net` for batches of up to `batch` rows; `places`
     /// (the network's depth long, e.g. `[Place::EMPTY; DEPTH]`) receives
@@ -220,7 +184,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         if places.len() != net.depth() {
             return Err(Error::ShapeMismatch);
         }
-        if let Some(layer) = (0..net.depth()).find(|&i| net.layer(i).is_some_and(|l| !K::covers(l))) {
+        if let Some(layer) = (0..net.depth()).find(|&i| net.layer(i).is_some_and(|l| !l.covered_by::<K>())) {
             return Err(Error::InvalidNetwork { layer });
         }
         // Buffers for `batch` rows that overflow are the network's fault at
@@ -369,88 +333,6 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         self.place(layer).map_or(1, |p| p.layer.fan_in(p.input))
     }
 
-    /// One layer forward. BatchNorm normalises with the running statistics
-    /// if given (inference), else with the `given` whole-batch statistics
-    /// (streaming), else with the batch's own; in training and streaming it
-    /// keeps them for backward. (Two options, not one enum: with an enum LLVM
-    /// no longer splits the training path out of the loop, and a training
-    /// step on the Cortex-M4F costs 2 % more.)
-    /// `STREAM` compiles the streaming statistics in: a firmware that never
-    /// streams carries none of that code.
-    #[allow(clippy::too_many_arguments)]
-    fn layer_forward<const STREAM: bool>(
-        lanes: Lanes,
-        norm: NormConfig,
-        (running, given): (Option<&[f32]>, Option<Given<'_>>),
-        params: &[f32],
-        p: &Place,
-        x: &[f32],
-        n: usize,
-        act: &mut [f32],
-    ) -> bool {
-        let (weights, biases) = (p.weights(), p.biases());
-        let w = &params[p.params..p.params + weights];
-        let b = &params[p.params + weights..p.params + weights + biases];
-        let len = n * p.input.len();
-        match p.layer {
-            Layer::Linear(_) => {
-                let (input, output) = io(x, act, p, n);
-                linear::forward(lanes, w, b, input, p.input.len(), output);
-            }
-            Layer::Conv1d(c) if K::CONV1D => {
-                let (input, output) = io(x, act, p, n);
-                conv1d::forward(lanes, &c.geometry(p.input, p.output), w, b, input, output);
-            }
-            Layer::MeanTime if K::MEAN_TIME => {
-                let (input, output) = io(x, act, p, n);
-                mean_time::forward(input, p.input, output);
-            }
-            Layer::ReLU => {
-                copy_input(x, act, p.src, p.dst, len);
-                relu::forward(&mut act[p.dst..p.dst + len]);
-            }
-            Layer::BatchNorm if K::BATCH_NORM => {
-                let (c, t) = (p.input.channels(), p.input.length());
-                if let Some(running) = running {
-                    copy_input(x, act, p.src, p.dst, len);
-                    let (mean, var) = (&running[p.running..p.running + c], &running[p.running + c..p.running + 2 * c]);
-                    let y = &mut act[p.dst..p.dst + len];
-                    if t == 1 || !K::MAPS {
-                        batch_norm::normalise_running(y, w, b, norm.eps, mean, var);
-                    } else {
-                        batch_norm::normalise_running_map(y, t, w, b, norm.eps, mean, var);
-                    }
-                    return true;
-                }
-                copy_input(x, act, p.src, p.x_hat, len);
-                let (before, from) = act.split_at_mut(p.stats);
-                let x_hat = &mut before[p.x_hat..p.x_hat + len];
-                let (stats, after) = from.split_at_mut(2 * c);
-                let (mean, inv_std) = stats.split_at_mut(c);
-                let y = &mut after[p.dst - p.stats - 2 * c..][..len];
-                if let (true, Some(Given { stats, lo })) = (STREAM, given) {
-                    mean.copy_from_slice(&stats[p.running..p.running + c]);
-                    inv_std.copy_from_slice(&stats[p.running + c..p.running + 2 * c]);
-                    let lo = &lo[p.running..p.running + c];
-                    batch_norm::normalise_given(x_hat, t, w, b, (mean, lo), inv_std, y);
-                    return true;
-                }
-                let mut s = BatchStats { mean, inv_std };
-                if t == 1 || !K::MAPS {
-                    batch_norm::forward_train(lanes, x_hat, w, b, norm.eps, y, &mut s);
-                } else {
-                    batch_norm::forward_train_map(x_hat, t, w, b, norm.eps, y, &mut s);
-                }
-                // An overflowing sum of squares gives 1/√∞ = 0: refuse it here,
-                // before running statistics or weights could take it in.
-                return s.mean.iter().all(|m| m.is_finite()) && s.inv_std.iter().all(|v| v.is_finite() && *v > 0.0);
-            }
-            // A kind this build's set leaves out: `new` refused such a network.
-            Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => return false,
-        }
-        true
-    }
-
     /// Layers `from..until` forward for one view; false if BatchNorm's
     /// statistics overflowed.
     #[allow(clippy::too_many_arguments)]
@@ -466,8 +348,13 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         (from, until): (usize, usize),
     ) -> bool {
         let mut sound = true;
+        let (running, given) = norms;
         for p in self.places.get(from..until).unwrap_or(&[]) {
-            sound &= Self::layer_forward::<STREAM>(lanes, norm, norms, params, p, x, n, act);
+            let (weights, biases) = (p.weights(), p.biases());
+            let w = &params[p.params..p.params + weights];
+            let b = &params[p.params + weights..p.params + weights + biases];
+            let f = Forward { lanes, norm, running, given, w, b, at: p.at(), x, n, act: &mut *act };
+            sound &= p.layer.forward::<K, STREAM>(f);
         }
         sound
     }
@@ -511,73 +398,33 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 Some(src) => &act[src..src + in_len],
             };
             let dy = &mut cur[..out_len];
-            let swapped = match p.layer {
-                Layer::Linear(_) => {
-                    if trains {
-                        linear::accumulate_gradients(lanes, input, dy, p.input.len(), gw, gb);
-                    }
-                    if need_dx {
-                        linear::backward_input(lanes, w, dy, p.input.len(), &mut other[..in_len]);
-                    }
-                    true
-                }
-                Layer::Conv1d(c) if K::CONV1D => {
-                    let g = c.geometry(p.input, p.output);
-                    if trains {
-                        conv1d::accumulate_gradients(lanes, &g, input, dy, gw, gb);
-                    }
-                    if need_dx {
-                        conv1d::backward_input(lanes, &g, w, dy, &mut other[..in_len]);
-                    }
-                    true
-                }
-                Layer::MeanTime if K::MEAN_TIME => {
-                    if need_dx {
-                        mean_time::backward(dy, p.input, &mut other[..in_len]);
-                    }
-                    true
-                }
-                Layer::ReLU => {
-                    relu::backward(&act[p.dst..p.dst + out_len], dy);
-                    false
-                }
-                Layer::BatchNorm if K::BATCH_NORM => {
-                    let (c, t) = (p.input.channels(), p.input.length());
-                    let x_hat = &act[p.x_hat..p.x_hat + in_len];
-                    let inv_std = &act[p.stats + c..p.stats + 2 * c];
-                    if let (true, Some((sums, rows))) = (STREAM, span.global.as_mut()) {
-                        let (s, sx) = sums[p.running..p.running + 2 * c].split_at_mut(c);
-                        if i == stop {
-                            // The target of a streaming stage: this micro-batch's
-                            // share of the sums, which are also ∂ℓ/∂β and ∂ℓ/∂γ.
-                            let (local, local_x) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
-                            local.fill(0.0);
-                            local_x.fill(0.0);
-                            batch_norm::sums(x_hat, t, dy, local, local_x);
-                            lanes::add_assign(lanes, s, local);
-                            lanes::add_assign(lanes, sx, local_x);
-                            if !frozen.contains(i) {
-                                lanes::add_assign(lanes, gw, local_x);
-                                lanes::add_assign(lanes, gb, local);
-                            }
-                        } else {
-                            batch_norm::apply_sums(x_hat, t, w, inv_std, dy, s, sx, *rows * t);
-                        }
-                        false
-                    } else {
-                        let g = if trains { Some((gw, gb)) } else { None };
-                        let (s, sx) = (&mut sum_dy[..c], &mut sum_dy_xhat[..c]);
-                        if t == 1 || !K::MAPS {
-                            batch_norm::backward(lanes, x_hat, w, inv_std, dy, g, s, sx);
-                        } else {
-                            batch_norm::backward_map(x_hat, t, w, inv_std, dy, g, s, sx);
-                        }
-                        false
-                    }
-                }
-                Layer::BatchNorm | Layer::Conv1d(_) | Layer::MeanTime => false,
+            // Only a kind that swaps writes ∂ℓ/∂input into the other buffer
+            // (sized by the same rule, `Net::gradient_widths`).
+            let swaps = p.layer.output_buffer().swaps();
+            let dx = if need_dx && swaps { Some(&mut other[..in_len]) } else { None };
+            let stream = match (STREAM, span.global.as_mut()) {
+                (true, Some((sums, rows))) => Some(StreamSums { sums, rows: *rows, target: i == stop }),
+                _ => None,
             };
-            if swapped {
+            let scratch = (&mut *sum_dy, &mut *sum_dy_xhat);
+            let frozen = frozen.contains(i);
+            let at = p.at();
+            p.layer.backward::<K, STREAM>(Backward {
+                lanes,
+                at,
+                w,
+                gw,
+                gb,
+                trains,
+                frozen,
+                input,
+                act,
+                dy,
+                dx,
+                scratch,
+                stream,
+            });
+            if swaps {
                 core::mem::swap(&mut cur, &mut other);
             }
         }
@@ -697,7 +544,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let (va, vb) = workspace.split_at(self.layout.sizes.view);
         let mut sound = true;
         for p in self.places {
-            if !(K::BATCH_NORM && matches!(p.layer, Layer::BatchNorm)) {
+            if !(p.layer.batch_statistics() && p.layer.covered_by::<K>()) {
                 continue;
             }
             let c = p.input.channels();

@@ -5,12 +5,12 @@
 // exchangeable buffer; they are exact below 2²⁴, which `absorb` enforces.
 #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
 
-use super::batch_norm;
-use super::kinds::KindSet;
-use super::layer::Layer;
+use super::kind::KindSet;
+use super::kinds::batch_norm;
 // The state's header slots, sized with the rest of the network's buffers.
+use super::kind::Given;
 use super::net::{Place, STREAM_HEAD as HEAD, Sizes};
-use super::siamese::{Given, Pass, Regions, Siamese, Span};
+use super::siamese::{Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, covariance, moments, variance};
@@ -243,7 +243,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// The stages a batch takes: 2k + 2 for k BatchNorm layers.
     #[must_use]
     pub fn stages(&self) -> usize {
-        if K::BATCH_NORM { self.siamese.net().stream_stages() } else { 2 }
+        self.siamese.net().stream_stages()
     }
 
     /// The current stage.
@@ -261,7 +261,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     fn norm_layers(&self) -> impl Iterator<Item = Place> + '_ {
         (0..self.siamese.net().depth())
             .filter_map(|i| self.siamese.place(i))
-            .filter(|p| K::BATCH_NORM && p.layer == Layer::BatchNorm)
+            .filter(|p| p.layer.batch_statistics() && p.layer.covered_by::<K>())
     }
 
     fn kind(&self, stage: usize) -> Option<Stage> {
@@ -634,7 +634,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let (head, [va, vb]) = self.split();
         let Some(total) = count(head[TOTAL]) else { return false };
         let mut sound = true;
-        for p in places.iter().filter(|p| K::BATCH_NORM && p.layer == Layer::BatchNorm) {
+        for p in places.iter().filter(|p| p.layer.batch_statistics() && p.layer.covered_by::<K>()) {
             let c = p.input.channels();
             let Some(values) = total.checked_mul(p.input.length()) else { return false };
             let (mean, var) = running[p.running..p.running + 2 * c].split_at_mut(c);

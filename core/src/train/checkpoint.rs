@@ -13,13 +13,13 @@
 //! | 9 | 1 | zero |
 //! | 10 | 2 | layers L |
 //! | 12 | 2 | layers in the encoder |
-//! | 14 | 2 | zero |
+//! | 14 | 2 | input height H of a C×H×W image (0 for a vector or a C×T map) |
 //! | 16 | 4 | input channels (features of a vector) |
-//! | 20 | 4 | input length T (0 for a vector) |
+//! | 20 | 4 | input length T of a map, width W of an image (0 for a vector) |
 //! | 24 | 4 | trainer steps |
 //! | 28 | 4 | optimiser steps |
 //! | 32 | 4 | payload length P in bytes |
-//! | 36 | 20·L | one record per layer: kind tag (1 Linear, 2 BatchNorm, 3 ReLU, 4 Conv1d, 5 MeanTime), flags (bit 0 bias), two zero bytes, then four u32: the output width or channels, and a Conv1d's kernel, stride and padding (zero otherwise) |
+//! | 36 | 20·L | one record per layer: kind tag (each kind's `Kind::TAG`: 1 Linear, 2 BatchNorm, 3 ReLU, 4 Conv1d, 5 MeanTime), flags (bit 0 bias), two zero bytes, then four u32: the output width or channels, and a Conv1d's kernel, stride and padding (zero otherwise) |
 //! | 36 + 20·L | P | f32 values: the parameters in storage order ([`Net::tensors`]), the running statistics, then each optimiser state copy |
 //! | 36 + 20·L + P | 4 | CRC-32 (IEEE) of every byte before it |
 //!
@@ -204,11 +204,28 @@ fn encode_layer(layer: Layer, out: &mut [u8]) {
     }
 }
 
-fn encode_input(input: Shape) -> [u32; 2] {
+/// (height, channels, length or width) as the header stores them: a count
+/// that does not fit is written as the largest value its field holds (no
+/// device holds such a network; loading it back fails with
+/// [`CheckpointError::Input`]).
+fn encode_input(input: Shape) -> (u16, [u32; 2]) {
     let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
     match input {
-        Shape::Flat(d) => [n(d), 0],
-        Shape::Map { channels, length } => [n(channels), n(length)],
+        Shape::Flat(d) => (0, [n(d), 0]),
+        Shape::Map { channels, length } => (0, [n(channels), n(length)]),
+        Shape::Image { channels, height, width } => {
+            (u16::try_from(height).unwrap_or(u16::MAX), [n(channels), n(width)])
+        }
+    }
+}
+
+/// The input shape a header's fields describe.
+fn decode_input(height: usize, channels: usize, length: usize) -> Option<Shape> {
+    match (height, length) {
+        (0, 0) => Some(Shape::Flat(channels)),
+        (0, _) => Some(Shape::Map { channels, length }),
+        (_, 0) => None,
+        (_, width) => Some(Shape::Image { channels, height, width }),
     }
 }
 
@@ -254,14 +271,14 @@ impl<'o> Writer<'o> {
             return Err(CheckpointError::BufferTooSmall { needed: total, available: out.len() });
         }
         let flags = if copies > 0 { FLAG_OPTIMIZER } else { 0 };
-        let [channels, length] = encode_input(net.input);
+        let (height, [channels, length]) = encode_input(net.input);
         out[0..4].copy_from_slice(&MAGIC);
         out[4..6].copy_from_slice(&VERSION.to_le_bytes());
         out[6..8].copy_from_slice(&flags.to_le_bytes());
         out[8..10].copy_from_slice(&[if copies > 0 { meta.optimizer_kind } else { 0 }, 0]);
         out[10..12].copy_from_slice(&depth.to_le_bytes());
         out[12..14].copy_from_slice(&encoder.to_le_bytes());
-        out[14..16].copy_from_slice(&[0, 0]);
+        out[14..16].copy_from_slice(&height.to_le_bytes());
         for (o, v) in [(16, channels), (20, length), (24, meta.steps), (28, meta.optimizer_steps), (32, payload)] {
             out[o..o + 4].copy_from_slice(&v.to_le_bytes());
         }
@@ -335,14 +352,14 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
     let flags = u16_at(bytes, 6);
     let kind = bytes[8];
     let with_state = flags == FLAG_OPTIMIZER;
-    let padding_zero = bytes[9] == 0 && bytes[14] == 0 && bytes[15] == 0;
+    let padding_zero = bytes[9] == 0;
     if !(flags == 0 || with_state) || with_state == (kind == 0) || !padding_zero {
         return Err(Corrupt);
     }
     let encoder_layers = usize::from(u16_at(bytes, 12));
     let to_usize = |x: u32| usize::try_from(x).map_err(|_| Corrupt);
     let (channels, length) = (to_usize(u32_at(bytes, 16))?, to_usize(u32_at(bytes, 20))?);
-    let input = if length == 0 { Shape::Flat(channels) } else { Shape::Map { channels, length } };
+    let input = decode_input(usize::from(u16_at(bytes, 14)), channels, length).ok_or(Corrupt)?;
     if encoder_layers == 0 || encoder_layers > depth || input.checked_len().is_none_or(|len| len == 0) {
         return Err(Corrupt);
     }
@@ -593,6 +610,36 @@ mod tests {
             bytes[12..14].copy_from_slice(&encoder.to_le_bytes());
             reseal(&mut bytes[..len]);
             assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt), "{encoder}");
+        }
+    }
+
+    /// Each of the three input shapes reads back as written; an image's
+    /// height without a width is not a shape.
+    #[test]
+    fn every_input_shape_reads_back() {
+        use crate::nn::{Layer, Net, Shape};
+        let meta = super::Meta { optimizer_kind: 0, steps: 0, optimizer_steps: 0 };
+        let shapes = [
+            Shape::Flat(12),
+            Shape::Map { channels: 3, length: 4 },
+            Shape::Image { channels: 1, height: 3, width: 4 },
+            Shape::Image { channels: 2, height: 2, width: 3 },
+        ];
+        for input in shapes {
+            let layers = [Layer::BatchNorm, Layer::linear(2)];
+            let net = Net::new(input, &layers, &[]);
+            let params = [0.5f32; 128];
+            let values = &params[..net.parameter_count() + net.running_len()];
+            let mut bytes = [0u8; 512];
+            let len = super::assemble(&net, &meta, values, &mut bytes).unwrap();
+            assert_eq!(super::inspect(&bytes[..len]).map(|info| info.input), Ok(input));
+            if let Shape::Image { height, .. } = input {
+                assert_eq!(bytes[14..16], [u8::try_from(height).unwrap(), 0]);
+                let mut no_width = bytes;
+                no_width[20..24].fill(0);
+                reseal(&mut no_width[..len]);
+                assert_eq!(super::inspect(&no_width[..len]).err(), Some(super::CheckpointError::Corrupt));
+            }
         }
     }
 }

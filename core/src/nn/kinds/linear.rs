@@ -5,7 +5,8 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
-use super::shape::Shape;
+use crate::nn::kind::{Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
+use crate::nn::Shape;
 use crate::lanes::{self, Lanes, Portable, Simd};
 
 /// How each product runs: where there are f32 vectors, the `Wide` lanes
@@ -35,6 +36,9 @@ pub struct Linear {
     pub bias: bool,
 }
 
+// The registry's interface: every kind answers the same calls, whether or
+// not its answer depends on its settings.
+#[allow(clippy::unused_self, clippy::unnecessary_wraps)]
 impl Linear {
     pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
         if self.out == 0 {
@@ -46,15 +50,62 @@ impl Linear {
         }
     }
 
-    /// Weight elements, out×in.
-    pub(crate) const fn weights(self, input: Shape) -> usize {
-        self.out.saturating_mul(input.len())
+    /// W is out×in.
+    pub(crate) const fn weight_dims(self, input: Shape) -> Dims {
+        Dims { dims: [self.out, input.len(), 0, 0], rank: 2 }
     }
 
-    pub(crate) const fn biases(self) -> usize {
+    pub(crate) const fn biases(self, _input: Shape) -> usize {
         if self.bias { self.out } else { 0 }
     }
+
+    pub(crate) const fn fan_in(self, input: Shape) -> usize {
+        input.len()
+    }
+
+    pub(crate) const fn running(self, _input: Shape) -> usize {
+        0
+    }
+
+    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+        (if self.bias { BIAS } else { 0 }, [record_number(self.out), 0, 0, 0])
+    }
+
+    pub(crate) fn from_record(flags: u8, [out, ..]: [u32; 4]) -> Option<Self> {
+        Some(Self { out: usize::try_from(out).ok()?, bias: flags & BIAS != 0 })
+    }
 }
+
+impl Kind for Linear {
+    const TAG: u8 = 1;
+    const NAME: &'static str = "linear";
+    const FIELDS: &'static [&'static str] = &["out"];
+    const OPTIONAL_BIAS: bool = true;
+    const DECAYS: bool = true;
+    const ALWAYS: bool = true;
+    const OUTPUT: Output = Output::Own;
+    const REUSABLE: bool = true;
+    const BATCH_STATISTICS: bool = false;
+    const EXAMPLE: Self = Self { out: 7, bias: true };
+
+    fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
+        let (lanes, w, b, inputs) = (f.lanes, f.w, f.b, f.at.input.len());
+        let (input, output) = f.io();
+        forward(lanes, w, b, input, inputs, output);
+        true
+    }
+
+    fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
+        let inputs = b.at.input.len();
+        if b.trains {
+            accumulate_gradients(b.lanes, b.input, b.dy, inputs, b.gw, b.gb);
+        }
+        if let Some(dx) = b.dx {
+            backward_input(b.lanes, b.w, b.dy, inputs, dx);
+        }
+    }
+}
+
 /// y ← x·Wᵀ + b for every row; `b` may be empty (no bias). x is n×inputs,
 /// `w` outputs×inputs, y n×outputs.
 pub(crate) fn forward(lanes: Lanes, w: &[f32], b: &[f32], x: &[f32], inputs: usize, y: &mut [f32]) {

@@ -10,9 +10,146 @@
 //! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
 //! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
 
+use crate::nn::kind::{Backward, Dims, Forward, Given, Kind, KindSet, Output, StreamSums};
+use crate::nn::Shape;
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::centring;
+
+/// Batch normalisation: its settings (eps, momentum) are the network's
+/// [`NormConfig`], shared by every BatchNorm layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct BatchNorm;
+
+// The registry's interface: every kind answers the same calls, whether or
+// not its answer depends on its settings.
+#[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+impl BatchNorm {
+    pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
+        Ok(input)
+    }
+
+    /// γ, one per channel.
+    pub(crate) const fn weight_dims(self, input: Shape) -> Dims {
+        Dims { dims: [input.channels(), 0, 0, 0], rank: 1 }
+    }
+
+    /// β, one per channel.
+    pub(crate) const fn biases(self, input: Shape) -> usize {
+        input.channels()
+    }
+
+    pub(crate) const fn fan_in(self, input: Shape) -> usize {
+        input.len()
+    }
+
+    /// The running mean and variance per channel.
+    pub(crate) const fn running(self, input: Shape) -> usize {
+        input.channels().saturating_mul(2)
+    }
+
+    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+        (0, [0; 4])
+    }
+
+    pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
+        Some(Self)
+    }
+}
+
+impl Kind for BatchNorm {
+    const TAG: u8 = 2;
+    const NAME: &'static str = "batchnorm";
+    const FIELDS: &'static [&'static str] = &[];
+    const OUTPUT: Output = Output::OwnNormalisingInput;
+    const BATCH_STATISTICS: bool = true;
+    const OPTIONAL_BIAS: bool = false;
+    const REUSABLE: bool = true;
+    const DECAYS: bool = false;
+    const ALWAYS: bool = false;
+    const EXAMPLE: Self = Self;
+
+    /// Normalises with the running statistics if given (inference), else
+    /// with the `given` whole-batch statistics (streaming), else with the
+    /// batch's own; in training and streaming it keeps them for backward.
+    /// (Two options, not one enum: with an enum LLVM no longer splits the
+    /// training path out of the loop, and a training step on the Cortex-M4F
+    /// costs 2 % more.) `STREAM` compiles the streaming statistics in: a
+    /// firmware that never streams carries none of that code.
+    fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
+        let at = f.at;
+        let (c, t, len) = (at.input.channels(), at.input.length(), f.input_len());
+        let (w, b, eps) = (f.w, f.b, f.norm.eps);
+        if let Some(running) = f.running {
+            f.copy_input(at.dst);
+            let (mean, var) = (&running[at.running..at.running + c], &running[at.running + c..at.running + 2 * c]);
+            let y = &mut f.act[at.dst..at.dst + len];
+            if t == 1 || !K::MAPS {
+                normalise_running(y, w, b, eps, mean, var);
+            } else {
+                normalise_running_map(y, t, w, b, eps, mean, var);
+            }
+            return true;
+        }
+        f.copy_input(at.x_hat);
+        let (before, from) = f.act.split_at_mut(at.stats);
+        let x_hat = &mut before[at.x_hat..at.x_hat + len];
+        let (stats, after) = from.split_at_mut(2 * c);
+        let (mean, inv_std) = stats.split_at_mut(c);
+        let y = &mut after[at.dst - at.stats - 2 * c..][..len];
+        if let (true, Some(Given { stats, lo })) = (STREAM, f.given) {
+            mean.copy_from_slice(&stats[at.running..at.running + c]);
+            inv_std.copy_from_slice(&stats[at.running + c..at.running + 2 * c]);
+            let lo = &lo[at.running..at.running + c];
+            normalise_given(x_hat, t, w, b, (mean, lo), inv_std, y);
+            return true;
+        }
+        let mut s = BatchStats { mean, inv_std };
+        if t == 1 || !K::MAPS {
+            forward_train(f.lanes, x_hat, w, b, eps, y, &mut s);
+        } else {
+            forward_train_map(x_hat, t, w, b, eps, y, &mut s);
+        }
+        // An overflowing sum of squares gives 1/√∞ = 0: refuse it here,
+        // before running statistics or weights could take it in.
+        s.mean.iter().all(|m| m.is_finite()) && s.inv_std.iter().all(|v| v.is_finite() && *v > 0.0)
+    }
+
+    /// Backward through the batch statistics; in a streamed stage, the
+    /// target layer accumulates its micro-batch's share of the sums (which
+    /// are also ∂ℓ/∂β and ∂ℓ/∂γ) and the layers above apply the whole
+    /// batch's.
+    fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
+        let at = b.at;
+        let (c, t) = (at.input.channels(), at.input.length());
+        let x_hat = &b.act[at.x_hat..at.x_hat + b.input.len()];
+        let inv_std = &b.act[at.stats + c..at.stats + 2 * c];
+        let (sum_dy, sum_dy_xhat) = (&mut b.scratch.0[..c], &mut b.scratch.1[..c]);
+        if let (true, Some(StreamSums { sums: whole, rows, target })) = (STREAM, b.stream) {
+            let (s, sx) = whole[at.running..at.running + 2 * c].split_at_mut(c);
+            if target {
+                sum_dy.fill(0.0);
+                sum_dy_xhat.fill(0.0);
+                sums(x_hat, t, b.dy, sum_dy, sum_dy_xhat);
+                lanes::add_assign(b.lanes, s, sum_dy);
+                lanes::add_assign(b.lanes, sx, sum_dy_xhat);
+                if !b.frozen {
+                    lanes::add_assign(b.lanes, b.gw, sum_dy_xhat);
+                    lanes::add_assign(b.lanes, b.gb, sum_dy);
+                }
+            } else {
+                apply_sums(x_hat, t, b.w, inv_std, b.dy, s, sx, rows * t);
+            }
+            return;
+        }
+        let g = if b.trains { Some((b.gw, b.gb)) } else { None };
+        if t == 1 || !K::MAPS {
+            backward(b.lanes, x_hat, b.w, inv_std, b.dy, g, sum_dy, sum_dy_xhat);
+        } else {
+            backward_map(x_hat, t, b.w, inv_std, b.dy, g, sum_dy, sum_dy_xhat);
+        }
+    }
+}
 
 /// BatchNorm's two settings, shared by every BatchNorm layer of a network.
 ///

@@ -13,7 +13,8 @@
 //! output positions; with stride 1 that pass is a contiguous axpy or dot
 //! product in lanes.
 
-use super::shape::Shape;
+use crate::nn::kind::{Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
+use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 
 /// A Conv1d layer's declaration; the input channels and length come from
@@ -45,6 +46,9 @@ pub(crate) struct Geometry {
     pub(crate) padding: usize,
 }
 
+// The registry's interface: every kind answers the same calls, whether or
+// not its answer depends on its settings.
+#[allow(clippy::unused_self, clippy::unnecessary_wraps)]
 impl Conv1d {
     pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
         let Shape::Map { channels, length } = input else {
@@ -73,13 +77,31 @@ impl Conv1d {
         Ok(Shape::Map { channels: self.out_channels, length: out_length })
     }
 
-    /// Weight elements, out×in×K.
-    pub(crate) const fn weights(self, input: Shape) -> usize {
-        self.out_channels.saturating_mul(input.channels()).saturating_mul(self.kernel)
+    /// W is out×in×K.
+    pub(crate) const fn weight_dims(self, input: Shape) -> Dims {
+        Dims { dims: [self.out_channels, input.channels(), self.kernel, 0], rank: 3 }
     }
 
-    pub(crate) const fn biases(self) -> usize {
+    pub(crate) const fn biases(self, _input: Shape) -> usize {
         if self.bias { self.out_channels } else { 0 }
+    }
+
+    pub(crate) const fn fan_in(self, input: Shape) -> usize {
+        input.channels().saturating_mul(self.kernel)
+    }
+
+    pub(crate) const fn running(self, _input: Shape) -> usize {
+        0
+    }
+
+    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+        let n = record_number;
+        (if self.bias { BIAS } else { 0 }, [n(self.out_channels), n(self.kernel), n(self.stride), n(self.padding)])
+    }
+
+    pub(crate) fn from_record(flags: u8, numbers: [u32; 4]) -> Option<Self> {
+        let [out_channels, kernel, stride, padding] = numbers.map(|x| usize::try_from(x).ok());
+        Some(Self { out_channels: out_channels?, kernel: kernel?, stride: stride?, padding: padding?, bias: flags & BIAS != 0 })
     }
 
     pub(crate) const fn geometry(self, input: Shape, output: Shape) -> Geometry {
@@ -91,6 +113,36 @@ impl Conv1d {
             kernel: self.kernel,
             stride: self.stride,
             padding: self.padding,
+        }
+    }
+}
+
+impl Kind for Conv1d {
+    const TAG: u8 = 4;
+    const NAME: &'static str = "conv1d";
+    const FIELDS: &'static [&'static str] = &["out_channels", "kernel", "stride", "padding"];
+    const OPTIONAL_BIAS: bool = true;
+    const DECAYS: bool = true;
+    const OUTPUT: Output = Output::Own;
+    const REUSABLE: bool = true;
+    const ALWAYS: bool = false;
+    const BATCH_STATISTICS: bool = false;
+    const EXAMPLE: Self = Self { out_channels: 5, kernel: 3, stride: 2, padding: 1, bias: true };
+
+    fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
+        let (lanes, w, b, g) = (f.lanes, f.w, f.b, self.geometry(f.at.input, f.at.output));
+        let (input, output) = f.io();
+        forward(lanes, &g, w, b, input, output);
+        true
+    }
+
+    fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
+        let g = self.geometry(b.at.input, b.at.output);
+        if b.trains {
+            accumulate_gradients(b.lanes, &g, b.input, b.dy, b.gw, b.gb);
+        }
+        if let Some(dx) = b.dx {
+            backward_input(b.lanes, &g, b.w, b.dy, dx);
         }
     }
 }
@@ -120,6 +172,10 @@ impl Geometry {
 }
 
 /// y ← conv(x) + b for every row of `x`; `b` may be empty.
+// The three kernels stay out of line: inlined into the passes (as the
+// registry's dispatch would have them), the watch's training step on the
+// Cortex-M4F took 5 % more instructions.
+#[inline(never)]
 pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     if in_len == 0 || out_len == 0 {
@@ -147,6 +203,7 @@ pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32
 }
 
 /// ∂ℓ/∂W += Σ_rows ∂ℓ/∂y ⋆ x and ∂ℓ/∂b += Σ ∂ℓ/∂y (skipped when `gb` is empty).
+#[inline(never)]
 pub(crate) fn accumulate_gradients(lanes: Lanes, g: &Geometry, x: &[f32], dy: &[f32], gw: &mut [f32], gb: &mut [f32]) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     if in_len == 0 || out_len == 0 {
@@ -174,6 +231,7 @@ pub(crate) fn accumulate_gradients(lanes: Lanes, g: &Geometry, x: &[f32], dy: &[
 }
 
 /// ∂ℓ/∂x ← Σ_o W_o ⋆ᵀ ∂ℓ/∂y_o, overwriting `dx`.
+#[inline(never)]
 pub(crate) fn backward_input(lanes: Lanes, g: &Geometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
     let (in_len, out_len) = (g.in_len(), g.out_len());
     if in_len == 0 || out_len == 0 {
@@ -225,7 +283,7 @@ mod tests {
             let output = conv.output(input).unwrap();
             let t_out = (t_in + 2 * padding - kernel) / stride + 1;
             assert_eq!(output, Shape::Map { channels: co, length: t_out });
-            assert_eq!((conv.weights(input), conv.biases()), (co * ci * kernel, co));
+            assert_eq!((conv.weight_dims(input).len(), conv.biases(input)), (co * ci * kernel, co));
             let g = conv.geometry(input, output);
             let w: [f32; 3 * 2 * 7] = core::array::from_fn(|i| value(i, 0.7));
             let b = [0.5f32, -0.25, 1.0];
@@ -296,7 +354,7 @@ mod tests {
         assert_eq!(conv(5, 1, 0).output(map), Ok(Shape::Map { channels: 3, length: 1 }));
         assert_eq!(conv(7, 1, 1).output(map), Ok(Shape::Map { channels: 3, length: 1 }));
         assert_eq!(conv(2, 2, 0).output(map), Ok(Shape::Map { channels: 3, length: 2 }));
-        assert_eq!(conv(1, 1, 0).biases(), 0);
+        assert_eq!(conv(1, 1, 0).biases(Shape::Flat(1)), 0);
         for bad in
             [conv(6, 1, 0), conv(8, 1, 1), conv(0, 1, 0), conv(3, 0, 0), Conv1d { out_channels: 0, ..conv(3, 1, 0) }]
         {

@@ -1,0 +1,260 @@
+//! What a kind of layer is to the rest of the crate: the constant facts the
+//! walk, the checkpoints and the importers read ([`Kind`]), and the two
+//! calls the passes make ([`Forward`], [`Backward`]). Each kind's module
+//! implements these; [`registry`](super::registry) lists the kinds once and
+//! generates [`Layer`](super::Layer) and every dispatch on it from them.
+//!
+//! Shape-dependent facts are `const fn`s (a network is checked at compile
+//! time, and trait methods cannot be `const`), written as inherent methods
+//! of the same names by every kind: `output`, `weight_dims`, `biases`,
+//! `fan_in`, `running`, `record`, `from_record`.
+
+use super::kinds::batch_norm::NormConfig;
+use super::shape::Shape;
+use crate::lanes::Lanes;
+use crate::loss::Sides;
+
+/// A set of layer kinds known at compile time, and whether the loss's
+/// feature side can be taken ([`Sides`]): the passes are compiled with the
+/// kernels of these kinds only, so flash grows with the kinds a firmware
+/// uses, not with every kind this crate knows.
+pub trait KindSet: Sides + 'static {
+    /// The kinds used, one bit each ([`Layer::bit`](super::Layer::bit));
+    /// Linear and ReLU are always in.
+    const SET: u32;
+    /// Whether maps (C×T or C×H×W) flow through the network.
+    const MAPS: bool;
+}
+
+/// The kind set with these flags; [`network!`](crate::network) names the one
+/// its declaration needs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Kinds<const SET: u32, const MAPS: bool, const FEATURE: bool>;
+
+impl<const S: u32, const M: bool, const F: bool> KindSet for Kinds<S, M, F> {
+    const SET: u32 = S;
+    const MAPS: bool = M;
+}
+
+impl<const S: u32, const M: bool, const F: bool> Sides for Kinds<S, M, F> {
+    const FEATURE: bool = F;
+}
+
+/// Every kind: for networks known only at run time.
+pub type AllKinds = Kinds<{ u32::MAX }, true, true>;
+
+/// Where one layer reads and writes, from its [`Place`](super::Place).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct At {
+    pub(crate) input: Shape,
+    pub(crate) output: Shape,
+    /// Activation offset of the input; `None` for the caller's input.
+    pub(crate) src: Option<usize>,
+    /// Activation offset of the output.
+    pub(crate) dst: usize,
+    /// BatchNorm: activation offset of x̂.
+    pub(crate) x_hat: usize,
+    /// BatchNorm: activation offset of the batch means, then 1/√(σ² + eps).
+    pub(crate) stats: usize,
+    /// Offset in the running statistics (and in a stream's statistics).
+    pub(crate) running: usize,
+}
+
+/// Where a layer writes its output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Output {
+    /// Into a buffer of its own; backward writes ∂ℓ/∂input into the other
+    /// gradient buffer.
+    Own,
+    /// Over its input (ReLU), when the input may be overwritten; backward
+    /// works in place.
+    OverInput,
+    /// Into a buffer of its own, after normalising its input in place into
+    /// x̂ when the input may be overwritten (BatchNorm); backward works in
+    /// place.
+    OwnNormalisingInput,
+}
+
+impl Output {
+    /// Whether backward leaves ∂ℓ/∂input in the other gradient buffer (the
+    /// passes then swap the two): the rule the sizing of those buffers
+    /// follows too.
+    pub(crate) const fn swaps(self) -> bool {
+        matches!(self, Self::Own)
+    }
+}
+
+/// A weight tensor's shape in PyTorch's layout: the used entries of `dims`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Dims {
+    pub(crate) dims: [usize; 4],
+    pub(crate) rank: usize,
+}
+
+impl Dims {
+    /// No weight tensor.
+    pub(crate) const NONE: Self = Self { dims: [0; 4], rank: 0 };
+
+    /// Elements (saturating; a network whose sizes overflow is refused).
+    pub(crate) const fn len(self) -> usize {
+        let [a, b, c, d] = self.dims;
+        match self.rank {
+            0 => 0,
+            1 => a,
+            2 => a.saturating_mul(b),
+            3 => a.saturating_mul(b).saturating_mul(c),
+            _ => a.saturating_mul(b).saturating_mul(c).saturating_mul(d),
+        }
+    }
+}
+
+/// A count as a checkpoint record number: counts past `u32::MAX` are
+/// written as `u32::MAX`, which the reader then refuses (no network that
+/// wide fits a device this format serves).
+pub(crate) const fn record_number(x: usize) -> u32 {
+    #[allow(clippy::cast_possible_truncation)] // checked first
+    if x > u32::MAX as usize { u32::MAX } else { x as u32 }
+}
+
+/// Record flag: the layer has a bias.
+pub(crate) const BIAS: u8 = 1;
+
+/// The constant facts and the kernels of one kind of layer. No fact has a
+/// default: a kind that leaves one out does not compile.
+pub(crate) trait Kind: Copy {
+    /// Checkpoint tag: a file format, so never reuse or renumber one.
+    const TAG: u8;
+    /// The reference format's `type` (as `torch.nn` modules are named).
+    const NAME: &'static str;
+    /// The reference format's names of the record's numbers, in order
+    /// (`out`, or `out_channels`, `kernel`, `stride`, `padding`).
+    const FIELDS: &'static [&'static str];
+    /// Whether the bias is optional (record flag [`BIAS`]; JSON `bias`).
+    const OPTIONAL_BIAS: bool;
+    /// Where the output goes, and so whether backward swaps buffers.
+    const OUTPUT: Output;
+    /// Whether a later layer may overwrite the output in place (not ReLU's,
+    /// whose backward pass reads it).
+    const REUSABLE: bool;
+    /// Whether the weight tensor takes weight decay and LARS's trust ratio
+    /// (the official recipe exempts biases and normalisation parameters).
+    const DECAYS: bool;
+    /// Whether the kernels are compiled into every network's passes (Linear,
+    /// ReLU), or only into those of networks that use the kind.
+    const ALWAYS: bool;
+    /// Whether forward needs the whole batch's statistics (BatchNorm): a
+    /// streamed batch stops at such a layer, and the kind keeps running
+    /// statistics for inference.
+    const BATCH_STATISTICS: bool;
+    /// One layer of the kind, for tests that go through every kind.
+    const EXAMPLE: Self;
+
+    /// One layer forward on `n` rows; false if the result cannot be trusted
+    /// (BatchNorm's statistics overflowed).
+    fn forward<K: KindSet, const STREAM: bool>(self, f: Forward<'_>) -> bool;
+
+    /// One layer backward on `n` rows: ∂ℓ/∂weights (if it trains) and
+    /// ∂ℓ/∂input (if asked) from ∂ℓ/∂output.
+    fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>);
+}
+
+/// Statistics a streamed pass normalises with: per BatchNorm layer at its
+/// running offset, the whole batch's mean and 1/√(σ² + eps), and the
+/// mean's low part (the mean is hi + lo, as the corrected two-pass centring
+/// has it).
+#[derive(Clone, Copy)]
+pub(crate) struct Given<'s> {
+    pub(crate) stats: &'s [f32],
+    pub(crate) lo: &'s [f32],
+}
+
+/// One layer's forward call.
+pub(crate) struct Forward<'a> {
+    pub(crate) lanes: Lanes,
+    pub(crate) norm: NormConfig,
+    /// Running statistics: inference.
+    pub(crate) running: Option<&'a [f32]>,
+    /// The whole batch's statistics: a streamed pass.
+    pub(crate) given: Option<Given<'a>>,
+    pub(crate) w: &'a [f32],
+    pub(crate) b: &'a [f32],
+    pub(crate) at: At,
+    /// The caller's input, read by the first layer.
+    pub(crate) x: &'a [f32],
+    pub(crate) n: usize,
+    pub(crate) act: &'a mut [f32],
+}
+
+impl Forward<'_> {
+    /// Values of the input, n rows.
+    pub(crate) fn input_len(&self) -> usize {
+        self.n * self.at.input.len()
+    }
+
+    /// The input (`act[src..]` or the caller's) and `act[dst..]` as the
+    /// output: inputs are always placed before outputs.
+    pub(crate) fn io(&mut self) -> (&[f32], &mut [f32]) {
+        io(self.x, self.act, &self.at, self.n)
+    }
+
+    /// Copies the input to `act[to..]`, unless it is there.
+    pub(crate) fn copy_input(&mut self, to: usize) {
+        copy_input(self.x, self.act, self.at.src, to, self.n * self.at.input.len());
+    }
+}
+
+fn io<'a>(x: &'a [f32], act: &'a mut [f32], at: &At, n: usize) -> (&'a [f32], &'a mut [f32]) {
+    let (in_len, out_len) = (n * at.input.len(), n * at.output.len());
+    match at.src {
+        None => (&x[..in_len], &mut act[at.dst..at.dst + out_len]),
+        Some(src) => {
+            let (before, from) = act.split_at_mut(at.dst);
+            (&before[src..src + in_len], &mut from[..out_len])
+        }
+    }
+}
+
+fn copy_input(x: &[f32], act: &mut [f32], src: Option<usize>, to: usize, len: usize) {
+    match src {
+        None => act[to..to + len].copy_from_slice(&x[..len]),
+        Some(from) if from != to => act.copy_within(from..from + len, to),
+        Some(_) => {}
+    }
+}
+
+/// What a streamed backward stage gives a kind with batch statistics.
+pub(crate) struct StreamSums<'a> {
+    /// The whole batch's sums at each such layer's running offset.
+    pub(crate) sums: &'a mut [f32],
+    /// Rows in the whole batch.
+    pub(crate) rows: usize,
+    /// Whether this layer is the stage's target, whose sums it accumulates.
+    pub(crate) target: bool,
+}
+
+/// One layer's backward call.
+pub(crate) struct Backward<'a> {
+    pub(crate) lanes: Lanes,
+    pub(crate) at: At,
+    pub(crate) w: &'a [f32],
+    /// ∂ℓ/∂weights and ∂ℓ/∂bias, accumulated into.
+    pub(crate) gw: &'a mut [f32],
+    pub(crate) gb: &'a mut [f32],
+    /// Whether this pass accumulates the layer's gradients.
+    pub(crate) trains: bool,
+    /// Whether the layer is frozen.
+    pub(crate) frozen: bool,
+    /// The layer's input, n rows.
+    pub(crate) input: &'a [f32],
+    /// Every activation of the forward pass.
+    pub(crate) act: &'a [f32],
+    /// ∂ℓ/∂output, n rows; in-place kinds leave ∂ℓ/∂input here.
+    pub(crate) dy: &'a mut [f32],
+    /// Where a kind that swaps writes ∂ℓ/∂input; `None` when it is not
+    /// needed (the lowest layer of the pass).
+    pub(crate) dx: Option<&'a mut [f32]>,
+    /// Per-channel scratch of the widest BatchNorm, twice.
+    pub(crate) scratch: (&'a mut [f32], &'a mut [f32]),
+    /// A streamed stage's sums; `None` for a full batch.
+    pub(crate) stream: Option<StreamSums<'a>>,
+}
