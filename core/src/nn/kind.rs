@@ -9,7 +9,6 @@
 //! of the same names by every kind: `output`, `weight_dims`, `biases`,
 //! `fan_in`, `running`, `record`, `from_record`.
 
-use super::kinds::batch_norm::NormConfig;
 use super::shape::Shape;
 use crate::lanes::Lanes;
 use crate::loss::Sides;
@@ -171,7 +170,8 @@ pub(crate) struct Given<'s> {
 /// One layer's forward call.
 pub(crate) struct Forward<'a> {
     pub(crate) lanes: Lanes,
-    pub(crate) norm: NormConfig,
+    /// BatchNorm's eps (the network's `NormConfig`).
+    pub(crate) eps: f32,
     /// Running statistics: inference.
     pub(crate) running: Option<&'a [f32]>,
     /// The whole batch's statistics: a streamed pass.

@@ -6,7 +6,6 @@
 //! here.
 
 use super::kind::{BIAS, Backward, Dims, Forward, Kind, KindSet, Output};
-use super::net::Net;
 use super::shape::Shape;
 
 pub use batch_norm::NormConfig;
@@ -315,33 +314,6 @@ impl Layer {
     #[must_use]
     pub const fn same_kind(self, other: Self) -> bool {
         self.facts().position == other.facts().position
-    }
-}
-
-impl Net<'_> {
-    /// The kinds the network uses, one bit each ([`Layer::bit`](super::Layer::bit)):
-    /// a [`Kinds`](super::Kinds) set's `SET`.
-    #[must_use]
-    pub const fn kind_set(&self) -> u32 {
-        let (mut set, mut i) = (0, 0);
-        while let Some(layer) = self.layer(i) {
-            set |= layer.bit();
-            i += 1;
-        }
-        set
-    }
-
-    /// Whether the input is a map (C×T or C×H×W).
-    #[must_use]
-    pub const fn uses_maps(&self) -> bool {
-        !matches!(self.input, Shape::Flat(_))
-    }
-
-    /// Whether the loss's scratch for batches of `batch` rows holds the
-    /// feature side's d×d matrix (the embedding is no wider than the batch).
-    #[must_use]
-    pub const fn feature_side_fits(&self, batch: usize) -> bool {
-        self.embed_len() <= batch
     }
 }
 

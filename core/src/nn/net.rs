@@ -772,6 +772,33 @@ impl Place {
     }
 }
 
+impl Net<'_> {
+    /// The kinds the network uses, one bit each ([`Layer::bit`](super::Layer::bit)):
+    /// a [`Kinds`](super::Kinds) set's `SET`.
+    #[must_use]
+    pub const fn kind_set(&self) -> u32 {
+        let (mut set, mut i) = (0, 0);
+        while let Some(layer) = self.layer(i) {
+            set |= layer.bit();
+            i += 1;
+        }
+        set
+    }
+
+    /// Whether the input is a map (C×T or C×H×W).
+    #[must_use]
+    pub const fn uses_maps(&self) -> bool {
+        !matches!(self.input, Shape::Flat(_))
+    }
+
+    /// Whether the loss's scratch for batches of `batch` rows holds the
+    /// feature side's d×d matrix (the embedding is no wider than the batch).
+    #[must_use]
+    pub const fn feature_side_fits(&self, batch: usize) -> bool {
+        self.embed_len() <= batch
+    }
+}
+
 #[cfg(test)]
 mod tests {
     //! Sizes and places worked out by hand from the layout in the module's

@@ -353,7 +353,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             let (weights, biases) = (p.weights(), p.biases());
             let w = &params[p.params..p.params + weights];
             let b = &params[p.params + weights..p.params + weights + biases];
-            let f = Forward { lanes, norm, running, given, w, b, at: p.at(), x, n, act: &mut *act };
+            let f = Forward { lanes, eps: norm.eps, running, given, w, b, at: p.at(), x, n, act: &mut *act };
             sound &= p.layer.forward::<K, STREAM>(f);
         }
         sound

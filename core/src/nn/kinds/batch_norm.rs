@@ -79,7 +79,7 @@ impl Kind for BatchNorm {
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
         let at = f.at;
         let (c, t, len) = (at.input.channels(), at.input.length(), f.input_len());
-        let (w, b, eps) = (f.w, f.b, f.norm.eps);
+        let (w, b, eps) = (f.w, f.b, f.eps);
         if let Some(running) = f.running {
             f.copy_input(at.dst);
             let (mean, var) = (&running[at.running..at.running + c], &running[at.running + c..at.running + 2 * c]);
