@@ -14,7 +14,7 @@ use super::siamese::{Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, covariance, moments, variance};
-use crate::wire::crc32;
+use crate::wire::{self, Format, Framing, u16_at, u32_at};
 
 const ROWS: usize = 0;
 const INVARIANCE: usize = 1;
@@ -35,8 +35,8 @@ fn count(v: f32) -> Option<usize> {
 /// Bytes of an encoded stage before its values: magic, version, stage,
 /// value count.
 const ENCODED_HEAD: usize = 12;
-const MAGIC: [u8; 4] = *b"VRST";
-const VERSION: u16 = 1;
+/// The encoding's framing: magic `VRST`, version 1.
+const FORMAT: Format = Format { magic: *b"VRST", version: 1 };
 
 /// What a stage computes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -100,6 +100,17 @@ impl core::fmt::Display for StreamError {
 }
 
 impl core::error::Error for StreamError {}
+
+impl From<Framing> for StreamError {
+    fn from(f: Framing) -> Self {
+        match f {
+            Framing::BufferTooSmall { needed, available } => Self::BufferTooSmall { needed, available },
+            Framing::Magic => Self::Magic,
+            Framing::Version { found } => Self::Version { found },
+            Framing::Corrupt => Self::Corrupt,
+        }
+    }
+}
 
 /// One view's part of a state.
 struct ViewState<'s> {
@@ -673,21 +684,12 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// [`StreamError::BufferTooSmall`].
     pub fn encode(&self, out: &mut [u8]) -> Result<usize, StreamError> {
         let len = self.encoded_len();
-        if out.len() < len {
-            return Err(StreamError::BufferTooSmall { needed: len, available: out.len() });
-        }
+        FORMAT.begin(out, len)?;
         let (stage, values) = (self.stage(), self.stage_values());
-        out[..4].copy_from_slice(&MAGIC);
-        out[4..6].copy_from_slice(&(VERSION).to_le_bytes());
         out[6..8].copy_from_slice(&u16::try_from(stage).unwrap_or(u16::MAX).to_le_bytes());
         out[8..12].copy_from_slice(&u32::try_from(values).unwrap_or(u32::MAX).to_le_bytes());
         let mut at = ENCODED_HEAD;
-        let mut put = |xs: &[f32]| {
-            for x in xs {
-                out[at..at + 4].copy_from_slice(&x.to_le_bytes());
-                at += 4;
-            }
-        };
+        let mut put = |xs: &[f32]| at = wire::put_f32s(out, at, xs);
         let (s, d) = (&self.siamese.layout().sizes, self.siamese.layout().sizes.embed);
         let per_view = Self::state_len(s) / 2 - HEAD / 2;
         let view = |k: usize| &self.state[HEAD + k * per_view..HEAD + (k + 1) * per_view];
@@ -715,8 +717,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
             }
             _ => {}
         }
-        let crc = crc32(&out[..at]);
-        out[at..at + 4].copy_from_slice(&crc.to_le_bytes());
+        wire::seal(&mut out[..len]);
         Ok(len)
     }
 
@@ -763,25 +764,13 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     /// [`StreamError::Corrupt`] (length, checksum, a non-finite value),
     /// [`StreamError::Stage`] for another stage or network.
     pub fn merge(&mut self, lanes: Lanes, bytes: &[u8]) -> Result<(), StreamError> {
-        if bytes.len() < ENCODED_HEAD + 8 {
-            return Err(StreamError::Corrupt);
-        }
-        if bytes[..4] != MAGIC {
-            return Err(StreamError::Magic);
-        }
-        let u16_at = |o: usize| u16::from_le_bytes([bytes[o], bytes[o + 1]]);
-        let u32_at = |o: usize| u32::from_le_bytes([bytes[o], bytes[o + 1], bytes[o + 2], bytes[o + 3]]);
-        if u16_at(4) != VERSION {
-            return Err(StreamError::Version { found: u16_at(4) });
-        }
-        let values = u32_at(8) as usize;
-        let end = ENCODED_HEAD + 4 * values;
-        if values.checked_mul(4).is_none_or(|b| b + ENCODED_HEAD + 4 != bytes.len())
-            || crc32(&bytes[..end]) != u32_at(end)
+        FORMAT.open(bytes, ENCODED_HEAD + 8)?;
+        let values = u32_at(bytes, 8) as usize;
+        if values.checked_mul(4).is_none_or(|b| b + ENCODED_HEAD + wire::TRAILER != bytes.len()) || !wire::sealed(bytes)
         {
             return Err(StreamError::Corrupt);
         }
-        let (stage, expected) = (usize::from(u16_at(6)), self.stage());
+        let (stage, expected) = (usize::from(u16_at(bytes, 6)), self.stage());
         if stage != expected {
             return Err(StreamError::Stage { found: stage, expected });
         }

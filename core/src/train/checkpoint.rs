@@ -34,6 +34,7 @@ use crate::nn::{Layer, Net, Shape, Sizes};
 /// CRC-32 (IEEE 802.3), the checksum that seals a checkpoint (and streamed
 /// statistics): for tools that reseal bytes they changed.
 pub use crate::wire::crc32;
+use crate::wire::{self, Format, Framing, u16_at, u32_at};
 
 /// The bytes `VICR`.
 pub const MAGIC: [u8; 4] = *b"VICR";
@@ -44,7 +45,7 @@ pub const HEADER_BYTES: usize = 36;
 /// Bytes of one layer record.
 pub const RECORD_BYTES: usize = 20;
 /// Bytes after the payload (the checksum).
-pub const TRAILER_BYTES: usize = 4;
+pub const TRAILER_BYTES: usize = wire::TRAILER;
 
 const FLAG_OPTIMIZER: u16 = 1;
 
@@ -181,12 +182,18 @@ impl Info<'_> {
     }
 }
 
-fn u16_at(b: &[u8], o: usize) -> u16 {
-    u16::from_le_bytes([b[o], b[o + 1]])
-}
+/// The checkpoint's framing: magic `VICR`, version [`VERSION`].
+const FORMAT: Format = Format { magic: MAGIC, version: VERSION };
 
-fn u32_at(b: &[u8], o: usize) -> u32 {
-    u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]])
+impl From<Framing> for CheckpointError {
+    fn from(f: Framing) -> Self {
+        match f {
+            Framing::BufferTooSmall { needed, available } => Self::BufferTooSmall { needed, available },
+            Framing::Magic => Self::Magic,
+            Framing::Version { found } => Self::Version { found },
+            Framing::Corrupt => Self::Corrupt,
+        }
+    }
 }
 
 fn decode_layer(r: &[u8]) -> Option<Layer> {
@@ -267,13 +274,9 @@ impl<'o> Writer<'o> {
         else {
             return Err(CheckpointError::BufferTooSmall { needed: total, available: out.len() });
         };
-        if out.len() < total {
-            return Err(CheckpointError::BufferTooSmall { needed: total, available: out.len() });
-        }
+        FORMAT.begin(out, total)?;
         let flags = if copies > 0 { FLAG_OPTIMIZER } else { 0 };
         let (height, [channels, length]) = encode_input(net.input);
-        out[0..4].copy_from_slice(&MAGIC);
-        out[4..6].copy_from_slice(&VERSION.to_le_bytes());
         out[6..8].copy_from_slice(&flags.to_le_bytes());
         out[8..10].copy_from_slice(&[if copies > 0 { meta.optimizer_kind } else { 0 }, 0]);
         out[10..12].copy_from_slice(&depth.to_le_bytes());
@@ -294,17 +297,12 @@ impl<'o> Writer<'o> {
 
     /// Appends values (the buffer was sized for the whole payload).
     pub(crate) fn put(&mut self, values: &[f32]) {
-        for (chunk, v) in self.out[self.at..].chunks_exact_mut(4).zip(values) {
-            chunk.copy_from_slice(&v.to_le_bytes());
-        }
-        self.at += 4 * values.len();
+        self.at = wire::put_f32s(self.out, self.at, values);
     }
 
     /// Appends the checksum; returns the bytes written.
     pub(crate) fn finish(self) -> usize {
-        let end = self.out.len() - TRAILER_BYTES;
-        let crc = crc32(&self.out[..end]);
-        self.out[end..].copy_from_slice(&crc.to_le_bytes());
+        wire::seal(self.out);
         self.out.len()
     }
 }
@@ -323,17 +321,8 @@ pub(crate) struct Raw<'b> {
 
 /// Checks the framing of a checkpoint (see the module documentation).
 pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
-    use CheckpointError::{Corrupt, Magic, Version};
-    if bytes.len() < HEADER_BYTES + TRAILER_BYTES {
-        return Err(Corrupt);
-    }
-    if bytes[0..4] != MAGIC {
-        return Err(Magic);
-    }
-    let version = u16_at(bytes, 4);
-    if version != VERSION {
-        return Err(Version { found: version });
-    }
+    use CheckpointError::Corrupt;
+    FORMAT.open(bytes, HEADER_BYTES + TRAILER_BYTES)?;
     let depth = usize::from(u16_at(bytes, 10));
     if depth > crate::nn::Net::MAX_DEPTH {
         return Err(Corrupt);
@@ -344,7 +333,7 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
     if end.checked_add(TRAILER_BYTES) != Some(bytes.len()) || !payload.is_multiple_of(4) {
         return Err(Corrupt);
     }
-    if crc32(&bytes[..end]) != u32_at(bytes, end) {
+    if !wire::sealed(bytes) {
         return Err(Corrupt);
     }
     // The checksum proves the bytes arrived as written, not that the writer
@@ -503,7 +492,7 @@ pub fn assemble(net: &Net<'_>, meta: &Meta, values: &[f32], out: &mut [u8]) -> R
 
 /// The little-endian f32 values of a run of payload bytes.
 pub(crate) fn values_of(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
-    bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+    wire::f32s(bytes)
 }
 
 /// Reads f32 values off the front of a checked payload.
