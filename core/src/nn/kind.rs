@@ -97,8 +97,8 @@ impl Dims {
     /// Elements (saturating; a network whose sizes overflow is refused).
     pub(crate) const fn len(self) -> usize {
         let [a, b, c, d] = self.dims;
+        // Unused dimensions are zero, so no weight tensor has no elements.
         match self.rank {
-            0 => 0,
             1 => a,
             2 => a.saturating_mul(b),
             3 => a.saturating_mul(b).saturating_mul(c),

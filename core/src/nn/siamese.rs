@@ -712,6 +712,13 @@ mod tests {
         assert_eq!(
             s.compute_gradients(&pass, &params, &mut grads, &mut ws[..10], &x_a, &x_b),
             Err(Error::ShapeMismatch)
+        ); // Finite inputs whose BatchNorm statistics overflow (a variance of
+        // about 1e39): refused, where normalising by 1/√∞ = 0 would hand on β.
+        let huge_a = x_a.map(|v| v * 3e19);
+        let huge_b = x_b.map(|v| v * 3e19);
+        assert_eq!(
+            s.compute_gradients(&pass, &params, &mut grads, &mut ws, &huge_a, &huge_b),
+            Err(Error::NonFiniteResult)
         );
     }
 
