@@ -5,6 +5,8 @@
 //!   scratch ([`loss()`], [`loss_and_gradients()`], [`scratch_len`]);
 //! - `centring`, `invariance`, `variance`, `covariance`, `gram`: one term or
 //!   step each, with its equation and gradient in the module's first lines;
+//! - `moments` and `streamed`: the same objective from a batch's moments,
+//!   accumulated one micro-batch at a time (the passes of `nn::Stream`);
 //! - [`VicregLoss`]: the same with buffers sized by const generics;
 //! - [`kernels`]: the batch statistics on their own, for monitoring and
 //!   benchmarks.
@@ -18,6 +20,7 @@ mod invariance;
 pub mod kernels;
 pub(crate) mod moments;
 mod objective;
+pub(crate) mod streamed;
 pub(crate) mod variance;
 
 pub use config::Config;

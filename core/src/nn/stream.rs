@@ -13,7 +13,7 @@ use super::net::{Place, STREAM_HEAD as HEAD, Sizes};
 use super::siamese::{Pass, Regions, Siamese, Span};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
-use crate::loss::{LossTerms, covariance, moments, variance};
+use crate::loss::{LossTerms, moments, streamed};
 use crate::wire::{self, Format, Framing, u16_at, u32_at};
 
 const ROWS: usize = 0;
@@ -467,10 +467,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let (acts_b, dz_b) = vb.split_at_mut(layout.dz);
         let z = [&acts_a[layout.embed..][..rows * d], &acts_b[layout.embed..][..rows * d]];
         let (dz_a, dz_b) = (&mut dz_a[..rows * d], &mut dz_b[..rows * d]);
-        let scale = pass.loss.invariance_scale(total * d);
-        // The sum is the loss's invariance term, which the first pass took.
-        let _ = lanes::sum_sq_diff_scaled(lanes, z[0], z[1], scale, [dz_a, dz_b]);
-        let alpha = pass.loss.covariance_scale(total, d);
+        streamed::invariance_gradient(lanes, &pass.loss, z, d, total, [&mut *dz_a, &mut *dz_b]);
         let centred = &mut r.loss[..rows * d];
         let mut rest = Regions {
             views: [&mut [], &mut []],
@@ -482,19 +479,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         for (((z, dz), (acts, x)), v) in
             z.into_iter().zip([&mut *dz_a, &mut *dz_b]).zip([(&*acts_a, x_a), (&*acts_b, x_b)]).zip(views)
         {
-            // ∂ℓ/∂z = λ·∂s/∂z + Z_c ⊙ w + α·Z_c·G, with the whole batch's
-            // mean (hi + lo, subtracted in two steps), weights and G.
-            centred.copy_from_slice(z);
-            for row in centred.chunks_exact_mut(d) {
-                lanes::axpy(lanes, -1.0, v.mean, row);
-                lanes::axpy(lanes, -1.0, v.lo, row);
-            }
-            if d > 1 {
-                lanes::matmul_acc(lanes, alpha, centred, d, v.comoment, dz);
-            }
-            for (g, row) in dz.chunks_exact_mut(d).zip(centred.chunks_exact(d)) {
-                lanes::mul_acc(lanes, g, row, v.weights);
-            }
+            streamed::view_gradient(lanes, &pass.loss, z, (v.mean, v.lo), v.comoment, v.weights, total, centred, dz);
             let span = Span { stop, grads: (grads_from, grads_until), global: Some((v.sums, total)) };
             siamese.backward::<true>(lanes, pass.frozen, params, grads, x, rows, acts, dz, &mut rest, span);
         }
@@ -536,42 +521,24 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 let (c, values) = (p.input.channels(), n as f32 * p.input.length() as f32);
                 for v in views {
                     let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
-                    for (hi, lo) in mean.iter_mut().zip(&mut v.norm_lo[p.running..p.running + c]) {
-                        moments::settle(hi, lo);
-                    }
-                    for s in m2 {
-                        // Training-mode BatchNorm: the biased variance.
-                        *s = 1.0 / libm::sqrtf(*s / values + pass.norm.eps);
-                        if !(s.is_finite() && *s > 0.0) {
-                            return Err(Error::NonFiniteResult);
-                        }
+                    let lo = &mut v.norm_lo[p.running..p.running + c];
+                    if !batch_norm::settle_statistics((mean, lo), m2, values, pass.norm.eps) {
+                        return Err(Error::NonFiniteResult);
                     }
                 }
             }
             Stage::Loss => {
-                let config = &pass.loss;
-                let (mut var_term, mut cov_term) = (0.0, 0.0);
-                for v in views {
+                let view_terms = views.map(|v| {
                     for (hi, lo) in v.mean.iter_mut().zip(v.lo.iter_mut()) {
                         moments::settle(hi, lo);
                     }
-                    cov_term += covariance::scale_and_mirror(lanes, v.comoment, d, n) / d as f32;
-                    for (j, w) in v.weights.iter_mut().enumerate() {
-                        *w = v.comoment[j * d + j];
-                        v.comoment[j * d + j] = 0.0;
-                    }
-                    var_term += variance::variance(v.weights, config);
-                    let scale = variance::weight_scale(d, n, config);
-                    for w in v.weights.iter_mut() {
-                        *w = variance::weight(*w, scale, config);
-                    }
-                }
-                let invariance = head[INVARIANCE] / (n * d) as f32;
-                let loss = config.objective(invariance, var_term, cov_term);
-                if !loss.is_finite() {
+                    streamed::view_terms(lanes, &pass.loss, v.comoment, d, n, v.weights)
+                });
+                let t = streamed::terms(&pass.loss, head[INVARIANCE], n, d, view_terms);
+                if !t.loss.is_finite() {
                     return Err(Error::NonFiniteResult);
                 }
-                head[TERMS..TERMS + 4].copy_from_slice(&[loss, invariance, var_term, cov_term]);
+                head[TERMS..TERMS + 4].copy_from_slice(&[t.loss, t.invariance, t.variance, t.covariance]);
             }
             Stage::Sums(_) | Stage::Last => {}
         }

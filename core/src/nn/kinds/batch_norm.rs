@@ -14,7 +14,7 @@ use crate::nn::kind::{Backward, Dims, Forward, Given, Kind, KindSet, Output, Str
 use crate::nn::Shape;
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
-use crate::loss::centring;
+use crate::loss::{centring, moments};
 
 /// Batch normalisation: its settings (eps, momentum) are the network's
 /// [`NormConfig`], shared by every BatchNorm layer.
@@ -195,6 +195,23 @@ pub(crate) struct BatchStats<'s> {
     pub(crate) mean: &'s mut [f32],
     /// 1/√(σ² + eps).
     pub(crate) inv_std: &'s mut [f32],
+}
+
+/// A streamed batch's statistics from its moments over `values` values a
+/// channel (rows × positions): the mean settled (hi + lo), and M₂ turned
+/// into 1/√(σ² + eps) with the biased variance σ² = M₂/values, as
+/// training-mode BatchNorm normalises. False if one overflowed.
+pub(crate) fn settle_statistics((mean, lo): (&mut [f32], &mut [f32]), m2: &mut [f32], values: f32, eps: f32) -> bool {
+    for (hi, lo) in mean.iter_mut().zip(lo) {
+        moments::settle(hi, lo);
+    }
+    for s in m2 {
+        *s = 1.0 / libm::sqrtf(*s / values + eps);
+        if !(s.is_finite() && *s > 0.0) {
+            return false;
+        }
+    }
+    true
 }
 
 /// Training forward: `x_hat` holds the n×f input and is overwritten with x̂;
