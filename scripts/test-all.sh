@@ -101,7 +101,7 @@ firmware_with_defmt() {
 # The core and the host tests on a 32-bit target (sizes computed from
 # untrusted bytes must not wrap), with overflow checks on.
 tests_on_32_bits() {
-    cargo test --quiet -p vicreg -p host-tests --target i686-unknown-linux-gnu --tests
+    cargo test --quiet -p vicreg -p host-tests -p vicreg-tools --target i686-unknown-linux-gnu --tests
 }
 
 # The firmware's logic (sensor stream, fine-tuning loop) for a part without an
@@ -189,10 +189,10 @@ step "clippy" cargo clippy --workspace --all-targets -- -D warnings
 step "docs" env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
 step "unit, property and doc tests" cargo test --workspace
 step "core and host tests on a 32-bit target (i686)" tests_on_32_bits
-step "reference vectors (crosscheck)" cargo run --release -p host-tests --bin crosscheck -- reference/vectors
+step "reference vectors (crosscheck)" cargo run --release -p vicreg-tools --bin crosscheck -- reference/vectors
 streamed_crosscheck() {
     for k in 1 3 7; do
-        cargo run --release -p host-tests --bin crosscheck -- --micro-batch "$k" reference/vectors || return 1
+        cargo run --release -p vicreg-tools --bin crosscheck -- --micro-batch "$k" reference/vectors || return 1
     done
 }
 step "reference vectors streamed in micro-batches of 1, 3, 7 (crosscheck)" streamed_crosscheck

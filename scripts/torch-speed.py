@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Side by side with PyTorch, in one run, on one thread.
 
-Runs `host-tests`' `speed` binary (the cases of BENCHMARKS.md's speed table)
+Runs the `speed` tool (`tools/src/bin/speed.rs`; the cases of BENCHMARKS.md's speed table)
 and, where PyTorch is importable, times the same cases in PyTorch eager mode:
 the official VICReg loss forward and backward at each (n, d), and the digits
 and small training steps (same networks, optimisers and batch sizes, on fixed
@@ -25,7 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 def ours(native):
     env = dict(os.environ)
-    command = ["cargo", "run", "--quiet", "--release", "-p", "host-tests", "--bin", "speed"]
+    command = ["cargo", "run", "--quiet", "--release", "-p", "vicreg-tools", "--bin", "speed"]
     if native:
         env["RUSTFLAGS"] = "-C target-cpu=native"
         env["CARGO_TARGET_DIR"] = os.path.join(ROOT, "target", "native")

@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 
-#[path = "../../host-tests/src/npy.rs"]
+#[path = "../../tools/src/npy.rs"]
 mod npy;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,10 +9,10 @@
 use libfuzzer_sys::fuzz_target;
 use vicreg::{Pcg32, Sgd, TrainerConfig};
 
-#[path = "../../host-tests/src/layers.rs"]
+#[path = "../../tools/src/layers.rs"]
 #[allow(dead_code)]
 mod layers;
-#[path = "../../host-tests/src/torch.rs"]
+#[path = "../../tools/src/torch.rs"]
 #[allow(dead_code)]
 mod torch;
 

@@ -1,15 +1,10 @@
-//! Every tool's command line: `--help` on stdout and exit 0, `--version`,
+//! The checkpoint generator's command line (the tools' are tested in
+//! `tools/tests`): `--help` on stdout and exit 0, `--version`,
 //! and a wrong command line refused with exit code 2.
 
 use std::process::Command;
 
-const TOOLS: [&str; 5] = [
-    env!("CARGO_BIN_EXE_crosscheck"),
-    env!("CARGO_BIN_EXE_checkpoint-npy"),
-    env!("CARGO_BIN_EXE_checkpoint-safetensors"),
-    env!("CARGO_BIN_EXE_memory"),
-    env!("CARGO_BIN_EXE_adapt"),
-];
+const TOOLS: [&str; 1] = [env!("CARGO_BIN_EXE_adapt")];
 
 #[test]
 fn every_tool_has_help_and_version_and_refuses_a_wrong_command_line() {
@@ -23,11 +18,4 @@ fn every_tool_has_help_and_version_and_refuses_a_wrong_command_line() {
         assert_eq!(out.status.code(), Some(2), "{tool} --no-such-option");
         assert!(String::from_utf8_lossy(&out.stderr).contains("--no-such-option"));
     }
-}
-
-#[test]
-fn crosscheck_refuses_a_micro_batch_of_zero() {
-    let out = Command::new(TOOLS[0]).args(["--micro-batch", "0", "reference/vectors"]).output().expect("runs");
-    assert_eq!(out.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("--micro-batch"));
 }

@@ -18,15 +18,15 @@
 //! settings, the data).
 
 use clap::{Parser, Subcommand};
-use host_tests::layers::{
-    from_json, notes_beside, optimizer_name, payload_arrays, shape_from_json, shape_to_json, to_json,
-};
-use host_tests::npy;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::nn::{Layer, Net};
 use vicreg::train::checkpoint::{self, Meta};
 use vicreg::{AdamW, Optimizer};
+use vicreg_tools::layers::{
+    from_json, notes_beside, optimizer_name, payload_arrays, shape_from_json, shape_to_json, to_json,
+};
+use vicreg_tools::npy;
 
 fn export(checkpoint: &Path, dir: &Path) -> Result<(), String> {
     let bytes = std::fs::read(checkpoint).map_err(|e| format!("{}: {e}", checkpoint.display()))?;

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Tensors are named as a `torch.nn.Sequential` of the same layers names
-//! them; see `host_tests::torch` for the layout. A file this tool wrote
+//! them; see `vicreg_tools::torch` for the layout. A file this tool wrote
 //! carries its network in its metadata; for one PyTorch wrote, `--like`
 //! names a checkpoint of the same network.
 
@@ -50,15 +50,15 @@ fn read(path: &Path) -> Result<Vec<u8>, String> {
 fn run(command: &Command) -> Result<String, String> {
     match command {
         Command::Export { checkpoint, out } => {
-            let notes = host_tests::layers::notes_beside(checkpoint)?;
-            let bytes = host_tests::torch::export(&read(checkpoint)?, &notes)?;
+            let notes = vicreg_tools::layers::notes_beside(checkpoint)?;
+            let bytes = vicreg_tools::torch::export(&read(checkpoint)?, &notes)?;
             // Whole or not at all: an existing file is replaced only by a complete one.
             linear_probe::output::replace(out, &bytes)?;
             Ok(format!("{}: {} bytes of safetensors to {}", checkpoint.display(), bytes.len(), out.display()))
         }
         Command::Import { file, checkpoint, like } => {
             let like = like.as_deref().map(read).transpose()?;
-            let imported = host_tests::torch::import(&read(file)?, like.as_deref())?;
+            let imported = vicreg_tools::torch::import(&read(file)?, like.as_deref())?;
             linear_probe::output::replace(checkpoint, &imported.bytes)?;
             let mut said = format!("{}: {} bytes from {}", checkpoint.display(), imported.bytes.len(), file.display());
             imported.remarks().iter().for_each(|r| said.push_str(&format!("\n  {r}")));

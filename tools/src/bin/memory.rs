@@ -1,5 +1,5 @@
 //! Prints the compile-time memory of the training configurations used in the
-//! examples, by part: `cargo run --release -p host-tests --bin memory`.
+//! examples, by part: `cargo run --release -p vicreg-tools --bin memory`.
 
 // The main job's network on the digits (`examples/train-digits`).
 use digits_net::DigitsNet as Digits;

@@ -4,9 +4,9 @@
 //! thread. Run it in both builds:
 //!
 //! ```sh
-//! cargo run --release -p host-tests --bin speed
+//! cargo run --release -p vicreg-tools --bin speed
 //! CARGO_TARGET_DIR=target/native RUSTFLAGS="-C target-cpu=native" \
-//!     cargo run --release -p host-tests --bin speed
+//!     cargo run --release -p vicreg-tools --bin speed
 //! ```
 //!
 //! `speed N D` times one loss shape; `speed products` the large products
@@ -15,9 +15,9 @@
 //! `scripts/torch-speed.py` times the same cases in PyTorch where it is
 //! installed.
 
-use host_tests::batches::{step_setup, view_pair};
 use std::hint::black_box;
 use std::time::{Duration, Instant};
+use vicreg_tools::batches::{step_setup, view_pair};
 // The digits job's network, batch 128.
 use digits_net::DigitsNet as Digits;
 use vicreg::nn::Network;

@@ -1,10 +1,10 @@
 //! Checkpoints to `.npy` files and back: the files are what NumPy writes,
 //! and the round trip gives back the same bytes.
 
-use host_tests::npy;
 use std::process::Command;
 use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Trainer, TrainerConfig};
+use vicreg_tools::npy;
 
 /// A conv encoder, BatchNorm over a map, and an expander whose last Linear
 /// has no bias: every kind of tensor the export names.

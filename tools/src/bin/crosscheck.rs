@@ -10,15 +10,15 @@
 //! micro-batch shorter where K does not divide n.
 
 use clap::{Parser, ValueEnum};
-use host_tests::cases::{Case, case_files, read_case};
-use host_tests::loss_case;
-use host_tests::net_case::{self, NetCase};
-use host_tests::vectors::Agreement;
-use host_tests::vectors::rows;
-use host_tests::worst;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use vicreg::{CovarianceSide, Lanes, Options};
+use vicreg_tools::cases::{Case, case_files, read_case};
+use vicreg_tools::loss_case;
+use vicreg_tools::net_case::{self, NetCase};
+use vicreg_tools::vectors::Agreement;
+use vicreg_tools::vectors::rows;
+use vicreg_tools::worst;
 
 /// Computes every reference case with the core and prints one line per case with its worst error as a fraction of the tolerance
 #[derive(Parser)]
