@@ -20,7 +20,7 @@ fn committed_checkpoint_is_what_pretraining_produces() {
     // The shipped bytes are what the recipe produces. A difference means the
     // arithmetic of training changed: find out which change did it (the
     // tensor named below) before regenerating the file with
-    // `cargo run --release -p host-tests --bin adapt -- pretrain examples/sensor-adapt/pretrained.ckpt`.
+    // `cargo run --release -p adapt -- pretrain examples/sensor-adapt/pretrained.ckpt`.
     // The file was made with the AVX2/FMA kernels (as CI's machines run).
     if !host_tests::golden::reproducible_here() {
         return;

@@ -11,7 +11,7 @@ use vicreg::Pcg32;
 
 #[test]
 fn shipped_recordings_and_checkpoint_are_what_the_data_and_the_recipe_produce() {
-    let encoded = host_tests::watch::encoded(false).unwrap();
+    let encoded = adapt::encoded(false).unwrap();
     assert!(
         encoded == RECORDINGS,
         "examples/motion-adapt/test-recordings.bin differs from data/basicmotions.csv's test split"
@@ -29,14 +29,14 @@ fn shipped_recordings_and_checkpoint_are_what_the_data_and_the_recipe_produce() 
     }
 
     let mut net: Box<Net> = Box::new(new_net(0.01, PRETRAIN_STEPS));
-    assert_eq!(host_tests::watch::pretrain(&mut net).unwrap(), 0);
+    assert_eq!(adapt::pretrain(&mut net).unwrap(), 0);
     let mut bytes = vec![0u8; Net::checkpoint_bytes(false)];
     net.save(&mut bytes, false).unwrap();
     // A difference means the arithmetic of training changed (a reordered
     // sum is enough): find out which change did it, from the tensor and the
     // size of the change named below, and whether it is meant, before
     // regenerating the file with
-    // `cargo run --release -p host-tests --bin adapt -- watch-pretrain examples/motion-adapt/watch.ckpt`.
+    // `cargo run --release -p adapt -- watch-pretrain examples/motion-adapt/watch.ckpt`.
     // The file was made with the AVX2/FMA kernels (as CI's machines run).
     if !host_tests::golden::reproducible_here() {
         return;

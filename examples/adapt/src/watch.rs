@@ -1,6 +1,8 @@
 //! What the host does for the watch firmware: its recordings (the test
 //! split, stored compactly) and its pretrained encoder (trained on the
-//! training split, without drift).
+//! training split, without drift). The `adapt` binary writes both into
+//! `examples/motion-adapt/`, and the sensor firmware's checkpoint into
+//! `examples/sensor-adapt/`.
 
 use motion_adapt::watch::{self, Drift, Net, PRETRAIN_STEPS, Recordings, Views};
 use train_motions::data::{self, Recording};

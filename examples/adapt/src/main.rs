@@ -1,7 +1,7 @@
 //! Pretraining for the fine-tuning firmware, and a host run of what the
 //! firmware does.
 //!
-//! `cargo run --release -p host-tests --bin adapt -- pretrain OUT` trains the
+//! `cargo run --release -p adapt -- pretrain OUT` trains the
 //! firmware's network on the undrifted sensor stream and writes the
 //! checkpoint the firmware embeds (parameters and running statistics, no
 //! optimiser state). `… -- fine-tune CHECKPOINT` runs the firmware's
@@ -79,14 +79,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::WatchRecordings { out } => {
-            let bytes = host_tests::watch::encoded(false).expect("the shipped data loads");
+            let bytes = adapt::encoded(false).expect("the shipped data loads");
             std::fs::write(&out, &bytes).expect("recordings written");
             println!("{} test recordings, {} bytes, to {out}", bytes.len() / watch::RECORD_BYTES, bytes.len());
             ExitCode::SUCCESS
         }
         Command::WatchPretrain { out } => {
             let mut n: Box<watch::Net> = Box::new(watch::new_net(0.01, watch::PRETRAIN_STEPS));
-            let failed = host_tests::watch::pretrain(&mut n).expect("the shipped data loads");
+            let failed = adapt::pretrain(&mut n).expect("the shipped data loads");
             let mut bytes = vec![0u8; watch::Net::checkpoint_bytes(false)];
             n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
             std::fs::write(&out, &bytes).expect("checkpoint written");
@@ -97,7 +97,7 @@ fn main() -> ExitCode {
             let bytes = std::fs::read(&checkpoint).expect("checkpoint readable");
             let mut n: Box<watch::Net> = Box::new(watch::new_net(0.02, watch::FINE_TUNE_STEPS));
             n.load(&bytes).expect("a valid checkpoint");
-            let data = host_tests::watch::encoded(false).expect("the shipped data loads");
+            let data = adapt::encoded(false).expect("the shipped data loads");
             let recordings = watch::Recordings::parse(&data).expect("valid recordings");
             let mut views = Box::new(watch::Views::new());
             for (name, drift) in [("same wrist", watch::Drift::NONE), ("other wrist", watch::Drift::OTHER_WRIST)] {
