@@ -1,7 +1,9 @@
 //! What the firmware examples share: output (semihosting text, or defmt
 //! with the `defmt` feature), exit codes, a fault handler that fails the run
 //! instead of hanging QEMU, an instruction counter, stack painting and
-//! fixed-point printing. Each firmware crate brings its own `memory.x`.
+//! fixed-point printing, loading the checkpoint a firmware embeds; and the
+//! build script both firmware crates run (`link.rs`: their own `memory.x`
+//! for the linker, `link.x`, defmt's linker script with that feature).
 #![no_std]
 
 pub use cortex_m_semihosting;
@@ -25,6 +27,15 @@ macro_rules! say {
         #[cfg(feature = "defmt")]
         defmt::println!($($arg)*);
     }};
+}
+
+/// Loads the checkpoint a firmware embeds into its trainer, or says why it
+/// was refused and fails the run.
+pub fn load_or_exit<N: vicreg::nn::Network, O: vicreg::Optimizer>(net: &mut vicreg::Trainer<N, O>, checkpoint: &[u8]) {
+    if let Err(e) = net.load(checkpoint) {
+        say!("pretrained checkpoint refused: {}", e);
+        exit(false);
+    }
 }
 
 /// Ends the QEMU run with status 0 or 1.

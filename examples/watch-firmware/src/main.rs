@@ -37,10 +37,7 @@ fn show(label: &str, e: &Evaluation, c: &vicreg::Config) {
 fn load(net: &mut Net) {
     net.set_config(watch::config(0.02, FINE_TUNE_STEPS));
     *net.optimizer_mut() = Sgd::new(0.9, 1e-4);
-    if let Err(e) = net.load(PRETRAINED) {
-        say!("pretrained checkpoint refused: {}", e);
-        exit(false);
-    }
+    firmware_support::load_or_exit(net, PRETRAINED);
 }
 
 #[entry]

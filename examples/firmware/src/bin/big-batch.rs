@@ -25,10 +25,7 @@ static RING: ConstStaticCell<SeedRing> = ConstStaticCell::new(SeedRing::new());
 
 fn load(net: &mut MicroNet) {
     *net = big_batch::new_net(0.05, STEPS);
-    if let Err(e) = net.load(PRETRAINED) {
-        say!("pretrained checkpoint refused: {}", e);
-        exit(false);
-    }
+    firmware_support::load_or_exit(net, PRETRAINED);
 }
 
 #[entry]

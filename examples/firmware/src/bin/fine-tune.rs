@@ -41,10 +41,7 @@ fn load(net: &mut Net) {
     net.set_config(config(0.02, FINE_TUNE_STEPS));
     let sgd = net.optimizer_mut();
     (sgd.momentum, sgd.weight_decay) = (0.9, 1e-4);
-    if let Err(e) = net.load(PRETRAINED) {
-        say!("pretrained checkpoint refused: {}", e);
-        exit(false);
-    }
+    firmware_support::load_or_exit(net, PRETRAINED);
 }
 
 #[entry]
