@@ -182,14 +182,19 @@ pub(super) fn axpy4_in<S: Simd>(s: S, a: [f32; 4], x: [&[f32]; 4], y: &mut [f32]
     }
 }
 
-/// y ← y + x, element-wise.
-#[inline]
+/// y ← y + x, element-wise. Out of line where there is no `avx`: its
+/// callers (BatchNorm's streamed sums, the optimisers) call it once per
+/// tensor, and one copy is smaller than one per caller.
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline)]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline(never))]
 pub(crate) fn add_assign(lanes: Lanes, y: &mut [f32], x: &[f32]) {
     axpy(lanes, 1.0, x, y);
 }
 
-/// y ← y + x ⊙ w, element-wise multiply-accumulate.
-#[inline]
+/// y ← y + x ⊙ w, element-wise multiply-accumulate; out of line where
+/// there is no `avx`, as [`add_assign`].
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline)]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline(never))]
 pub(crate) fn mul_acc(lanes: Lanes, y: &mut [f32], x: &[f32], w: &[f32]) {
     match effective(lanes) {
         Lanes::Scalar => {

@@ -43,7 +43,7 @@ impl<const S: u32, const M: bool, const F: bool> Sides for Kinds<S, M, F> {
 pub type AllKinds = Kinds<{ u32::MAX }, true, true>;
 
 /// Where one layer reads and writes, from its [`Place`](super::Place).
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct At {
     pub(crate) input: Shape,
     pub(crate) output: Shape,
@@ -178,7 +178,7 @@ pub(crate) struct Forward<'a> {
     pub(crate) given: Option<Given<'a>>,
     pub(crate) w: &'a [f32],
     pub(crate) b: &'a [f32],
-    pub(crate) at: At,
+    pub(crate) at: &'a At,
     /// The caller's input, read by the first layer.
     pub(crate) x: &'a [f32],
     pub(crate) n: usize,
@@ -194,7 +194,7 @@ impl Forward<'_> {
     /// The input (`act[src..]` or the caller's) and `act[dst..]` as the
     /// output: inputs are always placed before outputs.
     pub(crate) fn io(&mut self) -> (&[f32], &mut [f32]) {
-        io(self.x, self.act, &self.at, self.n)
+        io(self.x, self.act, self.at, self.n)
     }
 
     /// Copies the input to `act[to..]`, unless it is there.
@@ -235,7 +235,7 @@ pub(crate) struct StreamSums<'a> {
 /// One layer's backward call.
 pub(crate) struct Backward<'a> {
     pub(crate) lanes: Lanes,
-    pub(crate) at: At,
+    pub(crate) at: &'a At,
     pub(crate) w: &'a [f32],
     /// ∂ℓ/∂weights and ∂ℓ/∂bias, accumulated into.
     pub(crate) gw: &'a mut [f32],

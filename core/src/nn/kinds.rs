@@ -48,11 +48,57 @@ macro_rules! kinds {
                 $( kinds!(@make $variant $module [$($data)?] <$module::$variant as Kind>::EXAMPLE), )*
             ];
 
-            /// The kind's constant facts.
-            const fn facts(self) -> Facts {
-                match self {
-                    $( kinds!(@bind _k $variant $($data)?) => Facts::of::<$module::$variant>(Position::$variant as u32), )*
-                }
+            /// The flags of the kinds that normalise with batch statistics.
+            const STATISTICS: u32 = 0 $( | if <$module::$variant as Kind>::BATCH_STATISTICS {
+                1 << Position::$variant as u32
+            } else {
+                0
+            } )*;
+
+            /// The kind's checkpoint tag.
+            const fn tag(self) -> u8 {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::TAG, )* }
+            }
+
+            /// The kind's name, as `torch.nn` modules are named in the
+            /// reference format (`linear`, `batchnorm`, `relu`, `conv1d`,
+            /// `mean_time`).
+            #[must_use]
+            pub const fn name(self) -> &'static str {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::NAME, )* }
+            }
+
+            /// The kind's place in the registry, which gives its flag bit.
+            const fn position(self) -> u32 {
+                match self { $( kinds!(@bind _k $variant $($data)?) => Position::$variant as u32, )* }
+            }
+
+            /// Whether the kind's kernels are in every kind set.
+            const fn always(self) -> bool {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::ALWAYS, )* }
+            }
+
+            /// Whether the weight tensor takes weight decay and LARS's trust
+            /// ratio.
+            pub(crate) const fn decays_weights(self) -> bool {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::DECAYS, )* }
+            }
+
+            /// Where the layer writes its output.
+            pub(crate) const fn output_buffer(self) -> Output {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::OUTPUT, )* }
+            }
+
+            /// Whether a later layer may overwrite this layer's output in
+            /// place.
+            pub(crate) const fn output_reusable(self) -> bool {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::REUSABLE, )* }
+            }
+
+            /// Whether the layer normalises with whole-batch statistics (a
+            /// streamed batch stops at it; it keeps running statistics).
+            pub(crate) const fn batch_statistics(self) -> bool {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::BATCH_STATISTICS, )* }
             }
 
             /// The shape this layer makes of `input`, or why it cannot take it.
@@ -106,7 +152,7 @@ macro_rules! kinds {
                 let (flags, numbers) = match self {
                     $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).record(), )*
                 };
-                (self.facts().tag, flags, numbers)
+                (self.tag(), flags, numbers)
             }
 
             /// The layer a checkpoint record describes, if it is one this
@@ -227,55 +273,25 @@ kinds! {
     MeanTime in mean_time;
 }
 
-/// A kind's constant facts, read from its [`Kind`] implementation (a
-/// record of the trait's constants, not a state machine of flags).
-#[derive(Clone, Copy)]
-#[allow(clippy::struct_excessive_bools)]
-struct Facts {
-    tag: u8,
-    name: &'static str,
-    output: Output,
-    reusable: bool,
-    decays: bool,
-    always: bool,
-    batch_statistics: bool,
-    position: u32,
-}
-
-impl Facts {
-    const fn of<T: Kind>(position: u32) -> Self {
-        Self {
-            tag: T::TAG,
-            name: T::NAME,
-            output: T::OUTPUT,
-            reusable: T::REUSABLE,
-            decays: T::DECAYS,
-            always: T::ALWAYS,
-            batch_statistics: T::BATCH_STATISTICS,
-            position,
-        }
-    }
-}
-
 impl Layer {
-    /// The kind's name, as `torch.nn` modules are named in the reference
-    /// format (`linear`, `batchnorm`, `relu`, `conv1d`, `mean_time`).
-    #[must_use]
-    pub const fn name(self) -> &'static str {
-        self.facts().name
-    }
-
     /// The kind's flag in a [`KindSet`]'s `SET`.
     #[must_use]
     pub const fn bit(self) -> u32 {
-        1 << self.facts().position
+        1 << self.position()
     }
 
     /// Whether the passes compiled for the kind set `K` run this layer.
     #[must_use]
     pub fn covered_by<K: KindSet>(self) -> bool {
-        let facts = self.facts();
-        facts.always || K::SET & (1 << facts.position) != 0
+        self.always() || K::SET & self.bit() != 0
+    }
+
+    /// Whether this layer normalises with batch statistics in passes
+    /// compiled for `K`: false at compile time for a set without such a
+    /// kind, so that the streaming stages and running statistics of those
+    /// kinds cost such a firmware nothing.
+    pub(crate) fn normalises_in<K: KindSet>(self) -> bool {
+        K::SET & Self::STATISTICS != 0 && self.batch_statistics()
     }
 
     /// Elements of the weight tensor (Linear, Conv1d; BatchNorm's γ).
@@ -289,31 +305,10 @@ impl Layer {
         self.weights(input).saturating_add(self.biases(input))
     }
 
-    /// Whether the weight tensor takes weight decay and LARS's trust ratio.
-    pub(crate) const fn decays_weights(self) -> bool {
-        self.facts().decays
-    }
-
-    /// Where the layer writes its output.
-    pub(crate) const fn output_buffer(self) -> Output {
-        self.facts().output
-    }
-
-    /// Whether a later layer may overwrite this layer's output in place.
-    pub(crate) const fn output_reusable(self) -> bool {
-        self.facts().reusable
-    }
-
-    /// Whether the layer normalises with whole-batch statistics (a streamed
-    /// batch stops at it; it keeps running statistics).
-    pub(crate) const fn batch_statistics(self) -> bool {
-        self.facts().batch_statistics
-    }
-
     /// Whether `self` and `other` are of the same kind.
     #[must_use]
     pub const fn same_kind(self, other: Self) -> bool {
-        self.facts().position == other.facts().position
+        self.position() == other.position()
     }
 }
 
@@ -329,17 +324,16 @@ mod tests {
     fn every_kind_has_every_fact() {
         let map = Shape::Map { channels: 3, length: 8 };
         for (i, &layer) in Layer::EVERY_KIND.iter().enumerate() {
-            let facts = layer.facts();
-            assert_eq!(facts.position as usize, i, "{layer:?}");
+            assert_eq!(layer.position() as usize, i, "{layer:?}");
             assert_eq!(layer.bit(), 1 << i);
-            assert!(facts.tag != 0 && !facts.name.is_empty(), "{layer:?}");
+            assert!(layer.tag() != 0 && !layer.name().is_empty(), "{layer:?}");
             for earlier in &Layer::EVERY_KIND[..i] {
-                assert_ne!(earlier.facts().tag, facts.tag, "tag of {layer:?} reused");
-                assert_ne!(earlier.facts().name, facts.name, "name of {layer:?} reused");
+                assert_ne!(earlier.tag(), layer.tag(), "tag of {layer:?} reused");
+                assert_ne!(earlier.name(), layer.name(), "name of {layer:?} reused");
             }
             // The record reads back, and any other flag or tag does not.
             let (tag, flags, numbers) = layer.record();
-            assert_eq!(tag, facts.tag);
+            assert_eq!(tag, layer.tag());
             assert_eq!(Layer::from_record(tag, flags, numbers), Some(layer), "{layer:?}");
             assert_eq!(Layer::from_record(tag, flags ^ 2, numbers), None, "{layer:?}");
             // The reference format's fields name the record's numbers.
@@ -365,7 +359,7 @@ mod tests {
             assert!(layer.fan_in(input) > 0);
             assert_eq!(layer.running(input) > 0, layer.batch_statistics(), "{layer:?}");
             assert!(layer.covered_by::<AllKinds>());
-            assert_eq!(layer.covered_by::<Kinds<0, false, false>>(), facts.always, "{layer:?}");
+            assert_eq!(layer.covered_by::<Kinds<0, false, false>>(), layer.always(), "{layer:?}");
             assert!(layer.same_kind(layer));
         }
         assert!(Layer::from_fields("gelu-that-is-not", true, |_| Some(1)).is_err());

@@ -83,23 +83,12 @@ impl core::error::Error for NetError {}
 pub struct Place {
     pub(crate) index: usize,
     pub(crate) layer: Layer,
-    pub(crate) input: Shape,
-    pub(crate) output: Shape,
     /// Offset of the layer's weights in the parameter vector; its bias
     /// follows them.
     pub(crate) params: usize,
-    /// Offset of its running mean in the running-statistics vector; the
-    /// variance follows it.
-    pub(crate) running: usize,
-    /// Activation offset of its input; `None` for the caller's input.
-    pub(crate) src: Option<usize>,
-    /// Activation offset of its output (`src` when it works in place).
-    pub(crate) dst: usize,
-    /// BatchNorm: activation offset of x̂ (`src` when normalised in place).
-    pub(crate) x_hat: usize,
-    /// BatchNorm: activation offset of the batch means; 1/√(σ² + eps)
-    /// follows them.
-    pub(crate) stats: usize,
+    /// Where the layer reads and writes (its shapes, its buffers, its
+    /// running statistics): what its kernels are given.
+    pub(crate) at: At,
 }
 
 impl Place {
@@ -107,35 +96,16 @@ impl Place {
     pub const EMPTY: Self = Self {
         index: 0,
         layer: Layer::ReLU,
-        input: Shape::Flat(0),
-        output: Shape::Flat(0),
         params: 0,
-        running: 0,
-        src: None,
-        dst: 0,
-        x_hat: 0,
-        stats: 0,
+        at: At { input: Shape::Flat(0), output: Shape::Flat(0), running: 0, src: None, dst: 0, x_hat: 0, stats: 0 },
     };
 
     pub(crate) const fn weights(&self) -> usize {
-        self.layer.weights(self.input)
-    }
-
-    /// Where the layer reads and writes, for its kernels.
-    pub(crate) const fn at(&self) -> At {
-        At {
-            input: self.input,
-            output: self.output,
-            src: self.src,
-            dst: self.dst,
-            x_hat: self.x_hat,
-            stats: self.stats,
-            running: self.running,
-        }
+        self.layer.weights(self.at.input)
     }
 
     pub(crate) const fn biases(&self) -> usize {
-        self.layer.biases(self.input)
+        self.layer.biases(self.at.input)
     }
 }
 
@@ -255,14 +225,8 @@ impl<'n> Walk<'n> {
         let place = Place {
             index: self.index,
             layer,
-            input,
-            output,
             params: self.params,
-            running: self.running,
-            src,
-            dst,
-            x_hat,
-            stats,
+            at: At { input, output, running: self.running, src, dst, x_hat, stats },
         };
         self.params = match self.params.checked_add(layer.parameter_count(input)) {
             Some(p) if layer.parameter_count(input) < usize::MAX => p,
@@ -389,7 +353,7 @@ impl<'a> Net<'a> {
         let mut k = 0;
         while k < i {
             match walk.next() {
-                Some(p) => shape = p.output,
+                Some(p) => shape = p.at.output,
                 None => return None,
             }
             k += 1;
@@ -506,7 +470,7 @@ impl<'a> Net<'a> {
                 }
                 side = 1 - side;
             }
-            input = place.output;
+            input = place.at.output;
             i += 1;
         }
         if walk.failed.is_some() {
@@ -755,7 +719,7 @@ impl Place {
     /// The layer's weight and bias tensors, where it has them.
     fn tensors(&self) -> [Option<Tensor>; 2] {
         let (weights, biases) = (self.weights(), self.biases());
-        let weight_dims = self.layer.weight_dims(self.input);
+        let weight_dims = self.layer.weight_dims(self.at.input);
         let tensor = |role, offset, Dims { dims, rank }| Tensor {
             layer: self.index,
             kind: self.layer,
@@ -852,16 +816,16 @@ mod tests {
         assert_eq!((s.parameters, s.running), (3 * 4 + 4 + 4 + 4 + 4 * 2, 8));
         assert_eq!((s.view, s.ping, s.pong, s.backward), (4 * N + 8 + 4 * N + 2 * N + 2 * N, 2 * N, 4 * N, 6 * N + 8));
         let p: [Place; 4] = NORMED.places(N);
-        assert_eq!((p[0].src, p[0].dst), (None, 0));
-        assert_eq!((p[1].src, p[1].x_hat, p[1].stats, p[1].dst), (Some(0), 0, 4 * N, 4 * N + 8));
-        assert_eq!((p[2].src, p[2].dst), (Some(4 * N + 8), 4 * N + 8));
-        assert_eq!((p[3].src, p[3].dst, p[3].params), (Some(4 * N + 8), 8 * N + 8, 24));
-        assert_eq!((p[1].params, p[1].running, p[2].params), (16, 0, 24));
+        assert_eq!((p[0].at.src, p[0].at.dst), (None, 0));
+        assert_eq!((p[1].at.src, p[1].at.x_hat, p[1].at.stats, p[1].at.dst), (Some(0), 0, 4 * N, 4 * N + 8));
+        assert_eq!((p[2].at.src, p[2].at.dst), (Some(4 * N + 8), 4 * N + 8));
+        assert_eq!((p[3].at.src, p[3].at.dst, p[3].params), (Some(4 * N + 8), 8 * N + 8, 24));
+        assert_eq!((p[1].params, p[1].at.running, p[2].params), (16, 0, 24));
 
         // KEPT: the representation (rows 0..4N) survives; BatchNorm's x̂ gets
         // a buffer of its own.
         let p: [Place; 4] = KEPT.places(N);
-        assert_eq!((p[1].src, p[1].x_hat, p[1].stats, p[1].dst), (Some(0), 4 * N, 8 * N, 8 * N + 8));
+        assert_eq!((p[1].at.src, p[1].at.x_hat, p[1].at.stats, p[1].at.dst), (Some(0), 4 * N, 8 * N, 8 * N + 8));
         assert_eq!(KEPT.sizes(N).view, 12 * N + 8 + 2 * N + 2 * N);
 
         // Past the depth a const array is padded with empty places.

@@ -71,9 +71,9 @@ impl Layout {
         let mut embed = 0;
         while let Some(place) = walk.next() {
             if place.index + 1 == net.encoder.len() {
-                repr = place.dst;
+                repr = place.at.dst;
             }
-            embed = place.dst;
+            embed = place.at.dst;
         }
         if walk.failed().is_some() {
             return None;
@@ -320,17 +320,17 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             }
         }
         for p in self.places {
-            let c = p.input.channels();
-            if p.layer.running(p.input) > 0 {
-                running[p.running..p.running + c].fill(0.0);
-                running[p.running + c..p.running + 2 * c].fill(1.0);
+            let c = p.at.input.channels();
+            if p.layer.running(p.at.input) > 0 {
+                running[p.at.running..p.at.running + c].fill(0.0);
+                running[p.at.running + c..p.at.running + 2 * c].fill(1.0);
             }
         }
         Ok(())
     }
 
     fn fan_in(&self, layer: usize) -> usize {
-        self.place(layer).map_or(1, |p| p.layer.fan_in(p.input))
+        self.place(layer).map_or(1, |p| p.layer.fan_in(p.at.input))
     }
 
     /// Layers `from..until` forward for one view; false if BatchNorm's
@@ -353,7 +353,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             let (weights, biases) = (p.weights(), p.biases());
             let w = &params[p.params..p.params + weights];
             let b = &params[p.params + weights..p.params + weights + biases];
-            let f = Forward { lanes, eps: norm.eps, running, given, w, b, at: p.at(), x, n, act: &mut *act };
+            let f = Forward { lanes, eps: norm.eps, running, given, w, b, at: &p.at, x, n, act: &mut *act };
             sound &= p.layer.forward::<K, STREAM>(f);
         }
         sound
@@ -389,11 +389,11 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             let Some(p) = self.place(i) else { break };
             let trains = !frozen.contains(i) && grads_from <= i && i < grads_until;
             let need_dx = i > stop;
-            let (in_len, out_len) = (n * p.input.len(), n * p.output.len());
+            let (in_len, out_len) = (n * p.at.input.len(), n * p.at.output.len());
             let (weights, biases) = (p.weights(), p.biases());
             let w = &params[p.params..p.params + weights];
             let (gw, gb) = grads[p.params..p.params + weights + biases].split_at_mut(weights);
-            let input = match p.src {
+            let input = match p.at.src {
                 None => &x[..in_len],
                 Some(src) => &act[src..src + in_len],
             };
@@ -408,7 +408,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             };
             let scratch = (&mut *sum_dy, &mut *sum_dy_xhat);
             let frozen = frozen.contains(i);
-            let at = p.at();
+            let at = &p.at;
             p.layer.backward::<K, STREAM>(Backward {
                 lanes,
                 at,
@@ -544,13 +544,13 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let (va, vb) = workspace.split_at(self.layout.sizes.view);
         let mut sound = true;
         for p in self.places {
-            if !(p.layer.batch_statistics() && p.layer.covered_by::<K>()) {
+            if !(p.layer.normalises_in::<K>()) {
                 continue;
             }
-            let c = p.input.channels();
-            let (mean, var) = running[p.running..p.running + 2 * c].split_at_mut(c);
-            let count = n * p.input.length();
-            let stats = [va, vb].map(|v| v[p.stats..p.stats + 2 * c].split_at(c));
+            let c = p.at.input.channels();
+            let (mean, var) = running[p.at.running..p.at.running + 2 * c].split_at_mut(c);
+            let count = n * p.at.input.length();
+            let stats = [va, vb].map(|v| v[p.at.stats..p.at.stats + 2 * c].split_at(c));
             sound &= batch_norm::update_running(stats, norm, count, mean, var, commit);
         }
         sound

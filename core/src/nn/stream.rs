@@ -270,9 +270,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
     }
 
     fn norm_layers(&self) -> impl Iterator<Item = Place> + '_ {
-        (0..self.siamese.net().depth())
-            .filter_map(|i| self.siamese.place(i))
-            .filter(|p| p.layer.batch_statistics() && p.layer.covered_by::<K>())
+        (0..self.siamese.net().depth()).filter_map(|i| self.siamese.place(i)).filter(|p| p.layer.normalises_in::<K>())
     }
 
     fn kind(&self, stage: usize) -> Option<Stage> {
@@ -319,7 +317,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         for v in views {
             match kind {
                 Stage::Norm(p) => {
-                    let range = p.running..p.running + 2 * p.input.channels();
+                    let range = p.at.running..p.at.running + 2 * p.at.input.channels();
                     v.norms[range.clone()].fill(0.0);
                     v.norm_lo[range].fill(0.0);
                 }
@@ -329,7 +327,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                     v.lo.fill(0.0);
                     v.comoment.fill(0.0);
                 }
-                Stage::Sums(p) => v.sums[p.running..p.running + 2 * p.input.channels()].fill(0.0),
+                Stage::Sums(p) => v.sums[p.at.running..p.at.running + 2 * p.at.input.channels()].fill(0.0),
                 Stage::Last => {}
             }
         }
@@ -411,14 +409,14 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         }
         match kind {
             Stage::Norm(p) => {
-                let (c, t, len) = (p.input.channels(), p.input.length(), rows * p.input.len());
+                let (c, t, len) = (p.at.input.channels(), p.at.input.length(), rows * p.at.input.len());
                 for ((act, x), v) in r.views.iter().zip([x_a, x_b]).zip(views) {
-                    let input = match p.src {
+                    let input = match p.at.src {
                         Some(src) => &act[src..src + len],
                         None => &x[..len],
                     };
-                    let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
-                    let lo = &mut v.norm_lo[p.running..p.running + c];
+                    let (mean, m2) = v.norms[p.at.running..p.at.running + 2 * c].split_at_mut(c);
+                    let lo = &mut v.norm_lo[p.at.running..p.at.running + c];
                     let values = before.checked_mul(t).ok_or(Error::TooManyRows { n: before, capacity: MAX_ROWS })?;
                     batch_norm::absorb_moments(input, t, values, (mean, lo), m2);
                 }
@@ -518,10 +516,10 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         head[TOTAL] = n as f32;
         match kind {
             Stage::Norm(p) => {
-                let (c, values) = (p.input.channels(), n as f32 * p.input.length() as f32);
+                let (c, values) = (p.at.input.channels(), n as f32 * p.at.input.length() as f32);
                 for v in views {
-                    let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
-                    let lo = &mut v.norm_lo[p.running..p.running + c];
+                    let (mean, m2) = v.norms[p.at.running..p.at.running + 2 * c].split_at_mut(c);
+                    let lo = &mut v.norm_lo[p.at.running..p.at.running + c];
                     if !batch_norm::settle_statistics((mean, lo), m2, values, pass.norm.eps) {
                         return Err(Error::NonFiniteResult);
                     }
@@ -612,11 +610,11 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let (head, [va, vb]) = self.split();
         let Some(total) = count(head[TOTAL]) else { return false };
         let mut sound = true;
-        for p in places.iter().filter(|p| p.layer.batch_statistics() && p.layer.covered_by::<K>()) {
-            let c = p.input.channels();
-            let Some(values) = total.checked_mul(p.input.length()) else { return false };
-            let (mean, var) = running[p.running..p.running + 2 * c].split_at_mut(c);
-            let stats = [&*va.norms, &*vb.norms].map(|v| v[p.running..p.running + 2 * c].split_at(c));
+        for p in places.iter().filter(|p| p.layer.normalises_in::<K>()) {
+            let c = p.at.input.channels();
+            let Some(values) = total.checked_mul(p.at.input.length()) else { return false };
+            let (mean, var) = running[p.at.running..p.at.running + 2 * c].split_at_mut(c);
+            let stats = [&*va.norms, &*vb.norms].map(|v| v[p.at.running..p.at.running + 2 * c].split_at(c));
             sound &= batch_norm::update_running(stats, norm, values, mean, var, commit);
         }
         sound
@@ -627,8 +625,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let d = self.siamese.layout().sizes.embed;
         match self.kind(self.stage()) {
             // Per view: the means (hi and lo) and M₂ of each channel.
-            Some(Stage::Norm(p)) => 1 + 2 * 3 * p.input.channels(),
-            Some(Stage::Sums(p)) => 1 + 2 * 2 * p.input.channels(),
+            Some(Stage::Norm(p)) => 1 + 2 * 3 * p.at.input.channels(),
+            Some(Stage::Sums(p)) => 1 + 2 * 2 * p.at.input.channels(),
             // Per view: the mean (hi and lo) and M's upper triangle.
             Some(Stage::Loss) => 2 + 2 * (2 * d + d * (d + 1) / 2),
             _ => 1,
@@ -663,16 +661,16 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         put(&self.state[ROWS..=ROWS]);
         match self.kind(stage) {
             Some(Stage::Norm(p)) => {
-                let c = p.input.channels();
+                let c = p.at.input.channels();
                 for k in 0..2 {
-                    let (norms, lo) = (&view(k)[p.running..], &view(k)[s.running + p.running..]);
+                    let (norms, lo) = (&view(k)[p.at.running..], &view(k)[s.running + p.at.running..]);
                     put(&norms[..c]);
                     put(&lo[..c]);
                     put(&norms[c..2 * c]);
                 }
             }
             Some(Stage::Sums(p)) => {
-                (0..2).for_each(|k| put(&view(k)[2 * s.running + p.running..][..2 * p.input.channels()]));
+                (0..2).for_each(|k| put(&view(k)[2 * s.running + p.at.running..][..2 * p.at.input.channels()]));
             }
             Some(Stage::Loss) => {
                 put(&self.state[INVARIANCE..=INVARIANCE]);
@@ -704,8 +702,8 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let negative = |i: usize| value(i) < 0.0;
         let sound = match self.kind(self.stage()) {
             Some(Stage::Norm(p)) => {
-                let c = p.input.channels();
-                (rows + rows_b).checked_mul(p.input.length()).is_some()
+                let c = p.at.input.channels();
+                (rows + rows_b).checked_mul(p.at.input.length()).is_some()
                     && !(0..2).any(|k| (0..c).any(|j| negative(1 + k * 3 * c + 2 * c + j)))
             }
             Some(Stage::Loss) => {
@@ -755,10 +753,10 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let (head, mut views) = self.split();
         match kind {
             Some(Stage::Norm(p)) => {
-                let (c, t) = (p.input.channels(), p.input.length());
+                let (c, t) = (p.at.input.channels(), p.at.input.length());
                 for (k, v) in views.iter_mut().enumerate() {
-                    let (mean, m2) = v.norms[p.running..p.running + 2 * c].split_at_mut(c);
-                    let lo = &mut v.norm_lo[p.running..p.running + c];
+                    let (mean, m2) = v.norms[p.at.running..p.at.running + 2 * c].split_at_mut(c);
+                    let lo = &mut v.norm_lo[p.at.running..p.at.running + c];
                     let at = 1 + k * 3 * c;
                     for j in 0..c {
                         let (mean_b, m2_b) = ((value(at + j), value(at + c + j)), value(at + 2 * c + j));
@@ -774,9 +772,9 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 }
             }
             Some(Stage::Sums(p)) => {
-                let c2 = 2 * p.input.channels();
+                let c2 = 2 * p.at.input.channels();
                 for (k, v) in views.iter_mut().enumerate() {
-                    for (j, s) in v.sums[p.running..p.running + c2].iter_mut().enumerate() {
+                    for (j, s) in v.sums[p.at.running..p.at.running + c2].iter_mut().enumerate() {
                         *s += value(1 + k * c2 + j);
                     }
                 }

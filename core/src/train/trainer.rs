@@ -555,9 +555,9 @@ impl<N: Network, O: Optimizer> Trainer<N, O> {
         if raw.meta.optimizer_steps != 0 && !(with_optimizer && O::COUNTS_STEPS) {
             return Err(CheckpointError::Corrupt);
         }
-        let variances = N::PLACES.iter().filter(|p| p.layer.running(p.input) > 0).map(|p| {
-            let c = p.input.channels();
-            (p.running + c, c)
+        let variances = N::PLACES.iter().filter(|p| p.layer.running(p.at.input) > 0).map(|p| {
+            let c = p.at.input.channels();
+            (p.at.running + c, c)
         });
         if !checkpoint::variances_sound(raw.payload, sizes.parameters, variances) {
             return Err(CheckpointError::Corrupt);

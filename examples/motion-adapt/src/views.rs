@@ -5,12 +5,16 @@
 //! then a silenced channel.
 
 use crate::{CHANNELS, LENGTH};
-use vicreg::{Pcg32, below, gaussian, symmetric_unit, uniform};
+use vicreg::augment::{Augment, ChannelDrop, ChannelScale, Jitter, Rotate3};
+use vicreg::{Pcg32, below};
 
 /// Samples per channel in a training window.
 pub const WINDOW: usize = 96;
 /// Values in a window.
 pub const INPUT: usize = CHANNELS * WINDOW;
+
+// Both sensors turn as 3-axis triples.
+const _: () = assert!(CHANNELS.is_multiple_of(3));
 
 /// How two views of a recording differ.
 #[derive(Clone, Copy, Debug)]
@@ -42,42 +46,21 @@ pub fn centre(samples: &[f32]) -> [f32; INPUT] {
     crop(samples, (LENGTH - WINDOW) / 2)
 }
 
-/// A rotation matrix from three angles drawn in ±`degrees`.
-fn rotation(rng: &mut Pcg32, degrees: f32) -> [[f32; 3]; 3] {
-    let [a, b, c] = [0; 3].map(|_| degrees.to_radians() * symmetric_unit(rng));
-    let (sa, ca, sb, cb, sc, cc) =
-        (libm::sinf(a), libm::cosf(a), libm::sinf(b), libm::cosf(b), libm::sinf(c), libm::cosf(c));
-    // Rz(a)·Ry(b)·Rx(c)
-    [
-        [ca * cb, ca * sb * sc - sa * cc, ca * sb * cc + sa * sc],
-        [sa * cb, sa * sb * sc + ca * cc, sa * sb * cc - ca * sc],
-        [-sb, cb * sc, cb * cc],
-    ]
-}
-
-/// One augmented view of a recording.
+/// One augmented view of a recording: a random window of it, then the
+/// core's channel-major augmentations in the recipe's order (one rotation
+/// of both sensors, a gain per channel, jitter, now and then a silenced
+/// channel).
 pub fn view(samples: &[f32], rng: &mut Pcg32, recipe: &Recipe) -> [f32; INPUT] {
     let start = below(rng, (LENGTH - WINDOW + 1) as u32) as usize;
     let mut w = crop(samples, start);
-    if recipe.rotation > 0.0 {
-        // The same rotation turns both sensors: they sit in one case.
-        let r = rotation(rng, recipe.rotation);
-        for triple in 0..CHANNELS / 3 {
-            for t in 0..WINDOW {
-                let at = |axis: usize| (3 * triple + axis) * WINDOW + t;
-                let v = [w[at(0)], w[at(1)], w[at(2)]];
-                for (axis, row) in r.iter().enumerate() {
-                    w[at(axis)] = row[0] * v[0] + row[1] * v[1] + row[2] * v[2];
-                }
-            }
-        }
-    }
-    for channel in w.chunks_exact_mut(WINDOW) {
-        let gain = recipe.gain.0 + (recipe.gain.1 - recipe.gain.0) * uniform(rng);
-        let silenced = uniform(rng) < recipe.mask;
-        for v in channel.iter_mut() {
-            *v = if silenced { 0.0 } else { gain * *v + recipe.jitter * gaussian(rng) };
-        }
-    }
+    let augment = (
+        Rotate3 { channels: CHANNELS, max_degrees: recipe.rotation },
+        ChannelScale { channels: CHANNELS, low: recipe.gain.0, high: recipe.gain.1 },
+        Jitter { sigma: recipe.jitter },
+        ChannelDrop { channels: CHANNELS, probability: recipe.mask },
+    );
+    // The window is CHANNELS whole rows (CHANNELS is a multiple of three):
+    // nothing here can refuse it.
+    let _ = augment.apply(&mut w, rng);
     w
 }

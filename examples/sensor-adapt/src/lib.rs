@@ -18,7 +18,8 @@ use vicreg::augment::{Augment, Jitter, Mask, Scale, TimeShift, ViewPair};
 use vicreg::nn::{self, Frozen, Layer, NormConfig, Shape};
 use vicreg::{Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
 
-/// Channels per time step.
+/// Channels per window (a window is channel-major: channel c's steps at
+/// `c·STEPS..(c + 1)·STEPS`).
 pub const CHANNELS: usize = 4;
 /// Time steps per window.
 pub const STEPS: usize = 8;
@@ -113,8 +114,7 @@ impl SensorStream {
             for (ch, amp) in amplitude.iter().enumerate() {
                 let clean = amp * if ch % 2 == 0 { s } else { c };
                 let source = if d.swap && ch < 2 { 1 - ch } else { ch };
-                w[t * CHANNELS + source] =
-                    d.gain[ch] * clean + d.offset[ch] + d.noise * vicreg::gaussian(&mut self.rng);
+                w[source * STEPS + t] = d.gain[ch] * clean + d.offset[ch] + d.noise * vicreg::gaussian(&mut self.rng);
             }
         }
         w
