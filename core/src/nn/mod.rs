@@ -24,16 +24,20 @@ mod network;
 mod parallel;
 mod shape;
 mod siamese;
+mod sizes;
 mod stream;
+mod tensors;
 
 pub use frozen::Frozen;
 pub use kind::{AllKinds, KindSet, Kinds};
 pub use kinds::{Conv1d, Layer, Linear, NormConfig};
-pub use net::{Net, NetError, Place, Role, Sizes, Tensor, Tensors};
+pub use net::{Net, NetError, Place};
 pub use network::{Buffer, Network, sizes};
 #[cfg(feature = "std")]
 pub use parallel::parallel_gradients;
 pub use shape::Shape;
 pub(crate) use siamese::Poison;
-pub use siamese::{Layout, Pass, Siamese};
+pub use siamese::{Pass, Siamese};
+pub use sizes::{Layout, Sizes};
 pub use stream::{Stream, StreamError};
+pub use tensors::{Role, Tensor, Tensors};

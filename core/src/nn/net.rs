@@ -4,24 +4,12 @@
 //! declaration by `const fn`s, so the sizes are compile-time constants at
 //! the declaration site and runtime values for a network read from a file.
 //!
-//! # Layout of the buffers
-//!
-//! The parameters are one flat vector, layer by layer, each layer's weight
-//! tensor (PyTorch's layout) then its bias. BatchNorm's running statistics
-//! are a second vector, mean then variance per BatchNorm layer. A training
-//! step's workspace, for a batch capacity N, holds in order: each view's
-//! activations (one N-row buffer per layer that needs its own, BatchNorm's
-//! batch statistics, then ∂ℓ/∂z), two N-row gradient buffers that the
-//! backward pass alternates between, BatchNorm's backward sums, and the
-//! loss's scratch ([`scratch_len`](crate::loss::scratch_len) for N rows of
-//! the embedding). ReLU works in place, and BatchNorm normalises its input in
-//! place, whenever nothing later needs that input: a Linear–ReLU pair costs
-//! one buffer.
+//! Walking a declaration checks it and places every tensor and buffer
+//! ([`Place`]); `sizes.rs` adds up what the walk placed.
 
-use super::kind::{At, Dims, Output};
+use super::kind::{At, Output};
 use super::kinds::Layer;
 use super::shape::Shape;
-use crate::loss::{CovarianceSide, scratch_len};
 
 /// A Siamese network's declaration. Both views go through the same weights;
 /// the encoder's output is the representation y (what a device keeps), the
@@ -115,20 +103,20 @@ pub(crate) struct Walk<'n> {
     net: &'n Net<'n>,
     batch: usize,
     index: usize,
-    shape: Shape,
-    params: usize,
-    running: usize,
+    pub(crate) shape: Shape,
+    pub(crate) params: usize,
+    pub(crate) running: usize,
     /// Next free activation offset.
-    act: usize,
+    pub(crate) act: usize,
     /// The current activation's buffer (`None`: the caller's input).
     current: Option<usize>,
     /// Whether a later layer may overwrite the current activation.
     reusable: bool,
     /// Most channels of a BatchNorm layer.
-    norm_channels: usize,
+    pub(crate) norm_channels: usize,
     /// The representation's shape, once the encoder's last layer is placed.
-    repr: Shape,
-    failed: Option<NetError>,
+    pub(crate) repr: Shape,
+    pub(crate) failed: Option<NetError>,
 }
 
 impl<'n> Walk<'n> {
@@ -264,66 +252,11 @@ impl<'n> Walk<'n> {
     }
 }
 
-/// Header slots of a streaming state: the rows absorbed, the invariance
-/// sum, the stage, the batch's rows and the four loss terms.
-pub(crate) const STREAM_HEAD: usize = 8;
-
-/// Every size a declaration implies for a batch capacity, in f32 elements.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Sizes {
-    /// One input sample.
-    pub input: usize,
-    /// The representation y of one sample.
-    pub repr: usize,
-    /// The embedding z of one sample.
-    pub embed: usize,
-    /// Trainable parameters (also the gradients, and each optimiser state
-    /// copy).
-    pub parameters: usize,
-    /// BatchNorm's running means and variances.
-    pub running: usize,
-    /// One view's activations, ∂ℓ/∂z included.
-    pub view: usize,
-    /// The first of the backward pass's two gradient buffers (it starts
-    /// with ∂ℓ/∂z).
-    pub ping: usize,
-    /// The second.
-    pub pong: usize,
-    /// The backward pass's gradient buffers and BatchNorm sums.
-    pub backward: usize,
-    /// The loss's scratch.
-    pub loss: usize,
-    /// The whole workspace of a training step: two views, backward, loss.
-    pub workspace: usize,
-}
-
-impl Sizes {
-    /// Values of a streaming state ([`Stream`](super::Stream)): per view,
-    /// BatchNorm's statistics, their means' low parts and sums (3 × running) and the embedding's
-    /// mean and its compensation, co-moment and weights (3d + d²), and a
-    /// header of 8. It does not grow with the batch.
-    #[must_use]
-    pub const fn stream_state(&self) -> usize {
-        let d = self.embed;
-        STREAM_HEAD + 2 * (3 * self.running + 3 * d + d * d)
-    }
-}
-
 impl<'a> Net<'a> {
     /// A declaration; [`check`](Self::check) says whether it is a network.
     #[must_use]
     pub const fn new(input: Shape, encoder: &'a [Layer], expander: &'a [Layer]) -> Self {
         Self { input, encoder, expander }
-    }
-
-    /// Values a streamed step needs beside the training state, for
-    /// micro-batches of up to `batch` rows: the stream's state and one
-    /// micro-batch of both views' inputs. It does not grow with the
-    /// effective batch.
-    #[must_use]
-    pub const fn streaming_len(&self, batch: usize) -> usize {
-        let s = self.sizes(batch);
-        s.stream_state().saturating_add(batch.saturating_mul(s.input).saturating_mul(2))
     }
 
     /// Layers in all, encoder then expander.
@@ -394,129 +327,10 @@ impl<'a> Net<'a> {
         }
     }
 
-    /// Every size for batches of up to `batch` rows; all zero for an invalid
-    /// network.
-    #[must_use]
-    pub const fn sizes(&self, batch: usize) -> Sizes {
-        const NONE: Sizes = Sizes {
-            input: 0,
-            repr: 0,
-            embed: 0,
-            parameters: 0,
-            running: 0,
-            view: 0,
-            ping: 0,
-            pong: 0,
-            backward: 0,
-            loss: 0,
-            workspace: 0,
-        };
-        if self.check().is_err() {
-            return NONE;
-        }
-        let Ok(walk) = Walk::new(self, batch).finish() else {
-            return NONE;
-        };
-        let repr = walk.repr;
-        let embed = walk.shape.len();
-        let view = walk.act.saturating_add(batch.saturating_mul(embed));
-        let (ping, pong) = self.gradient_widths();
-        let (ping, pong) = (ping.saturating_mul(batch), pong.saturating_mul(batch));
-        let backward = ping.saturating_add(pong).saturating_add(walk.norm_channels * 2);
-        let loss = scratch_len(batch, embed, CovarianceSide::Auto);
-        Sizes {
-            input: self.input.len(),
-            repr: repr.len(),
-            embed,
-            parameters: walk.params,
-            running: walk.running,
-            view,
-            ping,
-            pong,
-            backward,
-            loss,
-            workspace: view.saturating_mul(2).saturating_add(backward).saturating_add(loss),
-        }
-    }
-
-    /// The widest gradient each of the backward pass's two buffers holds,
-    /// per sample. The pass starts with ∂ℓ/∂z in the first; a layer that
-    /// changes the shape (Linear, Conv1d, MeanTime) writes ∂ℓ/∂input into
-    /// the other and the two swap roles, while ReLU and BatchNorm work in
-    /// place; the first layer's ∂ℓ/∂input is never needed.
-    ///
-    /// Walked from the bottom (linear in depth): layer i writes into the
-    /// buffer the top's has become after the flips of the shape-changing
-    /// layers from i up, so the side alternates from the lowest of them.
-    const fn gradient_widths(&self) -> (usize, usize) {
-        // The side the lowest shape-changing layer above the first writes:
-        // the parity of how many there are.
-        let mut side = 0;
-        let mut i = 1;
-        while let Some(layer) = self.layer(i) {
-            if layer.output_buffer().swaps() {
-                side = 1 - side;
-            }
-            i += 1;
-        }
-        let mut walk = Walk::new(self, 1);
-        let mut widths = [0, 0];
-        let mut input = self.input;
-        let mut i = 0;
-        while let Some(place) = walk.next() {
-            if i > 0 && place.layer.output_buffer().swaps() {
-                if input.len() > widths[side] {
-                    widths[side] = input.len();
-                }
-                side = 1 - side;
-            }
-            input = place.at.output;
-            i += 1;
-        }
-        if walk.failed.is_some() {
-            return (0, 0);
-        }
-        if input.len() > widths[0] {
-            widths[0] = input.len();
-        }
-        (widths[0], widths[1])
-    }
-
     /// Values in one input sample.
     #[must_use]
     pub const fn input_len(&self) -> usize {
         self.input.len()
-    }
-
-    /// Width of the representation y.
-    #[must_use]
-    pub const fn repr_len(&self) -> usize {
-        self.sizes(1).repr
-    }
-
-    /// Width of the embedding z.
-    #[must_use]
-    pub const fn embed_len(&self) -> usize {
-        self.sizes(1).embed
-    }
-
-    /// Trainable parameters.
-    #[must_use]
-    pub const fn parameter_count(&self) -> usize {
-        self.sizes(1).parameters
-    }
-
-    /// BatchNorm running statistics (means and variances).
-    #[must_use]
-    pub const fn running_len(&self) -> usize {
-        self.sizes(1).running
-    }
-
-    /// Elements of a training step's workspace for batches of up to `batch`
-    /// rows.
-    #[must_use]
-    pub const fn workspace_len(&self, batch: usize) -> usize {
-        self.sizes(batch).workspace
     }
 
     /// Panics (at compile time, in a `const` item) with the reason if the
@@ -531,12 +345,6 @@ impl<'a> Net<'a> {
         if let Err(e) = self.check() {
             panic!("{}", e.reason);
         }
-    }
-
-    /// The parameter tensors in storage order, with their names and shapes.
-    pub fn tensors(&self) -> impl Iterator<Item = Tensor> + Clone + '_ {
-        let mut walk = Walk::new(self, 1);
-        core::iter::from_fn(move || walk.next()).flat_map(|p| p.tensors().into_iter().flatten())
     }
 
     /// Every layer's place for batches of up to `batch` rows, as a `const`
@@ -616,126 +424,6 @@ impl<'a> Net<'a> {
     }
 }
 
-/// What a parameter tensor is to its layer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum Role {
-    /// A Linear or Conv1d weight, or BatchNorm's γ (`weight` in PyTorch).
-    Weight,
-    /// A bias, or BatchNorm's β (`bias` in PyTorch).
-    Bias,
-}
-
-/// One parameter tensor of a network.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Tensor {
-    /// Index of its layer in the whole list.
-    pub layer: usize,
-    /// Its layer's kind.
-    pub kind: Layer,
-    /// Weight or bias.
-    pub role: Role,
-    /// Offset in the parameter vector.
-    pub offset: usize,
-    /// Its shape in PyTorch's layout; `rank` entries are used.
-    pub dims: [usize; 4],
-    /// Entries of `dims` in use.
-    pub rank: usize,
-    /// Whether weight decay and LARS's trust ratio apply (Linear and Conv1d
-    /// weights only, as in the official recipe).
-    pub decays: bool,
-}
-
-impl Tensor {
-    /// Elements.
-    #[must_use]
-    pub fn len(&self) -> usize {
-        self.dims[..self.rank].iter().product()
-    }
-
-    /// Whether the tensor holds no element.
-    #[must_use]
-    pub fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-
-    /// Its range in the parameter vector.
-    #[must_use]
-    pub fn range(&self) -> core::ops::Range<usize> {
-        self.offset..self.offset + self.len()
-    }
-
-    /// PyTorch's name for it within a `Sequential`: `weight` or `bias`.
-    #[must_use]
-    pub fn name(&self) -> &'static str {
-        match self.role {
-            Role::Weight => "weight",
-            Role::Bias => "bias",
-        }
-    }
-}
-
-/// The parameter tensors of precomputed places, in storage order (what an
-/// [`Optimizer`](crate::train::Optimizer) walks).
-#[derive(Clone, Debug)]
-pub struct Tensors<'n> {
-    places: &'n [Place],
-    pending: Option<Tensor>,
-}
-
-impl<'n> Tensors<'n> {
-    /// The tensors of `places` (from [`Net::places`], or a
-    /// [`Siamese`](super::Siamese)'s).
-    #[must_use]
-    pub fn of(places: &'n [Place]) -> Self {
-        Self { places, pending: None }
-    }
-}
-
-impl Iterator for Tensors<'_> {
-    type Item = Tensor;
-
-    fn next(&mut self) -> Option<Tensor> {
-        if let Some(t) = self.pending.take() {
-            return Some(t);
-        }
-        loop {
-            let (first, rest) = self.places.split_first()?;
-            self.places = rest;
-            match first.tensors() {
-                [Some(w), bias] => {
-                    self.pending = bias;
-                    return Some(w);
-                }
-                [None, Some(b)] => return Some(b),
-                [None, None] => {}
-            }
-        }
-    }
-}
-
-impl Place {
-    /// The layer's weight and bias tensors, where it has them.
-    fn tensors(&self) -> [Option<Tensor>; 2] {
-        let (weights, biases) = (self.weights(), self.biases());
-        let weight_dims = self.layer.weight_dims(self.at.input);
-        let tensor = |role, offset, Dims { dims, rank }| Tensor {
-            layer: self.index,
-            kind: self.layer,
-            role,
-            offset,
-            dims,
-            rank,
-            decays: role == Role::Weight && self.layer.decays_weights(),
-        };
-        [
-            (weights > 0).then(|| tensor(Role::Weight, self.params, weight_dims)),
-            (biases > 0).then(|| tensor(Role::Bias, self.params + weights, Dims { dims: [biases, 0, 0, 0], rank: 1 })),
-        ]
-    }
-}
-
 impl Net<'_> {
     /// The kinds the network uses, one bit each ([`Layer::bit`](super::Layer::bit)):
     /// a [`Kinds`](super::Kinds) set's `SET`.
@@ -754,13 +442,6 @@ impl Net<'_> {
     pub const fn uses_maps(&self) -> bool {
         !matches!(self.input, Shape::Flat(_))
     }
-
-    /// Whether the loss's scratch for batches of `batch` rows holds the
-    /// feature side's d×d matrix (the embedding is no wider than the batch).
-    #[must_use]
-    pub const fn feature_side_fits(&self, batch: usize) -> bool {
-        self.embed_len() <= batch
-    }
 }
 
 #[cfg(test)]
@@ -772,6 +453,8 @@ mod tests {
 
     use super::*;
     use crate::error::tests::message;
+    use crate::loss::{CovarianceSide, scratch_len};
+    use crate::nn::{Role, Tensor, Tensors};
 
     const N: usize = 4;
 

@@ -14,8 +14,9 @@
 //! hands its arrays to [`Siamese`](super::Siamese) as slices.
 
 use super::kind::KindSet;
-use super::net::{Net, Place, Sizes};
-use super::siamese::Layout;
+use super::net::{Net, Place};
+use super::sizes::Layout;
+use super::sizes::Sizes;
 
 /// A fixed-size array of `f32` that a trainer holds: `[f32; L]` for any L.
 pub trait Buffer: Copy + core::fmt::Debug + AsRef<[f32]> + AsMut<[f32]> + 'static {

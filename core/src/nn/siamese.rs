@@ -14,7 +14,9 @@ use super::frozen::Frozen;
 use super::kind::{AllKinds, Backward, Forward, Given, KindSet, StreamSums};
 use super::kinds::Layer;
 use super::kinds::batch_norm::{self, NormConfig};
-use super::net::{Net, Place, Role, Sizes, Tensors, Walk};
+use super::net::{Net, Place};
+use super::sizes::Layout;
+use super::tensors::{Role, Tensors};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{self, Config, LossTerms, Options, Views};
@@ -42,45 +44,6 @@ impl Pass {
     pub fn validate(&self) -> Result<(), Error> {
         self.loss.validate()?;
         self.norm.validate()
-    }
-}
-
-/// Where the outputs sit in a view's activations, for a batch capacity.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Layout {
-    /// Every size.
-    pub sizes: Sizes,
-    /// Offset of the representation y in a view's activations.
-    pub repr: usize,
-    /// Offset of the embedding z.
-    pub embed: usize,
-    /// Offset of ∂ℓ/∂z.
-    pub dz: usize,
-}
-
-impl Layout {
-    /// The layout of `net` for batches of up to `batch` rows; `None` for an
-    /// invalid network, or one whose buffers for `batch` rows overflow.
-    #[must_use]
-    pub const fn of(net: &Net<'_>, batch: usize) -> Option<Self> {
-        if net.check().is_err() {
-            return None;
-        }
-        let mut walk = Walk::new(net, batch);
-        let mut repr = 0;
-        let mut embed = 0;
-        while let Some(place) = walk.next() {
-            if place.index + 1 == net.encoder.len() {
-                repr = place.at.dst;
-            }
-            embed = place.at.dst;
-        }
-        if walk.failed().is_some() {
-            return None;
-        }
-        let sizes = net.sizes(batch);
-        let dz = sizes.view - batch * sizes.embed;
-        Some(Self { sizes, repr, embed, dz })
     }
 }
 

@@ -9,8 +9,9 @@ use super::kind::KindSet;
 use super::kinds::batch_norm;
 // The state's header slots, sized with the rest of the network's buffers.
 use super::kind::Given;
-use super::net::{Place, STREAM_HEAD as HEAD, Sizes};
+use super::net::Place;
 use super::siamese::{Pass, Regions, Siamese, Span};
+use super::sizes::{STREAM_HEAD as HEAD, Sizes};
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{LossTerms, moments, streamed};
