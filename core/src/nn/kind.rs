@@ -83,6 +83,15 @@ impl Output {
     }
 }
 
+/// How a kind's parameters start (PyTorch's defaults).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Init {
+    /// Weights and bias uniform in ±1/√fan_in (Linear, Conv1d).
+    FanIn,
+    /// Weights 1 and bias 0: the identity affine map (BatchNorm's γ, β).
+    Identity,
+}
+
 /// A weight tensor's shape in PyTorch's layout: the used entries of `dims`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Dims {
@@ -145,6 +154,8 @@ pub(crate) trait Kind: Copy {
     /// streamed batch stops at such a layer, and the kind keeps running
     /// statistics for inference.
     const BATCH_STATISTICS: bool;
+    /// How its parameters start.
+    const INIT: Init;
     /// One layer of the kind, for tests that go through every kind.
     const EXAMPLE: Self;
 

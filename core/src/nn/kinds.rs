@@ -5,7 +5,7 @@
 //! [`Kind`] (and the `const fn`s its documentation names) plus one line
 //! here.
 
-use super::kind::{BIAS, Backward, Dims, Forward, Kind, KindSet, Output};
+use super::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output};
 use super::shape::Shape;
 
 pub use batch_norm::NormConfig;
@@ -82,6 +82,11 @@ macro_rules! kinds {
             /// ratio.
             pub(crate) const fn decays_weights(self) -> bool {
                 match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::DECAYS, )* }
+            }
+
+            /// How the layer's parameters start.
+            pub(crate) const fn init(self) -> Init {
+                match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::INIT, )* }
             }
 
             /// Where the layer writes its output.

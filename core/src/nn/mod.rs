@@ -15,6 +15,8 @@
 //! - [`Frozen`]: layers that do not train.
 
 mod frozen;
+mod inference;
+mod init;
 mod kind;
 mod kinds;
 mod layer;

@@ -12,11 +12,10 @@
 
 use super::frozen::Frozen;
 use super::kind::{AllKinds, Backward, Forward, Given, KindSet, StreamSums};
-use super::kinds::Layer;
 use super::kinds::batch_norm::{self, NormConfig};
 use super::net::{Net, Place};
 use super::sizes::Layout;
-use super::tensors::{Role, Tensors};
+use super::tensors::Tensors;
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{self, Config, LossTerms, Options, Views};
@@ -85,10 +84,10 @@ pub(crate) enum Poison {
 /// [`Network::Kinds`](super::Network::Kinds) names it) on a device.
 #[derive(Debug)]
 pub struct Siamese<'n, K: KindSet = AllKinds> {
-    net: &'n Net<'n>,
-    batch: usize,
-    layout: Layout,
-    places: &'n [Place],
+    pub(super) net: &'n Net<'n>,
+    pub(super) batch: usize,
+    pub(super) layout: Layout,
+    pub(super) places: &'n [Place],
     kinds: core::marker::PhantomData<K>,
 }
 
@@ -222,7 +221,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
 
     /// Rows of a batch of flat samples, checked: whole samples, 2 ≤ n ≤ the
     /// capacity unless `any_count`, finite.
-    fn rows(&self, x: &[f32], any_count: bool) -> Result<usize, Error> {
+    pub(super) fn rows(&self, x: &[f32], any_count: bool) -> Result<usize, Error> {
         let len = self.layout.sizes.input;
         if len == 0 || !x.len().is_multiple_of(len) {
             return Err(Error::ShapeMismatch);
@@ -250,50 +249,6 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let (pong, rest) = rest.split_at_mut(s.pong);
         let (sums, loss) = rest.split_at_mut(s.backward - s.ping - s.pong);
         Regions { views: [a, b], ping, pong, sums, loss }
-    }
-
-    /// PyTorch's default initialisation: Linear and Conv1d weights and
-    /// biases uniform in ±1/√fan_in (fan_in = inputs × kernel), BatchNorm
-    /// γ = 1, β = 0, running mean 0 and variance 1. Draws tensor by tensor in
-    /// storage order.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ShapeMismatch`] if a buffer's length is not the network's.
-    pub fn init<G: rand_core::RngCore + ?Sized>(
-        &self,
-        params: &mut [f32],
-        running: &mut [f32],
-        rng: &mut G,
-    ) -> Result<(), Error> {
-        let s = &self.layout.sizes;
-        if params.len() != s.parameters || running.len() != s.running {
-            return Err(Error::ShapeMismatch);
-        }
-        for t in self.tensors() {
-            let values = &mut params[t.range()];
-            if t.kind == Layer::BatchNorm {
-                values.fill(if t.role == Role::Weight { 1.0 } else { 0.0 });
-            } else {
-                // A bias shares its layer's bound: its fan-in is the weight's.
-                let bound = 1.0 / libm::sqrtf(self.fan_in(t.layer).max(1) as f32);
-                for w in values {
-                    *w = bound * crate::rng::symmetric_unit(rng);
-                }
-            }
-        }
-        for p in self.places {
-            let c = p.at.input.channels();
-            if p.layer.running(p.at.input) > 0 {
-                running[p.at.running..p.at.running + c].fill(0.0);
-                running[p.at.running + c..p.at.running + 2 * c].fill(1.0);
-            }
-        }
-        Ok(())
-    }
-
-    fn fan_in(&self, layer: usize) -> usize {
-        self.place(layer).map_or(1, |p| p.layer.fan_in(p.at.input))
     }
 
     /// Layers `from..until` forward for one view; false if BatchNorm's
@@ -517,100 +472,6 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             sound &= batch_norm::update_running(stats, norm, count, mean, var, commit);
         }
         sound
-    }
-
-    /// The representation y (`until` = the encoder's length) or embedding
-    /// z (`until` = the depth) of any number of samples in inference mode
-    /// (BatchNorm on its running statistics), `capacity` rows at a time,
-    /// using view a's activations.
-    #[allow(clippy::too_many_arguments)]
-    fn infer(
-        &self,
-        lanes: Lanes,
-        norm: NormConfig,
-        params: &[f32],
-        running: &[f32],
-        workspace: &mut [f32],
-        x: &[f32],
-        out: &mut [f32],
-        embed: bool,
-    ) -> Result<(), Error> {
-        self.check_lengths(params.len(), workspace.len())?;
-        if running.len() != self.layout.sizes.running {
-            return Err(Error::ShapeMismatch);
-        }
-        norm.validate()?;
-        let n = self.rows(x, true)?;
-        let (until, width, at) = if embed {
-            (self.net.depth(), self.layout.sizes.embed, self.layout.embed)
-        } else {
-            (self.net.encoder.len(), self.layout.sizes.repr, self.layout.repr)
-        };
-        if out.len() < n * width {
-            return Err(Error::ShapeMismatch);
-        }
-        let act = &mut workspace[..self.layout.sizes.view];
-        let input = self.layout.sizes.input;
-        for (xs, ys) in x.chunks(self.batch * input).zip(out.chunks_mut(self.batch * width)) {
-            let rows = xs.len() / input;
-            self.forward::<false>(lanes, norm, (Some(running), None), params, xs, rows, act, (0, until));
-            ys[..rows * width].copy_from_slice(&act[at..at + rows * width]);
-        }
-        // Finite weights can still overflow: inference refuses what training would.
-        if lanes::all_finite(&out[..n * width]) { Ok(()) } else { Err(Error::NonFiniteResult) }
-    }
-
-    /// The encoder's representation y of any number of flat samples, in
-    /// inference mode.
-    ///
-    /// # Errors
-    ///
-    /// [`Error::ShapeMismatch`] for buffers of the wrong length,
-    /// [`Error::NonFiniteInput`], [`Error::InvalidConfig`] for bad BatchNorm
-    /// settings, [`Error::NonFiniteResult`] if the output overflows.
-    #[allow(clippy::too_many_arguments)]
-    pub fn represent(
-        &self,
-        lanes: Lanes,
-        norm: NormConfig,
-        params: &[f32],
-        running: &[f32],
-        workspace: &mut [f32],
-        x: &[f32],
-        out: &mut [f32],
-    ) -> Result<(), Error> {
-        self.infer(lanes, norm, params, running, workspace, x, out, false)
-    }
-
-    /// The embedding z of any number of flat samples, in inference mode.
-    ///
-    /// # Errors
-    ///
-    /// As [`represent`](Self::represent).
-    #[allow(clippy::too_many_arguments)]
-    pub fn embed(
-        &self,
-        lanes: Lanes,
-        norm: NormConfig,
-        params: &[f32],
-        running: &[f32],
-        workspace: &mut [f32],
-        x: &[f32],
-        out: &mut [f32],
-    ) -> Result<(), Error> {
-        self.infer(lanes, norm, params, running, workspace, x, out, true)
-    }
-
-    /// The representation and embedding (flat, n rows) that the last
-    /// training pass computed for view 0 (a) or 1 (b).
-    #[must_use]
-    pub fn last_forward<'w>(&self, workspace: &'w [f32], view: usize, n: usize) -> (&'w [f32], &'w [f32]) {
-        let l = &self.layout;
-        let start = if view == 0 { 0 } else { l.sizes.view };
-        let v = workspace.get(start..start + l.sizes.view).unwrap_or(&[]);
-        let repr = v.get(l.repr..l.repr + n * l.sizes.repr).unwrap_or(&[]);
-        let embed = v.get(l.embed..l.embed + n * l.sizes.embed).unwrap_or(&[]);
-        (repr, embed)
     }
 }
 

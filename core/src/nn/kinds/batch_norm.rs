@@ -10,7 +10,7 @@
 //! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
 //! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
 
-use crate::nn::kind::{Backward, Dims, Forward, Given, Kind, KindSet, Output, StreamSums};
+use crate::nn::kind::{Init, Backward, Dims, Forward, Given, Kind, KindSet, Output, StreamSums};
 use crate::nn::Shape;
 use crate::error::Error;
 use crate::lanes::{self, Lanes};
@@ -67,6 +67,7 @@ impl Kind for BatchNorm {
     const REUSABLE: bool = true;
     const DECAYS: bool = false;
     const ALWAYS: bool = false;
+    const INIT: Init = Init::Identity;
     const EXAMPLE: Self = Self;
 
     /// Normalises with the running statistics if given (inference), else

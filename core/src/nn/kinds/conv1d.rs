@@ -13,7 +13,7 @@
 //! output positions; with stride 1 that pass is a contiguous axpy or dot
 //! product in lanes.
 
-use crate::nn::kind::{Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
+use crate::nn::kind::{Init, Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 
@@ -127,6 +127,7 @@ impl Kind for Conv1d {
     const REUSABLE: bool = true;
     const ALWAYS: bool = false;
     const BATCH_STATISTICS: bool = false;
+    const INIT: Init = Init::FanIn;
     const EXAMPLE: Self = Self { out_channels: 5, kernel: 3, stride: 2, padding: 1, bias: true };
 
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {

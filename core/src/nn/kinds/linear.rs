@@ -5,7 +5,7 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
-use crate::nn::kind::{Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
+use crate::nn::kind::{Init, Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes, Portable, Simd};
 
@@ -86,6 +86,7 @@ impl Kind for Linear {
     const OUTPUT: Output = Output::Own;
     const REUSABLE: bool = true;
     const BATCH_STATISTICS: bool = false;
+    const INIT: Init = Init::FanIn;
     const EXAMPLE: Self = Self { out: 7, bias: true };
 
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {

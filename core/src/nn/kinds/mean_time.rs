@@ -2,7 +2,7 @@
 //! average pooling, which turns a convolutional encoder's map into a vector
 //! whatever the window's length. ∂ℓ/∂x_{c,t} = ∂ℓ/∂y_c / T.
 
-use crate::nn::kind::{Output, Backward, Dims, Forward, Kind, KindSet};
+use crate::nn::kind::{Init, Output, Backward, Dims, Forward, Kind, KindSet};
 use crate::nn::Shape;
 
 /// The mean over time: no settings.
@@ -55,6 +55,7 @@ impl Kind for MeanTime {
     const DECAYS: bool = false;
     const ALWAYS: bool = false;
     const BATCH_STATISTICS: bool = false;
+    const INIT: Init = Init::FanIn;
     const EXAMPLE: Self = Self;
 
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {

@@ -2,7 +2,7 @@
 //! 0 elsewhere (PyTorch's convention at exactly 0). It works in place, so it
 //! costs no activation memory of its own unless its input must be kept.
 
-use crate::nn::kind::{Backward, Dims, Forward, Kind, KindSet, Output};
+use crate::nn::kind::{Init, Backward, Dims, Forward, Kind, KindSet, Output};
 use crate::nn::Shape;
 
 /// The rectifier: no settings.
@@ -53,6 +53,7 @@ impl Kind for ReLU {
     const OPTIONAL_BIAS: bool = false;
     const DECAYS: bool = false;
     const BATCH_STATISTICS: bool = false;
+    const INIT: Init = Init::FanIn;
     const EXAMPLE: Self = Self;
 
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
