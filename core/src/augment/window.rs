@@ -337,6 +337,28 @@ mod tests {
     }
 
     #[test]
+    fn rotate3_matrix_is_the_product_of_the_three_axis_rotations() {
+        // R_z(a)·R_y(b)·R_x(c), multiplied out here in f64 from the three
+        // textbook matrices.
+        fn product(a: f64, b: f64, c: f64) -> [[f64; 3]; 3] {
+            let rz = [[a.cos(), -a.sin(), 0.0], [a.sin(), a.cos(), 0.0], [0.0, 0.0, 1.0]];
+            let ry = [[b.cos(), 0.0, b.sin()], [0.0, 1.0, 0.0], [-b.sin(), 0.0, b.cos()]];
+            let rx = [[1.0, 0.0, 0.0], [0.0, c.cos(), -c.sin()], [0.0, c.sin(), c.cos()]];
+            let mul = |p: [[f64; 3]; 3], q: [[f64; 3]; 3]| {
+                core::array::from_fn(|i| core::array::from_fn(|j| (0..3).map(|k| p[i][k] * q[k][j]).sum()))
+            };
+            mul(mul(rz, ry), rx)
+        }
+        for angles in [[0.3f32, -0.7, 1.1], [-1.2, 0.4, -0.25], [2.0, 1.3, -2.5]] {
+            let got = Rotate3::matrix(angles);
+            let want = product(f64::from(angles[0]), f64::from(angles[1]), f64::from(angles[2]));
+            for (g, w) in got.iter().flatten().zip(want.iter().flatten()) {
+                assert!((f64::from(*g) - w).abs() < 1e-6, "{angles:?}: {got:?} against {want:?}");
+            }
+        }
+    }
+
+    #[test]
     fn rotate3_turns_every_triple_by_one_rotation_within_range() {
         // A hand-worked case: a quarter turn about z takes x to y and y to −x.
         let quarter = Rotate3::matrix([core::f32::consts::FRAC_PI_2, 0.0, 0.0]);
