@@ -41,5 +41,6 @@ pub use shape::Shape;
 pub(crate) use siamese::Poison;
 pub use siamese::{Pass, Siamese};
 pub use sizes::{Layout, Sizes};
-pub use stream::{Stream, StreamError};
+pub use stream::Stream;
+pub use stream::shards::StreamError;
 pub use tensors::{Role, Tensor, Tensors};
