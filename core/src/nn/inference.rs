@@ -2,7 +2,7 @@
 //! samples, BatchNorm on its running statistics, a batch capacity at a time.
 
 use super::kind::KindSet;
-use super::kinds::NormConfig;
+use super::kind::NormConfig;
 use super::siamese::Siamese;
 use crate::error::Error;
 use crate::lanes::{self, Lanes};

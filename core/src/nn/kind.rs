@@ -10,6 +10,7 @@
 //! `fan_in`, `running`, `record`, `from_record`.
 
 use super::shape::Shape;
+use crate::error::Error;
 use crate::lanes::Lanes;
 use crate::loss::Sides;
 
@@ -80,6 +81,45 @@ impl Output {
     /// follows too.
     pub(crate) const fn swaps(self) -> bool {
         matches!(self, Self::Own)
+    }
+}
+
+/// The settings of every kind that normalises with batch statistics
+/// (BatchNorm), shared by all such layers of a network.
+///
+/// ```
+/// use vicreg::nn::NormConfig;
+/// assert!(NormConfig::TORCH.validate().is_ok());
+/// assert!(NormConfig { momentum: 1.5, ..NormConfig::TORCH }.validate().is_err());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NormConfig {
+    /// Added to the variance before the square root (PyTorch: 1e-5).
+    pub eps: f32,
+    /// Weight of a new batch in the running statistics, in [0, 1]
+    /// (PyTorch: 0.1).
+    pub momentum: f32,
+}
+
+impl NormConfig {
+    /// PyTorch's defaults: eps 1e-5, momentum 0.1.
+    pub const TORCH: Self = Self { eps: 1e-5, momentum: 0.1 };
+
+    /// Checks that eps is positive and finite and the momentum in [0, 1].
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidConfig`] otherwise.
+    pub fn validate(&self) -> Result<(), Error> {
+        let ok = self.eps.is_finite() && self.eps > 0.0 && (0.0..=1.0).contains(&self.momentum);
+        if ok { Ok(()) } else { Err(Error::InvalidConfig) }
+    }
+}
+
+impl Default for NormConfig {
+    fn default() -> Self {
+        Self::TORCH
     }
 }
 
@@ -166,6 +206,44 @@ pub(crate) trait Kind: Copy {
     /// One layer backward on `n` rows: ∂ℓ/∂weights (if it trains) and
     /// ∂ℓ/∂input (if asked) from ∂ℓ/∂output.
     fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>);
+
+    // The hooks of a kind with batch statistics (`BATCH_STATISTICS`); the
+    // passes call them only for such kinds, and the registry's test checks
+    // that such a kind has them.
+
+    /// Streaming: folds a micro-batch's input (rows of `length` positions
+    /// per channel) into the per-channel mean (hi, lo) and M₂ of the `count`
+    /// values already absorbed.
+    fn absorb_moments(
+        self,
+        _x: &[f32],
+        _length: usize,
+        _count: usize,
+        _mean: (&mut [f32], &mut [f32]),
+        _m2: &mut [f32],
+    ) {
+    }
+
+    /// Streaming: the statistics a layer normalises with, from the moments
+    /// of `values` values a channel (M₂ becomes 1/√(σ² + eps)); false if one
+    /// overflowed.
+    fn settle_statistics(self, _mean: (&mut [f32], &mut [f32]), _m2: &mut [f32], _values: f32, _eps: f32) -> bool {
+        true
+    }
+
+    /// Folds both views' batch statistics (mean, 1/√(σ² + eps) per channel,
+    /// over `count` values) into the running mean and variance, only if
+    /// `commit`; false if a new value is not finite.
+    fn update_running(
+        self,
+        _views: [(&[f32], &[f32]); 2],
+        _norm: NormConfig,
+        _count: usize,
+        _running: (&mut [f32], &mut [f32]),
+        _commit: bool,
+    ) -> bool {
+        true
+    }
 }
 
 /// Statistics a streamed pass normalises with: per BatchNorm layer at its

@@ -5,10 +5,9 @@
 //! [`Kind`] (and the `const fn`s its documentation names) plus one line
 //! here.
 
-use super::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output};
+use super::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, NormConfig, Output};
 use super::shape::Shape;
 
-pub use batch_norm::NormConfig;
 pub use conv1d::Conv1d;
 pub use linear::Linear;
 
@@ -239,6 +238,39 @@ macro_rules! kinds {
                 }
             }
 
+            /// Streaming: folds a micro-batch into a kind's moments (see
+            /// [`Kind::absorb_moments`]).
+            pub(crate) fn absorb_moments(self, x: &[f32], length: usize, count: usize, mean: (&mut [f32], &mut [f32]), m2: &mut [f32]) {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) =>
+                        kinds!(@get k $module $variant $($data)?).absorb_moments(x, length, count, mean, m2), )*
+                }
+            }
+
+            /// Streaming: the statistics from the moments (see
+            /// [`Kind::settle_statistics`]).
+            pub(crate) fn settle_statistics(self, mean: (&mut [f32], &mut [f32]), m2: &mut [f32], values: f32, eps: f32) -> bool {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) =>
+                        kinds!(@get k $module $variant $($data)?).settle_statistics(mean, m2, values, eps), )*
+                }
+            }
+
+            /// The running statistics (see [`Kind::update_running`]).
+            pub(crate) fn update_running(
+                self,
+                views: [(&[f32], &[f32]); 2],
+                norm: NormConfig,
+                count: usize,
+                running: (&mut [f32], &mut [f32]),
+                commit: bool,
+            ) -> bool {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) =>
+                        kinds!(@get k $module $variant $($data)?).update_running(views, norm, count, running, commit), )*
+                }
+            }
+
             /// One layer backward (see [`Kind::backward`]).
             #[inline(always)]
             pub(crate) fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
@@ -326,6 +358,7 @@ mod tests {
     /// misses one (a tag or name reused, fields that do not read back, a
     /// shape rule that takes an empty input) fails here.
     #[test]
+    #[allow(clippy::float_cmp)] // a hook either left a value as set, or moved it
     fn every_kind_has_every_fact() {
         let map = Shape::Map { channels: 3, length: 8 };
         for (i, &layer) in Layer::EVERY_KIND.iter().enumerate() {
@@ -363,6 +396,19 @@ mod tests {
             assert!(dims.rank <= 4 && dims.dims[dims.rank..].iter().all(|&d| d == 0), "{layer:?}");
             assert!(layer.fan_in(input) > 0);
             assert_eq!(layer.running(input) > 0, layer.batch_statistics(), "{layer:?}");
+            // A kind with batch statistics has its streaming hooks: settled
+            // moments give 1/√(M₂/values + eps), absorbed rows move the mean,
+            // and the running statistics move towards a batch's.
+            let (mut mean, mut lo, mut m2) = ([0.0f32; 1], [0.0f32; 1], [4.0f32; 1]);
+            assert!(layer.settle_statistics((&mut mean, &mut lo), &mut m2, 1.0, 0.0));
+            layer.absorb_moments(&[2.0, 4.0], 1, 0, (&mut mean, &mut lo), &mut m2);
+            let (mut running_mean, mut running_var) = ([0.0f32; 1], [1.0f32; 1]);
+            let batch = ([3.0f32], [0.5f32]);
+            let views = [(&batch.0[..], &batch.1[..]), (&batch.0[..], &batch.1[..])];
+            assert!(layer.update_running(views, NormConfig::TORCH, 4, (&mut running_mean, &mut running_var), true));
+            let hooked = (m2[0] != 4.0, mean[0] != 0.0, running_mean[0] != 0.0);
+            let expected = layer.batch_statistics();
+            assert_eq!(hooked, (expected, expected, expected), "{layer:?}: hooks {hooked:?}");
             assert!(layer.covered_by::<AllKinds>());
             assert_eq!(layer.covered_by::<Kinds<0, false, false>>(), layer.always(), "{layer:?}");
             assert!(layer.same_kind(layer));

@@ -11,8 +11,8 @@
 //! gradient buffers; it stops as soon as every layer below is frozen.
 
 use super::frozen::Frozen;
+use super::kind::NormConfig;
 use super::kind::{AllKinds, Backward, Forward, Given, KindSet, StreamSums};
-use super::kinds::batch_norm::{self, NormConfig};
 use super::net::{Net, Place};
 use super::sizes::Layout;
 use super::tensors::Tensors;
@@ -469,7 +469,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             let (mean, var) = running[p.at.running..p.at.running + 2 * c].split_at_mut(c);
             let count = n * p.at.input.length();
             let stats = [va, vb].map(|v| v[p.at.stats..p.at.stats + 2 * c].split_at(c));
-            sound &= batch_norm::update_running(stats, norm, count, mean, var, commit);
+            sound &= p.layer.update_running(stats, norm, count, (mean, var), commit);
         }
         sound
     }
@@ -536,7 +536,8 @@ mod tests {
         assert_eq!(
             s.compute_gradients(&pass, &params, &mut grads, &mut ws[..10], &x_a, &x_b),
             Err(Error::ShapeMismatch)
-        ); // Finite inputs whose BatchNorm statistics overflow (a variance of
+        );
+        // Finite inputs whose BatchNorm statistics overflow (a variance of
         // about 1e39): refused, where normalising by 1/√∞ = 0 would hand on β.
         let huge_a = x_a.map(|v| v * 3e19);
         let huge_b = x_b.map(|v| v * 3e19);

@@ -9,7 +9,6 @@ pub(super) mod shards;
 mod state;
 
 use super::kind::KindSet;
-use super::kinds::batch_norm;
 // The state's header slots, sized with the rest of the network's buffers.
 use super::kind::Given;
 use super::net::Place;
@@ -307,7 +306,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                     let (mean, m2) = v.norms[p.at.running..p.at.running + 2 * c].split_at_mut(c);
                     let lo = &mut v.norm_lo[p.at.running..p.at.running + c];
                     let values = before.checked_mul(t).ok_or(Error::TooManyRows { n: before, capacity: MAX_ROWS })?;
-                    batch_norm::absorb_moments(input, t, values, (mean, lo), m2);
+                    p.layer.absorb_moments(input, t, values, (mean, lo), m2);
                 }
             }
             Stage::Loss => {
@@ -409,7 +408,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 for v in views {
                     let (mean, m2) = v.norms[p.at.running..p.at.running + 2 * c].split_at_mut(c);
                     let lo = &mut v.norm_lo[p.at.running..p.at.running + c];
-                    if !batch_norm::settle_statistics((mean, lo), m2, values, pass.norm.eps) {
+                    if !p.layer.settle_statistics((mean, lo), m2, values, pass.norm.eps) {
                         return Err(Error::NonFiniteResult);
                     }
                 }
@@ -504,7 +503,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
             let Some(values) = total.checked_mul(p.at.input.length()) else { return false };
             let (mean, var) = running[p.at.running..p.at.running + 2 * c].split_at_mut(c);
             let stats = [&*va.norms, &*vb.norms].map(|v| v[p.at.running..p.at.running + 2 * c].split_at(c));
-            sound &= batch_norm::update_running(stats, norm, values, mean, var, commit);
+            sound &= p.layer.update_running(stats, norm, values, (mean, var), commit);
         }
         sound
     }

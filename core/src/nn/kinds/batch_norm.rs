@@ -10,9 +10,8 @@
 //! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
 //! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
 
-use crate::nn::kind::{Init, Backward, Dims, Forward, Given, Kind, KindSet, Output, StreamSums};
+use crate::nn::kind::{NormConfig, Init, Backward, Dims, Forward, Given, Kind, KindSet, Output, StreamSums};
 use crate::nn::Shape;
-use crate::error::Error;
 use crate::lanes::{self, Lanes};
 use crate::loss::{centring, moments};
 
@@ -69,6 +68,25 @@ impl Kind for BatchNorm {
     const ALWAYS: bool = false;
     const INIT: Init = Init::Identity;
     const EXAMPLE: Self = Self;
+
+    fn absorb_moments(self, x: &[f32], length: usize, count: usize, mean: (&mut [f32], &mut [f32]), m2: &mut [f32]) {
+        absorb_moments(x, length, count, mean, m2);
+    }
+
+    fn settle_statistics(self, mean: (&mut [f32], &mut [f32]), m2: &mut [f32], values: f32, eps: f32) -> bool {
+        settle_statistics(mean, m2, values, eps)
+    }
+
+    fn update_running(
+        self,
+        views: [(&[f32], &[f32]); 2],
+        norm: NormConfig,
+        count: usize,
+        (mean, var): (&mut [f32], &mut [f32]),
+        commit: bool,
+    ) -> bool {
+        update_running(views, norm, count, mean, var, commit)
+    }
 
     /// Normalises with the running statistics if given (inference), else
     /// with the `given` whole-batch statistics (streaming), else with the
@@ -152,43 +170,6 @@ impl Kind for BatchNorm {
     }
 }
 
-/// BatchNorm's two settings, shared by every BatchNorm layer of a network.
-///
-/// ```
-/// use vicreg::nn::NormConfig;
-/// assert!(NormConfig::TORCH.validate().is_ok());
-/// assert!(NormConfig { momentum: 1.5, ..NormConfig::TORCH }.validate().is_err());
-/// ```
-#[derive(Clone, Copy, Debug, PartialEq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct NormConfig {
-    /// Added to the variance before the square root (PyTorch: 1e-5).
-    pub eps: f32,
-    /// Weight of a new batch in the running statistics, in [0, 1]
-    /// (PyTorch: 0.1).
-    pub momentum: f32,
-}
-
-impl NormConfig {
-    /// PyTorch's defaults: eps 1e-5, momentum 0.1.
-    pub const TORCH: Self = Self { eps: 1e-5, momentum: 0.1 };
-
-    /// Checks that eps is positive and finite and the momentum in [0, 1].
-    ///
-    /// # Errors
-    ///
-    /// [`Error::InvalidConfig`] otherwise.
-    pub fn validate(&self) -> Result<(), Error> {
-        let ok = self.eps.is_finite() && self.eps > 0.0 && (0.0..=1.0).contains(&self.momentum);
-        if ok { Ok(()) } else { Err(Error::InvalidConfig) }
-    }
-}
-
-impl Default for NormConfig {
-    fn default() -> Self {
-        Self::TORCH
-    }
-}
 
 /// Per-feature statistics of one forward pass in training mode.
 pub(crate) struct BatchStats<'s> {
@@ -273,6 +254,9 @@ pub(crate) fn normalise_running(
 /// if `commit`; returns whether all are finite with non-negative variances,
 /// so a caller can refuse a batch whose statistics overflowed before it
 /// changes anything.
+// Out of line: the registry's dispatch reaches it from every pass that
+// keeps statistics, and one copy is smaller.
+#[inline(never)]
 pub(crate) fn update_running(
     views: [(&[f32], &[f32]); 2],
     norm: NormConfig,
