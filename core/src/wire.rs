@@ -147,6 +147,8 @@ mod tests {
         let mut out = [0u8; 14];
         assert_eq!(F.begin(&mut out, 15), Err(Framing::BufferTooSmall { needed: 15, available: 14 }));
         assert_eq!(F.begin(&mut out, 9), Err(Framing::BufferTooSmall { needed: 9, available: 14 }));
+        // The smallest frame: a head and a checksum, nothing between.
+        assert_eq!(F.begin(&mut [0u8; 10], 10), Ok(()));
         F.begin(&mut out, 14).unwrap();
         assert_eq!(put_f32s(&mut out, HEAD, &[1.5]), 10);
         seal(&mut out);

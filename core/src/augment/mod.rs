@@ -198,5 +198,7 @@ mod tests {
             pair.generate(&[[0.0; 2]; 5], &identity, &mut rng).unwrap_err(),
             Error::TooManyRows { n: 5, capacity: 4 }
         );
+        // A batch of exactly the capacity fits.
+        assert_eq!(pair.generate(&[[0.5; 2]; 4], &identity, &mut rng).unwrap().0.len(), 4);
     }
 }
