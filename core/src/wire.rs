@@ -26,6 +26,26 @@ pub(crate) enum Framing {
     Corrupt,
 }
 
+/// Converts the shared framing failures into a format's error type, whose
+/// first four variants are `BufferTooSmall { needed, available }`, `Magic`,
+/// `Version { found }` and `Corrupt`.
+macro_rules! framing_errors {
+    ($error:ty) => {
+        impl From<$crate::wire::Framing> for $error {
+            fn from(f: $crate::wire::Framing) -> Self {
+                use $crate::wire::Framing;
+                match f {
+                    Framing::BufferTooSmall { needed, available } => Self::BufferTooSmall { needed, available },
+                    Framing::Magic => Self::Magic,
+                    Framing::Version { found } => Self::Version { found },
+                    Framing::Corrupt => Self::Corrupt,
+                }
+            }
+        }
+    };
+}
+pub(crate) use framing_errors;
+
 /// Bytes of the magic number and version.
 pub(crate) const HEAD: usize = 6;
 /// Bytes of the checksum at the end.

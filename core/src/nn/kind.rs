@@ -164,6 +164,42 @@ pub(crate) const fn record_number(x: usize) -> u32 {
     if x > u32::MAX as usize { u32::MAX } else { x as u32 }
 }
 
+/// The shape-independent answers of a kind without settings or parameters
+/// (ReLU, MeanTime): no weights, bias or running statistics, an empty
+/// record. Such a kind's file writes its shape rule (`output`) and this.
+macro_rules! parameterless {
+    ($kind:ident) => {
+        // The registry's interface: every kind answers the same calls.
+        #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+        impl $kind {
+            pub(crate) const fn weight_dims(self, _input: crate::nn::Shape) -> crate::nn::kind::Dims {
+                crate::nn::kind::Dims::NONE
+            }
+
+            pub(crate) const fn biases(self, _input: crate::nn::Shape) -> usize {
+                0
+            }
+
+            pub(crate) const fn fan_in(self, input: crate::nn::Shape) -> usize {
+                input.len()
+            }
+
+            pub(crate) const fn running(self, _input: crate::nn::Shape) -> usize {
+                0
+            }
+
+            pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+                (0, [0; 4])
+            }
+
+            pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
+                Some(Self)
+            }
+        }
+    };
+}
+pub(crate) use parameterless;
+
 /// Record flag: the layer has a bias.
 pub(crate) const BIAS: u8 = 1;
 

@@ -34,7 +34,7 @@ use crate::nn::{Layer, Net, Shape, Sizes};
 /// CRC-32 (IEEE 802.3), the checksum that seals a checkpoint (and streamed
 /// statistics): for tools that reseal bytes they changed.
 pub use crate::wire::crc32;
-use crate::wire::{self, Format, Framing, u16_at, u32_at};
+use crate::wire::{self, Format, u16_at, u32_at};
 
 /// The bytes `VICR`.
 pub const MAGIC: [u8; 4] = *b"VICR";
@@ -185,16 +185,7 @@ impl Info<'_> {
 /// The checkpoint's framing: magic `VICR`, version [`VERSION`].
 const FORMAT: Format = Format { magic: MAGIC, version: VERSION };
 
-impl From<Framing> for CheckpointError {
-    fn from(f: Framing) -> Self {
-        match f {
-            Framing::BufferTooSmall { needed, available } => Self::BufferTooSmall { needed, available },
-            Framing::Magic => Self::Magic,
-            Framing::Version { found } => Self::Version { found },
-            Framing::Corrupt => Self::Corrupt,
-        }
-    }
-}
+wire::framing_errors!(CheckpointError);
 
 fn decode_layer(r: &[u8]) -> Option<Layer> {
     if r.len() != RECORD_BYTES || r[2] != 0 || r[3] != 0 {

@@ -2,15 +2,16 @@
 //! average pooling, which turns a convolutional encoder's map into a vector
 //! whatever the window's length. ∂ℓ/∂x_{c,t} = ∂ℓ/∂y_c / T.
 
-use crate::nn::kind::{Init, Output, Backward, Dims, Forward, Kind, KindSet};
+use crate::nn::kind::{Backward, Forward, Init, Kind, KindSet, Output, parameterless};
 use crate::nn::Shape;
 
 /// The mean over time: no settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct MeanTime;
 
-// The registry's interface: every kind answers the same calls, whether or
-// not its answer depends on its settings.
+parameterless!(MeanTime);
+
+// The registry's interface: every kind answers the same calls.
 #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
 impl MeanTime {
     pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
@@ -18,30 +19,6 @@ impl MeanTime {
             Shape::Map { channels, .. } => Ok(Shape::Flat(channels)),
             _ => Err("MeanTime needs a C×T feature map"),
         }
-    }
-
-    pub(crate) const fn weight_dims(self, _input: Shape) -> Dims {
-        Dims::NONE
-    }
-
-    pub(crate) const fn biases(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn fan_in(self, input: Shape) -> usize {
-        input.len()
-    }
-
-    pub(crate) const fn running(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-        (0, [0; 4])
-    }
-
-    pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
-        Some(Self)
     }
 }
 

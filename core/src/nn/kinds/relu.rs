@@ -2,43 +2,20 @@
 //! 0 elsewhere (PyTorch's convention at exactly 0). It works in place, so it
 //! costs no activation memory of its own unless its input must be kept.
 
-use crate::nn::kind::{Init, Backward, Dims, Forward, Kind, KindSet, Output};
+use crate::nn::kind::{Backward, Forward, Init, Kind, KindSet, Output, parameterless};
 use crate::nn::Shape;
 
 /// The rectifier: no settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ReLU;
 
-// The registry's interface: every kind answers the same calls, whether or
-// not its answer depends on its settings.
+parameterless!(ReLU);
+
+// The registry's interface: every kind answers the same calls.
 #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
 impl ReLU {
     pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
         Ok(input)
-    }
-
-    pub(crate) const fn weight_dims(self, _input: Shape) -> Dims {
-        Dims::NONE
-    }
-
-    pub(crate) const fn biases(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn fan_in(self, input: Shape) -> usize {
-        input.len()
-    }
-
-    pub(crate) const fn running(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-        (0, [0; 4])
-    }
-
-    pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
-        Some(Self)
     }
 }
 

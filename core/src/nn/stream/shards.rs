@@ -12,7 +12,7 @@ use super::{HEAD, Stage, Stream};
 use crate::lanes::Lanes;
 use crate::loss::moments;
 use crate::nn::kind::KindSet;
-use crate::wire::{self, Format, Framing, u16_at, u32_at};
+use crate::wire::{self, Format, u16_at, u32_at};
 
 /// Bytes of an encoded stage before its values: magic, version, stage,
 /// value count.
@@ -69,16 +69,7 @@ impl core::fmt::Display for StreamError {
 
 impl core::error::Error for StreamError {}
 
-impl From<Framing> for StreamError {
-    fn from(f: Framing) -> Self {
-        match f {
-            Framing::BufferTooSmall { needed, available } => Self::BufferTooSmall { needed, available },
-            Framing::Magic => Self::Magic,
-            Framing::Version { found } => Self::Version { found },
-            Framing::Corrupt => Self::Corrupt,
-        }
-    }
-}
+wire::framing_errors!(StreamError);
 
 impl<K: KindSet> Stream<'_, '_, K> {
     /// Values of the current stage's encoding: what its merge reads.
