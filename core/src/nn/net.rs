@@ -504,6 +504,14 @@ mod tests {
         assert_eq!((p[2].at.src, p[2].at.dst), (Some(4 * N + 8), 4 * N + 8));
         assert_eq!((p[3].at.src, p[3].at.dst, p[3].params), (Some(4 * N + 8), 8 * N + 8, 24));
         assert_eq!((p[1].params, p[1].at.running, p[2].params), (16, 0, 24));
+        assert_eq!(NORMED.running_len(), 8);
+        // A streamed step keeps the stream's state (a head of 8, then per view
+        // three running-sized blocks, 3d for the mean, its low part and the
+        // weights, d² for the co-moment; here d = 2) and one micro-batch of
+        // both views' inputs (3 values a row).
+        let state = 8 + 2 * (3 * 8 + 3 * 2 + 2 * 2);
+        assert_eq!(s.stream_state(), state);
+        assert_eq!(NORMED.streaming_len(N), state + 2 * N * 3);
 
         // KEPT: the representation (rows 0..4N) survives; BatchNorm's x̂ gets
         // a buffer of its own.

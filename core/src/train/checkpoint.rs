@@ -571,6 +571,21 @@ mod tests {
         assert_eq!(super::inspect(&bytes[..deeper]).err(), Some(super::CheckpointError::Corrupt));
     }
 
+    /// Every truncation of a checkpoint, from no bytes to all but its last,
+    /// is refused as corrupt, never read past its end.
+    #[test]
+    fn every_truncation_is_corrupt() {
+        use crate::nn::{Layer, Net, Shape};
+        let net = Net::new(Shape::Flat(2), &[Layer::ReLU], &[]);
+        let meta = super::Meta { optimizer_kind: 0, steps: 0, optimizer_steps: 0 };
+        let mut bytes = [0u8; 128];
+        let len = super::assemble(&net, &meta, &[], &mut bytes).unwrap();
+        assert!(super::inspect(&bytes[..len]).is_ok());
+        for cut in 0..len {
+            assert_eq!(super::inspect(&bytes[..cut]).err(), Some(super::CheckpointError::Corrupt), "{cut} bytes");
+        }
+    }
+
     /// An empty input (no values a sample) is refused however the rest
     /// reads, and so is an encoder length the layer list cannot have.
     #[test]
