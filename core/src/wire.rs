@@ -144,12 +144,6 @@ pub fn crc32(bytes: &[u8]) -> u32 {
     !crc
 }
 
-/// Seals `bytes` again after a test changed them.
-#[cfg(test)]
-pub(crate) fn reseal(bytes: &mut [u8]) {
-    seal(bytes);
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -164,13 +164,34 @@ pub(crate) const fn record_number(x: usize) -> u32 {
     if x > u32::MAX as usize { u32::MAX } else { x as u32 }
 }
 
+/// The record of a kind without settings (BatchNorm, ReLU, MeanTime): no
+/// flags, no numbers.
+macro_rules! settingless {
+    ($kind:ident) => {
+        // The registry's interface: every kind answers the same calls.
+        #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+        impl $kind {
+            pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+                (0, [0; 4])
+            }
+
+            pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
+                Some(Self)
+            }
+        }
+    };
+}
+pub(crate) use settingless;
+
 /// The shape-independent answers of a kind without settings or parameters
 /// (ReLU, MeanTime): no weights, bias or running statistics, an empty
 /// record. Such a kind's file writes its shape rule (`output`) and this.
 macro_rules! parameterless {
     ($kind:ident) => {
+        crate::nn::kind::settingless!($kind);
+
         // The registry's interface: every kind answers the same calls.
-        #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+        #[allow(clippy::unused_self)]
         impl $kind {
             pub(crate) const fn weight_dims(self, _input: crate::nn::Shape) -> crate::nn::kind::Dims {
                 crate::nn::kind::Dims::NONE
@@ -186,14 +207,6 @@ macro_rules! parameterless {
 
             pub(crate) const fn running(self, _input: crate::nn::Shape) -> usize {
                 0
-            }
-
-            pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-                (0, [0; 4])
-            }
-
-            pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
-                Some(Self)
             }
         }
     };

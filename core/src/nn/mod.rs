@@ -17,7 +17,7 @@
 mod frozen;
 mod inference;
 mod init;
-mod kind;
+pub(crate) mod kind;
 mod kinds;
 mod layer;
 mod net;

@@ -305,7 +305,8 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 break;
             }
             let Some(p) = self.place(i) else { break };
-            let trains = !frozen.contains(i) && grads_from <= i && i < grads_until;
+            let frozen_here = frozen.contains(i);
+            let trains = !frozen_here && grads_from <= i && i < grads_until;
             let need_dx = i > stop;
             let (in_len, out_len) = (n * p.at.input.len(), n * p.at.output.len());
             let (weights, biases) = (p.weights(), p.biases());
@@ -325,7 +326,6 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 _ => None,
             };
             let scratch = (&mut *sum_dy, &mut *sum_dy_xhat);
-            let frozen = frozen.contains(i);
             let at = &p.at;
             p.layer.backward::<K, STREAM>(Backward {
                 lanes,
@@ -334,7 +334,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
                 gw,
                 gb,
                 trains,
-                frozen,
+                frozen: frozen_here,
                 input,
                 act,
                 dy,

@@ -724,7 +724,7 @@ mod tests {
         let mut out = [0u8; 512];
         out[..bytes.len()].copy_from_slice(bytes);
         out[12 + 4 * i..16 + 4 * i].copy_from_slice(&v.to_le_bytes());
-        crate::wire::reseal(&mut out[..bytes.len()]);
+        crate::wire::seal(&mut out[..bytes.len()]);
         out
     }
 

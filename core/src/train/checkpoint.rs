@@ -30,6 +30,7 @@
 //! finite and every running variance non-negative. CRC-32 detects every
 //! single-bit error and every burst up to 32 bits.
 
+use crate::nn::kind::record_number;
 use crate::nn::{Layer, Net, Shape, Sizes};
 /// CRC-32 (IEEE 802.3), the checksum that seals a checkpoint (and streamed
 /// statistics): for tools that reseal bytes they changed.
@@ -207,7 +208,7 @@ fn encode_layer(layer: Layer, out: &mut [u8]) {
 /// device holds such a network; loading it back fails with
 /// [`CheckpointError::Input`]).
 fn encode_input(input: Shape) -> (u16, [u32; 2]) {
-    let n = |x: usize| u32::try_from(x).unwrap_or(u32::MAX);
+    let n = record_number;
     match input {
         Shape::Flat(d) => (0, [n(d), 0]),
         Shape::Map { channels, length } => (0, [n(channels), n(length)]),
@@ -344,7 +345,7 @@ pub(crate) fn open_raw(bytes: &[u8]) -> Result<Raw<'_>, CheckpointError> {
         return Err(Corrupt);
     }
     let payload = &bytes[records_end..end];
-    if !values_of(payload).all(f32::is_finite) {
+    if !wire::f32s(payload).all(f32::is_finite) {
         return Err(Corrupt);
     }
     let meta = Meta { optimizer_kind: kind, steps: u32_at(bytes, 24), optimizer_steps: u32_at(bytes, 28) };
@@ -370,7 +371,7 @@ pub(crate) fn variances_sound(
     variances: impl Iterator<Item = (usize, usize)>,
 ) -> bool {
     variances.into_iter().all(|(at, c)| {
-        payload.get(4 * (parameters + at)..4 * (parameters + at + c)).is_some_and(|v| values_of(v).all(|x| x >= 0.0))
+        payload.get(4 * (parameters + at)..4 * (parameters + at + c)).is_some_and(|v| wire::f32s(v).all(|x| x >= 0.0))
     })
 }
 
@@ -452,7 +453,7 @@ pub fn inspect(bytes: &[u8]) -> Result<Info<'_>, CheckpointError> {
 pub fn payload(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
     let start = inspect(bytes).map_or(bytes.len(), |i| HEADER_BYTES + RECORD_BYTES * i.depth());
     let end = bytes.len().saturating_sub(TRAILER_BYTES);
-    values_of(bytes.get(start..end).unwrap_or(&[]))
+    wire::f32s(bytes.get(start..end).unwrap_or(&[]))
 }
 
 /// Writes a checkpoint of `net` with `meta` holding `values` (parameters,
@@ -481,11 +482,6 @@ pub fn assemble(net: &Net<'_>, meta: &Meta, values: &[f32], out: &mut [u8]) -> R
     Ok(w.finish())
 }
 
-/// The little-endian f32 values of a run of payload bytes.
-pub(crate) fn values_of(bytes: &[u8]) -> impl Iterator<Item = f32> + '_ {
-    wire::f32s(bytes)
-}
-
 /// Reads f32 values off the front of a checked payload.
 pub(crate) struct PayloadReader<'b> {
     bytes: &'b [u8],
@@ -500,7 +496,7 @@ impl<'b> PayloadReader<'b> {
     /// total length, so this never runs short).
     pub(crate) fn read_into(&mut self, dst: &mut [f32]) {
         let (head, rest) = self.bytes.split_at(dst.len().min(self.bytes.len() / 4) * 4);
-        for (d, v) in dst.iter_mut().zip(values_of(head)) {
+        for (d, v) in dst.iter_mut().zip(wire::f32s(head)) {
             *d = v;
         }
         self.bytes = rest;
@@ -508,7 +504,7 @@ impl<'b> PayloadReader<'b> {
 
     /// The next `len` values without consuming them.
     pub(crate) fn peek(&self, len: usize) -> impl Iterator<Item = f32> + '_ {
-        values_of(self.bytes.get(..4 * len).unwrap_or(&[]))
+        wire::f32s(self.bytes.get(..4 * len).unwrap_or(&[]))
     }
 
     /// Skips `len` values.
@@ -519,7 +515,7 @@ impl<'b> PayloadReader<'b> {
 
 #[cfg(test)]
 mod tests {
-    use crate::wire::reseal;
+    use crate::wire::seal;
 
     /// A checkpoint of `Map { 2, 2 }` → MeanTime whose header is resealed
     /// with the input (65536, 65536): 2³² values a sample, which a 32-bit
@@ -535,7 +531,7 @@ mod tests {
         assert!(super::inspect(&bytes[..len]).is_ok());
         bytes[16..20].copy_from_slice(&65536u32.to_le_bytes());
         bytes[20..24].copy_from_slice(&65536u32.to_le_bytes());
-        reseal(&mut bytes[..len]);
+        seal(&mut bytes[..len]);
         let huge = Net::new(Shape::Map { channels: 65536, length: 65536 }, &[Layer::MeanTime], &[]);
         let got = super::inspect(&bytes[..len]).map(|i| i.input);
         match huge.check() {
@@ -567,7 +563,7 @@ mod tests {
         let depth = u16::try_from(Net::MAX_DEPTH + 1).unwrap().to_le_bytes();
         bytes[10..12].copy_from_slice(&depth);
         bytes[12..14].copy_from_slice(&depth);
-        reseal(&mut bytes[..deeper]);
+        seal(&mut bytes[..deeper]);
         assert_eq!(super::inspect(&bytes[..deeper]).err(), Some(super::CheckpointError::Corrupt));
     }
 
@@ -597,13 +593,13 @@ mod tests {
         let len = super::assemble(&net, &meta, &[], &mut bytes).unwrap();
         let sound = bytes;
         bytes[16..20].copy_from_slice(&0u32.to_le_bytes());
-        reseal(&mut bytes[..len]);
+        seal(&mut bytes[..len]);
         assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt));
         // So is an encoder of no layers, or of more than the network has.
         for encoder in [0u16, 2] {
             let mut bytes = sound;
             bytes[12..14].copy_from_slice(&encoder.to_le_bytes());
-            reseal(&mut bytes[..len]);
+            seal(&mut bytes[..len]);
             assert_eq!(super::inspect(&bytes[..len]).err(), Some(super::CheckpointError::Corrupt), "{encoder}");
         }
     }
@@ -632,7 +628,7 @@ mod tests {
                 assert_eq!(bytes[14..16], [u8::try_from(height).unwrap(), 0]);
                 let mut no_width = bytes;
                 no_width[20..24].fill(0);
-                reseal(&mut no_width[..len]);
+                seal(&mut no_width[..len]);
                 assert_eq!(super::inspect(&no_width[..len]).err(), Some(super::CheckpointError::Corrupt));
             }
         }

@@ -10,7 +10,7 @@
 //! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
 //! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
 
-use crate::nn::kind::{NormConfig, Init, Backward, Dims, Forward, Given, Kind, KindSet, Output, StreamSums};
+use crate::nn::kind::{Backward, Dims, Forward, Given, Init, Kind, KindSet, NormConfig, Output, StreamSums, settingless};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 use crate::loss::{centring, moments};
@@ -19,6 +19,8 @@ use crate::loss::{centring, moments};
 /// [`NormConfig`], shared by every BatchNorm layer.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct BatchNorm;
+
+settingless!(BatchNorm);
 
 // The registry's interface: every kind answers the same calls, whether or
 // not its answer depends on its settings.
@@ -45,14 +47,6 @@ impl BatchNorm {
     /// The running mean and variance per channel.
     pub(crate) const fn running(self, input: Shape) -> usize {
         input.channels().saturating_mul(2)
-    }
-
-    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-        (0, [0; 4])
-    }
-
-    pub(crate) fn from_record(_flags: u8, _numbers: [u32; 4]) -> Option<Self> {
-        Some(Self)
     }
 }
 

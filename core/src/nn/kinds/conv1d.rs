@@ -13,7 +13,7 @@
 //! output positions; with stride 1 that pass is a contiguous axpy or dot
 //! product in lanes.
 
-use crate::nn::kind::{Init, Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
+use crate::nn::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 

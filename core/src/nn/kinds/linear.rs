@@ -5,7 +5,7 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
-use crate::nn::kind::{Init, Output, BIAS, Backward, Dims, Forward, Kind, KindSet, record_number};
+use crate::nn::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes, Portable, Simd};
 
