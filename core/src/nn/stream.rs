@@ -263,7 +263,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         let (lanes, norm, depth) = (pass.options.lanes, pass.norm, siamese.net().depth());
         let layout = *siamese.layout();
         let d = layout.sizes.embed;
-        let (head, views) = self.split();
+        let (head, mut views) = self.split();
         let (Some(before), Some(total)) = (count(head[ROWS]), count(head[TOTAL])) else {
             return Err(Error::ShapeMismatch);
         };
@@ -298,7 +298,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
         match kind {
             Stage::Norm(p) => {
                 let (c, t, len) = (p.at.input.channels(), p.at.input.length(), rows * p.at.input.len());
-                for ((act, x), v) in r.views.iter().zip([x_a, x_b]).zip(views) {
+                for ((act, x), v) in r.views.iter().zip([x_a, x_b]).zip(views.iter_mut()) {
                     let input = match p.at.src {
                         Some(src) => &act[src..src + len],
                         None => &x[..len],

@@ -15,7 +15,6 @@ use cortex_m_rt::{ExceptionFrame, exception};
 use cortex_m_semihosting::debug::{self, EXIT_FAILURE, EXIT_SUCCESS};
 #[cfg(feature = "defmt")]
 use defmt_semihosting as _;
-use panic_semihosting as _;
 
 /// Prints a line on the host: semihosting text by default, defmt frames with
 /// the `defmt` feature. Takes `{}` placeholders only (defmt's syntax).
@@ -43,6 +42,19 @@ pub fn exit(success: bool) -> ! {
     debug::exit(if success { EXIT_SUCCESS } else { EXIT_FAILURE });
     #[allow(clippy::empty_loop)]
     loop {}
+}
+
+/// A panic fails the run and names where it happened. The core's API does
+/// not panic, so this only catches a firmware's own mistakes; the panic's
+/// message is left out because formatting it (bounds checks carry theirs)
+/// costs flash that a location alone does not.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    match info.location() {
+        Some(at) => say!("panicked at {}:{}", at.file(), at.line()),
+        None => say!("panicked"),
+    }
+    exit(false)
 }
 
 /// A fault (bad memory access, undefined instruction, stack overflow into
