@@ -11,8 +11,9 @@ pub fn to_json(layer: Layer) -> Value {
     let (fields, values, bias) = layer.settings();
     let mut object = serde_json::Map::new();
     object.insert("type".into(), json!(layer.name()));
-    for (name, value) in fields.iter().zip(values) {
-        object.insert((*name).into(), json!(value));
+    for (field, number) in fields.iter().zip(values) {
+        let counts = field.counts(number);
+        object.insert(field.name.into(), if field.pair { json!(&*counts) } else { json!(counts[0]) });
     }
     if let Some(bias) = bias {
         object.insert("bias".into(), json!(bias));
@@ -30,7 +31,15 @@ pub fn from_json(v: &Value) -> Result<Layer, String> {
         (None, Some(b)) => !b.is_null(),
         (None, None) => true,
     };
-    let count = |key: &str| v.get(key).and_then(Value::as_u64).and_then(|x| u32::try_from(x).ok());
+    // A pair is a list (`[3, 3]`); a single count a number.
+    let count = |key: &str, i: usize| {
+        let value = match v.get(key)? {
+            Value::Array(pair) => pair.get(i)?,
+            single if i == 0 => single,
+            _ => return None,
+        };
+        value.as_u64().and_then(|x| u32::try_from(x).ok())
+    };
     Layer::from_fields(kind, bias, count).map_err(|e| format!("layer {kind:?}: {e}"))
 }
 

@@ -114,6 +114,7 @@ pub fn parse(value: &Value) -> Result<NetCase, String> {
             let input = match shape.as_slice() {
                 [d] => Shape::Flat(dim(*d)?),
                 [c, t] => Shape::Map { channels: dim(*c)?, length: dim(*t)? },
+                [c, h, w] => Shape::Image { channels: dim(*c)?, height: dim(*h)?, width: dim(*w)? },
                 _ => return Err(format!("input_shape {shape:?}")),
             };
             let layers: Vec<CaseLayer> = field(value, "layers")?

@@ -213,6 +213,96 @@ macro_rules! parameterless {
 }
 pub(crate) use parameterless;
 
+/// One of a kind's settings as the reference format writes it: a count
+/// (`"out": 24`), or a pair of counts, one per axis of an image
+/// (`"kernel": [3, 3]`, height then width). A checkpoint record holds a
+/// pair in one number, the first count in the low 16 bits, so each count
+/// of a pair is at most 65,535.
+///
+/// ```
+/// use vicreg::nn::{Field, Layer};
+/// let (fields, numbers, _) = Layer::conv2d(8, [3, 2]).settings();
+/// assert_eq!(fields[1], Field::pair("kernel"));
+/// assert_eq!(fields[1].counts(numbers[1]), &[3, 2][..]);
+/// assert_eq!(Field::one("out").counts(24), &[24][..]);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Field {
+    /// Its name in the reference format.
+    pub name: &'static str,
+    /// Whether it is a pair of counts rather than one.
+    pub pair: bool,
+}
+
+impl Field {
+    /// A single count.
+    #[must_use]
+    pub const fn one(name: &'static str) -> Self {
+        Self { name, pair: false }
+    }
+
+    /// A pair of counts (height, width).
+    #[must_use]
+    pub const fn pair(name: &'static str) -> Self {
+        Self { name, pair: true }
+    }
+
+    /// The counts a record number holds for this field: one, or two.
+    #[must_use]
+    pub fn counts(self, number: u32) -> Counts {
+        if self.pair {
+            Counts { values: [number & 0xFFFF, number >> 16], len: 2 }
+        } else {
+            Counts { values: [number, 0], len: 1 }
+        }
+    }
+
+    /// The record number of `counts` (as many as the field has), or `None`
+    /// if one is missing or a pair's count does not fit in 16 bits.
+    pub(crate) fn number(self, mut count: impl FnMut(usize) -> Option<u32>) -> Option<u32> {
+        if !self.pair {
+            return count(0);
+        }
+        let (first, second) = (count(0)?, count(1)?);
+        (first <= 0xFFFF && second <= 0xFFFF).then_some(first | second << 16)
+    }
+}
+
+/// The counts of one [`Field`]: dereferences to a slice of one or two.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Counts {
+    values: [u32; 2],
+    len: usize,
+}
+
+impl core::ops::Deref for Counts {
+    type Target = [u32];
+
+    fn deref(&self) -> &[u32] {
+        &self.values[..self.len]
+    }
+}
+
+impl PartialEq<&[u32]> for Counts {
+    fn eq(&self, other: &&[u32]) -> bool {
+        **self == **other
+    }
+}
+
+/// A pair of counts as one record number, the first in the low 16 bits.
+/// The shape rules refuse a pair count past 65,535, so no layer that passes
+/// them loses a bit here.
+pub(crate) const fn record_pair(pair: [usize; 2]) -> u32 {
+    #[allow(clippy::cast_possible_truncation)] // masked to 16 bits first
+    let (low, high) = ((pair[0] & 0xFFFF) as u32, (pair[1] & 0xFFFF) as u32);
+    low | high << 16
+}
+
+/// The pair a record number holds.
+pub(crate) const fn pair_of(number: u32) -> [usize; 2] {
+    [(number & 0xFFFF) as usize, (number >> 16) as usize]
+}
+
 /// Record flag: the layer has a bias.
 pub(crate) const BIAS: u8 = 1;
 
@@ -223,9 +313,9 @@ pub(crate) trait Kind: Copy {
     const TAG: u8;
     /// The reference format's `type` (as `torch.nn` modules are named).
     const NAME: &'static str;
-    /// The reference format's names of the record's numbers, in order
+    /// The reference format's settings, one per record number, in order
     /// (`out`, or `out_channels`, `kernel`, `stride`, `padding`).
-    const FIELDS: &'static [&'static str];
+    const FIELDS: &'static [Field];
     /// Whether the bias is optional (record flag [`BIAS`]; JSON `bias`).
     const OPTIONAL_BIAS: bool;
     /// Where the output goes, and so whether backward swaps buffers.

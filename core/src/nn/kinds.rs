@@ -5,11 +5,17 @@
 //! [`Kind`] (and the `const fn`s its documentation names) plus one line
 //! here.
 
-use super::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, NormConfig, Output};
+use super::kind::{BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, NormConfig, Output};
 use super::shape::Shape;
 
+pub use avg_pool2d::AvgPool2d;
 pub use conv1d::Conv1d;
+pub use conv2d::Conv2d;
 pub use linear::Linear;
+pub use max_pool2d::MaxPool2d;
+
+/// What the kinds that slide a window over an image share.
+mod plane;
 
 /// The kinds, and the module that holds each. A data-carrying kind is
 /// written `Variant(Type) in module` (`module::Type` is the declaration);
@@ -61,7 +67,7 @@ macro_rules! kinds {
 
             /// The kind's name, as `torch.nn` modules are named in the
             /// reference format (`linear`, `batchnorm`, `relu`, `conv1d`,
-            /// `mean_time`).
+            /// `mean_time`, `conv2d`, `maxpool2d`, `avgpool2d`, `mean_space`).
             #[must_use]
             pub const fn name(self) -> &'static str {
                 match self { $( kinds!(@bind _k $variant $($data)?) => <$module::$variant as Kind>::NAME, )* }
@@ -121,7 +127,8 @@ macro_rules! kinds {
             }
 
             /// The weight tensor's shape in PyTorch's layout (out×in for
-            /// Linear, out×in×kernel for Conv1d, C for BatchNorm's γ).
+            /// Linear, out×in×kernel for Conv1d, out×in×K_h×K_w for Conv2d,
+            /// C for BatchNorm's γ).
             pub(crate) const fn weight_dims(self, input: Shape) -> Dims {
                 match self {
                     $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).weight_dims(input), )*
@@ -173,9 +180,11 @@ macro_rules! kinds {
             }
 
             /// The layer the reference format's `type` names, with the
-            /// settings its fields give (the names [`settings`](Self::settings)
-            /// lists; `field` returns a count or `None`) and whether it has a
-            /// bias (ignored by kinds without one).
+            /// settings its fields give (the [`Field`]s
+            /// [`settings`](Self::settings) lists; `count(name, i)` returns
+            /// the field's `i`-th count, 0 for a single count and 0, 1 for a
+            /// pair, or `None`) and whether it has a bias (ignored by kinds
+            /// without one).
             ///
             /// # Errors
             ///
@@ -184,13 +193,13 @@ macro_rules! kinds {
             pub fn from_fields(
                 name: &str,
                 bias: bool,
-                mut field: impl FnMut(&str) -> Option<u32>,
+                mut count: impl FnMut(&str, usize) -> Option<u32>,
             ) -> Result<Self, &'static str> {
                 $( if name == <$module::$variant as Kind>::NAME {
                     let fields = <$module::$variant as Kind>::FIELDS;
                     let mut numbers = [0; 4];
-                    for (number, name) in numbers.iter_mut().zip(fields) {
-                        *number = field(name).ok_or("a layer's field is missing or not a count")?;
+                    for (number, field) in numbers.iter_mut().zip(fields) {
+                        *number = field.number(|i| count(field.name, i)).ok_or("a layer's field is missing or not a count")?;
                     }
                     let flags = if bias && <$module::$variant as Kind>::OPTIONAL_BIAS { BIAS } else { 0 };
                     return Self::from_record(<$module::$variant as Kind>::TAG, flags, numbers)
@@ -200,17 +209,21 @@ macro_rules! kinds {
             }
 
             /// The layer's settings as the reference format names them: the
-            /// field names (in record order), their values, and whether it has a
-            /// bias (`None` for a kind whose bias is not optional).
+            /// fields (in record order), their record numbers (a pair's two
+            /// counts in one: [`Field::counts`]), and whether it has a bias
+            /// (`None` for a kind whose bias is not optional).
             ///
             /// ```
             /// use vicreg::nn::Layer;
-            /// let (names, values, bias) = Layer::conv1d(4, 5).stride(2).without_bias().settings();
-            /// assert_eq!((names, &values[..names.len()], bias), (&["out_channels", "kernel", "stride", "padding"][..], &[4, 5, 2, 0][..], Some(false)));
-            /// assert_eq!(Layer::from_fields("conv1d", false, |f| names.iter().position(|n| *n == f).map(|i| values[i])), Ok(Layer::conv1d(4, 5).stride(2).without_bias()));
+            /// let layer = Layer::conv1d(4, 5).stride(2).without_bias();
+            /// let (fields, numbers, bias) = layer.settings();
+            /// let names: Vec<&str> = fields.iter().map(|f| f.name).collect();
+            /// assert_eq!((&names[..], &numbers[..fields.len()], bias), (&["out_channels", "kernel", "stride", "padding"][..], &[4, 5, 2, 0][..], Some(false)));
+            /// let count = |name: &str, i: usize| fields.iter().position(|f| f.name == name).and_then(|j| fields[j].counts(numbers[j]).get(i).copied());
+            /// assert_eq!(Layer::from_fields("conv1d", false, count), Ok(layer));
             /// ```
             #[must_use]
-            pub fn settings(self) -> (&'static [&'static str], [u32; 4], Option<bool>) {
+            pub fn settings(self) -> (&'static [Field], [u32; 4], Option<bool>) {
                 let (flags, numbers) = match self {
                     $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).record(), )*
                 };
@@ -308,6 +321,14 @@ kinds! {
     Conv1d(Conv1d) in conv1d;
     /// The mean over time of a C×T map: C×T → C.
     MeanTime in mean_time;
+    /// A 2-D convolution over a C×H×W image.
+    Conv2d(Conv2d) in conv2d;
+    /// The largest value of each window of each channel of an image.
+    MaxPool2d(MaxPool2d) in max_pool2d;
+    /// The mean of each window of each channel of an image.
+    AvgPool2d(AvgPool2d) in avg_pool2d;
+    /// The mean over space of a C×H×W image: C×H×W → C.
+    MeanSpace in mean_space;
 }
 
 impl Layer {
@@ -361,6 +382,7 @@ mod tests {
     #[allow(clippy::float_cmp)] // a hook either left a value as set, or moved it
     fn every_kind_has_every_fact() {
         let map = Shape::Map { channels: 3, length: 8 };
+        let image = Shape::Image { channels: 3, height: 6, width: 5 };
         for (i, &layer) in Layer::EVERY_KIND.iter().enumerate() {
             assert_eq!(layer.position() as usize, i, "{layer:?}");
             assert_eq!(layer.bit(), 1 << i);
@@ -378,18 +400,29 @@ mod tests {
             let (fields, values, bias) = layer.settings();
             assert_eq!((values, bias.unwrap_or(false)), (numbers, flags & BIAS != 0));
             assert!(values[fields.len()..].iter().all(|&v| v == 0), "{layer:?}: a number without a field");
-            let value = |name: &str| fields.iter().position(|f| *f == name).map(|j| numbers[j]);
+            let value = |name: &str, i: usize| {
+                let j = fields.iter().position(|f| f.name == name)?;
+                fields[j].counts(numbers[j]).get(i).copied()
+            };
             let bias = bias.unwrap_or(true);
             assert_eq!(Layer::from_fields(layer.name(), bias, value), Ok(layer), "{layer:?}");
             if !fields.is_empty() {
-                assert!(Layer::from_fields(layer.name(), bias, |_| None).is_err());
+                assert!(Layer::from_fields(layer.name(), bias, |_, _| None).is_err());
+            }
+            // A pair's counts are each at most 65,535.
+            if fields.iter().any(|f| f.pair) {
+                let wide = |name: &str, i: usize| {
+                    if fields.iter().any(|f| f.pair && f.name == name) { Some(1 << 16) } else { value(name, i) }
+                };
+                assert!(Layer::from_fields(layer.name(), bias, wide).is_err(), "{layer:?}");
             }
             // A shape rule that refuses the empty input, a weight tensor
             // that matches the parameter count, at most one running pair
             // per channel.
             assert!(layer.output(Shape::Flat(0)).is_err());
-            let input = if layer.output(map).is_ok() { map } else { Shape::Flat(6) };
-            let output = layer.output(input).expect("the example takes a map or a vector");
+            let input = [map, image, Shape::Flat(6)].into_iter().find(|&s| layer.output(s).is_ok());
+            let input = input.expect("the example takes a map, an image or a vector");
+            let output = layer.output(input).expect("found above");
             assert!(!output.is_empty());
             let dims = layer.weight_dims(input);
             assert_eq!(dims.len() + layer.biases(input), layer.parameter_count(input));
@@ -413,7 +446,7 @@ mod tests {
             assert_eq!(layer.covered_by::<Kinds<0, false, false>>(), layer.always(), "{layer:?}");
             assert!(layer.same_kind(layer));
         }
-        assert!(Layer::from_fields("gelu-that-is-not", true, |_| Some(1)).is_err());
+        assert!(Layer::from_fields("gelu-that-is-not", true, |_, _| Some(1)).is_err());
         assert_eq!(Layer::from_record(0, 0, [0; 4]), None);
     }
 }

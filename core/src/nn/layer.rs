@@ -1,8 +1,9 @@
 //! How a network is written: the builders of [`Layer`] (`Layer::linear(64)`,
-//! `Layer::conv1d(16, 5).stride(2)`, `.without_bias()`). The enum itself,
-//! and every fact of each kind, come from the [`registry`](super::registry).
+//! `Layer::conv1d(16, 5).stride(2)`, `Layer::conv2d(16, [3, 3]).padding(1)`,
+//! `Layer::max_pool2d([2, 2])`, `.without_bias()`). The enum itself, and
+//! every fact of each kind, come from the [`registry`](super::registry).
 
-use super::kinds::{Conv1d, Layer, Linear};
+use super::kinds::{AvgPool2d, Conv1d, Conv2d, Layer, Linear, MaxPool2d};
 
 impl Layer {
     /// A Linear layer with `out` outputs and a bias.
@@ -18,32 +19,75 @@ impl Layer {
         Self::Conv1d(Conv1d { out_channels, kernel, stride: 1, padding: 0, bias: true })
     }
 
-    /// This Conv1d layer with stride `stride` (other kinds unchanged).
+    /// A Conv2d layer with `out_channels` outputs and kernel `[K_h, K_w]`,
+    /// stride 1, no padding and a bias.
+    #[must_use]
+    pub const fn conv2d(out_channels: usize, kernel: [usize; 2]) -> Self {
+        Self::Conv2d(Conv2d { out_channels, kernel, stride: [1, 1], padding: [0, 0], bias: true })
+    }
+
+    /// A MaxPool2d layer with kernel `[K_h, K_w]` and, as PyTorch's
+    /// default, the kernel as stride (windows side by side).
+    #[must_use]
+    pub const fn max_pool2d(kernel: [usize; 2]) -> Self {
+        Self::MaxPool2d(MaxPool2d { kernel, stride: kernel })
+    }
+
+    /// An AvgPool2d layer with kernel `[K_h, K_w]` and the kernel as stride.
+    #[must_use]
+    pub const fn avg_pool2d(kernel: [usize; 2]) -> Self {
+        Self::AvgPool2d(AvgPool2d { kernel, stride: kernel })
+    }
+
+    /// This Conv1d layer with stride `stride`, or this Conv2d or pooling
+    /// layer with it on both axes (other kinds unchanged).
     #[must_use]
     pub const fn stride(self, stride: usize) -> Self {
         match self {
             Self::Conv1d(c) => Self::Conv1d(Conv1d { stride, ..c }),
+            other => other.strides([stride, stride]),
+        }
+    }
+
+    /// This Conv2d or pooling layer with stride `[S_h, S_w]` (other kinds
+    /// unchanged).
+    #[must_use]
+    pub const fn strides(self, stride: [usize; 2]) -> Self {
+        match self {
+            Self::Conv2d(c) => Self::Conv2d(Conv2d { stride, ..c }),
+            Self::MaxPool2d(p) => Self::MaxPool2d(MaxPool2d { stride, ..p }),
+            Self::AvgPool2d(p) => Self::AvgPool2d(AvgPool2d { stride, ..p }),
             other => other,
         }
     }
 
-    /// This Conv1d layer with `padding` zeros at each end (other kinds
-    /// unchanged).
+    /// This Conv1d layer with `padding` zeros at each end, or this Conv2d
+    /// layer with them at each end of both axes (other kinds unchanged).
     #[must_use]
     pub const fn padding(self, padding: usize) -> Self {
         match self {
             Self::Conv1d(c) => Self::Conv1d(Conv1d { padding, ..c }),
+            other => other.paddings([padding, padding]),
+        }
+    }
+
+    /// This Conv2d layer with padding `[P_h, P_w]` (other kinds unchanged).
+    #[must_use]
+    pub const fn paddings(self, padding: [usize; 2]) -> Self {
+        match self {
+            Self::Conv2d(c) => Self::Conv2d(Conv2d { padding, ..c }),
             other => other,
         }
     }
 
-    /// This Linear or Conv1d layer without its bias (the official
+    /// This Linear, Conv1d or Conv2d layer without its bias (the official
     /// expander's last Linear has none).
     #[must_use]
     pub const fn without_bias(self) -> Self {
         match self {
             Self::Linear(l) => Self::Linear(Linear { bias: false, ..l }),
             Self::Conv1d(c) => Self::Conv1d(Conv1d { bias: false, ..c }),
+            Self::Conv2d(c) => Self::Conv2d(Conv2d { bias: false, ..c }),
             other => other,
         }
     }
@@ -82,7 +126,7 @@ mod tests {
             // Any other flag, an unknown tag, or a number the kind does not
             // write (all four are Conv1d's) is not a record of ours.
             assert_eq!(Layer::from_record(tag, flags ^ 2, numbers), None, "{layer:?}");
-            assert_eq!(Layer::from_record(9, flags, numbers), None);
+            assert_eq!(Layer::from_record(200, flags, numbers), None);
             if tag != CONV1D {
                 let mut other = numbers;
                 other[3] ^= 1;

@@ -31,8 +31,8 @@ mod stream;
 mod tensors;
 
 pub use frozen::Frozen;
-pub use kind::{AllKinds, KindSet, Kinds, NormConfig};
-pub use kinds::{Conv1d, Layer, Linear};
+pub use kind::{AllKinds, Counts, Field, KindSet, Kinds, NormConfig};
+pub use kinds::{AvgPool2d, Conv1d, Conv2d, Layer, Linear, MaxPool2d};
 pub use net::{Net, NetError, Place};
 pub use network::{Buffer, Network, sizes};
 #[cfg(feature = "std")]

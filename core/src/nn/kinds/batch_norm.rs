@@ -10,7 +10,7 @@
 //! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
 //! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
 
-use crate::nn::kind::{Backward, Dims, Forward, Given, Init, Kind, KindSet, NormConfig, Output, StreamSums, settingless};
+use crate::nn::kind::{Field, Backward, Dims, Forward, Given, Init, Kind, KindSet, NormConfig, Output, StreamSums, settingless};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 use crate::loss::{centring, moments};
@@ -53,7 +53,7 @@ impl BatchNorm {
 impl Kind for BatchNorm {
     const TAG: u8 = 2;
     const NAME: &'static str = "batchnorm";
-    const FIELDS: &'static [&'static str] = &[];
+    const FIELDS: &'static [Field] = &[];
     const OUTPUT: Output = Output::OwnNormalisingInput;
     const BATCH_STATISTICS: bool = true;
     const OPTIONAL_BIAS: bool = false;

@@ -13,7 +13,7 @@
 //! output positions; with stride 1 that pass is a contiguous axpy or dot
 //! product in lanes.
 
-use crate::nn::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
+use crate::nn::kind::{Field, BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 
@@ -120,7 +120,7 @@ impl Conv1d {
 impl Kind for Conv1d {
     const TAG: u8 = 4;
     const NAME: &'static str = "conv1d";
-    const FIELDS: &'static [&'static str] = &["out_channels", "kernel", "stride", "padding"];
+    const FIELDS: &'static [Field] = &[Field::one("out_channels"), Field::one("kernel"), Field::one("stride"), Field::one("padding")];
     const OPTIONAL_BIAS: bool = true;
     const DECAYS: bool = true;
     const OUTPUT: Output = Output::Own;

@@ -5,7 +5,7 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
-use crate::nn::kind::{BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
+use crate::nn::kind::{Field, BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
 use crate::nn::Shape;
 use crate::lanes::{self, Lanes, Portable, Simd};
 
@@ -79,7 +79,7 @@ impl Linear {
 impl Kind for Linear {
     const TAG: u8 = 1;
     const NAME: &'static str = "linear";
-    const FIELDS: &'static [&'static str] = &["out"];
+    const FIELDS: &'static [Field] = &[Field::one("out")];
     const OPTIONAL_BIAS: bool = true;
     const DECAYS: bool = true;
     const ALWAYS: bool = true;

@@ -2,7 +2,7 @@
 //! average pooling, which turns a convolutional encoder's map into a vector
 //! whatever the window's length. ∂ℓ/∂x_{c,t} = ∂ℓ/∂y_c / T.
 
-use crate::nn::kind::{Backward, Forward, Init, Kind, KindSet, Output, parameterless};
+use crate::nn::kind::{Field, Backward, Forward, Init, Kind, KindSet, Output, parameterless};
 use crate::nn::Shape;
 
 /// The mean over time: no settings.
@@ -25,7 +25,7 @@ impl MeanTime {
 impl Kind for MeanTime {
     const TAG: u8 = 5;
     const NAME: &'static str = "mean_time";
-    const FIELDS: &'static [&'static str] = &[];
+    const FIELDS: &'static [Field] = &[];
     const OPTIONAL_BIAS: bool = false;
     const OUTPUT: Output = Output::Own;
     const REUSABLE: bool = true;
@@ -50,7 +50,7 @@ impl Kind for MeanTime {
 }
 
 /// y ← the mean over time of every channel of every row of `x`.
-fn forward(x: &[f32], input: Shape, y: &mut [f32]) {
+pub(crate) fn forward(x: &[f32], input: Shape, y: &mut [f32]) {
     let (c, t) = (input.channels(), input.length());
     if c == 0 || t == 0 {
         return;
@@ -64,7 +64,7 @@ fn forward(x: &[f32], input: Shape, y: &mut [f32]) {
 }
 
 /// ∂ℓ/∂x ← ∂ℓ/∂y / T spread over each channel's positions.
-fn backward(dy: &[f32], input: Shape, dx: &mut [f32]) {
+pub(crate) fn backward(dy: &[f32], input: Shape, dx: &mut [f32]) {
     let (c, t) = (input.channels(), input.length());
     if c == 0 || t == 0 {
         return;

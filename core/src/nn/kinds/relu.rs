@@ -2,7 +2,7 @@
 //! 0 elsewhere (PyTorch's convention at exactly 0). It works in place, so it
 //! costs no activation memory of its own unless its input must be kept.
 
-use crate::nn::kind::{Backward, Forward, Init, Kind, KindSet, Output, parameterless};
+use crate::nn::kind::{Field, Backward, Forward, Init, Kind, KindSet, Output, parameterless};
 use crate::nn::Shape;
 
 /// The rectifier: no settings.
@@ -22,7 +22,7 @@ impl ReLU {
 impl Kind for ReLU {
     const TAG: u8 = 3;
     const NAME: &'static str = "relu";
-    const FIELDS: &'static [&'static str] = &[];
+    const FIELDS: &'static [Field] = &[];
     const OUTPUT: Output = Output::OverInput;
     // Backward reads the output.
     const REUSABLE: bool = false;

@@ -1,0 +1,443 @@
+//! A 2-D convolution over a C×H×W image (channel-major, then row-major), as
+//! `torch.nn.Conv2d` computes it: cross-correlation with zero padding
+//! (P_h, P_w) on both ends of each axis and stride (S_h, S_w),
+//!
+//! y_{o,i,j} = b_o + Σ_c Σ_{u,v} W_{o,c,u,v} · x_{c, i·S_h + u − P_h, j·S_w + v − P_w},
+//!
+//! with W out×in×K_h×K_w, x zero outside the image, and each output axis
+//! ⌊(in + 2P − K)/S⌋ + 1 long.
+//!
+//! Backward: ∂ℓ/∂W_{o,c,u,v} = Σ_{i,j} ∂ℓ/∂y_{o,i,j} · x_{c, i·S_h + u − P_h, j·S_w + v − P_w},
+//! ∂ℓ/∂b_o = Σ_{i,j} ∂ℓ/∂y_{o,i,j}, and ∂ℓ/∂x at each tap's input position
+//! += W_{o,c,u,v} · ∂ℓ/∂y_{o,i,j}.
+//!
+//! Each (output channel, input channel, tap, output row) is one pass over
+//! the row's valid output positions; with a horizontal stride of 1 that
+//! pass is a contiguous axpy or dot product in lanes.
+
+use super::plane::{Axis, MAX_SETTING, extent};
+use crate::lanes::{self, Lanes};
+use crate::nn::Shape;
+use crate::nn::kind::{
+    BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, Output, pair_of, record_number, record_pair,
+};
+
+/// A Conv2d layer's declaration; the input channels, height and width come
+/// from the layer before. Each pair is (height, width).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Conv2d {
+    /// Output channels.
+    pub out_channels: usize,
+    /// Kernel (K_h, K_w).
+    pub kernel: [usize; 2],
+    /// Stride (S_h, S_w).
+    pub stride: [usize; 2],
+    /// Zeros added at each end of each axis (P_h, P_w).
+    pub padding: [usize; 2],
+    /// Whether each output channel has a bias.
+    pub bias: bool,
+}
+
+/// The sizes one pass needs.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Geometry {
+    pub(crate) in_channels: usize,
+    pub(crate) out_channels: usize,
+    pub(crate) rows: Axis,
+    pub(crate) columns: Axis,
+}
+
+// The registry's interface: every kind answers the same calls, whether or
+// not its answer depends on its settings.
+#[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+impl Conv2d {
+    pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
+        let Shape::Image { channels, height, width } = input else {
+            return Err("Conv2d needs a C×H×W image (declare the input as Shape::Image)");
+        };
+        if self.out_channels == 0 {
+            return Err("Conv2d needs at least one output channel");
+        }
+        if channels == 0 || height == 0 || width == 0 {
+            return Err("Conv2d needs a non-empty image");
+        }
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        let out_height = match extent(height, k[0], s[0], p[0]) {
+            Ok(e) => e,
+            Err(why) => return Err(why),
+        };
+        let out_width = match extent(width, k[1], s[1], p[1]) {
+            Ok(e) => e,
+            Err(why) => return Err(why),
+        };
+        let fits = match self.out_channels.checked_mul(channels) {
+            Some(w) => match w.checked_mul(k[0] * k[1]) {
+                Some(_) => match out_height.checked_mul(out_width) {
+                    Some(plane) => self.out_channels.checked_mul(plane).is_some(),
+                    None => false,
+                },
+                None => false,
+            },
+            None => false,
+        };
+        if !fits {
+            return Err("Conv2d's weights or output are too large");
+        }
+        Ok(Shape::Image { channels: self.out_channels, height: out_height, width: out_width })
+    }
+
+    /// W is out×in×K_h×K_w.
+    pub(crate) const fn weight_dims(self, input: Shape) -> Dims {
+        Dims { dims: [self.out_channels, input.channels(), self.kernel[0], self.kernel[1]], rank: 4 }
+    }
+
+    pub(crate) const fn biases(self, _input: Shape) -> usize {
+        if self.bias { self.out_channels } else { 0 }
+    }
+
+    pub(crate) const fn fan_in(self, input: Shape) -> usize {
+        input.channels().saturating_mul(self.kernel[0]).saturating_mul(self.kernel[1])
+    }
+
+    pub(crate) const fn running(self, _input: Shape) -> usize {
+        0
+    }
+
+    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+        let numbers =
+            [record_number(self.out_channels), record_pair(self.kernel), record_pair(self.stride), record_pair(self.padding)];
+        (if self.bias { BIAS } else { 0 }, numbers)
+    }
+
+    pub(crate) fn from_record(flags: u8, numbers: [u32; 4]) -> Option<Self> {
+        let [out_channels, kernel, stride, padding] = numbers;
+        Some(Self {
+            out_channels: usize::try_from(out_channels).ok()?,
+            kernel: pair_of(kernel),
+            stride: pair_of(stride),
+            padding: pair_of(padding),
+            bias: flags & BIAS != 0,
+        })
+    }
+
+    pub(crate) const fn geometry(self, input: Shape, output: Shape) -> Geometry {
+        let (Shape::Image { height, width, .. }, Shape::Image { height: out_h, width: out_w, .. }) = (input, output)
+        else {
+            // The shape rule admits images only; an empty geometry does nothing.
+            let none = Axis { input: 0, output: 0, kernel: 1, stride: 1, padding: 0 };
+            return Geometry { in_channels: 0, out_channels: 0, rows: none, columns: none };
+        };
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        Geometry {
+            in_channels: input.channels(),
+            out_channels: self.out_channels,
+            rows: Axis { input: height, output: out_h, kernel: k[0], stride: s[0], padding: p[0] },
+            columns: Axis { input: width, output: out_w, kernel: k[1], stride: s[1], padding: p[1] },
+        }
+    }
+}
+
+// A pair setting is at most 65,535 per axis, which the shape rule checks.
+const _: () = assert!(MAX_SETTING == 0xFFFF);
+
+impl Kind for Conv2d {
+    const TAG: u8 = 6;
+    const NAME: &'static str = "conv2d";
+    const FIELDS: &'static [Field] =
+        &[Field::one("out_channels"), Field::pair("kernel"), Field::pair("stride"), Field::pair("padding")];
+    const OPTIONAL_BIAS: bool = true;
+    const DECAYS: bool = true;
+    const OUTPUT: Output = Output::Own;
+    const REUSABLE: bool = true;
+    const ALWAYS: bool = false;
+    const BATCH_STATISTICS: bool = false;
+    const INIT: Init = Init::FanIn;
+    const EXAMPLE: Self = Self { out_channels: 4, kernel: [3, 2], stride: [2, 1], padding: [1, 0], bias: true };
+
+    fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
+        let (lanes, w, b, g) = (f.lanes, f.w, f.b, self.geometry(f.at.input, f.at.output));
+        let (input, output) = f.io();
+        forward(lanes, &g, w, b, input, output);
+        true
+    }
+
+    fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
+        let g = self.geometry(b.at.input, b.at.output);
+        if b.trains {
+            accumulate_gradients(b.lanes, &g, b.input, b.dy, b.gw, b.gb);
+        }
+        if let Some(dx) = b.dx {
+            backward_input(b.lanes, &g, b.w, b.dy, dx);
+        }
+    }
+}
+
+impl Geometry {
+    fn in_plane(&self) -> usize {
+        self.rows.input * self.columns.input
+    }
+
+    fn out_plane(&self) -> usize {
+        self.rows.output * self.columns.output
+    }
+
+    fn taps(&self) -> usize {
+        self.rows.kernel * self.columns.kernel
+    }
+
+    /// Every (tap row u, output row i, input row) and (tap column v, valid
+    /// output columns lo..hi, first input column) of one tap plane, in
+    /// storage order of the taps: `visit(tap, i, input row, lo, hi, first
+    /// input column)`.
+    fn each_tap(&self, mut visit: impl FnMut(usize, usize, usize, usize, usize, usize)) {
+        for u in 0..self.rows.kernel {
+            let (i_lo, i_hi, r0) = self.rows.valid(u);
+            for v in 0..self.columns.kernel {
+                let (lo, hi, c0) = self.columns.valid(v);
+                if lo == hi {
+                    continue;
+                }
+                for (step, i) in (i_lo..i_hi).enumerate() {
+                    visit(u * self.columns.kernel + v, i, r0 + step * self.rows.stride, lo, hi, c0);
+                }
+            }
+        }
+    }
+}
+
+/// y ← conv(x) + b for every row of `x`; `b` may be empty.
+// Out of line, as Conv1d's: one copy serves every pass.
+#[inline(never)]
+pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
+    let (in_plane, out_plane, taps) = (g.in_plane(), g.out_plane(), g.taps());
+    let (in_len, out_len) = (g.in_channels * in_plane, g.out_channels * out_plane);
+    if in_len == 0 || out_len == 0 {
+        return;
+    }
+    let (in_w, out_w, sw) = (g.columns.input, g.columns.output, g.columns.stride);
+    for (xr, yr) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+        for (o, yo) in yr.chunks_exact_mut(out_plane).enumerate() {
+            yo.fill(b.get(o).copied().unwrap_or(0.0));
+            for (c, xc) in xr.chunks_exact(in_plane).enumerate() {
+                let kernel = &w[(o * g.in_channels + c) * taps..][..taps];
+                g.each_tap(|tap, i, row, lo, hi, first| {
+                    let wk = kernel[tap];
+                    let out = &mut yo[i * out_w + lo..i * out_w + hi];
+                    let inp = &xc[row * in_w + first..];
+                    if sw == 1 {
+                        lanes::axpy(lanes, wk, &inp[..hi - lo], out);
+                    } else {
+                        for (yv, xv) in out.iter_mut().zip(inp.iter().step_by(sw)) {
+                            *yv += wk * xv;
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+/// ∂ℓ/∂W += Σ_rows ∂ℓ/∂y ⋆ x and ∂ℓ/∂b += Σ ∂ℓ/∂y (skipped when `gb` is empty).
+#[inline(never)]
+pub(crate) fn accumulate_gradients(lanes: Lanes, g: &Geometry, x: &[f32], dy: &[f32], gw: &mut [f32], gb: &mut [f32]) {
+    let (in_plane, out_plane, taps) = (g.in_plane(), g.out_plane(), g.taps());
+    let (in_len, out_len) = (g.in_channels * in_plane, g.out_channels * out_plane);
+    if in_len == 0 || out_len == 0 {
+        return;
+    }
+    let (in_w, out_w, sw) = (g.columns.input, g.columns.output, g.columns.stride);
+    for (xr, dyr) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)) {
+        for (o, dyo) in dyr.chunks_exact(out_plane).enumerate() {
+            if let Some(gbo) = gb.get_mut(o) {
+                *gbo += dyo.iter().sum::<f32>();
+            }
+            for (c, xc) in xr.chunks_exact(in_plane).enumerate() {
+                let kernel = &mut gw[(o * g.in_channels + c) * taps..][..taps];
+                g.each_tap(|tap, i, row, lo, hi, first| {
+                    let d = &dyo[i * out_w + lo..i * out_w + hi];
+                    let inp = &xc[row * in_w + first..];
+                    kernel[tap] += if sw == 1 {
+                        lanes::dot(lanes, d, &inp[..hi - lo])
+                    } else {
+                        d.iter().zip(inp.iter().step_by(sw)).map(|(a, b)| a * b).sum()
+                    };
+                });
+            }
+        }
+    }
+}
+
+/// ∂ℓ/∂x ← Σ_o W_o ⋆ᵀ ∂ℓ/∂y_o, overwriting `dx`.
+#[inline(never)]
+pub(crate) fn backward_input(lanes: Lanes, g: &Geometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
+    let (in_plane, out_plane, taps) = (g.in_plane(), g.out_plane(), g.taps());
+    let (in_len, out_len) = (g.in_channels * in_plane, g.out_channels * out_plane);
+    if in_len == 0 || out_len == 0 {
+        return;
+    }
+    let (in_w, out_w, sw) = (g.columns.input, g.columns.output, g.columns.stride);
+    for (dxr, dyr) in dx.chunks_exact_mut(in_len).zip(dy.chunks_exact(out_len)) {
+        dxr.fill(0.0);
+        for (o, dyo) in dyr.chunks_exact(out_plane).enumerate() {
+            for (c, dxc) in dxr.chunks_exact_mut(in_plane).enumerate() {
+                let kernel = &w[(o * g.in_channels + c) * taps..][..taps];
+                g.each_tap(|tap, i, row, lo, hi, first| {
+                    let wk = kernel[tap];
+                    let d = &dyo[i * out_w + lo..i * out_w + hi];
+                    let out = &mut dxc[row * in_w + first..];
+                    if sw == 1 {
+                        lanes::axpy(lanes, wk, d, &mut out[..hi - lo]);
+                    } else {
+                        for (xv, dv) in out.iter_mut().step_by(sw).zip(d) {
+                            *xv += wk * dv;
+                        }
+                    }
+                });
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! The three passes against the module's formulas summed term by term in
+    //! f64, over kernels, strides and paddings that leave every kind of edge
+    //! on both axes.
+
+    use super::*;
+
+    const ROWS: usize = 2;
+    const CI: usize = 2;
+    const CO: usize = 3;
+    const H: usize = 6;
+    const W: usize = 5;
+
+    fn value(i: usize, k: f32) -> f32 {
+        libm::sinf(i as f32 * k + 0.2)
+    }
+
+    #[test]
+    #[allow(clippy::many_single_char_names, clippy::too_many_lines)]
+    fn every_pass_follows_the_formulas_at_every_stride_padding_and_kernel() {
+        let cases = [
+            ([1, 1], [1, 1], [0, 0]),
+            ([3, 3], [1, 1], [1, 1]),
+            ([3, 2], [2, 1], [1, 0]),
+            ([2, 3], [1, 2], [0, 2]),
+            ([4, 1], [3, 3], [2, 1]),
+            ([6, 5], [1, 1], [0, 0]),
+            ([2, 2], [2, 2], [1, 1]),
+        ];
+        for (kernel, stride, padding) in cases {
+            let conv = Conv2d { out_channels: CO, kernel, stride, padding, bias: true };
+            let input = Shape::Image { channels: CI, height: H, width: W };
+            let output = conv.output(input).unwrap();
+            let oh = (H + 2 * padding[0] - kernel[0]) / stride[0] + 1;
+            let ow = (W + 2 * padding[1] - kernel[1]) / stride[1] + 1;
+            assert_eq!(output, Shape::Image { channels: CO, height: oh, width: ow });
+            let taps = kernel[0] * kernel[1];
+            assert_eq!((conv.weight_dims(input).len(), conv.biases(input)), (CO * CI * taps, CO));
+            let g = conv.geometry(input, output);
+            let w: [f32; CO * CI * 30] = core::array::from_fn(|i| value(i, 0.7));
+            let b = [0.5f32, -0.25, 1.0];
+            let x: [f32; ROWS * CI * H * W] = core::array::from_fn(|i| value(i, 1.9));
+            let dy: [f32; ROWS * CO * 64] = core::array::from_fn(|i| value(i, 2.3));
+            let (w, dy) = (&w[..CO * CI * taps], &dy[..ROWS * CO * oh * ow]);
+            let w_at = |o: usize, c: usize, u: usize, v: usize| f64::from(w[((o * CI + c) * kernel[0] + u) * kernel[1] + v]);
+            // The input position a tap reads, if inside the image.
+            let at = |i: usize, u: usize, axis: usize, len: usize| {
+                (i * stride[axis] + u).checked_sub(padding[axis]).filter(|&p| p < len)
+            };
+            let x_at = |r: usize, c: usize, i: usize, j: usize, u: usize, v: usize| match (at(i, u, 0, H), at(j, v, 1, W)) {
+                (Some(p), Some(q)) => f64::from(x[((r * CI + c) * H + p) * W + q]),
+                _ => 0.0,
+            };
+            let dy_at = |r: usize, o: usize, i: usize, j: usize| f64::from(dy[((r * CO + o) * oh + i) * ow + j]);
+            let every_tap = || (0..CI).flat_map(|c| (0..kernel[0]).flat_map(move |u| (0..kernel[1]).map(move |v| (c, u, v))));
+            let every_out = || (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j)));
+
+            for lanes in [Lanes::Scalar, Lanes::Wide] {
+                let what = (kernel, stride, padding, lanes);
+                let mut y = [0.0f32; ROWS * CO * 64];
+                forward(lanes, &g, w, &b, &x, &mut y[..ROWS * CO * oh * ow]);
+                for r in 0..ROWS {
+                    for o in 0..CO {
+                        for (i, j) in every_out() {
+                            let want = f64::from(b[o])
+                                + every_tap().map(|(c, u, v)| w_at(o, c, u, v) * x_at(r, c, i, j, u, v)).sum::<f64>();
+                            let got = f64::from(y[((r * CO + o) * oh + i) * ow + j]);
+                            assert!((got - want).abs() < 1e-5, "{what:?} y[{r}][{o}][{i}][{j}]: {got} vs {want}");
+                        }
+                    }
+                }
+
+                // Gradients add to what the buffers hold.
+                let (mut gw, mut gb) = ([1.0f32; CO * CI * 30], [2.0f32; CO]);
+                accumulate_gradients(lanes, &g, &x, dy, &mut gw[..CO * CI * taps], &mut gb);
+                for o in 0..CO {
+                    let want = 2.0 + (0..ROWS).flat_map(|r| every_out().map(move |(i, j)| dy_at(r, o, i, j))).sum::<f64>();
+                    assert!((f64::from(gb[o]) - want).abs() < 1e-4, "{what:?} ∂b[{o}]");
+                    for (c, u, v) in every_tap() {
+                        let want = 1.0
+                            + (0..ROWS)
+                                .flat_map(|r| every_out().map(move |(i, j)| (r, i, j)))
+                                .map(|(r, i, j)| dy_at(r, o, i, j) * x_at(r, c, i, j, u, v))
+                                .sum::<f64>();
+                        let got = f64::from(gw[((o * CI + c) * kernel[0] + u) * kernel[1] + v]);
+                        assert!((got - want).abs() < 1e-4, "{what:?} ∂W[{o}][{c}][{u}][{v}]: {got} vs {want}");
+                    }
+                }
+
+                // The input gradient overwrites its buffer.
+                let mut dx = [9.0f32; ROWS * CI * H * W];
+                backward_input(lanes, &g, w, dy, &mut dx);
+                for r in 0..ROWS {
+                    for c in 0..CI {
+                        for (p, q) in (0..H).flat_map(|p| (0..W).map(move |q| (p, q))) {
+                            let mut want = 0.0;
+                            for o in 0..CO {
+                                for (i, j) in every_out() {
+                                    for (u, v) in (0..kernel[0]).flat_map(|u| (0..kernel[1]).map(move |v| (u, v))) {
+                                        if at(i, u, 0, H) == Some(p) && at(j, v, 1, W) == Some(q) {
+                                            want += w_at(o, c, u, v) * dy_at(r, o, i, j);
+                                        }
+                                    }
+                                }
+                            }
+                            let got = f64::from(dx[((r * CI + c) * H + p) * W + q]);
+                            assert!((got - want).abs() < 1e-5, "{what:?} ∂x[{r}][{c}][{p}][{q}]: {got} vs {want}");
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn impossible_declarations_are_refused_with_a_reason() {
+        let image = Shape::Image { channels: 2, height: 5, width: 4 };
+        let conv = |kernel, stride, padding| Conv2d { out_channels: 3, kernel, stride, padding, bias: false };
+        assert_eq!(conv([5, 4], [1, 1], [0, 0]).output(image), Ok(Shape::Image { channels: 3, height: 1, width: 1 }));
+        assert_eq!(conv([3, 3], [2, 2], [1, 1]).output(image), Ok(Shape::Image { channels: 3, height: 3, width: 2 }));
+        for bad in [
+            conv([6, 1], [1, 1], [0, 0]),
+            conv([1, 5], [1, 1], [0, 0]),
+            conv([0, 1], [1, 1], [0, 0]),
+            conv([1, 1], [1, 0], [0, 0]),
+            conv([1, 1], [1, 1], [0, 1 << 16]),
+            Conv2d { out_channels: 0, ..conv([1, 1], [1, 1], [0, 0]) },
+            Conv2d { out_channels: usize::MAX, ..conv([1, 1], [1, 1], [0, 0]) },
+        ] {
+            assert!(bad.output(image).is_err(), "{bad:?}");
+        }
+        assert!(conv([1, 1], [1, 1], [0, 0]).output(Shape::Map { channels: 2, length: 5 }).is_err());
+        assert!(conv([1, 1], [1, 1], [0, 0]).output(Shape::Image { channels: 0, height: 5, width: 4 }).is_err());
+        // The record holds each pair in one number and reads back.
+        let layer = Conv2d { out_channels: 7, kernel: [3, 2], stride: [2, 1], padding: [1, 0], bias: true };
+        assert_eq!(layer.record(), (BIAS, [7, 3 | 2 << 16, 2 | 1 << 16, 1]));
+        assert_eq!(Conv2d::from_record(BIAS, layer.record().1), Some(layer));
+        assert_eq!(layer.fan_in(image), 2 * 3 * 2);
+        assert_eq!(conv([1, 1], [1, 1], [0, 0]).geometry(Shape::Flat(3), Shape::Flat(3)).in_channels, 0);
+    }
+}

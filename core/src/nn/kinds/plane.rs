@@ -1,0 +1,172 @@
+//! What the kinds that slide a window over an image (Conv2d, the two
+//! poolings) share: the output extent along an axis,
+//! ⌊(in + 2·pad − k)/stride⌋ + 1, and, for one kernel offset k, which output
+//! positions read inside the input and where the first of them reads.
+
+use crate::nn::Shape;
+use crate::nn::kind::{Field, pair_of, record_pair};
+
+/// The largest count a pair setting may hold (a record keeps each in 16
+/// bits).
+pub(crate) const MAX_SETTING: usize = 0xFFFF;
+
+/// The output extent of one axis of `input` positions, or why there is
+/// none: `(in + 2·padding − kernel)/stride + 1`.
+pub(crate) const fn extent(input: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize, &'static str> {
+    if kernel == 0 || stride == 0 {
+        return Err("a window needs a kernel and a stride of 1 or more on each axis");
+    }
+    if kernel > MAX_SETTING || stride > MAX_SETTING || padding > MAX_SETTING {
+        return Err("a window's kernel, stride and padding are at most 65,535 on each axis");
+    }
+    // Both at most 2¹⁶ + 2¹⁷: no overflow on any target of 32 bits or more.
+    let Some(padded) = input.checked_add(2 * padding) else {
+        return Err("a window's padded input overflows");
+    };
+    if padded < kernel {
+        return Err("a window's kernel is larger than the padded input");
+    }
+    Ok((padded - kernel) / stride + 1)
+}
+
+/// One axis of a sliding window: input and output extents, kernel, stride,
+/// padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Axis {
+    pub(crate) input: usize,
+    pub(crate) output: usize,
+    pub(crate) kernel: usize,
+    pub(crate) stride: usize,
+    pub(crate) padding: usize,
+}
+
+impl Axis {
+    /// For kernel offset `k`: the output positions `lo..hi` whose input
+    /// position `t·stride + k − padding` lies inside `[0, input)`, and that
+    /// input position for `lo` (all zero when there is none).
+    pub(crate) fn valid(&self, k: usize) -> (usize, usize, usize) {
+        let (s, p) = (self.stride, self.padding);
+        // t·s + k ≥ p  ⇔  t ≥ ⌈(p − k)/s⌉
+        let lo = if p > k { (p - k).div_ceil(s) } else { 0 };
+        // t·s + k − p ≤ in − 1  ⇔  t ≤ (in − 1 + p − k)/s
+        let hi = match (self.input + p).checked_sub(k + 1) {
+            Some(last) => (last / s + 1).min(self.output),
+            None => 0,
+        };
+        if lo >= hi { (0, 0, 0) } else { (lo, hi, lo * s + k - p) }
+    }
+}
+
+/// A pooling window: kernel and stride per axis (height, width), no
+/// padding; what the two pooling kinds declare.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Window {
+    /// Kernel (K_h, K_w).
+    pub kernel: [usize; 2],
+    /// Stride (S_h, S_w); PyTorch's default is the kernel.
+    pub stride: [usize; 2],
+}
+
+impl Window {
+    /// The pooled image, or why there is none.
+    pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
+        let Shape::Image { channels, height, width } = input else {
+            return Err("a pooling needs a C×H×W image (declare the input as Shape::Image)");
+        };
+        if channels == 0 || height == 0 || width == 0 {
+            return Err("a pooling needs a non-empty image");
+        }
+        let (k, s) = (self.kernel, self.stride);
+        let height = match extent(height, k[0], s[0], 0) {
+            Ok(e) => e,
+            Err(why) => return Err(why),
+        };
+        match extent(width, k[1], s[1], 0) {
+            Ok(width) => Ok(Shape::Image { channels, height, width }),
+            Err(why) => Err(why),
+        }
+    }
+
+    /// Kernel and stride, each pair in one number.
+    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+        (0, [record_pair(self.kernel), record_pair(self.stride), 0, 0])
+    }
+
+    pub(crate) const fn from_record(numbers: [u32; 4]) -> Self {
+        Self { kernel: pair_of(numbers[0]), stride: pair_of(numbers[1]) }
+    }
+
+    /// Channels, rows and columns of one pass from `input` to `output`
+    /// (nothing for shapes the rule refuses).
+    pub(crate) const fn geometry(self, input: Shape, output: Shape) -> (usize, Axis, Axis) {
+        let (k, s) = (self.kernel, self.stride);
+        if let (Shape::Image { channels, height, width }, Shape::Image { height: oh, width: ow, .. }) = (input, output)
+        {
+            (
+                channels,
+                Axis { input: height, output: oh, kernel: k[0], stride: s[0], padding: 0 },
+                Axis { input: width, output: ow, kernel: k[1], stride: s[1], padding: 0 },
+            )
+        } else {
+            let none = Axis { input: 0, output: 0, kernel: 1, stride: 1, padding: 0 };
+            (0, none, none)
+        }
+    }
+}
+
+/// The settings of a pooling kind, as the reference format names them.
+pub(crate) const WINDOW_FIELDS: &[Field] = &[Field::pair("kernel"), Field::pair("stride")];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_extent_is_torchs_and_impossible_windows_are_refused() {
+        assert_eq!(extent(8, 3, 1, 1), Ok(8));
+        assert_eq!(extent(15, 3, 2, 1), Ok(8));
+        assert_eq!(extent(7, 2, 2, 0), Ok(3));
+        assert_eq!(extent(2, 4, 1, 1), Ok(1));
+        for (input, kernel, stride, padding) in
+            [(2, 5, 1, 1), (4, 0, 1, 0), (4, 1, 0, 0), (4, 1 << 16, 1, 0), (4, 1, 1, 1 << 16)]
+        {
+            assert!(extent(input, kernel, stride, padding).is_err(), "{input} {kernel} {stride} {padding}");
+        }
+        assert!(extent(usize::MAX, 1, 1, 1).is_err());
+    }
+
+    #[test]
+    fn a_window_pools_images_only_and_reads_back_from_its_record() {
+        let window = Window { kernel: [3, 2], stride: [2, 1] };
+        let image = Shape::Image { channels: 4, height: 7, width: 5 };
+        assert_eq!(window.output(image), Ok(Shape::Image { channels: 4, height: 3, width: 4 }));
+        assert!(window.output(Shape::Map { channels: 4, length: 7 }).is_err());
+        assert!(window.output(Shape::Image { channels: 4, height: 2, width: 5 }).is_err());
+        assert!(window.output(Shape::Image { channels: 0, height: 7, width: 5 }).is_err());
+        assert!(Window { stride: [0, 1], ..window }.output(image).is_err());
+        assert_eq!(window.record(), (0, [3 | 2 << 16, 2 | 1 << 16, 0, 0]));
+        assert_eq!(Window::from_record(window.record().1), window);
+        let (channels, rows, columns) = window.geometry(image, window.output(image).unwrap());
+        assert_eq!((channels, rows.output, columns.output, rows.stride, columns.kernel), (4, 3, 4, 2, 2));
+        assert_eq!(window.geometry(Shape::Flat(2), Shape::Flat(2)).0, 0);
+    }
+
+    #[test]
+    fn valid_positions_are_those_that_read_inside_the_input() {
+        for (input, kernel, stride, padding) in [(7, 3, 1, 1), (7, 3, 2, 1), (5, 4, 3, 2), (4, 4, 1, 0), (3, 2, 2, 3)] {
+            let output = extent(input, kernel, stride, padding).unwrap();
+            let axis = Axis { input, output, kernel, stride, padding };
+            for k in 0..kernel {
+                let (lo, hi, start) = axis.valid(k);
+                for t in 0..output {
+                    let inside = (t * stride + k).checked_sub(padding).is_some_and(|u| u < input);
+                    assert_eq!((lo..hi).contains(&t), inside, "{axis:?} k {k} t {t}");
+                }
+                if lo < hi {
+                    assert_eq!(start, lo * stride + k - padding);
+                }
+            }
+        }
+    }
+}
