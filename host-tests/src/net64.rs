@@ -5,7 +5,7 @@
 //! in f64, where rounding no longer hides a 1 % error.
 
 use crate::f64_reference::{self, Config64};
-use vicreg::nn::{Layer, Net};
+use vicreg::nn::{Layer, Net, Shape};
 
 /// One view's forward pass: n rows of the input → n rows of the output of
 /// the first `until` layers. `params` in the core's storage order; BatchNorm
@@ -91,7 +91,54 @@ pub fn forward(
                     *o = a.max(0.0);
                 }
             }
-            Layer::MeanTime => {
+            Layer::Conv2d(c) => {
+                let Shape::Image { channels: ci, height: h_in, width: w_in } = shape else { panic!("an image") };
+                let Shape::Image { height: h_out, width: w_out, .. } = out_shape else { panic!("an image") };
+                let [kh, kw] = c.kernel;
+                let weights = c.out_channels * ci * kh * kw;
+                let w = &params[at..at + weights];
+                // The input position a tap reads along one axis, if inside.
+                let inside = |o: usize, k: usize, axis: usize, len: usize| {
+                    (o * c.stride[axis] + k).checked_sub(c.padding[axis]).filter(|&p| p < len)
+                };
+                for r in 0..n {
+                    for o in 0..c.out_channels {
+                        for (i, j) in (0..h_out).flat_map(|i| (0..w_out).map(move |j| (i, j))) {
+                            let mut sum = if c.bias { params[at + weights + o] } else { 0.0 };
+                            for (ch, u, v) in
+                                (0..ci).flat_map(|ch| (0..kh).flat_map(move |u| (0..kw).map(move |v| (ch, u, v))))
+                            {
+                                if let (Some(p), Some(q)) = (inside(i, u, 0, h_in), inside(j, v, 1, w_in)) {
+                                    sum += w[((o * ci + ch) * kh + u) * kw + v]
+                                        * act[r * in_len + (ch * h_in + p) * w_in + q];
+                                }
+                            }
+                            out[r * out_len + (o * h_out + i) * w_out + j] = sum;
+                        }
+                    }
+                }
+                at += weights + if c.bias { c.out_channels } else { 0 };
+            }
+            Layer::MaxPool2d(vicreg::nn::MaxPool2d { kernel, stride })
+            | Layer::AvgPool2d(vicreg::nn::AvgPool2d { kernel, stride }) => {
+                let Shape::Image { channels, height: _, width: w_in } = shape else { panic!("an image") };
+                let Shape::Image { height: h_out, width: w_out, .. } = out_shape else { panic!("an image") };
+                let max = matches!(layer, Layer::MaxPool2d(_));
+                for (r, c) in (0..n).flat_map(|r| (0..channels).map(move |c| (r, c))) {
+                    let plane = &act[r * in_len + c * (in_len / channels)..];
+                    for (i, j) in (0..h_out).flat_map(|i| (0..w_out).map(move |j| (i, j))) {
+                        let window = (0..kernel[0])
+                            .flat_map(|u| (0..kernel[1]).map(move |v| (u, v)))
+                            .map(|(u, v)| plane[(i * stride[0] + u) * w_in + j * stride[1] + v]);
+                        out[r * out_len + (c * h_out + i) * w_out + j] = if max {
+                            window.fold(f64::NEG_INFINITY, f64::max)
+                        } else {
+                            window.sum::<f64>() / (kernel[0] * kernel[1]) as f64
+                        };
+                    }
+                }
+            }
+            Layer::MeanTime | Layer::MeanSpace => {
                 let (ch, t) = (shape.channels(), shape.length());
                 for r in 0..n {
                     for c in 0..ch {
@@ -114,6 +161,37 @@ pub fn relu_margin(net: &Net<'_>, params: &[f64], x: &[f64], n: usize, eps: f64)
         .filter(|&i| net.layer(i) == Some(Layer::ReLU))
         .flat_map(|i| forward(net, params, None, x, n, eps, i))
         .fold(f64::INFINITY, |m, v| m.min(v.abs()))
+}
+
+/// The smallest gap between the largest and the second largest value of
+/// any MaxPool2d window over a view's forward pass (infinity without
+/// MaxPool2d): where two values tie, the maximum has a kink, as ReLU at zero.
+pub fn pool_margin(net: &Net<'_>, params: &[f64], x: &[f64], n: usize, eps: f64) -> f64 {
+    let mut min = f64::INFINITY;
+    for i in 0..net.depth() {
+        let Some(Layer::MaxPool2d(pool)) = net.layer(i) else { continue };
+        let input = forward(net, params, None, x, n, eps, i);
+        let shape = net.shape_before(i).expect("a valid network");
+        let Shape::Image { height, width, .. } = shape else { continue };
+        let Ok(Shape::Image { height: h_out, width: w_out, .. }) = Layer::MaxPool2d(pool).output(shape) else {
+            continue;
+        };
+        for plane in input.chunks_exact(height * width) {
+            for (i, j) in (0..h_out).flat_map(|i| (0..w_out).map(move |j| (i, j))) {
+                let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
+                for (u, v) in (0..pool.kernel[0]).flat_map(|u| (0..pool.kernel[1]).map(move |v| (u, v))) {
+                    let value = plane[(i * pool.stride[0] + u) * width + j * pool.stride[1] + v];
+                    if value > first {
+                        (first, second) = (value, first);
+                    } else if value > second {
+                        second = value;
+                    }
+                }
+                min = min.min(first - second);
+            }
+        }
+    }
+    min
 }
 
 /// The smallest batch variance of any channel entering a BatchNorm (infinity

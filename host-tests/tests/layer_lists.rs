@@ -1,5 +1,6 @@
 //! Random layer lists (depths 1 to 6; random widths, kernels, strides,
-//! paddings, biases; vectors and C×T maps; BatchNorm anywhere): the core's
+//! paddings, biases; vectors, C×T maps and C×H×W images with convolutions
+//! and both poolings; BatchNorm anywhere): the core's
 //! gradients of every parameter against central differences of an
 //! independent f64 forward pass, and the layout's invariants (buffers that
 //! fit the workspace, tensors that tile the parameters).
@@ -15,7 +16,7 @@ use vicreg::{Config, Pcg32};
 fn layer_for(shape: Shape, pick: [u8; 5]) -> Layer {
     let [kind, a, b, c, d] = pick.map(usize::from);
     let bias = d % 2 == 0;
-    let layer = match (shape, kind % 5) {
+    let layer = match (shape, kind % 7) {
         (Shape::Map { length, .. }, 0 | 1) => {
             let padding = b % 3;
             let kernel = 1 + a % (length + 2 * padding).min(4);
@@ -23,6 +24,18 @@ fn layer_for(shape: Shape, pick: [u8; 5]) -> Layer {
             Layer::conv1d(1 + d % 4, kernel).stride(stride).padding(padding)
         }
         (Shape::Map { .. }, 2) => Layer::MeanTime,
+        (Shape::Image { height, width, .. }, 0 | 1) => {
+            let padding = [b % 2, c % 2];
+            let kernel = [1 + a % (height + 2 * padding[0]).min(3), 1 + (a / 3) % (width + 2 * padding[1]).min(3)];
+            Layer::conv2d(1 + d % 3, kernel).strides([1 + c % 2, 1 + (c / 2) % 2]).paddings(padding)
+        }
+        (Shape::Image { height, width, .. }, 2) => {
+            let kernel = [1 + a % height.min(2), 1 + b % width.min(3)];
+            let pool = if d % 4 < 2 { Layer::max_pool2d(kernel) } else { Layer::avg_pool2d(kernel) };
+            // Overlapping windows as often as side-by-side ones.
+            if c % 2 == 0 { pool.strides([1, 1]) } else { pool }
+        }
+        (Shape::Image { .. }, 5 | 6) if d % 3 == 0 => Layer::MeanSpace,
         (_, 3) => Layer::BatchNorm,
         (_, 4) => Layer::ReLU,
         _ => Layer::linear(1 + a % 6),
@@ -35,6 +48,11 @@ fn network() -> impl Strategy<Value = (Shape, Vec<Layer>, usize)> {
     let input = prop_oneof![
         (1usize..7).prop_map(Shape::Flat),
         (1usize..4, 3usize..12).prop_map(|(channels, length)| Shape::Map { channels, length }),
+        (1usize..3, 2usize..6, 2usize..6).prop_map(|(channels, height, width)| Shape::Image {
+            channels,
+            height,
+            width
+        }),
     ];
     (input, prop::collection::vec(any::<[u8; 5]>(), 1..=6), any::<u8>()).prop_map(|(input, picks, split)| {
         let mut shape = input;
@@ -103,6 +121,12 @@ proptest! {
             .map(|x| net64::relu_margin(&net, &widen(&params), &widen(x), n, 1e-5))
             .fold(f64::INFINITY, f64::min);
         prop_assume!(margin > 1e-4);
+        // And a MaxPool2d window whose two largest values (nearly) tie.
+        let ties = [&x_a, &x_b]
+            .iter()
+            .map(|x| net64::pool_margin(&net, &widen(&params), &widen(x), n, 1e-5))
+            .fold(f64::INFINITY, f64::min);
+        prop_assume!(ties > 1e-4);
         // Likewise a BatchNorm of a (nearly) constant channel, say one a ReLU
         // zeroed for the whole batch: it divides by about √eps, and what is
         // compared is f32 rounding magnified three hundredfold per layer.
