@@ -168,3 +168,40 @@ fn conversions_and_left_out_tensors_are_named_and_deep_lists_refused() {
     let refused = host_tests::torch::import(&file, None).unwrap_err();
     assert!(refused.contains("more than 1024"), "{refused}");
 }
+
+/// An image encoder: Conv2d (a 4-D weight), BatchNorm over C×H×W maps, both
+/// poolings, the mean over space.
+const IMAGES: Net = Net::new(
+    Shape::Image { channels: 1, height: 8, width: 8 },
+    &[
+        Layer::conv2d(4, [3, 3]).padding(1),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::max_pool2d([2, 2]),
+        Layer::conv2d(6, [3, 2]).strides([1, 2]).without_bias(),
+        Layer::avg_pool2d([2, 1]).strides([1, 1]),
+        Layer::MeanSpace,
+        Layer::linear(4),
+    ],
+    &[Layer::linear(6), Layer::BatchNorm, Layer::ReLU, Layer::linear(5).without_bias()],
+);
+vicreg::network!(Images = IMAGES, batch 8);
+
+#[test]
+fn an_image_encoder_goes_to_pytorchs_layout_and_back() {
+    let mut t: Box<Trainer<Images, AdamW>> = Box::new(Trainer::new(TrainerConfig::new(1e-2), AdamW::new(0.01)));
+    t.init(&mut Pcg32::new(5));
+    let a: Vec<[f32; 64]> = (0..8).map(|i| core::array::from_fn(|j| ((i * 64 + j) as f32 * 0.37).sin())).collect();
+    let b: Vec<[f32; 64]> = a.iter().map(|r| r.map(|v| v * 0.8 + 0.1)).collect();
+    t.step(&a, &b).unwrap();
+    let mut bytes = vec![0u8; Trainer::<Images, AdamW>::checkpoint_bytes(true)];
+    t.save(&mut bytes, true).unwrap();
+    let file = host_tests::torch::export(&bytes, &[]).unwrap();
+    let st = safetensors::SafeTensors::deserialize(&file).unwrap();
+    let shape = |name: &str| st.tensor(name).map(|t| t.shape().to_vec()).ok();
+    assert_eq!(shape("0.weight"), Some(vec![4, 1, 3, 3]), "PyTorch's Conv2d layout");
+    assert_eq!(shape("4.weight"), Some(vec![6, 4, 3, 2]));
+    assert_eq!(shape("4.bias"), None, "declared without bias");
+    assert_eq!(shape("1.running_mean"), Some(vec![4]));
+    assert_eq!(host_tests::torch::import(&file, None).unwrap().bytes, bytes);
+}

@@ -2,7 +2,7 @@
 //! with `safetensors.torch.save_file`. Tensors are named as a
 //! `torch.nn.Sequential` of the same layers names them (`0.weight`,
 //! `0.bias`, `4.running_mean`, `4.running_var`, `4.num_batches_tracked`), in
-//! PyTorch's layouts (Linear out×in, Conv1d out×in×kernel); an optimiser's
+//! PyTorch's layouts (Linear out×in, Conv1d out×in×kernel, Conv2d out×in×K_h×K_w); an optimiser's
 //! state follows as `state0.…`, `state1.…`. The file's metadata records the
 //! input shape, the layer list, the optimiser and the step counts, so an
 //! exported checkpoint comes back byte for byte; a file PyTorch wrote (no

@@ -19,7 +19,7 @@
 //! | 24 | 4 | trainer steps |
 //! | 28 | 4 | optimiser steps |
 //! | 32 | 4 | payload length P in bytes |
-//! | 36 | 20·L | one record per layer: kind tag (each kind's `Kind::TAG`: 1 Linear, 2 BatchNorm, 3 ReLU, 4 Conv1d, 5 MeanTime), flags (bit 0 bias), two zero bytes, then four u32: the output width or channels, and a Conv1d's kernel, stride and padding (zero otherwise) |
+//! | 36 | 20·L | one record per layer: kind tag (each kind's `Kind::TAG`: 1 Linear, 2 BatchNorm, 3 ReLU, 4 Conv1d, 5 MeanTime, 6 Conv2d, 7 MaxPool2d, 8 AvgPool2d, 9 MeanSpace), flags (bit 0 bias), two zero bytes, then four u32: the output width or channels, and a Conv1d's kernel, stride and padding; a Conv2d's output channels, kernel, stride and padding, or a pooling's kernel and stride, each pair (height, width) as height + 65,536·width (zero where a kind has no number) |
 //! | 36 + 20·L | P | f32 values: the parameters in storage order ([`Net::tensors`]), the running statistics, then each optimiser state copy |
 //! | 36 + 20·L + P | 4 | CRC-32 (IEEE) of every byte before it |
 //!
