@@ -94,12 +94,13 @@ pub fn forward(
             Layer::Conv2d(c) => {
                 let Shape::Image { channels: ci, height: h_in, width: w_in } = shape else { panic!("an image") };
                 let Shape::Image { height: h_out, width: w_out, .. } = out_shape else { panic!("an image") };
-                let [kh, kw] = c.kernel;
+                let [kh, kw] = c.kernel.map(usize::from);
+                let (stride, padding) = (c.stride.map(usize::from), c.padding.map(usize::from));
                 let weights = c.out_channels * ci * kh * kw;
                 let w = &params[at..at + weights];
                 // The input position a tap reads along one axis, if inside.
                 let inside = |o: usize, k: usize, axis: usize, len: usize| {
-                    (o * c.stride[axis] + k).checked_sub(c.padding[axis]).filter(|&p| p < len)
+                    (o * stride[axis] + k).checked_sub(padding[axis]).filter(|&p| p < len)
                 };
                 for r in 0..n {
                     for o in 0..c.out_channels {
@@ -124,6 +125,7 @@ pub fn forward(
                 let Shape::Image { channels, height: _, width: w_in } = shape else { panic!("an image") };
                 let Shape::Image { height: h_out, width: w_out, .. } = out_shape else { panic!("an image") };
                 let max = matches!(layer, Layer::MaxPool2d(_));
+                let (kernel, stride) = (kernel.map(usize::from), stride.map(usize::from));
                 for (r, c) in (0..n).flat_map(|r| (0..channels).map(move |c| (r, c))) {
                     let plane = &act[r * in_len + c * (in_len / channels)..];
                     for (i, j) in (0..h_out).flat_map(|i| (0..w_out).map(move |j| (i, j))) {
@@ -179,8 +181,9 @@ pub fn pool_margin(net: &Net<'_>, params: &[f64], x: &[f64], n: usize, eps: f64)
         for plane in input.chunks_exact(height * width) {
             for (i, j) in (0..h_out).flat_map(|i| (0..w_out).map(move |j| (i, j))) {
                 let (mut first, mut second) = (f64::NEG_INFINITY, f64::NEG_INFINITY);
-                for (u, v) in (0..pool.kernel[0]).flat_map(|u| (0..pool.kernel[1]).map(move |v| (u, v))) {
-                    let value = plane[(i * pool.stride[0] + u) * width + j * pool.stride[1] + v];
+                let (kernel, stride) = (pool.kernel.map(usize::from), pool.stride.map(usize::from));
+                for (u, v) in (0..kernel[0]).flat_map(|u| (0..kernel[1]).map(move |v| (u, v))) {
+                    let value = plane[(i * stride[0] + u) * width + j * stride[1] + v];
                     if value > first {
                         (first, second) = (value, first);
                     } else if value > second {

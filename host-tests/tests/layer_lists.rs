@@ -14,23 +14,28 @@ use vicreg::{Config, Pcg32};
 
 /// A layer that fits `shape`, from the draws in `pick`.
 fn layer_for(shape: Shape, pick: [u8; 5]) -> Layer {
-    let [kind, a, b, c, d] = pick.map(usize::from);
+    let [kind, a, b, c, d] = pick.map(u16::from);
     let bias = d % 2 == 0;
+    // Every size drawn here is small; as a setting, a 16-bit count.
+    let count = |x: usize| u16::try_from(x).expect("a small size");
     let layer = match (shape, kind % 7) {
         (Shape::Map { length, .. }, 0 | 1) => {
             let padding = b % 3;
-            let kernel = 1 + a % (length + 2 * padding).min(4);
+            let kernel = 1 + usize::from(a) % (length + 2 * usize::from(padding)).min(4);
             let stride = 1 + c % 3;
-            Layer::conv1d(1 + d % 4, kernel).stride(stride).padding(padding)
+            Layer::conv1d(1 + usize::from(d % 4), kernel).stride(stride).padding(padding)
         }
         (Shape::Map { .. }, 2) => Layer::MeanTime,
         (Shape::Image { height, width, .. }, 0 | 1) => {
             let padding = [b % 2, c % 2];
-            let kernel = [1 + a % (height + 2 * padding[0]).min(3), 1 + (a / 3) % (width + 2 * padding[1]).min(3)];
-            Layer::conv2d(1 + d % 3, kernel).strides([1 + c % 2, 1 + (c / 2) % 2]).paddings(padding)
+            let kernel = [
+                1 + a % count((height + 2 * usize::from(padding[0])).min(3)),
+                1 + (a / 3) % count((width + 2 * usize::from(padding[1])).min(3)),
+            ];
+            Layer::conv2d(1 + usize::from(d % 3), kernel).strides([1 + c % 2, 1 + (c / 2) % 2]).paddings(padding)
         }
         (Shape::Image { height, width, .. }, 2) => {
-            let kernel = [1 + a % height.min(2), 1 + b % width.min(3)];
+            let kernel = [1 + a % count(height.min(2)), 1 + b % count(width.min(3))];
             let pool = if d % 4 < 2 { Layer::max_pool2d(kernel) } else { Layer::avg_pool2d(kernel) };
             // Overlapping windows as often as side-by-side ones.
             if c % 2 == 0 { pool.strides([1, 1]) } else { pool }
@@ -38,7 +43,7 @@ fn layer_for(shape: Shape, pick: [u8; 5]) -> Layer {
         (Shape::Image { .. }, 5 | 6) if d % 3 == 0 => Layer::MeanSpace,
         (_, 3) => Layer::BatchNorm,
         (_, 4) => Layer::ReLU,
-        _ => Layer::linear(1 + a % 6),
+        _ => Layer::linear(1 + usize::from(a % 6)),
     };
     if bias { layer } else { layer.without_bias() }
 }

@@ -290,17 +290,14 @@ impl PartialEq<&[u32]> for Counts {
 }
 
 /// A pair of counts as one record number, the first in the low 16 bits.
-/// The shape rules refuse a pair count past 65,535, so no layer that passes
-/// them loses a bit here.
-pub(crate) const fn record_pair(pair: [usize; 2]) -> u32 {
-    #[allow(clippy::cast_possible_truncation)] // masked to 16 bits first
-    let (low, high) = ((pair[0] & 0xFFFF) as u32, (pair[1] & 0xFFFF) as u32);
-    low | high << 16
+pub(crate) const fn record_pair(pair: [u16; 2]) -> u32 {
+    pair[0] as u32 | (pair[1] as u32) << 16
 }
 
 /// The pair a record number holds.
-pub(crate) const fn pair_of(number: u32) -> [usize; 2] {
-    [(number & 0xFFFF) as usize, (number >> 16) as usize]
+pub(crate) const fn pair_of(number: u32) -> [u16; 2] {
+    #[allow(clippy::cast_possible_truncation)] // each half is 16 bits
+    [number as u16, (number >> 16) as u16]
 }
 
 /// Record flag: the layer has a bias.

@@ -22,29 +22,30 @@ impl Layer {
     /// A Conv2d layer with `out_channels` outputs and kernel `[K_h, K_w]`,
     /// stride 1, no padding and a bias.
     #[must_use]
-    pub const fn conv2d(out_channels: usize, kernel: [usize; 2]) -> Self {
+    pub const fn conv2d(out_channels: usize, kernel: [u16; 2]) -> Self {
         Self::Conv2d(Conv2d { out_channels, kernel, stride: [1, 1], padding: [0, 0], bias: true })
     }
 
     /// A MaxPool2d layer with kernel `[K_h, K_w]` and, as PyTorch's
     /// default, the kernel as stride (windows side by side).
     #[must_use]
-    pub const fn max_pool2d(kernel: [usize; 2]) -> Self {
+    pub const fn max_pool2d(kernel: [u16; 2]) -> Self {
         Self::MaxPool2d(MaxPool2d { kernel, stride: kernel })
     }
 
     /// An AvgPool2d layer with kernel `[K_h, K_w]` and the kernel as stride.
     #[must_use]
-    pub const fn avg_pool2d(kernel: [usize; 2]) -> Self {
+    pub const fn avg_pool2d(kernel: [u16; 2]) -> Self {
         Self::AvgPool2d(AvgPool2d { kernel, stride: kernel })
     }
 
     /// This Conv1d layer with stride `stride`, or this Conv2d or pooling
-    /// layer with it on both axes (other kinds unchanged).
+    /// layer with it on both axes (other kinds unchanged). Settings are
+    /// 16-bit, as a checkpoint record holds a 2-D kind's pair in one number.
     #[must_use]
-    pub const fn stride(self, stride: usize) -> Self {
+    pub const fn stride(self, stride: u16) -> Self {
         match self {
-            Self::Conv1d(c) => Self::Conv1d(Conv1d { stride, ..c }),
+            Self::Conv1d(c) => Self::Conv1d(Conv1d { stride: stride as usize, ..c }),
             other => other.strides([stride, stride]),
         }
     }
@@ -52,7 +53,7 @@ impl Layer {
     /// This Conv2d or pooling layer with stride `[S_h, S_w]` (other kinds
     /// unchanged).
     #[must_use]
-    pub const fn strides(self, stride: [usize; 2]) -> Self {
+    pub const fn strides(self, stride: [u16; 2]) -> Self {
         match self {
             Self::Conv2d(c) => Self::Conv2d(Conv2d { stride, ..c }),
             Self::MaxPool2d(p) => Self::MaxPool2d(MaxPool2d { stride, ..p }),
@@ -64,16 +65,16 @@ impl Layer {
     /// This Conv1d layer with `padding` zeros at each end, or this Conv2d
     /// layer with them at each end of both axes (other kinds unchanged).
     #[must_use]
-    pub const fn padding(self, padding: usize) -> Self {
+    pub const fn padding(self, padding: u16) -> Self {
         match self {
-            Self::Conv1d(c) => Self::Conv1d(Conv1d { padding, ..c }),
+            Self::Conv1d(c) => Self::Conv1d(Conv1d { padding: padding as usize, ..c }),
             other => other.paddings([padding, padding]),
         }
     }
 
     /// This Conv2d layer with padding `[P_h, P_w]` (other kinds unchanged).
     #[must_use]
-    pub const fn paddings(self, padding: [usize; 2]) -> Self {
+    pub const fn paddings(self, padding: [u16; 2]) -> Self {
         match self {
             Self::Conv2d(c) => Self::Conv2d(Conv2d { padding, ..c }),
             other => other,

@@ -74,6 +74,9 @@ pub struct Place {
     /// Offset of the layer's weights in the parameter vector; its bias
     /// follows them.
     pub(crate) params: usize,
+    /// Elements of its weight and bias tensors: worked out once by the walk,
+    /// so that the passes read them rather than ask every kind again.
+    pub(crate) sizes: (usize, usize),
     /// Where the layer reads and writes (its shapes, its buffers, its
     /// running statistics): what its kernels are given.
     pub(crate) at: At,
@@ -85,15 +88,16 @@ impl Place {
         index: 0,
         layer: Layer::ReLU,
         params: 0,
+        sizes: (0, 0),
         at: At { input: Shape::Flat(0), output: Shape::Flat(0), running: 0, src: None, dst: 0, x_hat: 0, stats: 0 },
     };
 
     pub(crate) const fn weights(&self) -> usize {
-        self.layer.weights(self.at.input)
+        self.sizes.0
     }
 
     pub(crate) const fn biases(&self) -> usize {
-        self.layer.biases(self.at.input)
+        self.sizes.1
     }
 }
 
@@ -214,6 +218,7 @@ impl<'n> Walk<'n> {
             index: self.index,
             layer,
             params: self.params,
+            sizes: (layer.weights(input), layer.biases(input)),
             at: At { input, output, running: self.running, src, dst, x_hat, stats },
         };
         self.params = match self.params.checked_add(layer.parameter_count(input)) {

@@ -6,7 +6,7 @@
 //! and backward spreads ∂ℓ/∂y_{c,i,j}/(K_h·K_w) over its window, adding
 //! where windows overlap.
 
-use super::plane::{Axis, WINDOW_FIELDS, Window};
+use super::plane::{Axis, WINDOW_FIELDS, Window, size};
 use crate::nn::Shape;
 use crate::nn::kind::{Backward, Dims, Field, Forward, Init, Kind, KindSet, Output};
 
@@ -15,9 +15,9 @@ use crate::nn::kind::{Backward, Dims, Field, Forward, Init, Kind, KindSet, Outpu
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct AvgPool2d {
     /// Kernel (K_h, K_w).
-    pub kernel: [usize; 2],
+    pub kernel: [u16; 2],
     /// Stride (S_h, S_w).
-    pub stride: [usize; 2],
+    pub stride: [u16; 2],
 }
 
 // The registry's interface: every kind answers the same calls.
@@ -40,7 +40,7 @@ impl AvgPool2d {
     }
 
     pub(crate) const fn fan_in(self, _input: Shape) -> usize {
-        self.kernel[0].saturating_mul(self.kernel[1])
+        size(self.kernel[0]) * size(self.kernel[1])
     }
 
     pub(crate) const fn running(self, _input: Shape) -> usize {

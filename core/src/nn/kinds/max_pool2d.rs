@@ -8,7 +8,7 @@
 //! The position is found again from the input rather than kept: no memory
 //! beyond the input, which the pass keeps anyway.
 
-use super::plane::{Axis, WINDOW_FIELDS, Window};
+use super::plane::{Axis, WINDOW_FIELDS, Window, size};
 use crate::nn::Shape;
 use crate::nn::kind::{Backward, Dims, Field, Forward, Init, Kind, KindSet, Output};
 
@@ -17,9 +17,9 @@ use crate::nn::kind::{Backward, Dims, Field, Forward, Init, Kind, KindSet, Outpu
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct MaxPool2d {
     /// Kernel (K_h, K_w).
-    pub kernel: [usize; 2],
+    pub kernel: [u16; 2],
     /// Stride (S_h, S_w).
-    pub stride: [usize; 2],
+    pub stride: [u16; 2],
 }
 
 // The registry's interface: every kind answers the same calls.
@@ -42,7 +42,7 @@ impl MaxPool2d {
     }
 
     pub(crate) const fn fan_in(self, _input: Shape) -> usize {
-        self.kernel[0].saturating_mul(self.kernel[1])
+        size(self.kernel[0]) * size(self.kernel[1])
     }
 
     pub(crate) const fn running(self, _input: Shape) -> usize {

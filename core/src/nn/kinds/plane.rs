@@ -6,20 +6,21 @@
 use crate::nn::Shape;
 use crate::nn::kind::{Field, pair_of, record_pair};
 
-/// The largest count a pair setting may hold (a record keeps each in 16
-/// bits).
-pub(crate) const MAX_SETTING: usize = 0xFFFF;
+/// A pair setting's count as a size. (Settings per axis are 16 bits: a
+/// record holds a pair in one number, and no image this crate serves has a
+/// side near 65,536.)
+pub(crate) const fn size(count: u16) -> usize {
+    count as usize
+}
 
 /// The output extent of one axis of `input` positions, or why there is
 /// none: `(in + 2·padding − kernel)/stride + 1`.
-pub(crate) const fn extent(input: usize, kernel: usize, stride: usize, padding: usize) -> Result<usize, &'static str> {
+pub(crate) const fn extent(input: usize, kernel: u16, stride: u16, padding: u16) -> Result<usize, &'static str> {
+    let (kernel, stride, padding) = (size(kernel), size(stride), size(padding));
     if kernel == 0 || stride == 0 {
         return Err("a window needs a kernel and a stride of 1 or more on each axis");
     }
-    if kernel > MAX_SETTING || stride > MAX_SETTING || padding > MAX_SETTING {
-        return Err("a window's kernel, stride and padding are at most 65,535 on each axis");
-    }
-    // Both at most 2¹⁶ + 2¹⁷: no overflow on any target of 32 bits or more.
+    // 2·padding < 2¹⁷: no overflow on any target of 32 bits or more.
     let Some(padded) = input.checked_add(2 * padding) else {
         return Err("a window's padded input overflows");
     };
@@ -63,9 +64,9 @@ impl Axis {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct Window {
     /// Kernel (K_h, K_w).
-    pub kernel: [usize; 2],
+    pub kernel: [u16; 2],
     /// Stride (S_h, S_w); PyTorch's default is the kernel.
-    pub stride: [usize; 2],
+    pub stride: [u16; 2],
 }
 
 impl Window {
@@ -105,8 +106,8 @@ impl Window {
         {
             (
                 channels,
-                Axis { input: height, output: oh, kernel: k[0], stride: s[0], padding: 0 },
-                Axis { input: width, output: ow, kernel: k[1], stride: s[1], padding: 0 },
+                Axis { input: height, output: oh, kernel: size(k[0]), stride: size(s[0]), padding: 0 },
+                Axis { input: width, output: ow, kernel: size(k[1]), stride: size(s[1]), padding: 0 },
             )
         } else {
             let none = Axis { input: 0, output: 0, kernel: 1, stride: 1, padding: 0 };
@@ -128,12 +129,11 @@ mod tests {
         assert_eq!(extent(15, 3, 2, 1), Ok(8));
         assert_eq!(extent(7, 2, 2, 0), Ok(3));
         assert_eq!(extent(2, 4, 1, 1), Ok(1));
-        for (input, kernel, stride, padding) in
-            [(2, 5, 1, 1), (4, 0, 1, 0), (4, 1, 0, 0), (4, 1 << 16, 1, 0), (4, 1, 1, 1 << 16)]
-        {
+        for (input, kernel, stride, padding) in [(2, 5, 1, 1), (4, 0, 1, 0), (4, 1, 0, 0)] {
             assert!(extent(input, kernel, stride, padding).is_err(), "{input} {kernel} {stride} {padding}");
         }
         assert!(extent(usize::MAX, 1, 1, 1).is_err());
+        assert_eq!(extent(1, u16::MAX, u16::MAX, u16::MAX), Ok(2));
     }
 
     #[test]
@@ -156,6 +156,7 @@ mod tests {
     fn valid_positions_are_those_that_read_inside_the_input() {
         for (input, kernel, stride, padding) in [(7, 3, 1, 1), (7, 3, 2, 1), (5, 4, 3, 2), (4, 4, 1, 0), (3, 2, 2, 3)] {
             let output = extent(input, kernel, stride, padding).unwrap();
+            let (kernel, stride, padding) = (size(kernel), size(stride), size(padding));
             let axis = Axis { input, output, kernel, stride, padding };
             for k in 0..kernel {
                 let (lo, hi, start) = axis.valid(k);
