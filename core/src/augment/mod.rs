@@ -7,17 +7,23 @@
 //! window channel-major (channel c's T samples at `c·T..(c + 1)·T`), or a
 //! C×H×W image channel-major then row-major.
 //!
-//! - `values`: on every value alike ([`Jitter`], [`Scale`], [`Mask`]);
+//! - `values`: on every value alike ([`Jitter`], [`Scale`], [`Brightness`],
+//!   [`Mask`]);
 //! - `window`: on C×T windows ([`TimeShift`], [`TimeCrop`],
 //!   [`ChannelScale`], [`ChannelDrop`], [`Rotate3`]);
-//! - `image`: on C×H×W images ([`Shift2d`]).
+//! - `image`: on C×H×W images ([`Shift2d`], [`FlipHorizontal`], [`Erase`],
+//!   [`Contrast`]);
+//! - `resample`: random resized crops with rotation, one bilinear
+//!   resampling of each plane ([`ResizedCrop`], [`Crop`]).
 
 mod image;
+mod resample;
 mod values;
 mod window;
 
-pub use image::Shift2d;
-pub use values::{Jitter, Mask, Scale};
+pub use image::{Contrast, Erase, FlipHorizontal, Shift2d};
+pub use resample::{Crop, ResizedCrop};
+pub use values::{Brightness, Jitter, Mask, Scale};
 pub use window::{ChannelDrop, ChannelScale, Rotate3, TimeCrop, TimeShift};
 
 use crate::Error;

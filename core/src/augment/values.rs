@@ -2,7 +2,7 @@
 
 use super::Augment;
 use crate::Error;
-use crate::rng::{gaussian, uniform};
+use crate::rng::{gaussian, symmetric_unit, uniform};
 use rand_core::RngCore;
 
 /// Additive Gaussian noise of standard deviation `sigma` on every element.
@@ -36,6 +36,38 @@ impl Augment for Scale {
         let factor = self.low + (self.high - self.low) * uniform(rng);
         for v in sample {
             *v *= factor;
+        }
+        Ok(())
+    }
+}
+
+/// Brightness: x ← f·x + b on every element, with one factor f uniform in
+/// [`low`, `high`) and one offset b uniform in [−`offset`, `offset`) for
+/// the sample.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Brightness {
+    /// Smallest factor.
+    pub low: f32,
+    /// Largest factor.
+    pub high: f32,
+    /// Largest offset either way.
+    pub offset: f32,
+}
+
+impl Augment for Brightness {
+    fn fits(&self, _len: usize) -> Result<(), Error> {
+        let ok = [self.low, self.high, self.offset].iter().all(|v| v.is_finite())
+            && self.low <= self.high
+            && self.offset >= 0.0;
+        if ok { Ok(()) } else { Err(Error::InvalidConfig) }
+    }
+
+    fn apply<G: RngCore + ?Sized>(&self, sample: &mut [f32], rng: &mut G) -> Result<(), Error> {
+        self.fits(sample.len())?;
+        let factor = self.low + (self.high - self.low) * uniform(rng);
+        let offset = self.offset * symmetric_unit(rng);
+        for v in sample {
+            *v = factor * *v + offset;
         }
         Ok(())
     }
@@ -126,5 +158,36 @@ mod tests {
             (lowest, highest) = (lowest.min(factor), highest.max(factor));
         }
         assert!(lowest < 0.55 && highest > 1.45, "factors {lowest}…{highest}");
+    }
+
+    #[test]
+    fn brightness_is_one_affine_map_spanning_its_ranges() {
+        let mut rng = Pcg32::new(6);
+        let bright = Brightness { low: 0.7, high: 1.3, offset: 0.2 };
+        let (mut factors, mut offsets) = ((f32::MAX, f32::MIN), (f32::MAX, f32::MIN));
+        for _ in 0..500 {
+            let mut s = [1.0f32, 3.0, -2.0, 0.0];
+            bright.apply(&mut s, &mut rng).unwrap();
+            let (factor, offset) = ((s[1] - s[0]) / 2.0, s[3]);
+            assert!((0.7 - 1e-5..1.3).contains(&factor) && offset.abs() <= 0.2, "{factor} {offset}");
+            assert!((s[0] - (factor + offset)).abs() < 1e-5 && (s[2] - (offset - 2.0 * factor)).abs() < 1e-5);
+            factors = (factors.0.min(factor), factors.1.max(factor));
+            offsets = (offsets.0.min(offset), offsets.1.max(offset));
+        }
+        assert!(
+            factors.0 < 0.72 && factors.1 > 1.28 && offsets.0 < -0.19 && offsets.1 > 0.19,
+            "{factors:?} {offsets:?}"
+        );
+        let mut same = [1.0f32, 3.0];
+        Brightness { low: 1.0, high: 1.0, offset: 0.0 }.apply(&mut same, &mut rng).unwrap();
+        assert_eq!(same, [1.0, 3.0]);
+        for bad in [
+            Brightness { low: 1.3, high: 0.7, ..bright },
+            Brightness { offset: -0.1, ..bright },
+            Brightness { high: f32::NAN, ..bright },
+        ] {
+            assert_eq!(bad.apply(&mut same, &mut rng), Err(Error::InvalidConfig), "{bad:?}");
+        }
+        assert_eq!(same, [1.0, 3.0]);
     }
 }
