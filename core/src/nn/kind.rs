@@ -7,7 +7,7 @@
 //! Shape-dependent facts are `const fn`s (a network is checked at compile
 //! time, and trait methods cannot be `const`), written as inherent methods
 //! of the same names by every kind: `output`, `weight_dims`, `biases`,
-//! `fan_in`, `running`, `record`, `from_record`.
+//! `fan_in`, `running`, `scratch`, `record`, `from_record`.
 
 use super::shape::Shape;
 use crate::error::Error;
@@ -55,6 +55,8 @@ pub(crate) struct At {
     /// BatchNorm: activation offset of x̂.
     pub(crate) x_hat: usize,
     /// BatchNorm: activation offset of the batch means, then 1/√(σ² + eps).
+    /// A kind with scratch (Conv2d): the offset of its forward scratch,
+    /// one sample's worth, between its input and its output.
     pub(crate) stats: usize,
     /// Offset in the running statistics (and in a stream's statistics).
     pub(crate) running: usize,
@@ -206,6 +208,10 @@ macro_rules! parameterless {
             }
 
             pub(crate) const fn running(self, _input: crate::nn::Shape) -> usize {
+                0
+            }
+
+            pub(crate) const fn scratch(self, _input: crate::nn::Shape) -> usize {
                 0
             }
         }
@@ -422,6 +428,21 @@ impl Forward<'_> {
         io(self.x, self.act, self.at, self.n)
     }
 
+    /// The input, the `len` values of scratch at `act[stats..]`, and the
+    /// output: the walk places a kind's scratch after its input and before
+    /// its output.
+    pub(crate) fn io_scratch(&mut self, len: usize) -> (&[f32], &mut [f32], &mut [f32]) {
+        let at = self.at;
+        let (in_len, out_len) = (self.n * at.input.len(), self.n * at.output.len());
+        let (before, from) = self.act.split_at_mut(at.dst);
+        let (lower, scratch) = before.split_at_mut(at.stats);
+        let input = match at.src {
+            None => &self.x[..in_len],
+            Some(src) => &lower[src..src + in_len],
+        };
+        (input, &mut scratch[..len], &mut from[..out_len])
+    }
+
     /// Copies the input to `act[to..]`, unless it is there.
     pub(crate) fn copy_input(&mut self, to: usize) {
         copy_input(self.x, self.act, self.at.src, to, self.n * self.at.input.len());
@@ -478,7 +499,8 @@ pub(crate) struct Backward<'a> {
     /// Where a kind that swaps writes ∂ℓ/∂input; `None` when it is not
     /// needed (the lowest layer of the pass).
     pub(crate) dx: Option<&'a mut [f32]>,
-    /// Per-channel scratch of the widest BatchNorm, twice.
+    /// Scratch, twice: per channel of the widest BatchNorm, and at least
+    /// one sample's backward scratch of a kind that has some (Conv2d).
     pub(crate) scratch: (&'a mut [f32], &'a mut [f32]),
     /// A streamed stage's sums; `None` for a full batch.
     pub(crate) stream: Option<StreamSums<'a>>,

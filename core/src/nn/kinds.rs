@@ -158,6 +158,15 @@ macro_rules! kinds {
                 }
             }
 
+            /// Values of scratch one sample needs in the layer's passes
+            /// (Conv2d's rows of taps): once in each view's activations for
+            /// forward, and in each of backward's two scratch halves.
+            pub(crate) const fn scratch(self, input: Shape) -> usize {
+                match self {
+                    $( kinds!(@bind k $variant $($data)?) => kinds!(@get k $module $variant $($data)?).scratch(input), )*
+                }
+            }
+
             /// The layer's checkpoint record: tag, flags, then four numbers.
             pub(crate) const fn record(self) -> (u8, u8, [u32; 4]) {
                 let (flags, numbers) = match self {

@@ -118,6 +118,8 @@ pub(crate) struct Walk<'n> {
     reusable: bool,
     /// Most channels of a BatchNorm layer.
     pub(crate) norm_channels: usize,
+    /// Most scratch of one layer, per sample.
+    pub(crate) scratch: usize,
     /// The representation's shape, once the encoder's last layer is placed.
     pub(crate) repr: Shape,
     pub(crate) failed: Option<NetError>,
@@ -136,6 +138,7 @@ impl<'n> Walk<'n> {
             current: None,
             reusable: false,
             norm_channels: 0,
+            scratch: 0,
             repr: net.input,
             failed: None,
         }
@@ -182,6 +185,18 @@ impl<'n> Walk<'n> {
         let src = self.current;
         let mut x_hat = 0;
         let mut stats = 0;
+        // One sample's scratch, between the input and the output.
+        let scratch = layer.scratch(input);
+        if scratch > 0 {
+            stats = self.act;
+            self.act = match self.act.checked_add(scratch) {
+                Some(end) => end,
+                None => return self.fail("activations overflow"),
+            };
+            if scratch > self.scratch {
+                self.scratch = scratch;
+            }
+        }
         let dst = match layer.output_buffer() {
             Output::OverInput if in_place => match src {
                 Some(at) => at,

@@ -12,8 +12,9 @@
 //! are a second vector, mean then variance per BatchNorm layer. A training
 //! step's workspace, for a batch capacity N, holds in order: each view's
 //! activations (one N-row buffer per layer that needs its own, BatchNorm's
-//! batch statistics, then ∂ℓ/∂z), two N-row gradient buffers that the
-//! backward pass alternates between, BatchNorm's backward sums, and the
+//! batch statistics, one sample's scratch of a Conv2d, then ∂ℓ/∂z), two
+//! N-row gradient buffers that the backward pass alternates between,
+//! BatchNorm's backward sums (or a Conv2d's backward scratch), and the
 //! loss's scratch ([`scratch_len`](crate::loss::scratch_len) for N rows of
 //! the embedding). ReLU works in place, and BatchNorm normalises its input in
 //! place, whenever nothing later needs that input: a Linear–ReLU pair costs
@@ -106,7 +107,10 @@ impl Net<'_> {
         let view = walk.act.saturating_add(batch.saturating_mul(embed));
         let (ping, pong) = self.gradient_widths();
         let (ping, pong) = (ping.saturating_mul(batch), pong.saturating_mul(batch));
-        let backward = ping.saturating_add(pong).saturating_add(walk.norm_channels * 2);
+        // Backward's two scratch halves: a BatchNorm's channels, or a
+        // kind's one-sample scratch, whichever is more.
+        let halves = if walk.scratch > walk.norm_channels { walk.scratch } else { walk.norm_channels };
+        let backward = ping.saturating_add(pong).saturating_add(halves.saturating_mul(2));
         let loss = scratch_len(batch, embed, CovarianceSide::Auto);
         Sizes {
             input: self.input.len(),

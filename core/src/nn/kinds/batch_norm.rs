@@ -48,6 +48,10 @@ impl BatchNorm {
     pub(crate) const fn running(self, input: Shape) -> usize {
         input.channels().saturating_mul(2)
     }
+
+    pub(crate) const fn scratch(self, _input: Shape) -> usize {
+        0
+    }
 }
 
 impl Kind for BatchNorm {

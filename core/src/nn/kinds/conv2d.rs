@@ -11,12 +11,15 @@
 //! ∂ℓ/∂b_o = Σ_{i,j} ∂ℓ/∂y_{o,i,j}, and ∂ℓ/∂x at each tap's input position
 //! += W_{o,c,u,v} · ∂ℓ/∂y_{o,i,j}.
 //!
-//! Each (output channel, input channel, tap, output row) is one pass over
-//! the row's valid output positions; with a horizontal stride of 1 that
-//! pass is a contiguous axpy or dot product in lanes.
+//! Each sample is turned into its rows of taps (row p: the C·K_h·K_w input
+//! values output position p reads), and the three products are then a
+//! Linear layer's: Yᵀ = R·Wᵀ + b, ∂ℓ/∂W += (∂ℓ/∂Yᵀ)ᵀ·R and ∂ℓ/∂R =
+//! ∂ℓ/∂Yᵀ·W, in the same register tiles and SIMD lanes as Linear, on
+//! one sample's scratch (P·(C·K_h·K_w + O) values).
 
+use super::linear;
 use super::plane::{Axis, extent, size};
-use crate::lanes::{self, Lanes};
+use crate::lanes::Lanes;
 use crate::nn::Shape;
 use crate::nn::kind::{
     BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, Output, pair_of, record_number, record_pair,
@@ -104,6 +107,15 @@ impl Conv2d {
         0
     }
 
+    /// One sample's rows of taps (P×C·K_h·K_w) and its output by position
+    /// (P×O).
+    pub(crate) const fn scratch(self, input: Shape) -> usize {
+        match self.output(input) {
+            Ok(output) => output.length().saturating_mul(self.fan_in(input).saturating_add(self.out_channels)),
+            Err(_) => 0,
+        }
+    }
+
     pub(crate) const fn record(self) -> (u8, [u32; 4]) {
         let numbers =
             [record_number(self.out_channels), record_pair(self.kernel), record_pair(self.stride), record_pair(self.padding)];
@@ -154,19 +166,15 @@ impl Kind for Conv2d {
 
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
         let (lanes, w, b, g) = (f.lanes, f.w, f.b, self.geometry(f.at.input, f.at.output));
-        let (input, output) = f.io();
-        forward(lanes, &g, w, b, input, output);
+        let (input, scratch, output) = f.io_scratch(g.scratch());
+        forward(lanes, &g, w, b, input, scratch, output);
         true
     }
 
     fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
         let g = self.geometry(b.at.input, b.at.output);
-        if b.trains {
-            accumulate_gradients(b.lanes, &g, b.input, b.dy, b.gw, b.gb);
-        }
-        if let Some(dx) = b.dx {
-            backward_input(b.lanes, &g, b.w, b.dy, dx);
-        }
+        let (gw, gb) = if b.trains { (b.gw, b.gb) } else { (&mut [][..], &mut [][..]) };
+        backward(b.lanes, &g, (b.w, b.input, b.dy), gw, gb, b.dx, b.scratch);
     }
 }
 
@@ -179,119 +187,123 @@ impl Geometry {
         self.rows.output * self.columns.output
     }
 
+    /// Inputs that feed one output value: C·K_h·K_w.
     fn taps(&self) -> usize {
-        self.rows.kernel * self.columns.kernel
+        self.in_channels * self.rows.kernel * self.columns.kernel
     }
 
-    /// Every (tap row u, output row i, input row) and (tap column v, valid
-    /// output columns lo..hi, first input column) of one tap plane, in
-    /// storage order of the taps: `visit(tap, i, input row, lo, hi, first
-    /// input column)`.
-    fn each_tap(&self, mut visit: impl FnMut(usize, usize, usize, usize, usize, usize)) {
-        for u in 0..self.rows.kernel {
-            let (i_lo, i_hi, r0) = self.rows.valid(u);
-            for v in 0..self.columns.kernel {
-                let (lo, hi, c0) = self.columns.valid(v);
-                if lo == hi {
-                    continue;
-                }
-                for (step, i) in (i_lo..i_hi).enumerate() {
-                    visit(u * self.columns.kernel + v, i, r0 + step * self.rows.stride, lo, hi, c0);
+    /// Values of one sample's scratch: its rows of taps, then one
+    /// position-major copy of its output (or of ∂ℓ/∂output).
+    fn scratch(&self) -> usize {
+        self.out_plane() * (self.taps() + self.out_channels)
+    }
+
+    /// Visits each output position's taps in storage order (c, u, v) with
+    /// the flat input index each reads, if inside: `visit(position · taps +
+    /// tap, index)`.
+    fn each_tap(&self, mut visit: impl FnMut(usize, Option<usize>)) {
+        let (rows, columns) = (&self.rows, &self.columns);
+        let mut at = 0;
+        for i in 0..rows.output {
+            for j in 0..columns.output {
+                for c in 0..self.in_channels {
+                    for u in 0..rows.kernel {
+                        let y = rows.source(i, u);
+                        for v in 0..columns.kernel {
+                            let index = match (y, columns.source(j, v)) {
+                                (Some(y), Some(x)) => Some((c * rows.input + y) * columns.input + x),
+                                _ => None,
+                            };
+                            visit(at, index);
+                            at += 1;
+                        }
+                    }
                 }
             }
         }
     }
 }
 
-/// y ← conv(x) + b for every row of `x`; `b` may be empty.
+/// One sample's rows of taps (im2row): row p holds the C·K_h·K_w input
+/// values output position p reads, zero in the padding, so that the
+/// convolution of the sample is a Linear layer's product on these rows.
+fn rows_of_taps(g: &Geometry, x: &[f32], rows: &mut [f32]) {
+    g.each_tap(|at, index| rows[at] = index.map_or(0.0, |i| x[i]));
+}
+
+/// The reverse of [`rows_of_taps`]: adds each row value back to the input
+/// position it was read from.
+fn add_rows_of_taps(g: &Geometry, rows: &[f32], dx: &mut [f32]) {
+    g.each_tap(|at, index| {
+        if let Some(i) = index {
+            dx[i] += rows[at];
+        }
+    });
+}
+
+/// `to` (cols×rows) ← `from` (rows×cols) transposed.
+fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
+    for (r, row) in from.chunks_exact(cols).take(rows).enumerate() {
+        for (c, &v) in row.iter().enumerate() {
+            to[c * rows + r] = v;
+        }
+    }
+}
+
+/// y ← conv(x) + b for every row of `x`; `b` may be empty. Per sample:
+/// its rows of taps R (P×K), then Yᵀ = R·Wᵀ + b by the Linear layer's
+/// product (register tiles, SIMD where there is any), then Y (O×P) in
+/// storage order. `scratch` is [`Geometry::scratch`] long.
 // Out of line, as Conv1d's: one copy serves every pass.
 #[inline(never)]
-pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
-    let (in_plane, out_plane, taps) = (g.in_plane(), g.out_plane(), g.taps());
-    let (in_len, out_len) = (g.in_channels * in_plane, g.out_channels * out_plane);
-    if in_len == 0 || out_len == 0 {
+pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
+    let (in_len, positions, taps) = (g.in_channels * g.in_plane(), g.out_plane(), g.taps());
+    let out_len = g.out_channels * positions;
+    if in_len == 0 || out_len == 0 || scratch.len() < g.scratch() {
         return;
     }
-    let (in_w, out_w, sw) = (g.columns.input, g.columns.output, g.columns.stride);
-    for (xr, yr) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
-        for (o, yo) in yr.chunks_exact_mut(out_plane).enumerate() {
-            yo.fill(b.get(o).copied().unwrap_or(0.0));
-            for (c, xc) in xr.chunks_exact(in_plane).enumerate() {
-                let kernel = &w[(o * g.in_channels + c) * taps..][..taps];
-                g.each_tap(|tap, i, row, lo, hi, first| {
-                    let wk = kernel[tap];
-                    let out = &mut yo[i * out_w + lo..i * out_w + hi];
-                    let inp = &xc[row * in_w + first..];
-                    if sw == 1 {
-                        lanes::axpy(lanes, wk, &inp[..hi - lo], out);
-                    } else {
-                        for (yv, xv) in out.iter_mut().zip(inp.iter().step_by(sw)) {
-                            *yv += wk * xv;
-                        }
-                    }
-                });
-            }
-        }
+    let (rows, rest) = scratch.split_at_mut(positions * taps);
+    let by_position = &mut rest[..out_len];
+    for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+        rows_of_taps(g, xs, rows);
+        linear::forward(lanes, w, b, rows, taps, by_position);
+        transpose(by_position, positions, g.out_channels, ys);
     }
 }
 
-/// ∂ℓ/∂W += Σ_rows ∂ℓ/∂y ⋆ x and ∂ℓ/∂b += Σ ∂ℓ/∂y (skipped when `gb` is empty).
+/// ∂ℓ/∂W += Σ_rows (∂ℓ/∂Yᵀ)ᵀ·R and ∂ℓ/∂b += Σ ∂ℓ/∂y (skipped when `gb` is
+/// empty), if `gw` is not empty; and ∂ℓ/∂x (overwritten) from ∂ℓ/∂R =
+/// ∂ℓ/∂Yᵀ·W added back to the positions each row read, if `dx` is given.
+/// The two scratch halves are each at least [`Geometry::scratch`] long.
 #[inline(never)]
-pub(crate) fn accumulate_gradients(lanes: Lanes, g: &Geometry, x: &[f32], dy: &[f32], gw: &mut [f32], gb: &mut [f32]) {
-    let (in_plane, out_plane, taps) = (g.in_plane(), g.out_plane(), g.taps());
-    let (in_len, out_len) = (g.in_channels * in_plane, g.out_channels * out_plane);
-    if in_len == 0 || out_len == 0 {
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn backward(
+    lanes: Lanes,
+    g: &Geometry,
+    (w, x, dy): (&[f32], &[f32], &[f32]),
+    gw: &mut [f32],
+    gb: &mut [f32],
+    mut dx: Option<&mut [f32]>,
+    (first, second): (&mut [f32], &mut [f32]),
+) {
+    let (in_len, positions, taps) = (g.in_channels * g.in_plane(), g.out_plane(), g.taps());
+    let out_len = g.out_channels * positions;
+    if in_len == 0 || out_len == 0 || first.len() < g.scratch() || second.len() < positions * taps {
         return;
     }
-    let (in_w, out_w, sw) = (g.columns.input, g.columns.output, g.columns.stride);
-    for (xr, dyr) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)) {
-        for (o, dyo) in dyr.chunks_exact(out_plane).enumerate() {
-            if let Some(gbo) = gb.get_mut(o) {
-                *gbo += dyo.iter().sum::<f32>();
-            }
-            for (c, xc) in xr.chunks_exact(in_plane).enumerate() {
-                let kernel = &mut gw[(o * g.in_channels + c) * taps..][..taps];
-                g.each_tap(|tap, i, row, lo, hi, first| {
-                    let d = &dyo[i * out_w + lo..i * out_w + hi];
-                    let inp = &xc[row * in_w + first..];
-                    kernel[tap] += if sw == 1 {
-                        lanes::dot(lanes, d, &inp[..hi - lo])
-                    } else {
-                        d.iter().zip(inp.iter().step_by(sw)).map(|(a, b)| a * b).sum()
-                    };
-                });
-            }
+    let (rows, rest) = first.split_at_mut(positions * taps);
+    let (dy_by_position, d_rows) = (&mut rest[..out_len], &mut second[..positions * taps]);
+    for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
+        transpose(dys, g.out_channels, positions, dy_by_position);
+        if !gw.is_empty() {
+            rows_of_taps(g, xs, rows);
+            linear::accumulate_gradients(lanes, rows, dy_by_position, taps, gw, gb);
         }
-    }
-}
-
-/// ∂ℓ/∂x ← Σ_o W_o ⋆ᵀ ∂ℓ/∂y_o, overwriting `dx`.
-#[inline(never)]
-pub(crate) fn backward_input(lanes: Lanes, g: &Geometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let (in_plane, out_plane, taps) = (g.in_plane(), g.out_plane(), g.taps());
-    let (in_len, out_len) = (g.in_channels * in_plane, g.out_channels * out_plane);
-    if in_len == 0 || out_len == 0 {
-        return;
-    }
-    let (in_w, out_w, sw) = (g.columns.input, g.columns.output, g.columns.stride);
-    for (dxr, dyr) in dx.chunks_exact_mut(in_len).zip(dy.chunks_exact(out_len)) {
-        dxr.fill(0.0);
-        for (o, dyo) in dyr.chunks_exact(out_plane).enumerate() {
-            for (c, dxc) in dxr.chunks_exact_mut(in_plane).enumerate() {
-                let kernel = &w[(o * g.in_channels + c) * taps..][..taps];
-                g.each_tap(|tap, i, row, lo, hi, first| {
-                    let wk = kernel[tap];
-                    let d = &dyo[i * out_w + lo..i * out_w + hi];
-                    let out = &mut dxc[row * in_w + first..];
-                    if sw == 1 {
-                        lanes::axpy(lanes, wk, d, &mut out[..hi - lo]);
-                    } else {
-                        for (xv, dv) in out.iter_mut().step_by(sw).zip(d) {
-                            *xv += wk * dv;
-                        }
-                    }
-                });
-            }
+        if let Some(dx) = dx.as_deref_mut() {
+            let dxs = &mut dx[s * in_len..(s + 1) * in_len];
+            linear::backward_input(lanes, w, dy_by_position, taps, d_rows);
+            dxs.fill(0.0);
+            add_rows_of_taps(g, d_rows, dxs);
         }
     }
 }
@@ -357,8 +369,9 @@ mod tests {
 
             for lanes in [Lanes::Scalar, Lanes::Wide] {
                 let what = (kernel, stride, padding, lanes);
+                let (mut first, mut second) = ([0.0f32; 64 * (CI * 30 + CO)], [0.0f32; 64 * CI * 30]);
                 let mut y = [0.0f32; ROWS * CO * 64];
-                forward(lanes, &g, w, &b, &x, &mut y[..ROWS * CO * oh * ow]);
+                forward(lanes, &g, w, &b, &x, &mut first, &mut y[..ROWS * CO * oh * ow]);
                 for r in 0..ROWS {
                     for o in 0..CO {
                         for (i, j) in every_out() {
@@ -372,7 +385,7 @@ mod tests {
 
                 // Gradients add to what the buffers hold.
                 let (mut gw, mut gb) = ([1.0f32; CO * CI * 30], [2.0f32; CO]);
-                accumulate_gradients(lanes, &g, &x, dy, &mut gw[..CO * CI * taps], &mut gb);
+                backward(lanes, &g, (w, &x, dy), &mut gw[..CO * CI * taps], &mut gb, None, (&mut first, &mut second));
                 for o in 0..CO {
                     let want = 2.0 + (0..ROWS).flat_map(|r| every_out().map(move |(i, j)| dy_at(r, o, i, j))).sum::<f64>();
                     assert!((f64::from(gb[o]) - want).abs() < 1e-4, "{what:?} ∂b[{o}]");
@@ -389,7 +402,7 @@ mod tests {
 
                 // The input gradient overwrites its buffer.
                 let mut dx = [9.0f32; ROWS * CI * H * W];
-                backward_input(lanes, &g, w, dy, &mut dx);
+                backward(lanes, &g, (w, &x, dy), &mut [], &mut [], Some(&mut dx), (&mut first, &mut second));
                 for r in 0..ROWS {
                     for c in 0..CI {
                         for (p, q) in (0..H).flat_map(|p| (0..W).map(move |q| (p, q))) {

@@ -67,6 +67,10 @@ impl Linear {
         0
     }
 
+    pub(crate) const fn scratch(self, _input: Shape) -> usize {
+        0
+    }
+
     pub(crate) const fn record(self) -> (u8, [u32; 4]) {
         (if self.bias { BIAS } else { 0 }, [record_number(self.out), 0, 0, 0])
     }
