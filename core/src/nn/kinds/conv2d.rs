@@ -198,25 +198,34 @@ impl Geometry {
         self.out_plane() * (self.taps() + self.out_channels)
     }
 
-    /// Visits each output position's taps in storage order (c, u, v) with
-    /// the flat input index each reads, if inside: `visit(position · taps +
-    /// tap, index)`.
-    fn each_tap(&self, mut visit: impl FnMut(usize, Option<usize>)) {
-        let (rows, columns) = (&self.rows, &self.columns);
-        let mut at = 0;
+    /// For output column `j`: the first column its tap 0 reads plus the
+    /// padding (j·S_w), and the taps `lo..hi` whose column lies inside.
+    fn columns_inside(&self, j: usize) -> (usize, usize, usize) {
+        let (axis, k) = (&self.columns, self.columns.kernel);
+        let start = j * axis.stride;
+        let lo = axis.padding.saturating_sub(start).min(k);
+        let hi = (axis.input + axis.padding).saturating_sub(start).min(k).max(lo);
+        (start, lo, hi)
+    }
+
+    /// Visits each output position's row of taps, split into K_w-long
+    /// segments (one per input channel and kernel row): `visit(segment
+    /// offset in the rows, input offset of its first inside tap, taps
+    /// inside lo..hi)`, or `None` for a segment whose kernel row falls in
+    /// the padding.
+    fn each_segment(&self, mut visit: impl FnMut(usize, Option<usize>, usize, usize)) {
+        let (rows, kw) = (&self.rows, self.columns.kernel);
+        let (width, plane, taps) = (self.columns.input, self.in_plane(), self.taps());
         for i in 0..rows.output {
-            for j in 0..columns.output {
+            for j in 0..self.columns.output {
+                let (start, lo, hi) = self.columns_inside(j);
+                let row = (i * self.columns.output + j) * taps;
                 for c in 0..self.in_channels {
                     for u in 0..rows.kernel {
-                        let y = rows.source(i, u);
-                        for v in 0..columns.kernel {
-                            let index = match (y, columns.source(j, v)) {
-                                (Some(y), Some(x)) => Some((c * rows.input + y) * columns.input + x),
-                                _ => None,
-                            };
-                            visit(at, index);
-                            at += 1;
-                        }
+                        let at = row + (c * rows.kernel + u) * kw;
+                        // Column start + lo − P ≥ 0 by the choice of lo.
+                        let from = rows.source(i, u).map(|y| c * plane + y * width + start + lo - self.columns.padding);
+                        visit(at, from, lo, hi);
                     }
                 }
             }
@@ -228,15 +237,29 @@ impl Geometry {
 /// values output position p reads, zero in the padding, so that the
 /// convolution of the sample is a Linear layer's product on these rows.
 fn rows_of_taps(g: &Geometry, x: &[f32], rows: &mut [f32]) {
-    g.each_tap(|at, index| rows[at] = index.map_or(0.0, |i| x[i]));
+    let kw = g.columns.kernel;
+    g.each_segment(|at, from, lo, hi| {
+        let segment = &mut rows[at..at + kw];
+        match from {
+            Some(from) => {
+                // A few values: element by element, not a call to memcpy.
+                for (v, s) in segment.iter_mut().enumerate() {
+                    *s = if (lo..hi).contains(&v) { x[from + v - lo] } else { 0.0 };
+                }
+            }
+            None => segment.fill(0.0),
+        }
+    });
 }
 
 /// The reverse of [`rows_of_taps`]: adds each row value back to the input
 /// position it was read from.
 fn add_rows_of_taps(g: &Geometry, rows: &[f32], dx: &mut [f32]) {
-    g.each_tap(|at, index| {
-        if let Some(i) = index {
-            dx[i] += rows[at];
+    g.each_segment(|at, from, lo, hi| {
+        if let Some(from) = from {
+            for (d, r) in dx[from..from + hi - lo].iter_mut().zip(&rows[at + lo..at + hi]) {
+                *d += r;
+            }
         }
     });
 }
