@@ -1,10 +1,11 @@
-//! The digits network, declared once: the main job (`train-digits`), the
+//! The digits networks, declared once: the main job (`train-digits`), the
 //! WebAssembly module, the `speed` and `memory` tools and the benchmarks all
-//! train this one, so a change here reaches each of them.
+//! train these, so a change here reaches each of them.
 //!
-//! The PyTorch anchor's network: 64 pixels → 128 → 32 encoder (the
+//! [`DIGITS`], the PyTorch anchor's MLP: 64 pixels → 128 → 32 encoder (the
 //! representation), 32 → 64 (BatchNorm, ReLU) → 64 expander without a final
-//! bias, in batches of 128.
+//! bias. [`DIGITS_CNN`], a small convolutional encoder of 1×8×8 images.
+//! Both in batches of 128.
 #![no_std]
 
 use vicreg::nn::{Layer, Net, Shape};
@@ -26,4 +27,36 @@ pub const DIGITS: Net = Net::new(
 vicreg::network!(
     /// [`DIGITS`] for batches of [`BATCH`] images.
     pub DigitsNet = DIGITS, batch BATCH
+);
+
+/// Width of the image encoder's representation.
+pub const CNN_REPR: usize = 64;
+
+/// The image encoder the paper's kind of views train (the main job's
+/// default): conv 1→16 (3×3, padding 1), BatchNorm, ReLU; conv 16→32,
+/// BatchNorm, ReLU; max-pool 2×2; conv 32→64, BatchNorm, ReLU; the mean
+/// over space; Linear 64→64 (the representation); then the expander
+/// 64→256, BatchNorm, ReLU, →256 without a final bias.
+pub const DIGITS_CNN: Net = Net::new(
+    Shape::Image { channels: 1, height: 8, width: 8 },
+    &[
+        Layer::conv2d(16, [3, 3]).padding(1),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::conv2d(32, [3, 3]).padding(1),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::max_pool2d([2, 2]),
+        Layer::conv2d(64, [3, 3]).padding(1),
+        Layer::BatchNorm,
+        Layer::ReLU,
+        Layer::MeanSpace,
+        Layer::linear(CNN_REPR),
+    ],
+    &[Layer::linear(256), Layer::BatchNorm, Layer::ReLU, Layer::linear(256).without_bias()],
+);
+
+vicreg::network!(
+    /// [`DIGITS_CNN`] for batches of [`BATCH`] images.
+    pub DigitsCnn = DIGITS_CNN, batch BATCH
 );

@@ -42,6 +42,10 @@ pub struct Options {
     /// The data set
     #[arg(long, value_name = "CSV")]
     pub data: PathBuf,
+    /// The encoder to train, for a job that offers more than one (the
+    /// choices and the default are in its own help) [default: the job's]
+    #[arg(long, value_name = "KIND")]
+    pub encoder: Option<String>,
 }
 
 /// A learning rate: finite and positive (NaN, zero and negative rates are
@@ -74,7 +78,12 @@ pub fn command(name: &'static str, about: &'static str, defaults: &Options) -> c
     cmd = set(cmd, "lr", defaults.lr.to_string());
     cmd = set(cmd, "plot", defaults.plot.display().to_string());
     cmd = set(cmd, "projection", defaults.projection.display().to_string());
-    set(cmd, "data", defaults.data.display().to_string())
+    cmd = set(cmd, "data", defaults.data.display().to_string());
+    // A job with one encoder offers no choice.
+    match &defaults.encoder {
+        Some(choices) => cmd.mut_arg("encoder", |a| a.help(choices.clone())),
+        None => cmd.mut_arg("encoder", |a| a.hide(true)),
+    }
 }
 
 /// Parses `args` (the program name first) for the job `name` (described

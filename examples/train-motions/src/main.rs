@@ -100,6 +100,9 @@ fn checkpoint(
 }
 
 fn run(args: &Options) -> Result<(), Stopped> {
+    if let Some(encoder) = &args.encoder {
+        return Err(Stopped::Failed(format!("--encoder {encoder}: this job trains one encoder, the Conv1d one")));
+    }
     let (recordings, scaling) = data::load_with_scaling(&args.data)?;
     let loaded = job::read_load(args)?;
     job::check_outputs(args)?;
@@ -198,6 +201,7 @@ fn main() -> ExitCode {
         plot: PathBuf::from("target/motions-loss.svg"),
         projection: PathBuf::from("target/motions-projection.svg"),
         data: data::default_path(),
+        encoder: None,
     };
     job::main(
         (
