@@ -19,7 +19,7 @@
 
 use super::linear;
 use super::plane::{Axis, extent, size};
-use crate::lanes::Lanes;
+use crate::lanes::{self, Lanes, Portable, Simd};
 use crate::nn::Shape;
 use crate::nn::kind::{
     BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, Output, pair_of, record_number, record_pair,
@@ -264,6 +264,62 @@ fn add_rows_of_taps(g: &Geometry, rows: &[f32], dx: &mut [f32]) {
     });
 }
 
+/// One sample's columns of taps (im2col), the transpose of its rows: row
+/// k = (c, u, v) of the K×P matrix holds what tap k reads at every output
+/// position, so that with a horizontal stride of 1 each output row's run
+/// is one contiguous copy of an input row.
+fn columns_of_taps(g: &Geometry, x: &[f32], columns: &mut [f32]) {
+    let (rows, cols, positions) = (&g.rows, &g.columns, g.out_plane());
+    let (width, plane) = (cols.input, g.in_plane());
+    for (k, column) in columns.chunks_exact_mut(positions).take(g.taps()).enumerate() {
+        let (c, u, v) = (k / (rows.kernel * cols.kernel), k / cols.kernel % rows.kernel, k % cols.kernel);
+        let (lo, hi, first) = cols.inside(v);
+        for (i, run) in column.chunks_exact_mut(cols.output).enumerate() {
+            let Some(y) = rows.source(i, u) else {
+                run.fill(0.0);
+                continue;
+            };
+            let line = &x[c * plane + y * width..][..width];
+            run[..lo].fill(0.0);
+            if cols.stride == 1 {
+                run[lo..hi].copy_from_slice(&line[first..first + hi - lo]);
+            } else {
+                for (r, &value) in run[lo..hi].iter_mut().zip(line[first..].iter().step_by(cols.stride)) {
+                    *r = value;
+                }
+            }
+            run[hi..].fill(0.0);
+        }
+    }
+}
+
+/// The reverse of [`columns_of_taps`]: adds each column value back to the
+/// input position it was read from.
+fn add_columns_of_taps(g: &Geometry, columns: &[f32], dx: &mut [f32]) {
+    let (rows, cols, positions) = (&g.rows, &g.columns, g.out_plane());
+    let (width, plane) = (cols.input, g.in_plane());
+    for (k, column) in columns.chunks_exact(positions).take(g.taps()).enumerate() {
+        let (c, u, v) = (k / (rows.kernel * cols.kernel), k / cols.kernel % rows.kernel, k % cols.kernel);
+        let (lo, hi, first) = cols.inside(v);
+        for (i, run) in column.chunks_exact(cols.output).enumerate() {
+            if let Some(y) = rows.source(i, u) {
+                let line = &mut dx[c * plane + y * width..][..width];
+                for (d, r) in line[first..].iter_mut().step_by(cols.stride).zip(&run[lo..hi]) {
+                    *d += r;
+                }
+            }
+        }
+    }
+}
+
+/// Whether the passes take the columns path: K×P columns of taps and the
+/// plain, Aᵀ and Bᵀ products, which need f32 vectors (hosts, WebAssembly
+/// with SIMD). Elsewhere, and for the scalar lanes, rows of taps and the
+/// Linear layer's kernels (the Cortex-M4F's register tiles).
+fn by_columns(lanes: Lanes) -> bool {
+    Portable::VECTORS && lanes == Lanes::Wide
+}
+
 /// `to` (cols×rows) ← `from` (rows×cols) transposed.
 fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
     for (r, row) in from.chunks_exact(cols).take(rows).enumerate() {
@@ -286,6 +342,17 @@ pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32
         return;
     }
     let (rows, rest) = scratch.split_at_mut(positions * taps);
+    if by_columns(lanes) {
+        // Y = W·C + b, straight into storage order.
+        for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+            columns_of_taps(g, xs, rows);
+            for (o, yo) in ys.chunks_exact_mut(positions).enumerate() {
+                yo.fill(b.get(o).copied().unwrap_or(0.0));
+            }
+            lanes::matmul_acc(lanes, 1.0, w, taps, rows, ys);
+        }
+        return;
+    }
     let by_position = &mut rest[..out_len];
     for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
         rows_of_taps(g, xs, rows);
@@ -315,6 +382,27 @@ pub(crate) fn backward(
         return;
     }
     let (rows, rest) = first.split_at_mut(positions * taps);
+    if by_columns(lanes) {
+        // ∂ℓ/∂W += ∂ℓ/∂Y·Cᵀ, ∂ℓ/∂C = Wᵀ·∂ℓ/∂Y.
+        let d_columns = &mut second[..positions * taps];
+        for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
+            if !gw.is_empty() {
+                columns_of_taps(g, xs, rows);
+                lanes::matmul_acc_bt(1.0, dys, positions, rows, gw);
+                for (gbo, dyo) in gb.iter_mut().zip(dys.chunks_exact(positions)) {
+                    *gbo += dyo.iter().sum::<f32>();
+                }
+            }
+            if let Some(dx) = dx.as_deref_mut() {
+                d_columns.fill(0.0);
+                lanes::matmul_acc_at(1.0, w, g.out_channels, dys, d_columns);
+                let dxs = &mut dx[s * in_len..(s + 1) * in_len];
+                dxs.fill(0.0);
+                add_columns_of_taps(g, d_columns, dxs);
+            }
+        }
+        return;
+    }
     let (dy_by_position, d_rows) = (&mut rest[..out_len], &mut second[..positions * taps]);
     for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
         transpose(dys, g.out_channels, positions, dy_by_position);

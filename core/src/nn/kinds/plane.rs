@@ -47,6 +47,21 @@ impl Axis {
     pub(crate) fn source(&self, t: usize, k: usize) -> Option<usize> {
         (t * self.stride + k).checked_sub(self.padding).filter(|&s| s < self.input)
     }
+
+    /// For kernel offset `k`: the output positions `lo..hi` whose input
+    /// position lies inside, and that input position for `lo` (all zero
+    /// when there is none). The positions read step by the stride.
+    pub(crate) fn inside(&self, k: usize) -> (usize, usize, usize) {
+        let (s, p) = (self.stride, self.padding);
+        // t·s + k ≥ p  ⇔  t ≥ ⌈(p − k)/s⌉
+        let lo = if p > k { (p - k).div_ceil(s) } else { 0 };
+        // t·s + k − p ≤ in − 1  ⇔  t ≤ (in − 1 + p − k)/s
+        let hi = match (self.input + p).checked_sub(k + 1) {
+            Some(last) => (last / s + 1).min(self.output),
+            None => 0,
+        };
+        if lo >= hi { (0, 0, 0) } else { (lo, hi, lo * s + k - p) }
+    }
 }
 
 /// A pooling window: kernel and stride per axis (height, width), no
@@ -149,5 +164,23 @@ mod tests {
         // Output 0 reads −1 (padding), 0, 1; output 2 reads 3, 4, 5 (padding).
         assert_eq!([0, 1, 2].map(|k| axis.source(0, k)), [None, Some(0), Some(1)]);
         assert_eq!([0, 1, 2].map(|k| axis.source(2, k)), [Some(3), Some(4), None]);
+    }
+
+    #[test]
+    fn the_inside_range_is_every_position_whose_tap_reads_inside() {
+        for (input, kernel, stride, padding) in [(7, 3, 1, 1), (7, 3, 2, 1), (5, 4, 3, 2), (4, 4, 1, 0), (3, 2, 2, 3)] {
+            let output = extent(input, kernel, stride, padding).unwrap();
+            let (kernel, stride, padding) = (size(kernel), size(stride), size(padding));
+            let axis = Axis { input, output, kernel, stride, padding };
+            for k in 0..kernel {
+                let (lo, hi, first) = axis.inside(k);
+                for t in 0..output {
+                    assert_eq!((lo..hi).contains(&t), axis.source(t, k).is_some(), "{axis:?} k {k} t {t}");
+                }
+                if lo < hi {
+                    assert_eq!(Some(first), axis.source(lo, k));
+                }
+            }
+        }
     }
 }
