@@ -4,8 +4,8 @@
 Runs the `speed` tool (`tools/src/bin/speed.rs`; the cases of BENCHMARKS.md's speed table)
 and, where PyTorch is importable, times the same cases in PyTorch eager mode:
 the official VICReg loss forward and backward at each (n, d), and the digits
-and small training steps (same networks, optimisers and batch sizes, on fixed
-views). Prints both and the ratio PyTorch time / our time.
+(MLP and CNN) and small training steps (same networks, optimisers and batch
+sizes, on fixed views). Prints both and the ratio PyTorch time / our time.
 
     python3 scripts/torch-speed.py            # default build
     python3 scripts/torch-speed.py --native   # RUSTFLAGS="-C target-cpu=native"
@@ -110,6 +110,23 @@ def torch_cases():
     exp = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 64, bias=False))
     opt = torch.optim.AdamW(list(enc.parameters()) + list(exp.parameters()), lr=1e-3, weight_decay=0.0)
     times["digits training step (batch 128, AdamW)"] = training(enc, exp, opt, 128, 64)
+    class MeanSpace(nn.Module):
+        def forward(self, x):
+            return x.mean(dim=(2, 3))
+
+    class Images(nn.Module):
+        """The flat 64-pixel rows as 1×8×8 images, as the crate stores them."""
+        def forward(self, x):
+            return x.view(-1, 1, 8, 8)
+
+    enc = nn.Sequential(
+        Images(),
+        nn.Conv2d(1, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), nn.BatchNorm2d(64), nn.ReLU(), MeanSpace(), nn.Linear(64, 64))
+    exp = nn.Sequential(nn.Linear(64, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 256, bias=False))
+    opt = torch.optim.AdamW(list(enc.parameters()) + list(exp.parameters()), lr=2e-3, weight_decay=1e-4)
+    times["digits CNN training step (batch 128, AdamW)"] = training(enc, exp, opt, 128, 64)
     enc = nn.Sequential(nn.Linear(32, 24), nn.ReLU(), nn.Linear(24, 8))
     exp = nn.Sequential(nn.Linear(8, 24), nn.BatchNorm1d(24), nn.ReLU(), nn.Linear(24, 24, bias=False))
     opt = torch.optim.SGD(list(enc.parameters()) + list(exp.parameters()), lr=1e-2, momentum=0.9, weight_decay=1e-4)

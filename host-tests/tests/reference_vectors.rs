@@ -9,11 +9,12 @@ use host_tests::{vectors_dir, worst};
 use vicreg::{CovarianceSide, Lanes, Options, VicregLoss};
 
 /// Every shipped file, parsed: each must be a kind this crate checks, and
-/// the counts must be exactly those shipped (17 loss, 4 mlp, 6 net cases),
+/// the counts must be exactly those shipped (17 loss, 4 mlp, 10 net cases,
+/// four of them image networks),
 /// so a file that goes missing or cannot be read fails here.
 fn all_cases() -> Vec<Case> {
     let files = case_files(&[vectors_dir()]).expect("reference vectors are shipped");
-    assert_eq!(files.len(), 27, "expected the 27 shipped case files");
+    assert_eq!(files.len(), 31, "expected the 31 shipped case files");
     let cases: Vec<Case> = files.iter().map(|f| read_case(f).expect("every shipped case parses")).collect();
     let (mut loss, mut mlp, mut net) = (0, 0, 0);
     for case in &cases {
@@ -24,7 +25,7 @@ fn all_cases() -> Vec<Case> {
             Case::Unsupported { name, kind } => panic!("{name}: kind {kind:?} is not checked"),
         }
     }
-    assert_eq!((loss, mlp, net), (17, 4, 6), "cases by kind (loss, mlp, net)");
+    assert_eq!((loss, mlp, net), (17, 4, 10), "cases by kind (loss, mlp, net)");
     cases
 }
 
@@ -121,7 +122,7 @@ fn every_network_vector_passes_forward_and_gradients_with_every_side_and_lanes()
         }
         checked += 1;
     }
-    assert_eq!(checked, 10, "expected the 4 shipped mlp cases and the 6 net cases");
+    assert_eq!(checked, 14, "expected the 4 shipped mlp cases and the 10 net cases");
 }
 
 #[test]
@@ -147,5 +148,5 @@ fn every_network_vector_passes_streamed_in_micro_batches_of_1_3_and_7() {
         }
         checked += 1;
     }
-    assert_eq!(checked, 10, "expected the 4 shipped mlp cases and the 6 net cases");
+    assert_eq!(checked, 14, "expected the 4 shipped mlp cases and the 10 net cases");
 }

@@ -1,6 +1,6 @@
 //! The speed table of `BENCHMARKS.md`: loss and gradients at the benchmark
 //! shapes, the covariance product's rate against the machine's measured
-//! f32 FMA peak, and the two training steps; medians of repeated runs on one
+//! f32 FMA peak, and the three training steps; medians of repeated runs on one
 //! thread. Run it in both builds:
 //!
 //! ```sh
@@ -11,15 +11,15 @@
 //!
 //! `speed N D` times one loss shape; `speed products` the large products
 //! alone; `speed steps` the training steps only,
-//! `speed digits` the digits step only (for a profiler: `perf record`).
+//! `speed digits` the digits steps only (for a profiler: `perf record`).
 //! `scripts/torch-speed.py` times the same cases in PyTorch where it is
 //! installed.
 
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 use vicreg_tools::batches::{step_setup, view_pair};
-// The digits job's network, batch 128.
-use digits_net::DigitsNet as Digits;
+// The digits job's networks, batch 128: the MLP and the CNN.
+use digits_net::{DigitsCnn, DigitsNet as Digits};
 use vicreg::nn::Network;
 use vicreg::{AdamW, Config, Lanes, Optimizer, Options, Sgd, Trainer, TrainerConfig, Views, kernels};
 
@@ -225,6 +225,11 @@ fn main() {
     let digits =
         step_time::<_, _, 128, 64>(Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
     println!("| digits training step (batch 128, AdamW) | {:.1} | |", digits * 1e6);
+    let cnn = step_time::<_, _, 128, 64>(Box::new(Trainer::<DigitsCnn, AdamW>::new(
+        TrainerConfig::new(2e-3),
+        AdamW::new(1e-4),
+    )));
+    println!("| digits CNN training step (batch 128, AdamW) | {:.1} | |", cnn * 1e6);
     if matches!(mode, Mode::Steps { small: false }) {
         return;
     }
