@@ -207,6 +207,7 @@ mod tests {
             assert_eq!(bad.apply(&mut same, &mut rng), Err(Error::InvalidConfig));
         }
         assert_eq!(flip.apply(&mut same[..23], &mut rng), Err(Error::ShapeMismatch));
+        assert_eq!(FlipHorizontal { width: 0, ..flip }.fits(0), Err(Error::ShapeMismatch));
         assert_eq!(same, image());
     }
 
@@ -235,6 +236,23 @@ mod tests {
             }
         }
         assert_eq!(seen, [true, true]);
+        // On a 6×5 plane, sides 1 to 3 and every corner that fits are drawn.
+        let wide = Erase { width: 6, height: 5, sides: (1, 3), probability: 1.0 };
+        let mut corners = [[[false; 6]; 5]; 3];
+        for _ in 0..3000 {
+            let mut out = [1.0f32; 30];
+            wide.apply(&mut out, &mut rng).unwrap();
+            let side = (1..=3).find(|&s| out.iter().filter(|&&v| v == 0.0).count() == s * s).expect("a square");
+            let first = out.iter().position(|&v| v == 0.0).unwrap();
+            corners[side - 1][first / 6][first % 6] = true;
+        }
+        for side in 1..=3 {
+            for (y, row) in corners[side - 1].iter().enumerate() {
+                for (x, &drawn) in row.iter().enumerate() {
+                    assert_eq!(drawn, x + side <= 6 && y + side <= 5, "side {side} at ({x}, {y})");
+                }
+            }
+        }
         let mut same = image();
         Erase { probability: 0.0, ..erase }.apply(&mut same, &mut rng).unwrap();
         assert_eq!(same, image());

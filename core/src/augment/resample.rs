@@ -291,4 +291,31 @@ mod tests {
             assert!((image[48 + i] - 2.0 * image[i]).abs() < 1e-4, "{i}");
         }
     }
+
+    #[test]
+    fn unclipped_draws_cover_their_area_aspect_and_place() {
+        // Areas up to a half never need clipping at these aspects.
+        let crop =
+            ResizedCrop::<64> { width: 8, height: 6, area: (0.3, 0.5), aspect: (0.75, 4.0 / 3.0), max_angle: 0.0 };
+        let mut rng = Pcg32::new(12);
+        let (mut areas, mut aspects) = ((f32::MAX, f32::MIN), (f32::MAX, f32::MIN));
+        let (mut left, mut right) = (f32::MAX, f32::MIN);
+        for _ in 0..3000 {
+            let c = crop.draw(&mut rng);
+            let (cw, ch) = c.size;
+            let (area, aspect) = (cw * ch / 48.0, (cw / 8.0) / (ch / 6.0));
+            assert!((0.3 - 1e-5..=0.5 + 1e-5).contains(&area), "{c:?}");
+            assert!((0.75 - 1e-4..=4.0 / 3.0 + 1e-4).contains(&aspect), "{c:?}");
+            assert_eq!(c.angle, 0.0);
+            areas = (areas.0.min(area), areas.1.max(area));
+            aspects = (aspects.0.min(aspect), aspects.1.max(aspect));
+            left = left.min(c.centre.0 - cw / 2.0);
+            right = right.max(c.centre.0 + cw / 2.0);
+        }
+        assert!(areas.0 < 0.31 && areas.1 > 0.49, "{areas:?}");
+        assert!(aspects.0 < 0.77 && aspects.1 > 1.3, "{aspects:?}");
+        assert!(left < 0.05 && right > 7.95, "{left} {right}");
+        // A plane of no pixels is no image.
+        assert_eq!(ResizedCrop::<64> { width: 0, ..crop }.fits(0), Err(Error::ShapeMismatch));
+    }
 }

@@ -505,3 +505,28 @@ pub(crate) struct Backward<'a> {
     /// A streamed stage's sums; `None` for a full batch.
     pub(crate) stream: Option<StreamSums<'a>>,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pair_is_two_counts_of_16_bits_in_one_number() {
+        let kernel = Field::pair("kernel");
+        assert_eq!(kernel.number(|i| [Some(3), Some(2)][i]), Some(3 | 2 << 16));
+        assert_eq!(kernel.counts(3 | 2 << 16), &[3, 2][..]);
+        assert!(kernel.counts(3 | 2 << 16) != &[2, 3][..]);
+        assert_eq!(record_pair([0xFFFF, 1]), 0xFFFF | 1 << 16);
+        assert_eq!(pair_of(0xFFFF | 1 << 16), [0xFFFF, 1]);
+        // Either count past 16 bits, or missing, is refused.
+        for counts in [[Some(1 << 16), Some(1)], [Some(1), Some(1 << 16)], [Some(1), None]] {
+            assert_eq!(kernel.number(|i| counts[i]), None, "{counts:?}");
+        }
+        let out = Field::one("out");
+        assert_eq!(
+            (out.number(|_| Some(1 << 20)), out.counts(1 << 20)),
+            (Some(1 << 20), Counts { values: [1 << 20, 0], len: 1 })
+        );
+        assert_eq!(&*out.counts(7), &[7]);
+    }
+}

@@ -162,4 +162,29 @@ mod tests {
         let reusable = EVERY_KIND.map(Layer::output_reusable);
         assert_eq!(reusable, [true, true, true, false, true, true, true]);
     }
+
+    #[test]
+    fn the_builders_set_what_they_name_on_the_image_kinds() {
+        use crate::nn::kinds::{AvgPool2d, Conv2d, MaxPool2d};
+        let conv = Layer::conv2d(4, [3, 2]).strides([2, 1]).paddings([1, 0]).without_bias();
+        assert_eq!(
+            conv,
+            Layer::Conv2d(Conv2d { out_channels: 4, kernel: [3, 2], stride: [2, 1], padding: [1, 0], bias: false })
+        );
+        let square = Layer::conv2d(4, [3, 3]).stride(2).padding(1);
+        assert_eq!(
+            square,
+            Layer::Conv2d(Conv2d { out_channels: 4, kernel: [3, 3], stride: [2, 2], padding: [1, 1], bias: true })
+        );
+        assert_eq!(Layer::max_pool2d([2, 3]), Layer::MaxPool2d(MaxPool2d { kernel: [2, 3], stride: [2, 3] }));
+        assert_eq!(
+            Layer::max_pool2d([2, 3]).strides([1, 2]),
+            Layer::MaxPool2d(MaxPool2d { kernel: [2, 3], stride: [1, 2] })
+        );
+        assert_eq!(Layer::avg_pool2d([2, 2]).stride(1), Layer::AvgPool2d(AvgPool2d { kernel: [2, 2], stride: [1, 1] }));
+        // Settings a kind does not have leave it as it is.
+        assert_eq!(Layer::max_pool2d([2, 2]).paddings([1, 1]).without_bias(), Layer::max_pool2d([2, 2]));
+        assert_eq!(Layer::linear(3).strides([2, 2]).paddings([1, 1]), Layer::linear(3));
+        assert_eq!(Layer::conv1d(2, 3).strides([2, 2]), Layer::conv1d(2, 3));
+    }
 }
