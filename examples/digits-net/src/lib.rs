@@ -8,6 +8,7 @@
 //! Both in batches of 128.
 #![no_std]
 
+use vicreg::augment::{Brightness, Erase, Jitter, Mask, ResizedCrop, Scale, Shift2d};
 use vicreg::nn::{Layer, Net, Shape};
 
 /// Pixels of one 8×8 image.
@@ -59,4 +60,30 @@ pub const DIGITS_CNN: Net = Net::new(
 vicreg::network!(
     /// [`DIGITS_CNN`] for batches of [`BATCH`] images.
     pub DigitsCnn = DIGITS_CNN, batch BATCH
+);
+
+/// The views of the MLP, as its PyTorch anchor's: a shift of up to one
+/// pixel, a gain of 0.8–1.2, noise σ 0.1, one pixel in ten dropped.
+pub const PIXEL_VIEWS: (Shift2d, Scale, Jitter, Mask) = (
+    Shift2d { width: 8, height: 8, max_shift: 1 },
+    Scale { low: 0.8, high: 1.2 },
+    Jitter { sigma: 0.1 },
+    Mask { probability: 0.1 },
+);
+
+/// The views of the CNN, the paper's kind: one affine resampling (a crop of
+/// 0.5–1 of the area, aspect 3/4–4/3, turned by up to 15°), brightness
+/// ×0.7–1.3 and ±0.2, noise σ 0.05, and a 2–3 pixel square erased one time
+/// in four.
+pub const IMAGE_VIEWS: (ResizedCrop<INPUT>, Brightness, Jitter, Erase) = (
+    ResizedCrop {
+        width: 8,
+        height: 8,
+        area: (0.5, 1.0),
+        aspect: (0.75, 4.0 / 3.0),
+        max_angle: 15.0 * (core::f32::consts::PI / 180.0),
+    },
+    Brightness { low: 0.7, high: 1.3, offset: 0.2 },
+    Jitter { sigma: 0.05 },
+    Erase { width: 8, height: 8, sides: (2, 3), probability: 0.25 },
 );

@@ -17,7 +17,7 @@ use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
 use linear_probe::{few_label_accuracy, shuffle};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vicreg::augment::{Augment, Brightness, Erase, Jitter, Mask, ResizedCrop, Scale, Shift2d, ViewPair};
+use vicreg::augment::{Augment, ViewPair};
 use vicreg::nn::{Buffer, Network};
 use vicreg::{AdamW, Pcg32, Schedule, Trainer, TrainerConfig};
 
@@ -98,35 +98,6 @@ fn checkpoint<N: Network, A>(
     Ok((bytes, notes))
 }
 
-/// The views of the CNN: one affine resampling (a crop of 0.5–1 of the area,
-/// aspect 3/4–4/3, turned by up to 15°), brightness ×0.7–1.3 and ±0.2, noise
-/// σ 0.05, and a 2–3 pixel square erased one time in four.
-fn image_views() -> impl Augment {
-    (
-        ResizedCrop::<64> {
-            width: 8,
-            height: 8,
-            area: (0.5, 1.0),
-            aspect: (0.75, 4.0 / 3.0),
-            max_angle: 15f32.to_radians(),
-        },
-        Brightness { low: 0.7, high: 1.3, offset: 0.2 },
-        Jitter { sigma: 0.05 },
-        Erase { width: 8, height: 8, sides: (2, 3), probability: 0.25 },
-    )
-}
-
-/// The views of the MLP, as the PyTorch anchor's: a shift of up to one
-/// pixel, a gain of 0.8–1.2, noise σ 0.1, one pixel in ten dropped.
-fn pixel_views() -> impl Augment {
-    (
-        Shift2d { width: 8, height: 8, max_shift: 1 },
-        Scale { low: 0.8, high: 1.2 },
-        Jitter { sigma: 0.1 },
-        Mask { probability: 0.1 },
-    )
-}
-
 fn run(args: &Options) -> Result<(), Stopped> {
     match args.encoder.as_deref() {
         None | Some("cnn") => train::<DigitsCnn, _>(
@@ -134,7 +105,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
             &Recipe {
                 network: "CNN: conv 16, 32 (3×3), max-pool, conv 64, mean over space → 64 encoder; 64 → 256 BatchNorm ReLU → 256 expander",
                 repr: digits_net::CNN_REPR,
-                augment: image_views(),
+                augment: digits_net::IMAGE_VIEWS,
                 warmup_steps: 100,
                 weight_decay: 1e-4,
             },
@@ -144,7 +115,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
             &Recipe {
                 network: "MLP: 64 → 128 → 32 encoder, 32 → 64 BatchNorm ReLU → 64 expander",
                 repr: digits_net::REPR,
-                augment: pixel_views(),
+                augment: digits_net::PIXEL_VIEWS,
                 warmup_steps: 0,
                 weight_decay: 0.0,
             },

@@ -53,6 +53,20 @@ try {
   const swatches = await page.$$eval("#legend i", (is) => is.map((i) => getComputedStyle(i).backgroundColor));
   check(swatches.join(";") === "rgb(31, 119, 180);rgb(255, 127, 14);rgb(44, 160, 44);rgb(214, 39, 40)",
     `the legend's colours are the charts': ${swatches.join("; ")}`);
+  // The CNN, chosen on the page: its own rate, a 64-d representation, and
+  // its loss falls within a few dozen steps.
+  await page.selectOption("#encoder", "1");
+  check(await page.inputValue("#lr") === "0.002", "choosing the CNN sets its learning rate");
+  await page.fill("#steps", "40");
+  await page.click("#restart");
+  await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 180_000 });
+  const cnn = await page.evaluate(() => window.vicregResult);
+  console.log(`the CNN trained ${cnn.steps} steps at ${cnn.stepsPerSecond.toFixed(1)} steps/s: loss ${cnn.first[0].toFixed(3)} → ${cnn.last[0].toFixed(3)}, ` +
+    `5-shot accuracy ${cnn.fewShotBefore.toFixed(3)} → ${cnn.fewShotAfter.toFixed(3)}`);
+  check(cnn.encoder === 1 && cnn.repr === 64 && cnn.steps === 40, "the page trained the CNN (64-d) for every step");
+  check(cnn.last[0] < cnn.first[0] - 1.0, "the CNN's loss falls in the browser");
+  await page.selectOption("#encoder", "0");
+  await page.fill("#steps", "300");
   await page.fill("#lr", "0.001");
   await page.click("#restart");
   await page.waitForFunction(() => window.vicregResult !== undefined, null, { timeout: 180_000 });

@@ -90,5 +90,34 @@ fill(0);
 f32(m.vicreg_input(), BATCH * INPUT)[5] = NaN;
 check(m.vicreg_step(BATCH) === -3, "a NaN input is refused (NON_FINITE_INPUT)");
 
+// The CNN: a 64-d representation, its loss falls on crops, the same terms
+// as natively, and a checkpoint of the MLP is not one of the CNN's.
+const CNN_STEPS = 12;
+check(m.vicreg_create_encoder(SEED, 2) === -6, "an unknown encoder is refused (OTHER)");
+check(m.vicreg_create_encoder(SEED, 1) === 0 && m.vicreg_repr_width() === 64, "the CNN has a 64-d representation");
+const cnnTerms = [];
+const cnnStart = performance.now();
+for (let step = 0; step < CNN_STEPS; step++) {
+  fill(step);
+  const status = m.vicreg_step(BATCH);
+  if (status !== 0) { check(false, `CNN step ${step} returned ${status}`); break; }
+  cnnTerms.push(Array.from(f32(m.vicreg_terms(), 4)));
+}
+const cnnSeconds = (performance.now() - cnnStart) / 1000;
+console.log(`CNN: ${CNN_STEPS} steps in ${cnnSeconds.toFixed(2)} s (${(CNN_STEPS / cnnSeconds).toFixed(1)} steps/s), loss ${cnnTerms[0][0].toFixed(3)} → ${cnnTerms.at(-1)[0].toFixed(3)}`);
+check(cnnTerms.at(-1)[0] < cnnTerms[0][0], "the CNN's loss falls");
+const cnnNative = JSON.parse(execFileSync(nativeBin, [csvPath, String(CNN_STEPS), String(SEED), "1"], { encoding: "utf8" }));
+let cnnWorst = 0;
+for (let s = 0; s < CNN_STEPS; s++) for (let k = 0; k < 4; k++) {
+  const n = cnnNative[s][k], w = cnnTerms[s]?.[k] ?? NaN;
+  cnnWorst = Math.max(cnnWorst, Math.abs(w - n) / Math.max(1, Math.abs(n)));
+}
+check(cnnWorst <= 1e-5, `the CNN's terms agree with the native build over ${CNN_STEPS} steps (worst relative difference ${cnnWorst.toExponential(2)})`);
+fill(0);
+check(m.vicreg_represent(BATCH) === 0 && f32(m.vicreg_output(), BATCH * 64).every(Number.isFinite), "the CNN represents a batch");
+new Uint8Array(m.memory.buffer, m.vicreg_checkpoint(), bytes.length).set(bytes);
+check(m.vicreg_import_checkpoint(bytes.length) === -5, "the MLP's checkpoint is refused by the CNN (BAD_CHECKPOINT)");
+check(m.vicreg_export_checkpoint() === 0 && m.vicreg_checkpoint_len() > bytes.length, "the CNN's checkpoint exports");
+
 console.log(`${passed} passed, ${failed} failed`);
 process.exit(failed === 0 ? 0 : 1);

@@ -4,7 +4,9 @@
 // their first two principal components coloured by label, and a 5-shot
 // accuracy (nearest class mean of 5 labelled training digits per class).
 // When the run's steps are done, window.vicregResult holds its figures.
-const BATCH = 128, INPUT = 64, REPR = 32, SHOTS = 5, EVERY = 20;
+const BATCH = 128, INPUT = 64, SHOTS = 5, EVERY = 20;
+// The representation's width: the chosen encoder's (32 for the MLP, 64 for the CNN).
+let repr = 32;
 // The loss's coefficients (λ, μ, ν): the chart, the status line and the
 // command-line jobs all show the weighted terms, which add up to the loss.
 const NAMES = ["loss", "λ·invariance", "μ·variance", "ν·covariance"];
@@ -49,7 +51,7 @@ function shuffle(seed) {
   for (let c = 0; c < 10; c++) shots.push(...order.filter((i) => train[i].label === c).slice(0, SHOTS));
 }
 
-// The representations of `samples`, BATCH at a time, as arrays of REPR.
+// The representations of `samples`, BATCH at a time, as arrays of `repr`.
 function represent(samples) {
   const out = [];
   for (let at = 0; at < samples.length; at += BATCH) {
@@ -58,15 +60,15 @@ function represent(samples) {
     chunk.forEach((s, r) => input.set(s.pixels, r * INPUT));
     const code = m.vicreg_represent(chunk.length);
     if (code !== 0) throw new Error(`vicreg_represent returned ${code}`);
-    const y = new Float32Array(m.memory.buffer, m.vicreg_output(), BATCH * REPR);
-    for (let r = 0; r < chunk.length; r++) out.push(Array.from(y.subarray(r * REPR, (r + 1) * REPR)));
+    const y = new Float32Array(m.memory.buffer, m.vicreg_output(), BATCH * repr);
+    for (let r = 0; r < chunk.length; r++) out.push(Array.from(y.subarray(r * repr, (r + 1) * repr)));
   }
   return out;
 }
 
 // Nearest class mean of the labelled examples' representations.
 function fewShotAccuracy(testRepr) {
-  const means = Array.from({ length: 10 }, () => new Array(REPR).fill(0));
+  const means = Array.from({ length: 10 }, () => new Array(repr).fill(0));
   represent(shots.map((i) => train[i])).forEach((y, k) => {
     const c = train[shots[k]].label;
     y.forEach((v, j) => (means[c][j] += v / SHOTS));
@@ -211,7 +213,7 @@ function frame(thisRun) {
     requestAnimationFrame(() => frame(thisRun));
   } else {
     window.vicregResult = { steps: step, first: history[0], last: history.at(-1), stepsPerSecond: rate,
-      fewShotBefore: accuracy.before, fewShotAfter: accuracy.now };
+      fewShotBefore: accuracy.before, fewShotAfter: accuracy.now, encoder: Number($("encoder").value), repr };
     status.textContent += " — done";
   }
 }
@@ -224,7 +226,8 @@ function start() {
   step = 0;
   accuracy = { before: NaN, now: NaN };
   window.vicregResult = undefined;
-  m.vicreg_create(seed);
+  m.vicreg_create_encoder(seed, Number($("encoder").value));
+  repr = m.vicreg_repr_width();
   // An empty box reads as 0, which would train nothing: refused, as the
   // command line refuses --lr 0.
   if (lrText === "" || !(lr > 0) || m.vicreg_set_learning_rate(lr) !== 0) {
@@ -241,5 +244,7 @@ function start() {
 
 $("legend").innerHTML = NAMES.map((n, k) => `<span><i style="background:${COLOURS[k]}"></i>${n}</span>`).join("");
 $("digits").innerHTML = DIGIT_COLOURS.map((c, k) => `<span><b style="background:${c}"></b>${k}</span>`).join("");
+// Each encoder's own default rate (the jobs'): 0.001 for the MLP, 0.002 for the CNN.
+$("encoder").addEventListener("change", () => { $("lr").value = $("encoder").value === "1" ? "0.002" : "0.001"; });
 $("restart").addEventListener("click", start);
 start();

@@ -2,19 +2,25 @@
 //! drives the WebAssembly build: prints the loss terms of each step as JSON,
 //! so the two can be compared.
 //!
-//! `cargo run --release --bin native-reference -- DIGITS_CSV STEPS SEED`
+//! `cargo run --release --bin native-reference -- DIGITS_CSV STEPS SEED [ENCODER]`
+//! (encoder 0, the MLP, by default; 1 the CNN)
 
 use std::process::ExitCode;
-use vicreg_wasm::{BATCH, INPUT, vicreg_create, vicreg_input, vicreg_step, vicreg_terms};
+use vicreg_wasm::{BATCH, INPUT, vicreg_create_encoder, vicreg_input, vicreg_step, vicreg_terms};
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let [csv, steps, seed] = args.as_slice() else {
-        eprintln!("usage: native-reference DIGITS_CSV STEPS SEED");
-        return ExitCode::from(2);
+    let (csv, steps, seed, encoder) = match args.as_slice() {
+        [csv, steps, seed] => (csv, steps, seed, "0"),
+        [csv, steps, seed, encoder] => (csv, steps, seed, encoder.as_str()),
+        _ => {
+            eprintln!("usage: native-reference DIGITS_CSV STEPS SEED [ENCODER]");
+            return ExitCode::from(2);
+        }
     };
-    let (Ok(steps), Ok(seed)) = (steps.parse::<usize>(), seed.parse::<u32>()) else {
-        eprintln!("STEPS and SEED are whole numbers");
+    let (Ok(steps), Ok(seed), Ok(encoder)) = (steps.parse::<usize>(), seed.parse::<u32>(), encoder.parse::<u32>())
+    else {
+        eprintln!("STEPS, SEED and ENCODER are whole numbers");
         return ExitCode::from(2);
     };
     let Ok(text) = std::fs::read_to_string(csv) else {
@@ -32,7 +38,10 @@ fn main() -> ExitCode {
         eprintln!("{csv}: not the digits data");
         return ExitCode::FAILURE;
     }
-    vicreg_create(seed);
+    if vicreg_create_encoder(seed, encoder) != 0 {
+        eprintln!("encoder {encoder}: 0 (the MLP) or 1 (the CNN)");
+        return ExitCode::from(2);
+    }
     let mut out = Vec::new();
     for step in 0..steps {
         // SAFETY (natively as in WebAssembly): the module's buffers are only
