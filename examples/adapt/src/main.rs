@@ -5,7 +5,8 @@
 //! firmware's network on the undrifted sensor stream and writes the
 //! checkpoint the firmware embeds (parameters and running statistics, no
 //! optimiser state). `… -- fine-tune CHECKPOINT` runs the firmware's
-//! adaptation on the host and prints its figures.
+//! adaptation on the host and prints its figures. The `watch-…` and
+//! `camera-…` subcommands do the same for the watch and camera firmwares.
 
 use clap::{Parser, Subcommand};
 use motion_adapt::watch;
@@ -45,6 +46,21 @@ enum Command {
     },
     /// Runs the watch firmware's fine-tuning on the host
     WatchFineTune {
+        /// The pretrained checkpoint
+        checkpoint: String,
+    },
+    /// Encodes the camera firmware's images (the test digits)
+    CameraImages {
+        /// The file to write
+        out: String,
+    },
+    /// Pretrains the camera firmware's CNN and writes its checkpoint
+    CameraPretrain {
+        /// The checkpoint to write
+        out: String,
+    },
+    /// Runs the camera firmware's fine-tuning on the host
+    CameraFineTune {
         /// The pretrained checkpoint
         checkpoint: String,
     },
@@ -91,6 +107,49 @@ fn main() -> ExitCode {
             n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
             std::fs::write(&out, &bytes).expect("checkpoint written");
             println!("pretrained {} steps ({failed} failed); {} bytes to {out}", watch::PRETRAIN_STEPS, bytes.len());
+            ExitCode::SUCCESS
+        }
+        Command::CameraImages { out } => {
+            let bytes = adapt::camera::images().expect("the shipped data loads");
+            std::fs::write(&out, &bytes).expect("images written");
+            println!(
+                "{} test digits, {} bytes, to {out}",
+                (bytes.len() - camera_adapt::HEADER_BYTES) / camera_adapt::RECORD_BYTES,
+                bytes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::CameraPretrain { out } => {
+            let (bytes, loss) = adapt::camera::pretrain().expect("pretraining runs");
+            std::fs::write(&out, &bytes).expect("checkpoint written");
+            println!(
+                "pretrained {} epochs (last epoch's mean loss {loss:.3}); {} bytes to {out}",
+                adapt::camera::PRETRAIN_EPOCHS,
+                bytes.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Command::CameraFineTune { checkpoint } => {
+            use camera_adapt as cam;
+            let bytes = std::fs::read(&checkpoint).expect("checkpoint readable");
+            let mut n: Box<cam::Net> = Box::new(cam::new_net(cam::LR, cam::FINE_TUNE_STEPS));
+            n.load(&bytes).expect("a valid checkpoint");
+            let data = adapt::camera::images().expect("the shipped data loads");
+            let images = cam::Images::parse(&data).expect("valid images");
+            let mut streaming: Box<cam::Streaming> = Box::new(vicreg::nn::Buffer::ZERO);
+            for (name, shift) in [("pretraining camera", cam::Shift::NONE), ("deployed camera", cam::Shift::DEPLOYED)] {
+                println!("{name}: {:?}", cam::evaluate(&mut n, &mut streaming, &images, &shift));
+            }
+            let shift = cam::Shift::DEPLOYED;
+            let before = cam::evaluate(&mut n, &mut streaming, &images, &shift).expect("finite");
+            let failed = cam::fine_tune(&mut n, &mut streaming, &images, &shift, |s, r| {
+                println!("step {}: {:?}", s + 1, r.map(|t| t.loss))
+            });
+            let after = cam::evaluate(&mut n, &mut streaming, &images, &shift).expect("finite");
+            println!(
+                "before: {before:?}\nafter:  {after:?}\nfailed steps: {failed}; adapted: {}",
+                cam::adapted(&before, &after)
+            );
             ExitCode::SUCCESS
         }
         Command::WatchFineTune { checkpoint } => {

@@ -2,7 +2,10 @@
 //! split, stored compactly) and its pretrained encoder (trained on the
 //! training split, without drift). The `adapt` binary writes both into
 //! `examples/motion-adapt/`, and the sensor firmware's checkpoint into
-//! `examples/sensor-adapt/`.
+//! `examples/sensor-adapt/`; [`camera`] does the same for the camera
+//! firmware (`examples/camera-adapt/`).
+
+pub mod camera;
 
 use motion_adapt::watch::{self, Drift, Net, PRETRAIN_STEPS, Recordings, Views};
 use train_motions::data::{self, Recording};
