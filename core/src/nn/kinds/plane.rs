@@ -150,6 +150,8 @@ mod tests {
         assert!(window.output(Shape::Map { channels: 4, length: 7 }).is_err());
         assert!(window.output(Shape::Image { channels: 4, height: 2, width: 5 }).is_err());
         assert!(window.output(Shape::Image { channels: 0, height: 7, width: 5 }).is_err());
+        assert!(window.output(Shape::Image { channels: 4, height: 0, width: 5 }).is_err());
+        assert!(window.output(Shape::Image { channels: 4, height: 7, width: 0 }).is_err());
         assert!(Window { stride: [0, 1], ..window }.output(image).is_err());
         assert_eq!(window.record(), (0, [3 | 2 << 16, 2 | 1 << 16, 0, 0]));
         assert_eq!(Window::from_record(window.record().1), window);
