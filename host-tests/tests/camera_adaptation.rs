@@ -17,7 +17,11 @@ fn shipped_images_and_checkpoint_are_what_the_data_and_the_recipe_produce() {
     );
     let images = Images::parse(IMAGES).unwrap();
     assert_eq!(images.len(), 360);
-    let (bytes, _) = adapt::camera::pretrain().unwrap();
+    // The host trainer (batches of 128) is built in place on the stack
+    // before it is boxed: more than a test thread's 2 MiB without
+    // optimisation, so pretraining gets a thread of its own.
+    let pretraining = std::thread::Builder::new().stack_size(64 << 20).spawn(adapt::camera::pretrain).unwrap();
+    let (bytes, _) = pretraining.join().unwrap().unwrap();
     // A difference means the arithmetic of training changed: find out which
     // change did it and whether it is meant, before regenerating the file
     // with `cargo run --release -p adapt -- camera-pretrain
