@@ -6,60 +6,13 @@
 //! and backward spreads ∂ℓ/∂y_{c,i,j}/(K_h·K_w) over its window, adding
 //! where windows overlap.
 
-use super::plane::{Axis, WINDOW_FIELDS, Window, size};
-use crate::nn::Shape;
-use crate::nn::kind::{Backward, Dims, Field, Forward, Init, Kind, KindSet, Output};
+use super::plane::{Axis, WINDOW_FIELDS, pooling_kind};
+use crate::nn::kind::{Backward, Field, Forward, Init, Kind, KindSet, Output};
 
-/// An AvgPool2d layer: kernel and stride per axis (height, width).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct AvgPool2d {
-    /// Kernel (K_h, K_w).
-    pub kernel: [u16; 2],
-    /// Stride (S_h, S_w).
-    pub stride: [u16; 2],
-}
-
-// The registry's interface: every kind answers the same calls.
-#[allow(clippy::unused_self, clippy::unnecessary_wraps)]
-impl AvgPool2d {
-    const fn window(self) -> Window {
-        Window { kernel: self.kernel, stride: self.stride }
-    }
-
-    pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
-        self.window().output(input)
-    }
-
-    pub(crate) const fn weight_dims(self, _input: Shape) -> Dims {
-        Dims::NONE
-    }
-
-    pub(crate) const fn biases(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn fan_in(self, _input: Shape) -> usize {
-        size(self.kernel[0]) * size(self.kernel[1])
-    }
-
-    pub(crate) const fn running(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn scratch(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-        self.window().record()
-    }
-
-    pub(crate) fn from_record(_flags: u8, numbers: [u32; 4]) -> Option<Self> {
-        let Window { kernel, stride } = Window::from_record(numbers);
-        Some(Self { kernel, stride })
-    }
-}
+pooling_kind!(
+    /// An AvgPool2d layer: kernel and stride per axis (height, width).
+    AvgPool2d
+);
 
 impl Kind for AvgPool2d {
     const TAG: u8 = 8;
@@ -137,6 +90,7 @@ mod tests {
     //! A hand-worked image with overlapping windows.
 
     use super::*;
+    use crate::nn::Shape;
 
     #[test]
     #[allow(clippy::float_cmp)] // means of small integers in powers of two

@@ -8,60 +8,13 @@
 //! The position is found again from the input rather than kept: no memory
 //! beyond the input, which the pass keeps anyway.
 
-use super::plane::{Axis, WINDOW_FIELDS, Window, size};
-use crate::nn::Shape;
-use crate::nn::kind::{Backward, Dims, Field, Forward, Init, Kind, KindSet, Output};
+use super::plane::{Axis, WINDOW_FIELDS, pooling_kind};
+use crate::nn::kind::{Backward, Field, Forward, Init, Kind, KindSet, Output};
 
-/// A MaxPool2d layer: kernel and stride per axis (height, width).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct MaxPool2d {
-    /// Kernel (K_h, K_w).
-    pub kernel: [u16; 2],
-    /// Stride (S_h, S_w).
-    pub stride: [u16; 2],
-}
-
-// The registry's interface: every kind answers the same calls.
-#[allow(clippy::unused_self, clippy::unnecessary_wraps)]
-impl MaxPool2d {
-    const fn window(self) -> Window {
-        Window { kernel: self.kernel, stride: self.stride }
-    }
-
-    pub(crate) const fn output(self, input: Shape) -> Result<Shape, &'static str> {
-        self.window().output(input)
-    }
-
-    pub(crate) const fn weight_dims(self, _input: Shape) -> Dims {
-        Dims::NONE
-    }
-
-    pub(crate) const fn biases(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn fan_in(self, _input: Shape) -> usize {
-        size(self.kernel[0]) * size(self.kernel[1])
-    }
-
-    pub(crate) const fn running(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn scratch(self, _input: Shape) -> usize {
-        0
-    }
-
-    pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-        self.window().record()
-    }
-
-    pub(crate) fn from_record(_flags: u8, numbers: [u32; 4]) -> Option<Self> {
-        let Window { kernel, stride } = Window::from_record(numbers);
-        Some(Self { kernel, stride })
-    }
-}
+pooling_kind!(
+    /// A MaxPool2d layer: kernel and stride per axis (height, width).
+    MaxPool2d
+);
 
 impl Kind for MaxPool2d {
     const TAG: u8 = 7;
@@ -143,6 +96,7 @@ mod tests {
     //! gradient lands.
 
     use super::*;
+    use crate::nn::Shape;
 
     #[test]
     #[allow(clippy::float_cmp)] // maxima and sums of exact small values

@@ -125,6 +125,65 @@ impl Window {
 /// The settings of a pooling kind, as the reference format names them.
 pub(crate) const WINDOW_FIELDS: &[Field] = &[Field::pair("kernel"), Field::pair("stride")];
 
+/// A pooling kind's declaration and its shape-dependent answers, all the
+/// [`Window`]'s: the kind's file writes its `Kind` constants and kernels.
+macro_rules! pooling_kind {
+    ($(#[$doc:meta])* $kind:ident) => {
+        $(#[$doc])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        pub struct $kind {
+            /// Kernel (K_h, K_w).
+            pub kernel: [u16; 2],
+            /// Stride (S_h, S_w).
+            pub stride: [u16; 2],
+        }
+
+        // The registry's interface: every kind answers the same calls.
+        #[allow(clippy::unused_self, clippy::unnecessary_wraps)]
+        impl $kind {
+            const fn window(self) -> $crate::nn::kinds::plane::Window {
+                $crate::nn::kinds::plane::Window { kernel: self.kernel, stride: self.stride }
+            }
+
+            pub(crate) const fn output(self, input: $crate::nn::Shape) -> Result<$crate::nn::Shape, &'static str> {
+                self.window().output(input)
+            }
+
+            pub(crate) const fn weight_dims(self, _input: $crate::nn::Shape) -> $crate::nn::kind::Dims {
+                $crate::nn::kind::Dims::NONE
+            }
+
+            pub(crate) const fn biases(self, _input: $crate::nn::Shape) -> usize {
+                0
+            }
+
+            pub(crate) const fn fan_in(self, _input: $crate::nn::Shape) -> usize {
+                $crate::nn::kinds::plane::size(self.kernel[0]) * $crate::nn::kinds::plane::size(self.kernel[1])
+            }
+
+            pub(crate) const fn running(self, _input: $crate::nn::Shape) -> usize {
+                0
+            }
+
+            pub(crate) const fn scratch(self, _input: $crate::nn::Shape) -> usize {
+                0
+            }
+
+            pub(crate) const fn record(self) -> (u8, [u32; 4]) {
+                self.window().record()
+            }
+
+            pub(crate) fn from_record(_flags: u8, numbers: [u32; 4]) -> Option<Self> {
+                let $crate::nn::kinds::plane::Window { kernel, stride } =
+                    $crate::nn::kinds::plane::Window::from_record(numbers);
+                Some(Self { kernel, stride })
+            }
+        }
+    };
+}
+pub(crate) use pooling_kind;
+
 #[cfg(test)]
 mod tests {
     use super::*;
