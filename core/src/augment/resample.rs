@@ -258,6 +258,8 @@ mod tests {
     }
 
     #[test]
+    // Thousands of draws (or of formula terms) in safe code: Miri skips it.
+    #[cfg_attr(miri, ignore)]
     fn draws_stay_in_their_ranges_and_cover_them() {
         let crop =
             ResizedCrop::<64> { width: 8, height: 6, area: (0.5, 1.0), aspect: (0.75, 4.0 / 3.0), max_angle: 0.25 };
@@ -293,6 +295,8 @@ mod tests {
     }
 
     #[test]
+    // Thousands of draws (or of formula terms) in safe code: Miri skips it.
+    #[cfg_attr(miri, ignore)]
     fn unclipped_draws_cover_their_area_aspect_and_place() {
         // Areas up to a half never need clipping at these aspects.
         let crop =

@@ -139,22 +139,33 @@ fn the_cnn_on_crops_reaches_its_goal_on_two_seeds() {
         );
         vicreg::network!(DigitsCnn = CNN, batch 128);
         type Digits = Trainer<DigitsCnn, AdamW>;
-        let bytes = std::fs::read(dir.join("digits.ckpt")).unwrap();
-        let mut t: Box<Digits> = Box::new(Trainer::new(vicreg::TrainerConfig::new(1e-3), AdamW::new(0.0)));
-        t.load(&bytes).expect("the saved checkpoint loads");
-        assert_eq!(t.steps(), 100 * 12);
-        let digits = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/digits.csv")).unwrap();
-        let pixels: Vec<[f32; 64]> = digits
-            .lines()
-            .skip(1)
-            .filter(|l| l.starts_with("train,"))
-            .take(128)
-            .map(|l| {
-                let v: Vec<f32> = l.split(',').skip(2).map(|p| p.parse::<f32>().unwrap() / 16.0).collect();
-                core::array::from_fn(|j| v[j])
+        // The trainer is built on the stack before it is boxed: over 10 MiB
+        // without optimisation, so this part runs on a thread with room.
+        let checkpoint = dir.join("digits.ckpt");
+        std::thread::Builder::new()
+            .stack_size(256 << 20)
+            .spawn(move || {
+                let bytes = std::fs::read(&checkpoint).unwrap();
+                let mut t: Box<Digits> = Box::new(Trainer::new(vicreg::TrainerConfig::new(1e-3), AdamW::new(0.0)));
+                t.load(&bytes).expect("the saved checkpoint loads");
+                assert_eq!(t.steps(), 100 * 12);
+                let digits =
+                    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../data/digits.csv")).unwrap();
+                let pixels: Vec<[f32; 64]> = digits
+                    .lines()
+                    .skip(1)
+                    .filter(|l| l.starts_with("train,"))
+                    .take(128)
+                    .map(|l| {
+                        let v: Vec<f32> = l.split(',').skip(2).map(|p| p.parse::<f32>().unwrap() / 16.0).collect();
+                        core::array::from_fn(|j| v[j])
+                    })
+                    .collect();
+                check_gradient_at(&mut t, &pixels);
             })
-            .collect();
-        check_gradient_at(&mut t, &pixels);
+            .unwrap()
+            .join()
+            .unwrap();
         // The saved checkpoint, evaluated again by the job itself, gives the
         // same table row.
         let again = Command::new(env!("CARGO_BIN_EXE_train-digits"))

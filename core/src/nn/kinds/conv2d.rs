@@ -438,6 +438,8 @@ mod tests {
     }
 
     #[test]
+    // Thousands of draws (or of formula terms) in safe code: Miri skips it.
+    #[cfg_attr(miri, ignore)]
     #[allow(clippy::many_single_char_names, clippy::too_many_lines)]
     fn every_pass_follows_the_formulas_at_every_stride_padding_and_kernel() {
         let cases = [
