@@ -15,8 +15,8 @@
 
 use digits_net::IMAGE_VIEWS;
 use vicreg::augment::Augment;
-use vicreg::nn::{Frozen, Layer, Network, NormConfig, Shape};
-use vicreg::{Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, StepReport, Trainer, TrainerConfig};
+use vicreg::nn::{Layer, Network, Shape};
+use vicreg::{Error, LossTerms, Pcg32, Schedule, Sgd, StepReport, Trainer, TrainerConfig};
 
 /// Pixels of an image.
 pub const PIXELS: usize = 64;
@@ -71,12 +71,10 @@ pub const TRAINING_BYTES: usize = Net::MEMORY_BYTES + Net::STREAMING_BYTES;
 /// short warm-up and a cosine to a tenth over `total_steps`.
 #[must_use]
 pub const fn config(lr: f32, total_steps: u32) -> TrainerConfig {
+    // The defaults (`TrainerConfig::new`) but for the schedule.
     TrainerConfig {
-        loss: Config::DEFAULT,
-        options: Options { side: vicreg::CovarianceSide::Auto, lanes: vicreg::Lanes::Wide },
-        norm: NormConfig::TORCH,
-        frozen: Frozen::NONE,
         schedule: Schedule { base_lr: lr, final_lr: lr * 0.1, warmup_steps: 2, total_steps },
+        ..TrainerConfig::new(lr)
     }
 }
 

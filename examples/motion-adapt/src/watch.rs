@@ -10,8 +10,8 @@
 
 use crate::views::{self, INPUT, RECIPE, WINDOW};
 use crate::{CHANNELS, CLASSES, LENGTH};
-use vicreg::nn::{Frozen, Layer, NormConfig, Shape};
-use vicreg::{Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
+use vicreg::nn::{Layer, Shape};
+use vicreg::{Error, LossTerms, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
 
 /// Rows per training batch on the watch.
 pub const BATCH: usize = 8;
@@ -50,12 +50,10 @@ pub type Window = [f32; INPUT];
 /// with a short warm-up, cosine to a tenth over `total_steps`.
 #[must_use]
 pub const fn config(lr: f32, total_steps: u32) -> TrainerConfig {
+    // The defaults (`TrainerConfig::new`) but for the schedule.
     TrainerConfig {
-        loss: Config::DEFAULT,
-        options: Options { side: vicreg::CovarianceSide::Auto, lanes: vicreg::Lanes::Wide },
-        norm: NormConfig::TORCH,
-        frozen: Frozen::NONE,
         schedule: Schedule { base_lr: lr, final_lr: lr * 0.1, warmup_steps: 10, total_steps },
+        ..TrainerConfig::new(lr)
     }
 }
 

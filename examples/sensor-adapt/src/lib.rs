@@ -15,8 +15,8 @@
 pub mod big_batch;
 
 use vicreg::augment::{Augment, Jitter, Mask, Scale, TimeShift, ViewPair};
-use vicreg::nn::{self, Frozen, Layer, NormConfig, Shape};
-use vicreg::{Config, Error, LossTerms, Options, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
+use vicreg::nn::{self, Layer, Shape};
+use vicreg::{Error, LossTerms, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
 
 /// Channels per window (a window is channel-major: channel c's steps at
 /// `c·STEPS..(c + 1)·STEPS`).
@@ -141,12 +141,10 @@ pub const AUGMENT: (TimeShift, Scale, Jitter, Mask) = (
 /// rate `lr` with a short warm-up.
 #[must_use]
 pub const fn config(lr: f32, total_steps: u32) -> TrainerConfig {
+    // The defaults (`TrainerConfig::new`) but for the schedule.
     TrainerConfig {
-        loss: Config::DEFAULT,
-        options: Options { side: vicreg::CovarianceSide::Auto, lanes: vicreg::Lanes::Wide },
-        norm: NormConfig::TORCH,
-        frozen: Frozen::NONE,
         schedule: Schedule { base_lr: lr, final_lr: lr * 0.1, warmup_steps: 10, total_steps },
+        ..TrainerConfig::new(lr)
     }
 }
 
