@@ -11,11 +11,13 @@
 //! ∂ℓ/∂b_o = Σ_{i,j} ∂ℓ/∂y_{o,i,j}, and ∂ℓ/∂x at each tap's input position
 //! += W_{o,c,u,v} · ∂ℓ/∂y_{o,i,j}.
 //!
-//! Each sample is turned into its rows of taps (row p: the C·K_h·K_w input
-//! values output position p reads), and the three products are then a
-//! Linear layer's: Yᵀ = R·Wᵀ + b, ∂ℓ/∂W += (∂ℓ/∂Yᵀ)ᵀ·R and ∂ℓ/∂R =
-//! ∂ℓ/∂Yᵀ·W, in the same register tiles and SIMD lanes as Linear, on
-//! one sample's scratch (P·(C·K_h·K_w + O) values).
+//! Each sample is turned into the C·K_h·K_w input values each output
+//! position reads, and the three passes become products on one sample's
+//! scratch (P·(C·K_h·K_w + O) values). On hosts, its columns of taps C
+//! (K×P): Y = W·C + b, ∂ℓ/∂W += ∂ℓ/∂Y·Cᵀ, ∂ℓ/∂C = Wᵀ·∂ℓ/∂Y, the output in
+//! storage order. Where there are no f32 vectors (or for the scalar lanes),
+//! its rows of taps R (P×K) and a Linear layer's kernels: Yᵀ = R·Wᵀ + b,
+//! ∂ℓ/∂W += (∂ℓ/∂Yᵀ)ᵀ·R, ∂ℓ/∂R = ∂ℓ/∂Yᵀ·W, in its register tiles.
 
 use super::linear;
 use super::plane::{Axis, extent, size};
@@ -330,9 +332,9 @@ fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
 }
 
 /// y ← conv(x) + b for every row of `x`; `b` may be empty. Per sample:
-/// its rows of taps R (P×K), then Yᵀ = R·Wᵀ + b by the Linear layer's
-/// product (register tiles, SIMD where there is any), then Y (O×P) in
-/// storage order. `scratch` is [`Geometry::scratch`] long.
+/// Y = W·C + b on its columns of taps where [`by_columns`], else
+/// Yᵀ = R·Wᵀ + b on its rows of taps by the Linear layer's product, then Y
+/// (O×P) in storage order. `scratch` is [`Geometry::scratch`] long.
 // Out of line, as Conv1d's: one copy serves every pass.
 #[inline(never)]
 pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
@@ -361,9 +363,10 @@ pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32
     }
 }
 
-/// ∂ℓ/∂W += Σ_rows (∂ℓ/∂Yᵀ)ᵀ·R and ∂ℓ/∂b += Σ ∂ℓ/∂y (skipped when `gb` is
-/// empty), if `gw` is not empty; and ∂ℓ/∂x (overwritten) from ∂ℓ/∂R =
-/// ∂ℓ/∂Yᵀ·W added back to the positions each row read, if `dx` is given.
+/// ∂ℓ/∂W += Σ_rows ∂ℓ/∂Y·Cᵀ (or (∂ℓ/∂Yᵀ)ᵀ·R) and ∂ℓ/∂b += Σ ∂ℓ/∂y
+/// (skipped when `gb` is empty), if `gw` is not empty; and ∂ℓ/∂x
+/// (overwritten) from ∂ℓ/∂C = Wᵀ·∂ℓ/∂Y (or ∂ℓ/∂R = ∂ℓ/∂Yᵀ·W) added back to
+/// the positions each tap read, if `dx` is given.
 /// The two scratch halves are each at least [`Geometry::scratch`] long.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
