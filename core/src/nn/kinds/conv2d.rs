@@ -20,7 +20,7 @@
 //! ∂ℓ/∂W += (∂ℓ/∂Yᵀ)ᵀ·R, ∂ℓ/∂R = ∂ℓ/∂Yᵀ·W, in its register tiles.
 
 use super::linear;
-use super::plane::{Axis, extent, size};
+use super::plane::{Axis, axes, extent, size};
 use crate::lanes::{self, Lanes, Portable, Simd};
 use crate::nn::Shape;
 use crate::nn::kind::{
@@ -136,19 +136,10 @@ impl Conv2d {
     }
 
     pub(crate) const fn geometry(self, input: Shape, output: Shape) -> Geometry {
-        let (Shape::Image { height, width, .. }, Shape::Image { height: out_h, width: out_w, .. }) = (input, output)
-        else {
-            // The shape rule admits images only; an empty geometry does nothing.
-            let none = Axis { input: 0, output: 0, kernel: 1, stride: 1, padding: 0 };
-            return Geometry { in_channels: 0, out_channels: 0, rows: none, columns: none };
-        };
-        let (k, s, p) = (self.kernel, self.stride, self.padding);
-        Geometry {
-            in_channels: input.channels(),
-            out_channels: self.out_channels,
-            rows: Axis { input: height, output: out_h, kernel: size(k[0]), stride: size(s[0]), padding: size(p[0]) },
-            columns: Axis { input: width, output: out_w, kernel: size(k[1]), stride: size(s[1]), padding: size(p[1]) },
-        }
+        let (in_channels, rows, columns) = axes(input, output, self.kernel, self.stride, self.padding);
+        // The shape rule admits images only; an empty geometry does nothing.
+        let out_channels = if in_channels == 0 { 0 } else { self.out_channels };
+        Geometry { in_channels, out_channels, rows, columns }
     }
 }
 

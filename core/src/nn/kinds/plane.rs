@@ -107,18 +107,30 @@ impl Window {
     /// Channels, rows and columns of one pass from `input` to `output`
     /// (nothing for shapes the rule refuses).
     pub(crate) const fn geometry(self, input: Shape, output: Shape) -> (usize, Axis, Axis) {
-        let (k, s) = (self.kernel, self.stride);
-        if let (Shape::Image { channels, height, width }, Shape::Image { height: oh, width: ow, .. }) = (input, output)
-        {
-            (
-                channels,
-                Axis { input: height, output: oh, kernel: size(k[0]), stride: size(s[0]), padding: 0 },
-                Axis { input: width, output: ow, kernel: size(k[1]), stride: size(s[1]), padding: 0 },
-            )
-        } else {
-            let none = Axis { input: 0, output: 0, kernel: 1, stride: 1, padding: 0 };
-            (0, none, none)
-        }
+        axes(input, output, self.kernel, self.stride, [0, 0])
+    }
+}
+
+/// Channels, rows and columns of a window sliding from the image `input`
+/// to the image `output` (nothing for other shapes, which the shape rules
+/// refuse).
+pub(crate) const fn axes(
+    input: Shape,
+    output: Shape,
+    kernel: [u16; 2],
+    stride: [u16; 2],
+    padding: [u16; 2],
+) -> (usize, Axis, Axis) {
+    let (k, s, p) = (kernel, stride, padding);
+    if let (Shape::Image { channels, height, width }, Shape::Image { height: oh, width: ow, .. }) = (input, output) {
+        (
+            channels,
+            Axis { input: height, output: oh, kernel: size(k[0]), stride: size(s[0]), padding: size(p[0]) },
+            Axis { input: width, output: ow, kernel: size(k[1]), stride: size(s[1]), padding: size(p[1]) },
+        )
+    } else {
+        let none = Axis { input: 0, output: 0, kernel: 1, stride: 1, padding: 0 };
+        (0, none, none)
     }
 }
 
