@@ -4,7 +4,7 @@
 Runs the `speed` tool (`tools/src/bin/speed.rs`; the cases of BENCHMARKS.md's speed table)
 and, where PyTorch is importable, times the same cases in PyTorch eager mode:
 the official VICReg loss forward and backward at each (n, d), and the digits
-(MLP and CNN) and small training steps (same networks, optimisers and batch
+(MLP and CNN), motions (Conv1d) and small training steps (same networks, optimisers and batch
 sizes, on fixed views). Prints both and the ratio PyTorch time / our time.
 
     python3 scripts/torch-speed.py            # default build
@@ -127,6 +127,23 @@ def torch_cases():
     exp = nn.Sequential(nn.Linear(64, 256), nn.BatchNorm1d(256), nn.ReLU(), nn.Linear(256, 256, bias=False))
     opt = torch.optim.AdamW(list(enc.parameters()) + list(exp.parameters()), lr=2e-3, weight_decay=1e-4)
     times["digits CNN training step (batch 128, AdamW)"] = training(enc, exp, opt, 128, 64)
+    class Recordings(nn.Module):
+        """The flat rows as 6×96 channel-major windows, as the crate stores them."""
+        def forward(self, x):
+            return x.view(-1, 6, 96)
+
+    class MeanTime(nn.Module):
+        def forward(self, x):
+            return x.mean(dim=2)
+
+    enc = nn.Sequential(
+        Recordings(),
+        nn.Conv1d(6, 16, 5), nn.BatchNorm1d(16), nn.ReLU(),
+        nn.Conv1d(16, 32, 5, stride=2), nn.BatchNorm1d(32), nn.ReLU(),
+        nn.Conv1d(32, 32, 3, stride=2), nn.ReLU(), MeanTime(), nn.Linear(32, 32))
+    exp = nn.Sequential(nn.Linear(32, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 64, bias=False))
+    opt = torch.optim.AdamW(list(enc.parameters()) + list(exp.parameters()), lr=1e-3, weight_decay=0.0)
+    times["motions training step (batch 20, AdamW)"] = training(enc, exp, opt, 20, 576)
     enc = nn.Sequential(nn.Linear(32, 24), nn.ReLU(), nn.Linear(24, 8))
     exp = nn.Sequential(nn.Linear(8, 24), nn.BatchNorm1d(24), nn.ReLU(), nn.Linear(24, 24, bias=False))
     opt = torch.optim.SGD(list(enc.parameters()) + list(exp.parameters()), lr=1e-2, momentum=0.9, weight_decay=1e-4)

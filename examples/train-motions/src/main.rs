@@ -13,41 +13,12 @@ use train_motions::data;
 use data::{CLASSES, Recording};
 use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
 use linear_probe::{few_label_accuracy, shuffle};
-use motion_adapt::views::{self, INPUT, RECIPE, WINDOW};
+use motion_adapt::motion::{BATCH, Motion, REPR};
+use motion_adapt::views::{self, INPUT, RECIPE};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vicreg::nn::{Layer, Net, Shape};
 use vicreg::{AdamW, Pcg32, Schedule, Trainer, TrainerConfig};
 
-/// Rows per training batch: half the 40 training recordings.
-const BATCH: usize = 20;
-/// Representation width.
-const REPR: usize = 32;
-
-/// The anchor's encoder: 6×96 → Conv1d 16 (k5), BatchNorm, ReLU → Conv1d 32
-/// (k5, stride 2), BatchNorm, ReLU → Conv1d 32 (k3, stride 2), ReLU → mean
-/// over time → Linear 32 (the representation); expander 32 → 64 (BatchNorm,
-/// ReLU) → 64 without a final bias.
-pub const MOTION: Net = Net::new(
-    Shape::Map { channels: data::CHANNELS, length: WINDOW },
-    &[
-        Layer::conv1d(16, 5),
-        Layer::BatchNorm,
-        Layer::ReLU,
-        Layer::conv1d(32, 5).stride(2),
-        Layer::BatchNorm,
-        Layer::ReLU,
-        Layer::conv1d(32, 3).stride(2),
-        Layer::ReLU,
-        Layer::MeanTime,
-        Layer::linear(REPR),
-    ],
-    &[Layer::linear(64), Layer::BatchNorm, Layer::ReLU, Layer::linear(64).without_bias()],
-);
-vicreg::network!(
-    /// [`MOTION`] for batches of [`BATCH`] recordings.
-    pub Motion = MOTION, batch BATCH
-);
 type Motions = Trainer<Motion, AdamW>;
 
 /// The representation of every recording's centre window.

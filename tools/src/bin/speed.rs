@@ -11,7 +11,8 @@
 //!
 //! `speed N D` times one loss shape; `speed products` the large products
 //! alone; `speed steps` the training steps only,
-//! `speed digits` the digits steps only (for a profiler: `perf record`).
+//! `speed digits` the digits steps only, `speed motions` the sensor job's
+//! step (for a profiler: `perf record`).
 //! `scripts/torch-speed.py` times the same cases in PyTorch where it is
 //! installed.
 
@@ -20,6 +21,8 @@ use std::time::{Duration, Instant};
 use vicreg_tools::batches::{step_setup, view_pair};
 // The digits job's networks, batch 128: the MLP and the CNN.
 use digits_net::{DigitsCnn, DigitsNet as Digits};
+// The sensor job's Conv1d network, batch 20.
+use motion_adapt::motion::Motion;
 use vicreg::nn::Network;
 use vicreg::{AdamW, Config, Lanes, Optimizer, Options, Sgd, Trainer, TrainerConfig, Views, kernels};
 
@@ -145,6 +148,7 @@ enum Mode {
     Shape(usize, usize),
     Products,
     Steps { small: bool },
+    Motions,
     Count(usize),
 }
 
@@ -154,6 +158,7 @@ fn mode() -> Mode {
         ["steps"] => Mode::Steps { small: true },
         ["products"] => Mode::Products,
         ["digits"] => Mode::Steps { small: false },
+        ["motions"] => Mode::Motions,
         ["count", steps] => steps.parse().map_or(Mode::All, Mode::Count),
         [n, d] => match (n.parse(), d.parse()) {
             (Ok(n), Ok(d)) => Mode::Shape(n, d),
@@ -194,7 +199,7 @@ fn main() {
     let shapes = match mode {
         Mode::All => &SHAPES[..],
         Mode::Shape(..) => &one[..],
-        Mode::Steps { .. } | Mode::Count(_) | Mode::Products => &[][..],
+        Mode::Steps { .. } | Mode::Motions | Mode::Count(_) | Mode::Products => &[][..],
     };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
@@ -218,19 +223,31 @@ fn main() {
     if matches!(mode, Mode::Shape(..)) {
         return;
     }
-    products();
+    if !matches!(mode, Mode::Motions) {
+        products();
+    }
     if matches!(mode, Mode::Products) {
         return;
     }
-    let digits =
-        step_time::<_, _, 128, 64>(Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
-    println!("| digits training step (batch 128, AdamW) | {:.1} | |", digits * 1e6);
-    let cnn = step_time::<_, _, 128, 64>(Box::new(Trainer::<DigitsCnn, AdamW>::new(
-        TrainerConfig::new(2e-3),
-        AdamW::new(1e-4),
-    )));
-    println!("| digits CNN training step (batch 128, AdamW) | {:.1} | |", cnn * 1e6);
+    if !matches!(mode, Mode::Motions) {
+        let digits = step_time::<_, _, 128, 64>(Box::new(Trainer::<Digits, AdamW>::new(
+            TrainerConfig::new(1e-3),
+            AdamW::new(0.0),
+        )));
+        println!("| digits training step (batch 128, AdamW) | {:.1} | |", digits * 1e6);
+        let cnn = step_time::<_, _, 128, 64>(Box::new(Trainer::<DigitsCnn, AdamW>::new(
+            TrainerConfig::new(2e-3),
+            AdamW::new(1e-4),
+        )));
+        println!("| digits CNN training step (batch 128, AdamW) | {:.1} | |", cnn * 1e6);
+    }
     if matches!(mode, Mode::Steps { small: false }) {
+        return;
+    }
+    let motions =
+        step_time::<_, _, 20, 576>(Box::new(Trainer::<Motion, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0))));
+    println!("| motions training step (batch 20, AdamW) | {:.1} | |", motions * 1e6);
+    if matches!(mode, Mode::Motions) {
         return;
     }
     let small =

@@ -9,13 +9,15 @@
 //! Backward: ∂ℓ/∂W_{o,c,k} = Σ_t ∂ℓ/∂y_{o,t} · x_{c, t·S + k − P},
 //! ∂ℓ/∂b_o = Σ_t ∂ℓ/∂y_{o,t}, ∂ℓ/∂x_{c, t·S + k − P} += W_{o,c,k} · ∂ℓ/∂y_{o,t}.
 //!
-//! Each (output channel, input channel, tap) is one pass over the valid
-//! output positions; with stride 1 that pass is a contiguous axpy or dot
-//! product in lanes.
+//! A C×T map is a C×1×T image, so the passes are Conv2d's, with a kernel
+//! 1 row high: one sample's taps gathered into scratch, then the packed,
+//! register-tiled products (columns of taps on hosts, rows of taps and the
+//! Linear layer's kernels on the Cortex-M).
 
-use crate::nn::kind::{Field, BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
+use super::conv2d;
+use super::plane::Axis;
 use crate::nn::Shape;
-use crate::lanes::{self, Lanes};
+use crate::nn::kind::{BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, Output, record_number};
 
 /// A Conv1d layer's declaration; the input channels and length come from
 /// the layer before.
@@ -32,18 +34,6 @@ pub struct Conv1d {
     pub padding: usize,
     /// Whether each output channel has a bias.
     pub bias: bool,
-}
-
-/// The sizes one pass needs.
-#[derive(Clone, Copy, Debug)]
-pub(crate) struct Geometry {
-    pub(crate) in_channels: usize,
-    pub(crate) in_length: usize,
-    pub(crate) out_channels: usize,
-    pub(crate) out_length: usize,
-    pub(crate) kernel: usize,
-    pub(crate) stride: usize,
-    pub(crate) padding: usize,
 }
 
 // The registry's interface: every kind answers the same calls, whether or
@@ -94,8 +84,13 @@ impl Conv1d {
         0
     }
 
-    pub(crate) const fn scratch(self, _input: Shape) -> usize {
-        0
+    /// One sample's taps (T′×C·K) and its output by position (T′×O), as
+    /// Conv2d's.
+    pub(crate) const fn scratch(self, input: Shape) -> usize {
+        match self.output(input) {
+            Ok(output) => output.length().saturating_mul(self.fan_in(input).saturating_add(self.out_channels)),
+            Err(_) => 0,
+        }
     }
 
     pub(crate) const fn record(self) -> (u8, [u32; 4]) {
@@ -108,16 +103,22 @@ impl Conv1d {
         Some(Self { out_channels: out_channels?, kernel: kernel?, stride: stride?, padding: padding?, bias: flags & BIAS != 0 })
     }
 
-    pub(crate) const fn geometry(self, input: Shape, output: Shape) -> Geometry {
-        Geometry {
-            in_channels: input.channels(),
-            in_length: input.length(),
-            out_channels: self.out_channels,
-            out_length: output.length(),
+    /// The pass's geometry as Conv2d's: one row, the kernel along columns.
+    pub(crate) const fn geometry(self, input: Shape, output: Shape) -> conv2d::Geometry {
+        let (in_channels, out_channels) = match (input, output) {
+            (Shape::Map { channels, .. }, Shape::Map { .. }) => (channels, self.out_channels),
+            // The shape rule admits maps only; an empty geometry does nothing.
+            _ => (0, 0),
+        };
+        let row = Axis { input: 1, output: 1, kernel: 1, stride: 1, padding: 0 };
+        let columns = Axis {
+            input: input.length(),
+            output: output.length(),
             kernel: self.kernel,
             stride: self.stride,
             padding: self.padding,
-        }
+        };
+        conv2d::Geometry { in_channels, out_channels, rows: row, columns }
     }
 }
 
@@ -136,130 +137,15 @@ impl Kind for Conv1d {
 
     fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
         let (lanes, w, b, g) = (f.lanes, f.w, f.b, self.geometry(f.at.input, f.at.output));
-        let (input, output) = f.io();
-        forward(lanes, &g, w, b, input, output);
+        let (input, scratch, output) = f.io_scratch(g.scratch());
+        conv2d::forward(lanes, &g, w, b, input, scratch, output);
         true
     }
 
     fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
         let g = self.geometry(b.at.input, b.at.output);
-        if b.trains {
-            accumulate_gradients(b.lanes, &g, b.input, b.dy, b.gw, b.gb);
-        }
-        if let Some(dx) = b.dx {
-            backward_input(b.lanes, &g, b.w, b.dy, dx);
-        }
-    }
-}
-
-impl Geometry {
-    /// The output positions t whose input position t·S + k − P lies inside
-    /// the window, as a range, and that input position for the range's start.
-    fn valid(&self, k: usize) -> (usize, usize, usize) {
-        let (s, p) = (self.stride, self.padding);
-        // t·S + k ≥ P  ⇔  t ≥ ⌈(P − k)/S⌉
-        let lo = if p > k { (p - k).div_ceil(s) } else { 0 };
-        // t·S + k − P ≤ T − 1  ⇔  t ≤ (T − 1 + P − k)/S
-        let hi = match (self.in_length + p).checked_sub(k + 1) {
-            Some(last) => (last / s + 1).min(self.out_length),
-            None => 0,
-        };
-        if lo >= hi { (0, 0, 0) } else { (lo, hi, lo * s + k - p) }
-    }
-
-    fn in_len(&self) -> usize {
-        self.in_channels * self.in_length
-    }
-
-    fn out_len(&self) -> usize {
-        self.out_channels * self.out_length
-    }
-}
-
-/// y ← conv(x) + b for every row of `x`; `b` may be empty.
-// The three kernels stay out of line: inlined into the passes (as the
-// registry's dispatch would have them), the watch's training step on the
-// Cortex-M4F took 5 % more instructions.
-#[inline(never)]
-pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], y: &mut [f32]) {
-    let (in_len, out_len) = (g.in_len(), g.out_len());
-    if in_len == 0 || out_len == 0 {
-        return;
-    }
-    let k_len = g.kernel;
-    for (xr, yr) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
-        for (o, yo) in yr.chunks_exact_mut(g.out_length).enumerate() {
-            yo.fill(b.get(o).copied().unwrap_or(0.0));
-            for (c, xc) in xr.chunks_exact(g.in_length).enumerate() {
-                let taps = &w[(o * g.in_channels + c) * k_len..][..k_len];
-                for (k, &wk) in taps.iter().enumerate() {
-                    let (lo, hi, start) = g.valid(k);
-                    if g.stride == 1 {
-                        lanes::axpy(lanes, wk, &xc[start..start + (hi - lo)], &mut yo[lo..hi]);
-                    } else {
-                        for (yt, xv) in yo[lo..hi].iter_mut().zip(xc[start..].iter().step_by(g.stride)) {
-                            *yt += wk * xv;
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// ∂ℓ/∂W += Σ_rows ∂ℓ/∂y ⋆ x and ∂ℓ/∂b += Σ ∂ℓ/∂y (skipped when `gb` is empty).
-#[inline(never)]
-pub(crate) fn accumulate_gradients(lanes: Lanes, g: &Geometry, x: &[f32], dy: &[f32], gw: &mut [f32], gb: &mut [f32]) {
-    let (in_len, out_len) = (g.in_len(), g.out_len());
-    if in_len == 0 || out_len == 0 {
-        return;
-    }
-    let k_len = g.kernel;
-    for (xr, dyr) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)) {
-        for (o, dyo) in dyr.chunks_exact(g.out_length).enumerate() {
-            if let Some(gbo) = gb.get_mut(o) {
-                *gbo += dyo.iter().sum::<f32>();
-            }
-            for (c, xc) in xr.chunks_exact(g.in_length).enumerate() {
-                let taps = &mut gw[(o * g.in_channels + c) * k_len..][..k_len];
-                for (k, gwk) in taps.iter_mut().enumerate() {
-                    let (lo, hi, start) = g.valid(k);
-                    *gwk += if g.stride == 1 {
-                        lanes::dot(lanes, &dyo[lo..hi], &xc[start..start + (hi - lo)])
-                    } else {
-                        dyo[lo..hi].iter().zip(xc[start..].iter().step_by(g.stride)).map(|(a, b)| a * b).sum()
-                    };
-                }
-            }
-        }
-    }
-}
-
-/// ∂ℓ/∂x ← Σ_o W_o ⋆ᵀ ∂ℓ/∂y_o, overwriting `dx`.
-#[inline(never)]
-pub(crate) fn backward_input(lanes: Lanes, g: &Geometry, w: &[f32], dy: &[f32], dx: &mut [f32]) {
-    let (in_len, out_len) = (g.in_len(), g.out_len());
-    if in_len == 0 || out_len == 0 {
-        return;
-    }
-    let k_len = g.kernel;
-    for (dxr, dyr) in dx.chunks_exact_mut(in_len).zip(dy.chunks_exact(out_len)) {
-        dxr.fill(0.0);
-        for (o, dyo) in dyr.chunks_exact(g.out_length).enumerate() {
-            for (c, dxc) in dxr.chunks_exact_mut(g.in_length).enumerate() {
-                let taps = &w[(o * g.in_channels + c) * k_len..][..k_len];
-                for (k, &wk) in taps.iter().enumerate() {
-                    let (lo, hi, start) = g.valid(k);
-                    if g.stride == 1 {
-                        lanes::axpy(lanes, wk, &dyo[lo..hi], &mut dxc[start..start + (hi - lo)]);
-                    } else {
-                        for (xv, d) in dxc[start..].iter_mut().step_by(g.stride).zip(&dyo[lo..hi]) {
-                            *xv += wk * d;
-                        }
-                    }
-                }
-            }
-        }
+        let (gw, gb) = if b.trains { (b.gw, b.gb) } else { (&mut [][..], &mut [][..]) };
+        conv2d::backward(b.lanes, &g, (b.w, b.input, b.dy), gw, gb, b.dx, b.scratch);
     }
 }
 
@@ -271,6 +157,7 @@ mod tests {
     //! last input).
 
     use super::*;
+    use crate::lanes::Lanes;
 
     const ROWS: usize = 2;
 
@@ -306,8 +193,11 @@ mod tests {
 
             for lanes in [Lanes::Scalar, Lanes::Wide] {
                 let what = (kernel, stride, padding, lanes);
+                // Room for the longest case: 9 positions × (2·7 taps + 3 outputs).
+                let (mut first, mut second) = ([0.0f32; 9 * (2 * 7 + 3)], [0.0f32; 9 * 2 * 7]);
+                assert!(g.scratch() <= first.len() && conv.scratch(input) == g.scratch());
                 let mut y = [0.0f32; ROWS * 3 * 9];
-                forward(lanes, &g, w, &b, x, &mut y[..ROWS * co * t_out]);
+                conv2d::forward(lanes, &g, w, &b, x, &mut first, &mut y[..ROWS * co * t_out]);
                 for (r, o, t) in (0..ROWS).flat_map(|r| (0..co).flat_map(move |o| (0..t_out).map(move |t| (r, o, t)))) {
                     let want = f64::from(b[o])
                         + taps().map(|(c, k)| f64::from(w[(o * ci + c) * kernel + k]) * x_at(r, c, t, k)).sum::<f64>();
@@ -317,7 +207,8 @@ mod tests {
 
                 // Gradients add to what the buffers hold.
                 let (mut gw, mut gb) = ([1.0f32; 3 * 2 * 7], [2.0f32; 3]);
-                accumulate_gradients(lanes, &g, x, dy, &mut gw[..co * ci * kernel], &mut gb);
+                let gw_used = &mut gw[..co * ci * kernel];
+                conv2d::backward(lanes, &g, (w, x, dy), gw_used, &mut gb, None, (&mut first, &mut second));
                 let dy_at = |r: usize, o: usize, t: usize| f64::from(dy[r * co * t_out + o * t_out + t]);
                 for o in 0..co {
                     let want = 2.0 + (0..ROWS).flat_map(|r| (0..t_out).map(move |t| dy_at(r, o, t))).sum::<f64>();
@@ -335,7 +226,8 @@ mod tests {
 
                 // The input gradient overwrites its buffer.
                 let mut dx = [9.0f32; ROWS * 2 * 7];
-                backward_input(lanes, &g, w, dy, &mut dx[..ROWS * ci * t_in]);
+                let dx_used = Some(&mut dx[..ROWS * ci * t_in]);
+                conv2d::backward(lanes, &g, (w, x, dy), &mut [], &mut [], dx_used, (&mut first, &mut second));
                 for (r, c, u) in (0..ROWS).flat_map(|r| (0..ci).flat_map(move |c| (0..t_in).map(move |u| (r, c, u)))) {
                     let mut want = 0.0;
                     for (o, t, k) in

@@ -187,7 +187,7 @@ impl Geometry {
 
     /// Values of one sample's scratch: its rows of taps, then one
     /// position-major copy of its output (or of ∂ℓ/∂output).
-    fn scratch(&self) -> usize {
+    pub(crate) fn scratch(&self) -> usize {
         self.out_plane() * (self.taps() + self.out_channels)
     }
 
