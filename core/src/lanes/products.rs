@@ -372,6 +372,19 @@ pub(super) fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
             if pack {
                 pack_block::<TA>(a, [rows, m], ib..ie, j0..j0 + depth, tile_rows, packed);
             }
+            // A's values for the tile at row i, and the step between
+            // successive j: in the packed block, in place if A is given
+            // transposed, or none (the tile reads A's rows in place).
+            let a_cols = |i: usize| -> (&[f32], usize, usize) {
+                if pack {
+                    let (t, r) = ((i - ib) / tile_rows, (i - ib) % tile_rows);
+                    (&packed[t * tile_rows * depth..(t + 1) * tile_rows * depth], tile_rows, r)
+                } else if TA {
+                    (&a[j0 * rows..(j0 + depth) * rows], rows, i)
+                } else {
+                    (&[][..], 0, 0)
+                }
+            };
             let mut k0 = 0;
             while k0 + W <= whole {
                 let width = if S::TILE_VECTORS == 2 && k0 + 2 * W <= whole { 2 * W } else { W };
@@ -396,49 +409,69 @@ pub(super) fn product<S: Simd, const TA: bool, const TB: bool, const P: usize>(
                         }
                     }
                 }
-                let at = Product { s, a, m, j0, depth, panel: &panel, width, k, k0 };
-                // A's values for the tile at row i, and the step between
-                // successive j: in the packed block, or in place.
-                let a_cols = |i: usize| -> (&[f32], usize, usize) {
-                    if pack {
-                        let (t, r) = ((i - ib) / tile_rows, (i - ib) % tile_rows);
-                        (&packed[t * tile_rows * depth..(t + 1) * tile_rows * depth], tile_rows, r)
-                    } else {
-                        (&a[j0 * rows..(j0 + depth) * rows], rows, i)
-                    }
-                };
-                let mut i0 = ib;
-                while i0 < ie {
-                    let block = (ie - i0).min(tile_rows);
-                    if !(upper && k0 + width <= i0) {
-                        let cols = if TA || pack { a_cols(i0) } else { (&[][..], 0, 0) };
-                        match (block, width == 2 * W) {
-                            (6, true) => product_tile::<S, 6, 2>(simd, &at, i0, cols, out),
-                            (6, false) => product_tile::<S, 6, 1>(simd, &at, i0, cols, out),
-                            (4, true) => product_tile::<S, 4, 2>(simd, &at, i0, cols, out),
-                            (4, false) => product_tile::<S, 4, 1>(simd, &at, i0, cols, out),
-                            (_, wide) => (i0..i0 + block).for_each(|i| {
-                                let cols = if TA || pack { a_cols(i) } else { (&[][..], 0, 0) };
-                                if wide {
-                                    product_tile::<S, 1, 2>(simd, &at, i, cols, out);
-                                } else {
-                                    product_tile::<S, 1, 1>(simd, &at, i, cols, out);
-                                }
-                            }),
-                        }
-                    }
-                    i0 += block;
-                }
+                let at = Product { s, a, m, j0, depth, panel: &panel, width, live: width, k, k0 };
+                row_tiles(simd, &at, ib..ie, tile_rows, &a_cols, |i0| upper && k0 + width <= i0, out);
                 k0 += width;
+            }
+            // The last columns, fewer than a vector: a strip padded with
+            // zeros, of which the tiles keep the live lanes (summed one
+            // column at a time, the last 5 of a 21-position convolution
+            // took a quarter of its product's time).
+            let tail = k - whole;
+            if tail > 0 && !upper {
+                for (jj, dst) in panel.chunks_exact_mut(W).take(depth).enumerate() {
+                    for (c, v) in dst.iter_mut().enumerate() {
+                        *v = if c < tail { b_at(j0 + jj, whole + c) } else { 0.0 };
+                    }
+                }
+                let at = Product { s, a, m, j0, depth, panel: &panel, width: W, live: tail, k, k0: whole };
+                row_tiles(simd, &at, ib..ie, tile_rows, &a_cols, |_| false, out);
             }
             ib = ie;
         }
         j0 += depth;
     }
-    for i in 0..rows {
-        for c in whole.max(if upper { i } else { 0 })..k {
-            out[i * k + c] += s * (0..m).map(|j| a_at(i, j) * b_at(j, c)).sum::<f32>();
+    // With `upper`, the last columns one at a time, from the diagonal on.
+    if upper {
+        for i in 0..rows {
+            for c in whole.max(i)..k {
+                out[i * k + c] += s * (0..m).map(|j| a_at(i, j) * b_at(j, c)).sum::<f32>();
+            }
         }
+    }
+}
+
+/// Every register tile of one strip over the rows `block` of A: tiles of
+/// `tile_rows` rows, the rows past the last whole tile one at a time;
+/// `skip(i0)` leaves out a tile wholly below the diagonal. `a_cols` as in
+/// [`product_tile`].
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
+#[allow(clippy::too_many_arguments)]
+fn row_tiles<'a, S: Simd>(
+    simd: S,
+    at: &Product<'_>,
+    block: core::ops::Range<usize>,
+    tile_rows: usize,
+    a_cols: &impl Fn(usize) -> (&'a [f32], usize, usize),
+    skip: impl Fn(usize) -> bool,
+    out: &mut [f32],
+) {
+    let wide = at.width == 2 * W;
+    let mut i0 = block.start;
+    while i0 < block.end {
+        let rows = (block.end - i0).min(tile_rows);
+        if !skip(i0) {
+            match (rows, wide) {
+                (6, true) => product_tile::<S, 6, 2>(simd, at, i0, a_cols(i0), out),
+                (6, false) => product_tile::<S, 6, 1>(simd, at, i0, a_cols(i0), out),
+                (4, true) => product_tile::<S, 4, 2>(simd, at, i0, a_cols(i0), out),
+                (4, false) => product_tile::<S, 4, 1>(simd, at, i0, a_cols(i0), out),
+                (_, true) => (i0..i0 + rows).for_each(|i| product_tile::<S, 1, 2>(simd, at, i, a_cols(i), out)),
+                (_, false) => (i0..i0 + rows).for_each(|i| product_tile::<S, 1, 1>(simd, at, i, a_cols(i), out)),
+            }
+        }
+        i0 += rows;
     }
 }
 
@@ -563,6 +596,9 @@ pub(super) struct Product<'a> {
     depth: usize,
     panel: &'a [f32],
     width: usize,
+    /// Columns of the strip that are B's: fewer than `width` in a tail
+    /// strip, whose other lanes are zeros and whose sums are not stored.
+    live: usize,
     /// Row length of B and of the output.
     k: usize,
     k0: usize,
@@ -581,7 +617,7 @@ pub(super) fn product_tile<S: Simd, const R: usize, const V: usize>(
     cols_a: (&[f32], usize, usize),
     out: &mut [f32],
 ) {
-    let Product { s, a, m, j0, depth, panel, width, k, k0 } = *p;
+    let Product { s, a, m, j0, depth, panel, width, live, k, k0 } = *p;
     // The tile's output lines, wanted after the sums: asked for now, so
     // that they arrive while the sums run (each row is a page of its own
     // where the output is wide).
@@ -608,11 +644,22 @@ pub(super) fn product_tile<S: Simd, const R: usize, const V: usize>(
     }
     let sv = simd.splat(s);
     for (r, acc_r) in acc.iter().enumerate() {
-        let row = &mut out[(i0 + r) * k + k0..(i0 + r) * k + k0 + V * W];
-        let (chunks, _) = row.as_chunks_mut::<W>();
-        for (chunk, acc_rv) in chunks.iter_mut().zip(acc_r) {
-            let sum = simd.mul_add(*acc_rv, sv, simd.load(chunk));
-            simd.store(sum, chunk);
+        let start = (i0 + r) * k + k0;
+        if live == V * W {
+            let row = &mut out[start..start + V * W];
+            let (chunks, _) = row.as_chunks_mut::<W>();
+            for (chunk, acc_rv) in chunks.iter_mut().zip(acc_r) {
+                let sum = simd.mul_add(*acc_rv, sv, simd.load(chunk));
+                simd.store(sum, chunk);
+            }
+        } else {
+            // A tail strip: its live lanes through a vector on the stack.
+            for (v, acc_rv) in acc_r.iter().enumerate() {
+                let mut lanes = [0.0f32; W];
+                simd.store(simd.mul_add(*acc_rv, sv, simd.zero()), &mut lanes);
+                let row = out.iter_mut().skip(start + v * W).take(live.saturating_sub(v * W));
+                row.zip(lanes).for_each(|(o, x)| *o += x);
+            }
         }
     }
 }

@@ -274,15 +274,49 @@ fn columns_of_taps(g: &Geometry, x: &[f32], columns: &mut [f32]) {
             };
             let line = &x[c * plane + y * width..][..width];
             run[..lo].fill(0.0);
-            if cols.stride == 1 {
-                run[lo..hi].copy_from_slice(&line[first..first + hi - lo]);
-            } else {
-                for (r, &value) in run[lo..hi].iter_mut().zip(line[first..].iter().step_by(cols.stride)) {
-                    *r = value;
-                }
-            }
+            every_stride(&mut run[lo..hi], &line[first..], cols.stride);
             run[hi..].fill(0.0);
         }
+    }
+}
+
+/// run[t] ← line[t·stride] for every t of `run` (`line` long enough).
+/// Stride 1 is a copy; stride 2, pairs whose first value is kept, which
+/// the compiler turns into vector shuffles (taken one by one through a
+/// step, the values of a stride-2 convolution's columns cost as much as
+/// its products).
+fn every_stride(run: &mut [f32], line: &[f32], stride: usize) {
+    match stride {
+        1 => run.copy_from_slice(&line[..run.len()]),
+        2 => {
+            // The last value may have no partner in `line`.
+            let Some((last, head)) = run.split_last_mut() else { return };
+            for (r, pair) in head.iter_mut().zip(line.as_chunks::<2>().0) {
+                *r = pair[0];
+            }
+            *last = line[2 * head.len()];
+        }
+        _ => {
+            for (r, &value) in run.iter_mut().zip(line.iter().step_by(stride)) {
+                *r = value;
+            }
+        }
+    }
+}
+
+/// line[t·stride] += run[t] for every t of `run`: the reverse of
+/// [`every_stride`], with the same cases.
+fn add_every_stride(run: &[f32], line: &mut [f32], stride: usize) {
+    match stride {
+        1 => line.iter_mut().zip(run).for_each(|(d, r)| *d += r),
+        2 => {
+            let Some((last, head)) = run.split_last() else { return };
+            for (pair, r) in line.as_chunks_mut::<2>().0.iter_mut().zip(head) {
+                pair[0] += r;
+            }
+            line[2 * head.len()] += last;
+        }
+        _ => line.iter_mut().step_by(stride).zip(run).for_each(|(d, r)| *d += r),
     }
 }
 
@@ -297,9 +331,7 @@ fn add_columns_of_taps(g: &Geometry, columns: &[f32], dx: &mut [f32]) {
         for (i, run) in column.chunks_exact(cols.output).enumerate() {
             if let Some(y) = rows.source(i, u) {
                 let line = &mut dx[c * plane + y * width..][..width];
-                for (d, r) in line[first..].iter_mut().step_by(cols.stride).zip(&run[lo..hi]) {
-                    *d += r;
-                }
+                add_every_stride(&run[lo..hi], &mut line[first..], cols.stride);
             }
         }
     }
