@@ -38,11 +38,16 @@ impl<K: KindSet> Siamese<'_, K> {
         if out.len() < n * width {
             return Err(Error::ShapeMismatch);
         }
-        let act = &mut workspace[..self.layout.sizes.view];
-        let input = self.layout.sizes.input;
+        // View a's activations, and the backward region's sums as the
+        // convolutions' scratch (as `regions` splits them).
+        let s = &self.layout.sizes;
+        let (act, rest) = workspace.split_at_mut(s.view);
+        let sums = &mut rest[s.view + s.ping + s.pong..s.view + s.backward];
+        let input = s.input;
         for (xs, ys) in x.chunks(self.batch * input).zip(out.chunks_mut(self.batch * width)) {
             let rows = xs.len() / input;
-            self.forward::<false>(lanes, norm, (Some(running), None), params, xs, rows, act, (0, until));
+            let buffers = (&mut *act, &mut *sums);
+            self.forward::<false>(lanes, norm, (Some(running), None), params, xs, rows, buffers, (0, until));
             ys[..rows * width].copy_from_slice(&act[at..at + rows * width]);
         }
         // Finite weights can still overflow: inference refuses what training would.

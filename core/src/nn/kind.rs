@@ -55,8 +55,6 @@ pub(crate) struct At {
     /// BatchNorm: activation offset of x̂.
     pub(crate) x_hat: usize,
     /// BatchNorm: activation offset of the batch means, then 1/√(σ² + eps).
-    /// A kind with scratch (Conv2d): the offset of its forward scratch,
-    /// one sample's worth, between its input and its output.
     pub(crate) stats: usize,
     /// Offset in the running statistics (and in a stream's statistics).
     pub(crate) running: usize,
@@ -414,6 +412,10 @@ pub(crate) struct Forward<'a> {
     pub(crate) x: &'a [f32],
     pub(crate) n: usize,
     pub(crate) act: &'a mut [f32],
+    /// One sample's scratch for a kind that has some (the convolutions):
+    /// the backward pass's sums, which no forward pass needs, so that the
+    /// layers and both views share one region.
+    pub(crate) scratch: &'a mut [f32],
 }
 
 impl Forward<'_> {
@@ -428,19 +430,10 @@ impl Forward<'_> {
         io(self.x, self.act, self.at, self.n)
     }
 
-    /// The input, the `len` values of scratch at `act[stats..]`, and the
-    /// output: the walk places a kind's scratch after its input and before
-    /// its output.
+    /// The input, `len` values of scratch, and the output.
     pub(crate) fn io_scratch(&mut self, len: usize) -> (&[f32], &mut [f32], &mut [f32]) {
-        let at = self.at;
-        let (in_len, out_len) = (self.n * at.input.len(), self.n * at.output.len());
-        let (before, from) = self.act.split_at_mut(at.dst);
-        let (lower, scratch) = before.split_at_mut(at.stats);
-        let input = match at.src {
-            None => &self.x[..in_len],
-            Some(src) => &lower[src..src + in_len],
-        };
-        (input, &mut scratch[..len], &mut from[..out_len])
+        let (input, output) = io(self.x, self.act, self.at, self.n);
+        (input, &mut self.scratch[..len], output)
     }
 
     /// Copies the input to `act[to..]`, unless it is there.

@@ -185,17 +185,11 @@ impl<'n> Walk<'n> {
         let src = self.current;
         let mut x_hat = 0;
         let mut stats = 0;
-        // One sample's scratch, between the input and the output.
+        // One sample's scratch: in the backward region, shared by every
+        // layer and both views.
         let scratch = layer.scratch(input);
-        if scratch > 0 {
-            stats = self.act;
-            self.act = match self.act.checked_add(scratch) {
-                Some(end) => end,
-                None => return self.fail("activations overflow"),
-            };
-            if scratch > self.scratch {
-                self.scratch = scratch;
-            }
+        if scratch > self.scratch {
+            self.scratch = scratch;
         }
         let dst = match layer.output_buffer() {
             Output::OverInput if in_place => match src {

@@ -251,8 +251,9 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         Regions { views: [a, b], ping, pong, sums, loss }
     }
 
-    /// Layers `from..until` forward for one view; false if BatchNorm's
-    /// statistics overflowed.
+    /// Layers `from..until` forward for one view, with `scratch` (the
+    /// backward region's sums, at least one sample's scratch of every
+    /// layer); false if BatchNorm's statistics overflowed.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn forward<const STREAM: bool>(
         &self,
@@ -262,7 +263,7 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         params: &[f32],
         x: &[f32],
         n: usize,
-        act: &mut [f32],
+        (act, scratch): (&mut [f32], &mut [f32]),
         (from, until): (usize, usize),
     ) -> bool {
         let mut sound = true;
@@ -271,7 +272,8 @@ impl<'n, K: KindSet> Siamese<'n, K> {
             let (weights, biases) = (p.weights(), p.biases());
             let w = &params[p.params..p.params + weights];
             let b = &params[p.params + weights..p.params + weights + biases];
-            let f = Forward { lanes, eps: norm.eps, running, given, w, b, at: &p.at, x, n, act: &mut *act };
+            let (act, scratch) = (&mut *act, &mut *scratch);
+            let f = Forward { lanes, eps: norm.eps, running, given, w, b, at: &p.at, x, n, act, scratch };
             sound &= p.layer.forward::<K, STREAM>(f);
         }
         sound
@@ -394,14 +396,16 @@ impl<'n, K: KindSet> Siamese<'n, K> {
         let mut r = self.regions(workspace);
         let mut sound = true;
         for (act, x) in r.views.iter_mut().zip([x_a, x_b]) {
-            sound &= self.forward::<false>(lanes, pass.norm, (None, None), params, x, n, act, (0, depth));
+            let buffers = (&mut **act, &mut *r.sums);
+            sound &= self.forward::<false>(lanes, pass.norm, (None, None), params, x, n, buffers, (0, depth));
         }
         if let Poison::Activation(value) = poison {
             // Poison the first value of view a's representation and let it
             // flow through the expander, as a glitch would.
             r.views[0][self.layout.repr] = value;
             let encoder = self.net.encoder.len();
-            self.forward::<false>(lanes, pass.norm, (None, None), params, x_a, n, r.views[0], (encoder, depth));
+            let buffers = (&mut *r.views[0], &mut *r.sums);
+            self.forward::<false>(lanes, pass.norm, (None, None), params, x_a, n, buffers, (encoder, depth));
         }
         if !sound {
             return Err(Error::NonFiniteResult);

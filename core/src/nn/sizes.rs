@@ -12,10 +12,12 @@
 //! are a second vector, mean then variance per BatchNorm layer. A training
 //! step's workspace, for a batch capacity N, holds in order: each view's
 //! activations (one N-row buffer per layer that needs its own, BatchNorm's
-//! batch statistics, one sample's scratch of a Conv2d, then ∂ℓ/∂z), two
-//! N-row gradient buffers that the backward pass alternates between,
-//! BatchNorm's backward sums (or a Conv2d's backward scratch), and the
-//! loss's scratch ([`scratch_len`](crate::loss::scratch_len) for N rows of
+//! batch statistics, then ∂ℓ/∂z), two N-row gradient buffers that the
+//! backward pass alternates between, BatchNorm's backward sums or the
+//! convolutions' scratch (two halves, each one sample's worth of the
+//! layer that needs most; the forward passes of every layer and both views
+//! use it too, since no forward pass needs the sums), and the loss's
+//! scratch ([`scratch_len`](crate::loss::scratch_len) for N rows of
 //! the embedding). ReLU works in place, and BatchNorm normalises its input in
 //! place, whenever nothing later needs that input: a Linear–ReLU pair costs
 //! one buffer.

@@ -288,7 +288,7 @@ impl<'a, 'n, K: KindSet> Stream<'a, 'n, K> {
                 params,
                 x,
                 rows,
-                act,
+                (&mut **act, &mut *r.sums),
                 (0, until),
             );
         }

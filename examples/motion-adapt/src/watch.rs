@@ -353,7 +353,7 @@ pub fn adapted(before: &Evaluation, after: &Evaluation) -> bool {
 /// Pretraining steps on the host (undrifted training recordings).
 pub const PRETRAIN_STEPS: u32 = 1500;
 /// Fine-tuning steps on the watch.
-pub const FINE_TUNE_STEPS: u32 = 300;
+pub const FINE_TUNE_STEPS: u32 = 500;
 /// The seed of the evaluation views, the same before and after.
 pub const EVAL_SEED: u64 = 99;
 
