@@ -353,18 +353,18 @@ pub(crate) fn forward_train_map(
     // n·T values per channel.
     let count = (x_hat.len() / channels) as f32;
     for c in 0..channels {
-        let mut mean = channel(x_hat, channels, length, c).flatten().sum::<f32>() / count;
-        mean += channel(x_hat, channels, length, c).flatten().map(|v| v - mean).sum::<f32>() / count;
-        let var = channel(x_hat, channels, length, c).flatten().map(|v| (v - mean) * (v - mean)).sum::<f32>() / count;
+        // The corrected two-pass moments: around a first mean m₀,
+        // mean = m₀ + Σ(v − m₀)/m and σ² = Σ(v − m₀)²/m − (Σ(v − m₀)/m)².
+        let m0 = paired_sums(x_hat, x_hat, channels, length, c, |v, _| (v, 0.0)).0 / count;
+        let (d, d2) = paired_sums(x_hat, x_hat, channels, length, c, |v, _| (v - m0, (v - m0) * (v - m0)));
+        let mean = m0 + d / count;
+        let var = (d2 / count - (d / count) * (d / count)).max(0.0);
         let inv_std = 1.0 / libm::sqrtf(var + eps);
-        for xs in channel_mut(x_hat, channels, length, c) {
-            for v in xs {
-                *v = (*v - mean) * inv_std;
-            }
-        }
-        for (ys, xs) in channel_mut(y, channels, length, c).zip(channel(x_hat, channels, length, c)) {
+        // x̂ and y in one pass.
+        for (ys, xs) in channel_mut(y, channels, length, c).zip(channel_mut(x_hat, channels, length, c)) {
             for (yv, xv) in ys.iter_mut().zip(xs) {
-                *yv = gamma[c] * xv + beta[c];
+                *xv = (*xv - mean) * inv_std;
+                *yv = gamma[c] * *xv + beta[c];
             }
         }
         stats.mean[c] = mean;
@@ -428,12 +428,39 @@ pub(crate) fn backward_map(
 
 /// Σ∂ℓ/∂y and Σ∂ℓ/∂y⊙x̂ over channel `c`'s values.
 fn channel_sums(x_hat: &[f32], length: usize, dy: &[f32], channels: usize, c: usize) -> (f32, f32) {
-    let (mut s, mut sx) = (0.0, 0.0);
-    for (gs, xs) in channel(dy, channels, length, c).zip(channel(x_hat, channels, length, c)) {
-        s += gs.iter().sum::<f32>();
-        sx += gs.iter().zip(xs).map(|(g, x)| g * x).sum::<f32>();
+    paired_sums(dy, x_hat, channels, length, c, |g, x| (g, g * x))
+}
+
+/// (Σ s, Σ t) over channel `c` of every row of `a` and `b` (C×T maps), where
+/// (s, t) = f(a value, the b value at the same place): in eight
+/// interleaved partial sums, which the compiler keeps in vector registers
+/// (one running sum is a chain of dependent adds, a value at a time).
+fn paired_sums(
+    a: &[f32],
+    b: &[f32],
+    channels: usize,
+    length: usize,
+    c: usize,
+    f: impl Fn(f32, f32) -> (f32, f32),
+) -> (f32, f32) {
+    const L: usize = 8;
+    let (mut s, mut t) = ([0.0f32; L], [0.0f32; L]);
+    for (xa, xb) in channel(a, channels, length, c).zip(channel(b, channels, length, c)) {
+        let ((ca, ra), (cb, rb)) = (xa.as_chunks::<L>(), xb.as_chunks::<L>());
+        for (u, v) in ca.iter().zip(cb) {
+            for l in 0..L {
+                let (p, q) = f(u[l], v[l]);
+                s[l] += p;
+                t[l] += q;
+            }
+        }
+        for (l, (&u, &v)) in ra.iter().zip(rb).enumerate() {
+            let (p, q) = f(u, v);
+            s[l] += p;
+            t[l] += q;
+        }
     }
-    (s, sx)
+    (s.iter().sum(), t.iter().sum())
 }
 
 /// dy ← k·(dy − s/m − x̂·sx/m) over channel `c`'s values, 1/m = `inv_count`.
