@@ -190,94 +190,91 @@ impl Geometry {
     pub(crate) fn scratch(&self) -> usize {
         self.out_plane() * (self.taps() + self.out_channels)
     }
+}
 
-    /// For output column `j`: the first column its tap 0 reads plus the
-    /// padding (j·S_w), and the taps `lo..hi` whose column lies inside.
-    fn columns_inside(&self, j: usize) -> (usize, usize, usize) {
-        let (axis, k) = (&self.columns, self.columns.kernel);
-        let start = j * axis.stride;
-        let lo = axis.padding.saturating_sub(start).min(k);
-        let hi = (axis.input + axis.padding).saturating_sub(start).min(k).max(lo);
-        (start, lo, hi)
-    }
+/// Where one sample's taps lie in scratch: the value tap k = (c, u, v)
+/// reads for output position p at k·`tap` + p·`position`. As columns of
+/// taps (K×P, `position` 1) each tap's values for an output row are one
+/// run, a copy of an input row with a horizontal stride of 1; as rows of
+/// taps (P×K, `tap` 1) each position's are a Linear layer's input row.
+#[derive(Clone, Copy, Debug)]
+struct Taps {
+    tap: usize,
+    position: usize,
+}
 
-    /// Visits each output position's row of taps, split into K_w-long
-    /// segments (one per input channel and kernel row): `visit(segment
-    /// offset in the rows, input offset of its first inside tap, taps
-    /// inside lo..hi)`, or `None` for a segment whose kernel row falls in
-    /// the padding.
-    fn each_segment(&self, mut visit: impl FnMut(usize, Option<usize>, usize, usize)) {
-        let (rows, kw) = (&self.rows, self.columns.kernel);
-        let (width, plane, taps) = (self.columns.input, self.in_plane(), self.taps());
-        for i in 0..rows.output {
-            for j in 0..self.columns.output {
-                let (start, lo, hi) = self.columns_inside(j);
-                let row = (i * self.columns.output + j) * taps;
-                for c in 0..self.in_channels {
-                    for u in 0..rows.kernel {
-                        let at = row + (c * rows.kernel + u) * kw;
-                        // Column start + lo − P ≥ 0 by the choice of lo.
-                        let from = rows.source(i, u).map(|y| c * plane + y * width + start + lo - self.columns.padding);
-                        visit(at, from, lo, hi);
-                    }
-                }
-            }
-        }
+impl Taps {
+    /// Columns of taps (K×P) if `COLUMNS`, else rows (P×K).
+    fn of<const COLUMNS: bool>(g: &Geometry) -> Self {
+        if COLUMNS { Self { tap: g.out_plane(), position: 1 } } else { Self { tap: 1, position: g.taps() } }
     }
 }
 
-/// One sample's rows of taps (im2row): row p holds the C·K_h·K_w input
-/// values output position p reads, zero in the padding, so that the
-/// convolution of the sample is a Linear layer's product on these rows.
-fn rows_of_taps(g: &Geometry, x: &[f32], rows: &mut [f32]) {
-    let kw = g.columns.kernel;
-    g.each_segment(|at, from, lo, hi| {
-        let segment = &mut rows[at..at + kw];
-        match from {
-            Some(from) => {
-                // A few values: element by element, not a call to memcpy.
-                for (v, s) in segment.iter_mut().enumerate() {
-                    *s = if (lo..hi).contains(&v) { x[from + v - lo] } else { 0.0 };
-                }
-            }
-            None => segment.fill(0.0),
-        }
-    });
-}
-
-/// The reverse of [`rows_of_taps`]: adds each row value back to the input
-/// position it was read from.
-fn add_rows_of_taps(g: &Geometry, rows: &[f32], dx: &mut [f32]) {
-    g.each_segment(|at, from, lo, hi| {
-        if let Some(from) = from {
-            for (d, r) in dx[from..from + hi - lo].iter_mut().zip(&rows[at + lo..at + hi]) {
-                *d += r;
-            }
-        }
-    });
-}
-
-/// One sample's columns of taps (im2col), the transpose of its rows: row
-/// k = (c, u, v) of the K×P matrix holds what tap k reads at every output
-/// position, so that with a horizontal stride of 1 each output row's run
-/// is one contiguous copy of an input row.
-fn columns_of_taps(g: &Geometry, x: &[f32], columns: &mut [f32]) {
-    let (rows, cols, positions) = (&g.rows, &g.columns, g.out_plane());
+/// Visits every (tap, output row) run of one sample's taps: `visit(offset
+/// of the run's first value in the layout, the input offset of the input
+/// row it reads, or `None` where the kernel row falls in the padding,
+/// positions lo..hi that read inside, the column read at lo)`. Shared by
+/// the gather and its reverse, so the two cannot disagree.
+fn each_run(g: &Geometry, layout: Taps, mut visit: impl FnMut(usize, Option<usize>, usize, usize, usize)) {
+    let (rows, cols) = (&g.rows, &g.columns);
     let (width, plane) = (cols.input, g.in_plane());
-    for (k, column) in columns.chunks_exact_mut(positions).take(g.taps()).enumerate() {
+    for k in 0..g.taps() {
         let (c, u, v) = (k / (rows.kernel * cols.kernel), k / cols.kernel % rows.kernel, k % cols.kernel);
         let (lo, hi, first) = cols.inside(v);
-        for (i, run) in column.chunks_exact_mut(cols.output).enumerate() {
-            let Some(y) = rows.source(i, u) else {
-                run.fill(0.0);
-                continue;
-            };
-            let line = &x[c * plane + y * width..][..width];
-            run[..lo].fill(0.0);
-            every_stride(&mut run[lo..hi], &line[first..], cols.stride);
-            run[hi..].fill(0.0);
+        for i in 0..rows.output {
+            let at = k * layout.tap + i * cols.output * layout.position;
+            visit(at, rows.source(i, u).map(|y| c * plane + y * width), lo, hi, first);
         }
     }
+}
+
+/// One sample's taps (im2col, or im2row), zero in the padding: the
+/// convolution of the sample becomes a product with them.
+/// `COLUMNS` chooses the layout at compile time, so that a build that only
+/// takes one path (the Cortex-M4F's, rows) carries the code of one.
+fn gather_taps<const COLUMNS: bool>(g: &Geometry, x: &[f32], taps: &mut [f32]) {
+    let layout = Taps::of::<COLUMNS>(g);
+    let (ow, stride, step) = (g.columns.output, g.columns.stride, layout.position);
+    each_run(g, layout, |at, line, lo, hi, first| {
+        if COLUMNS {
+            let run = &mut taps[at..at + ow];
+            let Some(line) = line else {
+                run.fill(0.0);
+                return;
+            };
+            run[..lo].fill(0.0);
+            every_stride(&mut run[lo..hi], &x[line + first..], stride);
+            run[hi..].fill(0.0);
+        } else {
+            // A value every `step`: a load and a store each.
+            let mut run = taps[at..].iter_mut().step_by(step).take(ow);
+            let Some(line) = line else {
+                run.for_each(|t| *t = 0.0);
+                return;
+            };
+            run.by_ref().take(lo).for_each(|t| *t = 0.0);
+            let from = x[line + first..].iter().step_by(stride);
+            run.by_ref().take(hi - lo).zip(from).for_each(|(t, v)| *t = *v);
+            run.for_each(|t| *t = 0.0);
+        }
+    });
+}
+
+/// The reverse of [`gather_taps`]: adds each value back to the input
+/// position it was read from.
+fn add_taps<const COLUMNS: bool>(g: &Geometry, taps: &[f32], dx: &mut [f32]) {
+    let layout = Taps::of::<COLUMNS>(g);
+    let (stride, step) = (g.columns.stride, layout.position);
+    each_run(g, layout, |at, line, lo, hi, first| {
+        let Some(line) = line else { return };
+        let to = &mut dx[line + first..];
+        if COLUMNS {
+            add_every_stride(&taps[at + lo..at + hi], to, stride);
+        } else {
+            let run = taps[at + lo * step..].iter().step_by(step).take(hi - lo);
+            to.iter_mut().step_by(stride).zip(run).for_each(|(d, t)| *d += t);
+        }
+    });
 }
 
 /// run[t] ← line[t·stride] for every t of `run` (`line` long enough).
@@ -320,23 +317,6 @@ fn add_every_stride(run: &[f32], line: &mut [f32], stride: usize) {
     }
 }
 
-/// The reverse of [`columns_of_taps`]: adds each column value back to the
-/// input position it was read from.
-fn add_columns_of_taps(g: &Geometry, columns: &[f32], dx: &mut [f32]) {
-    let (rows, cols, positions) = (&g.rows, &g.columns, g.out_plane());
-    let (width, plane) = (cols.input, g.in_plane());
-    for (k, column) in columns.chunks_exact(positions).take(g.taps()).enumerate() {
-        let (c, u, v) = (k / (rows.kernel * cols.kernel), k / cols.kernel % rows.kernel, k % cols.kernel);
-        let (lo, hi, first) = cols.inside(v);
-        for (i, run) in column.chunks_exact(cols.output).enumerate() {
-            if let Some(y) = rows.source(i, u) {
-                let line = &mut dx[c * plane + y * width..][..width];
-                add_every_stride(&run[lo..hi], &mut line[first..], cols.stride);
-            }
-        }
-    }
-}
-
 /// Whether the passes take the columns path: K×P columns of taps and the
 /// plain, Aᵀ and Bᵀ products, which need f32 vectors (hosts, WebAssembly
 /// with SIMD). Elsewhere, and for the scalar lanes, rows of taps and the
@@ -370,7 +350,7 @@ pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32
     if by_columns(lanes) {
         // Y = W·C + b, straight into storage order.
         for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
-            columns_of_taps(g, xs, rows);
+            gather_taps::<true>(g, xs, rows);
             for (o, yo) in ys.chunks_exact_mut(positions).enumerate() {
                 yo.fill(b.get(o).copied().unwrap_or(0.0));
             }
@@ -380,7 +360,7 @@ pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32
     }
     let by_position = &mut rest[..out_len];
     for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
-        rows_of_taps(g, xs, rows);
+        gather_taps::<false>(g, xs, rows);
         linear::forward(lanes, w, b, rows, taps, by_position);
         transpose(by_position, positions, g.out_channels, ys);
     }
@@ -413,7 +393,7 @@ pub(crate) fn backward(
         let d_columns = &mut second[..positions * taps];
         for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
             if !gw.is_empty() {
-                columns_of_taps(g, xs, rows);
+                gather_taps::<true>(g, xs, rows);
                 lanes::matmul_acc_bt(1.0, dys, positions, rows, gw);
                 for (gbo, dyo) in gb.iter_mut().zip(dys.chunks_exact(positions)) {
                     *gbo += dyo.iter().sum::<f32>();
@@ -424,7 +404,7 @@ pub(crate) fn backward(
                 lanes::matmul_acc_at(1.0, w, g.out_channels, dys, d_columns);
                 let dxs = &mut dx[s * in_len..(s + 1) * in_len];
                 dxs.fill(0.0);
-                add_columns_of_taps(g, d_columns, dxs);
+                add_taps::<true>(g, d_columns, dxs);
             }
         }
         return;
@@ -433,14 +413,14 @@ pub(crate) fn backward(
     for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
         transpose(dys, g.out_channels, positions, dy_by_position);
         if !gw.is_empty() {
-            rows_of_taps(g, xs, rows);
+            gather_taps::<false>(g, xs, rows);
             linear::accumulate_gradients(lanes, rows, dy_by_position, taps, gw, gb);
         }
         if let Some(dx) = dx.as_deref_mut() {
             let dxs = &mut dx[s * in_len..(s + 1) * in_len];
             linear::backward_input(lanes, w, dy_by_position, taps, d_rows);
             dxs.fill(0.0);
-            add_rows_of_taps(g, d_rows, dxs);
+            add_taps::<false>(g, d_rows, dxs);
         }
     }
 }
