@@ -46,6 +46,15 @@ fn shipped_recordings_and_checkpoint_are_what_the_data_and_the_recipe_produce() 
     }
 }
 
+#[test]
+fn the_convolution_flop_count_is_the_layers_by_hand() {
+    // 6×96 → Conv1d 8 (k5, s2) → 8×46 → Conv1d 16 (k3, s2) → 16×22; a
+    // multiply-add is two flops; forward and weight gradient for both, the
+    // input gradient for the second; 8 rows of two views.
+    let (first, second) = (46 * 8 * 6 * 5, 22 * 16 * 8 * 3);
+    assert_eq!(watch::CONVOLUTION_FLOPS, 2 * (2 * first + 3 * second) * 2 * 8);
+}
+
 fn adapt_with(seed: u64) -> (watch::Evaluation, watch::Evaluation, watch::Evaluation) {
     let recordings = Recordings::parse(RECORDINGS).unwrap();
     let mut net: Box<Net> = Box::new(new_net(0.02, FINE_TUNE_STEPS));

@@ -40,6 +40,29 @@ vicreg::network!(
     pub Watch = WATCH, batch BATCH
 );
 
+/// Floating-point operations of the convolutions in one training step of
+/// [`BATCH`] recordings, a multiply-add counted as two (dominant terms
+/// only, as the loss's cost is counted): for every row of both views, each
+/// Conv1d's forward pass and weight gradient (T′·O·C·K multiply-adds each),
+/// and its input gradient unless it is the first layer (which has none).
+pub const CONVOLUTION_FLOPS: usize = {
+    let mut flops = 0;
+    let mut i = 0;
+    while let (Some(Layer::Conv1d(conv)), Some(input)) = (WATCH.layer(i), WATCH.shape_before(i)) {
+        let out_length = (input.length() + 2 * conv.padding - conv.kernel) / conv.stride + 1;
+        let multiply_adds = out_length * conv.out_channels * input.channels() * conv.kernel;
+        let passes = if i == 0 { 2 } else { 3 };
+        flops += 2 * passes * multiply_adds * 2 * BATCH;
+        i += 1;
+        // The convolutions lead the encoder, each followed by its
+        // BatchNorm and ReLU, or its ReLU.
+        while let Some(Layer::BatchNorm | Layer::ReLU) = WATCH.layer(i) {
+            i += 1;
+        }
+    }
+    flops
+};
+
 /// The training state on the watch: SGD with momentum.
 pub type Net = Trainer<Watch, Sgd>;
 

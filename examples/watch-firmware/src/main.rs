@@ -69,6 +69,7 @@ fn main() -> ! {
         exit(false);
     }
     say!("one training step, views included: {} instructions (±{})", step_instructions, ticks.resolution());
+    say!("the step's convolutions: {} flops (forward, weight and input gradients)", watch::CONVOLUTION_FLOPS);
 
     load(net);
     let Ok(same) = watch::evaluate(net, views, &recordings, &Drift::NONE, EVAL_SEED) else { exit(false) };
