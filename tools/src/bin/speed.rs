@@ -142,7 +142,9 @@ fn products() {
 /// profiler: `speed steps`, or `speed digits` for the digits step alone);
 /// or `speed count N`: exactly N digits steps, untimed, so that two runs
 /// under `valgrind --tool=callgrind` (N = 10 and 20, say) differ by exactly
-/// ten steps' instructions, a figure the machine's load cannot move.
+/// ten steps' instructions, a figure the machine's load cannot move; or
+/// `speed count-motions N`, the same for the sensor job's step (for
+/// `perf record`: the convolutions' share of a step).
 enum Mode {
     All,
     Shape(usize, usize),
@@ -150,6 +152,7 @@ enum Mode {
     Steps { small: bool },
     Motions,
     Count(usize),
+    CountMotions(usize),
 }
 
 fn mode() -> Mode {
@@ -160,6 +163,7 @@ fn mode() -> Mode {
         ["digits"] => Mode::Steps { small: false },
         ["motions"] => Mode::Motions,
         ["count", steps] => steps.parse().map_or(Mode::All, Mode::Count),
+        ["count-motions", steps] => steps.parse().map_or(Mode::All, Mode::CountMotions),
         [n, d] => match (n.parse(), d.parse()) {
             (Ok(n), Ok(d)) => Mode::Shape(n, d),
             _ => Mode::All,
@@ -170,6 +174,16 @@ fn mode() -> Mode {
 
 fn main() {
     let mode = mode();
+    if let Mode::CountMotions(steps) = mode {
+        let mut trainer = Box::new(Trainer::<Motion, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0)));
+        let (mut rng, batch, mut pair, augment) = step_setup::<Motion, AdamW, 20, 576>(&mut trainer);
+        let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
+        for _ in 0..steps {
+            black_box(trainer.step(va, vb).expect("step"));
+        }
+        println!("{steps} motions steps");
+        return;
+    }
     if let Mode::Count(steps) = mode {
         let mut trainer = Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0)));
         let (mut rng, batch, mut pair, augment) = step_setup::<Digits, AdamW, 128, 64>(&mut trainer);
@@ -199,7 +213,7 @@ fn main() {
     let shapes = match mode {
         Mode::All => &SHAPES[..],
         Mode::Shape(..) => &one[..],
-        Mode::Steps { .. } | Mode::Motions | Mode::Count(_) | Mode::Products => &[][..],
+        Mode::Steps { .. } | Mode::Motions | Mode::Count(_) | Mode::CountMotions(_) | Mode::Products => &[][..],
     };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);
