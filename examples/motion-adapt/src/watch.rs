@@ -66,6 +66,11 @@ pub const CONVOLUTION_FLOPS: usize = {
 /// The training state on the watch: SGD with momentum.
 pub type Net = Trainer<Watch, Sgd>;
 
+/// Bytes of the watch's training: the trainer, the views of a batch and one
+/// decoded recording (asserted by the firmware to fit its part with room
+/// for the stack).
+pub const TRAINING_BYTES: usize = Net::MEMORY_BYTES + core::mem::size_of::<Views>();
+
 /// One window of the network's input.
 pub type Window = [f32; INPUT];
 

@@ -51,6 +51,14 @@ pub type Net = Trainer<Sensor, Sgd>;
 /// A window of the stream.
 pub type Window = [f32; INPUT];
 
+/// The two augmented views of a batch, built in place.
+pub type Pair = vicreg::augment::ViewPair<BATCH, INPUT>;
+
+/// Bytes of the fine-tuning firmware's training: the trainer and the views
+/// of a batch (asserted by the firmware to fit its part with room for the
+/// stack).
+pub const TRAINING_BYTES: usize = Net::MEMORY_BYTES + core::mem::size_of::<Pair>();
+
 /// How the deployed sensor differs from the one the model was trained on.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Drift {

@@ -8,7 +8,7 @@
 use cortex_m_rt::entry;
 use firmware_support::{Fixed, Ticks, exit, say, stack};
 use motion_adapt::watch::{
-    self, Drift, EVAL_SEED, Evaluation, FINE_TUNE_STEPS, Net, PRETRAINED, RECORDINGS, Recordings, Views,
+    self, Drift, EVAL_SEED, Evaluation, FINE_TUNE_STEPS, Net, PRETRAINED, RECORDINGS, Recordings, TRAINING_BYTES, Views,
 };
 use static_cell::ConstStaticCell;
 use vicreg::{Pcg32, Sgd, TrainerConfig};
@@ -16,6 +16,10 @@ use vicreg::{Pcg32, Sgd, TrainerConfig};
 // All zeros, so the training state lands in .bss and costs no flash.
 static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::new(TrainerConfig::IDLE, Sgd::new(0.0, 0.0)));
 static VIEWS: ConstStaticCell<Views> = ConstStaticCell::new(Views::new());
+
+/// The training state and the views fit the part's 256 KiB with 32 KiB left
+/// for the stack and the rest: checked when the firmware is built.
+const _: () = assert!(TRAINING_BYTES <= 224 * 1024);
 
 /// An evaluation's loss and its weighted terms (λ·invariance + μ·variance +
 /// ν·covariance = loss, as the host jobs print them), measured on the

@@ -443,7 +443,9 @@ fn paired_sums(
     c: usize,
     f: impl Fn(f32, f32) -> (f32, f32),
 ) -> (f32, f32) {
-    const L: usize = 8;
+    // One sum where there are no f32 vectors (the Cortex-M4F): eight
+    // would be eight registers and twice the code, for no speed.
+    const L: usize = if <crate::lanes::Portable as crate::lanes::Simd>::VECTORS { 8 } else { 1 };
     let (mut s, mut t) = ([0.0f32; L], [0.0f32; L]);
     for (xa, xb) in channel(a, channels, length, c).zip(channel(b, channels, length, c)) {
         let ((ca, ra), (cb, rb)) = (xa.as_chunks::<L>(), xb.as_chunks::<L>());

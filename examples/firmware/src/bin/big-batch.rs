@@ -23,6 +23,10 @@ static NET: ConstStaticCell<MicroNet> = ConstStaticCell::new(MicroNet::new(Train
 static STREAMING: ConstStaticCell<Streaming> = ConstStaticCell::new(Streaming::ZERO);
 static RING: ConstStaticCell<SeedRing> = ConstStaticCell::new(SeedRing::new());
 
+/// The trainer, the stream and the seed ring fit the part's 64 KiB with 12
+/// KiB left for the stack and the rest: checked when the firmware is built.
+const _: () = assert!(STATE_BYTES <= 52 * 1024);
+
 fn load(net: &mut MicroNet) {
     *net = big_batch::new_net(0.05, STEPS);
     firmware_support::load_or_exit(net, PRETRAINED);

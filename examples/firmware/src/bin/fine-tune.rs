@@ -7,8 +7,8 @@
 use cortex_m_rt::entry;
 use firmware_support::{Fixed, Ticks, exit, say, stack};
 use sensor_adapt::{
-    BATCH, Drift, EVAL_SEED, Evaluation, FINE_TUNE_STEPS, INPUT, Net, PRETRAINED, SensorStream, adapted, config,
-    evaluate, fine_tune,
+    BATCH, Drift, EVAL_SEED, Evaluation, FINE_TUNE_STEPS, INPUT, Net, PRETRAINED, Pair, SensorStream, TRAINING_BYTES,
+    adapted, config, evaluate, fine_tune,
 };
 use static_cell::ConstStaticCell;
 use vicreg::augment::ViewPair;
@@ -17,7 +17,11 @@ use vicreg::{Sgd, TrainerConfig};
 // All-zero statics land in .bss and cost no flash; the real configuration is
 // set at run time.
 static NET: ConstStaticCell<Net> = ConstStaticCell::new(Net::new(TrainerConfig::IDLE, Sgd::new(0.0, 0.0)));
-static PAIR: ConstStaticCell<ViewPair<BATCH, INPUT>> = ConstStaticCell::new(ViewPair::new());
+static PAIR: ConstStaticCell<Pair> = ConstStaticCell::new(ViewPair::new());
+
+/// The training state and the views fit the part's 64 KiB with 12 KiB left
+/// for the stack and the rest: checked when the firmware is built.
+const _: () = assert!(TRAINING_BYTES <= 52 * 1024);
 
 /// An evaluation's loss and its weighted terms (λ·invariance + μ·variance +
 /// ν·covariance = loss, as the host jobs print them), measured on the
