@@ -61,8 +61,7 @@ fn loss_line(stdout: &str) -> (f64, f64) {
 /// A gradient that is wrong where training actually goes (injected: the
 /// invariance gradient halved, which still trains a fine encoder, 0.894 with
 /// 5 labels per class) fails by
-/// far more than the 2 % allowed: 10.67 against 9.18); f32 differences are
-/// good to about 0.1 %.
+/// far more than the 2 % allowed: 10.67 against 9.18).
 fn check_gradient_at(t: &mut Trainer<impl vicreg::nn::Network<Sample = [f32; 64]>, AdamW>, pixels: &[[f32; 64]]) {
     let x_a: Vec<[f32; 64]> = pixels.to_vec();
     let x_b: Vec<[f32; 64]> = pixels.iter().map(|p| core::array::from_fn(|j| p[(j + 1) % 64] * 0.9)).collect();
@@ -76,7 +75,11 @@ fn check_gradient_at(t: &mut Trainer<impl vicreg::nn::Network<Sample = [f32; 64]
         }
         f64::from(t.compute_gradients(&x_a, &x_b).expect("finite").loss)
     };
-    let h = 1e-2;
+    // The loss curves strongly along g at trained weights (forward and
+    // backward differences at h = 0.03 differed by 10 %), so the central
+    // difference's h² error was 2.8 % at h = 0.01 and 0.6 % at 0.001, while
+    // f32 rounding of a loss near 15 adds about 2e-6 / 2h, 0.02 % here.
+    let h = 1e-3;
     let slope = (loss_at(t, h) - loss_at(t, -h)) / (2.0 * h);
     t.parameters_mut().copy_from_slice(&theta);
     assert!((slope - norm).abs() <= 0.02 * norm, "directional derivative {slope} against the reported ‖g‖ {norm}");
