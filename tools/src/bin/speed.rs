@@ -140,19 +140,40 @@ fn products() {
 
 /// What to time: everything, one loss shape, or the training steps (for a
 /// profiler: `speed steps`, or `speed digits` for the digits step alone);
-/// or `speed count N`: exactly N digits steps, untimed, so that two runs
-/// under `valgrind --tool=callgrind` (N = 10 and 20, say) differ by exactly
-/// ten steps' instructions, a figure the machine's load cannot move; or
-/// `speed count-motions N`, the same for the sensor job's step (for
-/// `perf record`: the convolutions' share of a step).
+/// or `speed count N` (`count cnn N`, `count motions N`): exactly N steps
+/// of the digits MLP (the CNN, the sensor job's network), untimed, so that
+/// two runs under `valgrind --tool=callgrind` (N = 10 and 20, say) differ
+/// by exactly ten steps' instructions, a figure the machine's load cannot
+/// move, and so that `perf record` sees steps and little else.
 enum Mode {
     All,
     Shape(usize, usize),
     Products,
     Steps { small: bool },
     Motions,
-    Count(usize),
-    CountMotions(usize),
+    Count(Counted, usize),
+}
+
+/// The networks `speed count` runs.
+#[derive(Clone, Copy)]
+enum Counted {
+    Digits,
+    Cnn,
+    Motions,
+}
+
+/// N untimed steps of `M` on one fixed pair of views.
+fn count<M: Network<Sample = [f32; IN]>, const N: usize, const IN: usize>(
+    config: TrainerConfig,
+    optimizer: AdamW,
+    steps: usize,
+) {
+    let mut trainer = Box::new(Trainer::<M, AdamW>::new(config, optimizer));
+    let (mut rng, batch, mut pair, augment) = step_setup::<M, AdamW, N, IN>(&mut trainer);
+    let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
+    for _ in 0..steps {
+        black_box(trainer.step(va, vb).expect("step"));
+    }
 }
 
 fn mode() -> Mode {
@@ -162,8 +183,9 @@ fn mode() -> Mode {
         ["products"] => Mode::Products,
         ["digits"] => Mode::Steps { small: false },
         ["motions"] => Mode::Motions,
-        ["count", steps] => steps.parse().map_or(Mode::All, Mode::Count),
-        ["count-motions", steps] => steps.parse().map_or(Mode::All, Mode::CountMotions),
+        ["count", steps] => steps.parse().map_or(Mode::All, |n| Mode::Count(Counted::Digits, n)),
+        ["count", "cnn", steps] => steps.parse().map_or(Mode::All, |n| Mode::Count(Counted::Cnn, n)),
+        ["count", "motions", steps] => steps.parse().map_or(Mode::All, |n| Mode::Count(Counted::Motions, n)),
         [n, d] => match (n.parse(), d.parse()) {
             (Ok(n), Ok(d)) => Mode::Shape(n, d),
             _ => Mode::All,
@@ -174,24 +196,13 @@ fn mode() -> Mode {
 
 fn main() {
     let mode = mode();
-    if let Mode::CountMotions(steps) = mode {
-        let mut trainer = Box::new(Trainer::<Motion, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0)));
-        let (mut rng, batch, mut pair, augment) = step_setup::<Motion, AdamW, 20, 576>(&mut trainer);
-        let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
-        for _ in 0..steps {
-            black_box(trainer.step(va, vb).expect("step"));
+    if let Mode::Count(network, steps) = mode {
+        match network {
+            Counted::Digits => count::<Digits, 128, 64>(TrainerConfig::new(1e-3), AdamW::new(0.0), steps),
+            Counted::Cnn => count::<DigitsCnn, 128, 64>(TrainerConfig::new(2e-3), AdamW::new(1e-4), steps),
+            Counted::Motions => count::<Motion, 20, 576>(TrainerConfig::new(1e-3), AdamW::new(0.0), steps),
         }
-        println!("{steps} motions steps");
-        return;
-    }
-    if let Mode::Count(steps) = mode {
-        let mut trainer = Box::new(Trainer::<Digits, AdamW>::new(TrainerConfig::new(1e-3), AdamW::new(0.0)));
-        let (mut rng, batch, mut pair, augment) = step_setup::<Digits, AdamW, 128, 64>(&mut trainer);
-        let (va, vb) = pair.generate(&batch, &augment, &mut rng).expect("views");
-        for _ in 0..steps {
-            black_box(trainer.step(va, vb).expect("step"));
-        }
-        println!("{steps} digits steps");
+        println!("{steps} steps");
         return;
     }
     let build = if cfg!(target_feature = "avx2") { "native (AVX2 at compile time)" } else { "default target" };
@@ -213,7 +224,7 @@ fn main() {
     let shapes = match mode {
         Mode::All => &SHAPES[..],
         Mode::Shape(..) => &one[..],
-        Mode::Steps { .. } | Mode::Motions | Mode::Count(_) | Mode::CountMotions(_) | Mode::Products => &[][..],
+        Mode::Steps { .. } | Mode::Motions | Mode::Count(..) | Mode::Products => &[][..],
     };
     for &(n, d) in shapes {
         let (a, b) = view_pair(n, d, 7);

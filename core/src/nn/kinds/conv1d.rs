@@ -194,7 +194,7 @@ mod tests {
             for lanes in [Lanes::Scalar, Lanes::Wide] {
                 let what = (kernel, stride, padding, lanes);
                 // Room for the longest case: 9 positions × (2·7 taps + 3 outputs).
-                let (mut first, mut second) = ([0.0f32; 9 * (2 * 7 + 3)], [0.0f32; 9 * 2 * 7]);
+                let (mut first, mut second) = ([7.0f32; 9 * (2 * 7 + 3)], [7.0f32; 9 * 2 * 7]);
                 assert!(g.scratch() <= first.len() && conv.scratch(input) == g.scratch());
                 let mut y = [0.0f32; ROWS * 3 * 9];
                 conv2d::forward(lanes, &g, w, &b, x, &mut first, &mut y[..ROWS * co * t_out]);
