@@ -597,7 +597,8 @@ pub(super) struct Product<'a> {
     panel: &'a [f32],
     width: usize,
     /// Columns of the strip that are B's: fewer than `width` in a tail
-    /// strip, whose other lanes are zeros and whose sums are not stored.
+    /// strip (one vector wide), whose other lanes are zeros and whose sums
+    /// are not stored.
     live: usize,
     /// Row length of B and of the output.
     k: usize,
@@ -652,14 +653,12 @@ pub(super) fn product_tile<S: Simd, const R: usize, const V: usize>(
                 let sum = simd.mul_add(*acc_rv, sv, simd.load(chunk));
                 simd.store(sum, chunk);
             }
-        } else {
-            // A tail strip: its live lanes through a vector on the stack.
-            for (v, acc_rv) in acc_r.iter().enumerate() {
-                let mut lanes = [0.0f32; W];
-                simd.store(simd.mul_add(*acc_rv, sv, simd.zero()), &mut lanes);
-                let row = out.iter_mut().skip(start + v * W).take(live.saturating_sub(v * W));
-                row.zip(lanes).for_each(|(o, x)| *o += x);
-            }
+        } else if let Some(acc_r0) = acc_r.first() {
+            // A tail strip, one vector wide: its live lanes through a
+            // vector on the stack.
+            let mut lanes = [0.0f32; W];
+            simd.store(simd.mul_add(*acc_r0, sv, simd.zero()), &mut lanes);
+            out.iter_mut().skip(start).take(live).zip(lanes).for_each(|(o, x)| *o += x);
         }
     }
 }

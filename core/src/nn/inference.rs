@@ -38,15 +38,14 @@ impl<K: KindSet> Siamese<'_, K> {
         if out.len() < n * width {
             return Err(Error::ShapeMismatch);
         }
-        // View a's activations, and the backward region's sums as the
-        // convolutions' scratch (as `regions` splits them).
-        let s = &self.layout.sizes;
-        let (act, rest) = workspace.split_at_mut(s.view);
-        let sums = &mut rest[s.view + s.ping + s.pong..s.view + s.backward];
-        let input = s.input;
+        // View a's activations; everything after them (view b, the
+        // backward region, the loss's scratch) is free, and the
+        // convolutions take their scratch from it.
+        let (act, free) = workspace.split_at_mut(self.layout.sizes.view);
+        let input = self.layout.sizes.input;
         for (xs, ys) in x.chunks(self.batch * input).zip(out.chunks_mut(self.batch * width)) {
             let rows = xs.len() / input;
-            let buffers = (&mut *act, &mut *sums);
+            let buffers = (&mut *act, &mut *free);
             self.forward::<false>(lanes, norm, (Some(running), None), params, xs, rows, buffers, (0, until));
             ys[..rows * width].copy_from_slice(&act[at..at + rows * width]);
         }
