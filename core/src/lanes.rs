@@ -24,11 +24,11 @@
 // The kernels and the vector operations must inline into each entry of
 // `avx` to be compiled for its target features: a call that stayed a call
 // would run the baseline code. Where there is no `avx` (every no_std build)
-// most kernels are only `#[inline]`, so that a firmware's flash is not spent
-// on copies the compiler would not have chosen to make; `dot` and `axpy`
-// stay forced, as before they were written once for both, because Conv1d
-// calls them on every window (measured on the Cortex-M4F: forcing every
-// kernel costs 700 bytes, forcing none 2.4 % more instructions a step).
+// the kernels are only `#[inline]`, so that a firmware's flash is not spent
+// on copies the compiler would not have chosen to make. (`dot` and `axpy`
+// were forced while Conv1d called them on every window; since it takes the
+// products, forcing them saved 3,080 instructions of the big-batch
+// firmware's 119 million a step, for 32 bytes of flash.)
 #![allow(clippy::inline_always)]
 
 mod adamw;

@@ -17,7 +17,8 @@ pub(crate) fn dot(lanes: Lanes, x: &[f32], y: &[f32]) -> f32 {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 pub(super) fn dot_in<S: Simd>(s: S, x: &[f32], y: &[f32]) -> f32 {
     let len = x.len().min(y.len());
     let (xb, xt) = x[..len].as_chunks::<W>();
@@ -128,7 +129,8 @@ pub(crate) fn axpy(lanes: Lanes, a: f32, x: &[f32], y: &mut [f32]) {
     }
 }
 
-#[inline(always)]
+#[cfg_attr(all(feature = "std", target_arch = "x86_64"), inline(always))]
+#[cfg_attr(not(all(feature = "std", target_arch = "x86_64")), inline)]
 pub(super) fn axpy_in<S: Simd>(s: S, a: f32, x: &[f32], y: &mut [f32]) {
     let av = s.splat(a);
     let (xb, xt) = x.as_chunks::<W>();
