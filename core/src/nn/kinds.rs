@@ -2,8 +2,8 @@
 //! file that holds it, and this list generates [`Layer`] and every place
 //! that dispatches on the kind (its facts, its record, its flag bit, its
 //! kernels in the passes). Adding a kind is one new file implementing
-//! [`Kind`] (and the `const fn`s its documentation names) plus one line
-//! here.
+//! [`Kind`] (and the `const fn`s its documentation names), its `mod` line
+//! and one line in the list here.
 
 use super::kind::{BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, NormConfig, Output};
 use super::shape::Shape;
@@ -17,13 +17,26 @@ pub use max_pool2d::MaxPool2d;
 /// What the kinds that slide a window over an image share.
 mod plane;
 
+// The kinds' files, declared outside the macro below: tools that follow
+// `mod` statements to find the source (the mutation tester) do not look
+// inside a macro, and missed every kind's kernels while the macro declared
+// them.
+pub(crate) mod avg_pool2d;
+pub(crate) mod batch_norm;
+pub(crate) mod conv1d;
+pub(crate) mod conv2d;
+pub(crate) mod linear;
+pub(crate) mod max_pool2d;
+pub(crate) mod mean_space;
+pub(crate) mod mean_time;
+pub(crate) mod relu;
+
 /// The kinds, and the module that holds each. A data-carrying kind is
 /// written `Variant(Type) in module` (`module::Type` is the declaration);
 /// a kind without settings `Variant in module` (`module::Variant` is a unit
 /// struct).
 macro_rules! kinds {
     ($( $(#[$doc:meta])* $variant:ident $(($data:ident))? in $module:ident; )*) => {
-        $( pub(crate) mod $module; )*
 
         /// One layer of a network, declared by what it adds to the shape that
         /// reaches it: every width is written once.
