@@ -503,6 +503,11 @@ mod tests {
             ([4, 1], [3, 3], [2, 1]),
             ([6, 5], [1, 1], [0, 0]),
             ([2, 2], [2, 2], [1, 1]),
+            // Output rows as wide as the input's, with a row stride of 2, or
+            // a column stride of 2; strides 1 with narrower output rows.
+            ([3, 3], [2, 1], [1, 1]),
+            ([3, 1], [1, 2], [1, 2]),
+            ([3, 3], [1, 1], [0, 0]),
         ];
         for (kernel, stride, padding) in cases {
             let conv = Conv2d { out_channels: CO, kernel, stride, padding, bias: true };
