@@ -10,10 +10,12 @@
 //! ∂ℓ/∂xᵢ = (1/√(σ² + eps))·(gᵢ − mean(g) − x̂ᵢ·mean(g ⊙ x̂)),
 //! ∂ℓ/∂γ = Σᵢ ∂ℓ/∂yᵢ ⊙ x̂ᵢ, ∂ℓ/∂β = Σᵢ ∂ℓ/∂yᵢ.
 
-use crate::nn::kind::{Field, Backward, Dims, Forward, Given, Init, Kind, KindSet, NormConfig, Output, StreamSums, settingless};
-use crate::nn::Shape;
 use crate::lanes::{self, Lanes};
 use crate::loss::{centring, moments};
+use crate::nn::Shape;
+use crate::nn::kind::{
+    Backward, Dims, Field, Forward, Given, Init, Kind, KindSet, NormConfig, Output, StreamSums, settingless,
+};
 
 /// Batch normalisation: its settings (eps, momentum) are the network's
 /// [`NormConfig`], shared by every BatchNorm layer.
@@ -167,7 +169,6 @@ impl Kind for BatchNorm {
         }
     }
 }
-
 
 /// Per-feature statistics of one forward pass in training mode.
 pub(crate) struct BatchStats<'s> {

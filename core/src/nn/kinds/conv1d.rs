@@ -100,7 +100,13 @@ impl Conv1d {
 
     pub(crate) fn from_record(flags: u8, numbers: [u32; 4]) -> Option<Self> {
         let [out_channels, kernel, stride, padding] = numbers.map(|x| usize::try_from(x).ok());
-        Some(Self { out_channels: out_channels?, kernel: kernel?, stride: stride?, padding: padding?, bias: flags & BIAS != 0 })
+        Some(Self {
+            out_channels: out_channels?,
+            kernel: kernel?,
+            stride: stride?,
+            padding: padding?,
+            bias: flags & BIAS != 0,
+        })
     }
 
     /// The pass's geometry as Conv2d's: one row, the kernel along columns.
@@ -125,7 +131,8 @@ impl Conv1d {
 impl Kind for Conv1d {
     const TAG: u8 = 4;
     const NAME: &'static str = "conv1d";
-    const FIELDS: &'static [Field] = &[Field::one("out_channels"), Field::one("kernel"), Field::one("stride"), Field::one("padding")];
+    const FIELDS: &'static [Field] =
+        &[Field::one("out_channels"), Field::one("kernel"), Field::one("stride"), Field::one("padding")];
     const OPTIONAL_BIAS: bool = true;
     const DECAYS: bool = true;
     const OUTPUT: Output = Output::Own;

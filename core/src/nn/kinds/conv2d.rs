@@ -119,8 +119,12 @@ impl Conv2d {
     }
 
     pub(crate) const fn record(self) -> (u8, [u32; 4]) {
-        let numbers =
-            [record_number(self.out_channels), record_pair(self.kernel), record_pair(self.stride), record_pair(self.padding)];
+        let numbers = [
+            record_number(self.out_channels),
+            record_pair(self.kernel),
+            record_pair(self.stride),
+            record_pair(self.padding),
+        ];
         (if self.bias { BIAS } else { 0 }, numbers)
     }
 
@@ -525,17 +529,20 @@ mod tests {
             let x: [f32; ROWS * CI * H * W] = core::array::from_fn(|i| value(i, 1.9));
             let dy: [f32; ROWS * CO * 64] = core::array::from_fn(|i| value(i, 2.3));
             let (w, dy) = (&w[..CO * CI * taps], &dy[..ROWS * CO * oh * ow]);
-            let w_at = |o: usize, c: usize, u: usize, v: usize| f64::from(w[((o * CI + c) * kernel[0] + u) * kernel[1] + v]);
+            let w_at =
+                |o: usize, c: usize, u: usize, v: usize| f64::from(w[((o * CI + c) * kernel[0] + u) * kernel[1] + v]);
             // The input position a tap reads, if inside the image.
             let at = |i: usize, u: usize, axis: usize, len: usize| {
                 (i * stride[axis] + u).checked_sub(padding[axis]).filter(|&p| p < len)
             };
-            let x_at = |r: usize, c: usize, i: usize, j: usize, u: usize, v: usize| match (at(i, u, 0, H), at(j, v, 1, W)) {
-                (Some(p), Some(q)) => f64::from(x[((r * CI + c) * H + p) * W + q]),
-                _ => 0.0,
-            };
+            let x_at =
+                |r: usize, c: usize, i: usize, j: usize, u: usize, v: usize| match (at(i, u, 0, H), at(j, v, 1, W)) {
+                    (Some(p), Some(q)) => f64::from(x[((r * CI + c) * H + p) * W + q]),
+                    _ => 0.0,
+                };
             let dy_at = |r: usize, o: usize, i: usize, j: usize| f64::from(dy[((r * CO + o) * oh + i) * ow + j]);
-            let every_tap = || (0..CI).flat_map(|c| (0..kernel[0]).flat_map(move |u| (0..kernel[1]).map(move |v| (c, u, v))));
+            let every_tap =
+                || (0..CI).flat_map(|c| (0..kernel[0]).flat_map(move |u| (0..kernel[1]).map(move |v| (c, u, v))));
             let every_out = || (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j)));
 
             for lanes in [Lanes::Scalar, Lanes::Wide] {
@@ -559,7 +566,8 @@ mod tests {
                 let (mut gw, mut gb) = ([1.0f32; CO * CI * 30], [2.0f32; CO]);
                 backward(lanes, &g, (w, &x, dy), &mut gw[..CO * CI * taps], &mut gb, None, (&mut first, &mut second));
                 for o in 0..CO {
-                    let want = 2.0 + (0..ROWS).flat_map(|r| every_out().map(move |(i, j)| dy_at(r, o, i, j))).sum::<f64>();
+                    let want =
+                        2.0 + (0..ROWS).flat_map(|r| every_out().map(move |(i, j)| dy_at(r, o, i, j))).sum::<f64>();
                     assert!((f64::from(gb[o]) - want).abs() < 1e-4, "{what:?} ∂b[{o}]");
                     for (c, u, v) in every_tap() {
                         let want = 1.0

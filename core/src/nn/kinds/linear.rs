@@ -5,9 +5,9 @@
 //!
 //! Backward: ∂ℓ/∂W = (∂ℓ/∂y)ᵀ·x, ∂ℓ/∂b = Σᵢ ∂ℓ/∂yᵢ, ∂ℓ/∂x = (∂ℓ/∂y)·W.
 
-use crate::nn::kind::{Field, BIAS, Backward, Dims, Forward, Init, Kind, KindSet, Output, record_number};
-use crate::nn::Shape;
 use crate::lanes::{self, Lanes, Portable, Simd};
+use crate::nn::Shape;
+use crate::nn::kind::{BIAS, Backward, Dims, Field, Forward, Init, Kind, KindSet, Output, record_number};
 
 /// How each product runs: where there are f32 vectors, the `Wide` lanes
 /// take the packed register tiles of the matrix products (four rows by

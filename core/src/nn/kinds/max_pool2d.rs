@@ -84,7 +84,8 @@ fn backward((channels, rows, columns): (usize, Axis, Axis), x: &[f32], dy: &[f32
     if channels == 0 || out_plane == 0 {
         return;
     }
-    for ((xc, dyc), dxc) in x.chunks_exact(in_plane).zip(dy.chunks_exact(out_plane)).zip(dx.chunks_exact_mut(in_plane)) {
+    for ((xc, dyc), dxc) in x.chunks_exact(in_plane).zip(dy.chunks_exact(out_plane)).zip(dx.chunks_exact_mut(in_plane))
+    {
         dxc.fill(0.0);
         for (i, dyr) in dyc.chunks_exact(columns.output).enumerate() {
             for (j, &d) in dyr.iter().enumerate() {

@@ -2,8 +2,8 @@
 //! average pooling, which turns a convolutional encoder's map into a vector
 //! whatever the window's length. ∂ℓ/∂x_{c,t} = ∂ℓ/∂y_c / T.
 
-use crate::nn::kind::{Field, Backward, Forward, Init, Kind, KindSet, Output, parameterless};
 use crate::nn::Shape;
+use crate::nn::kind::{Backward, Field, Forward, Init, Kind, KindSet, Output, parameterless};
 
 /// The mean over time: no settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -2,8 +2,8 @@
 //! 0 elsewhere (PyTorch's convention at exactly 0). It works in place, so it
 //! costs no activation memory of its own unless its input must be kept.
 
-use crate::nn::kind::{Field, Backward, Forward, Init, Kind, KindSet, Output, parameterless};
 use crate::nn::Shape;
+use crate::nn::kind::{Backward, Field, Forward, Init, Kind, KindSet, Output, parameterless};
 
 /// The rectifier: no settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
