@@ -48,9 +48,10 @@ vicreg::network!(
 pub const CONVOLUTION_FLOPS: usize = {
     let mut flops = 0;
     let mut i = 0;
-    while let (Some(Layer::Conv1d(conv)), Some(input)) = (WATCH.layer(i), WATCH.shape_before(i)) {
-        let out_length = (input.length() + 2 * conv.padding - conv.kernel) / conv.stride + 1;
-        let multiply_adds = out_length * conv.out_channels * input.channels() * conv.kernel;
+    while let (Some(Layer::Conv1d(conv)), Some(input), Some(output)) =
+        (WATCH.layer(i), WATCH.shape_before(i), WATCH.shape_before(i + 1))
+    {
+        let multiply_adds = output.len() * input.channels() * conv.kernel;
         let passes = if i == 0 { 2 } else { 3 };
         flops += 2 * passes * multiply_adds * 2 * BATCH;
         i += 1;

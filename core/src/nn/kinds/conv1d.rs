@@ -142,17 +142,12 @@ impl Kind for Conv1d {
     const INIT: Init = Init::FanIn;
     const EXAMPLE: Self = Self { out_channels: 5, kernel: 3, stride: 2, padding: 1, bias: true };
 
-    fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
-        let (lanes, w, b, g) = (f.lanes, f.w, f.b, self.geometry(f.at.input, f.at.output));
-        let (input, scratch, output) = f.io_scratch(g.scratch());
-        conv2d::forward(lanes, &g, w, b, input, scratch, output);
-        true
+    fn forward<K: KindSet, const STREAM: bool>(self, f: Forward<'_>) -> bool {
+        conv2d::forward_pass(&self.geometry(f.at.input, f.at.output), f)
     }
 
     fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
-        let g = self.geometry(b.at.input, b.at.output);
-        let (gw, gb) = if b.trains { (b.gw, b.gb) } else { (&mut [][..], &mut [][..]) };
-        conv2d::backward(b.lanes, &g, (b.w, b.input, b.dy), gw, gb, b.dx, b.scratch);
+        conv2d::backward_pass(&self.geometry(b.at.input, b.at.output), b);
     }
 }
 

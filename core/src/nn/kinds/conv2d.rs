@@ -161,18 +161,30 @@ impl Kind for Conv2d {
     const INIT: Init = Init::FanIn;
     const EXAMPLE: Self = Self { out_channels: 4, kernel: [3, 2], stride: [2, 1], padding: [1, 0], bias: true };
 
-    fn forward<K: KindSet, const STREAM: bool>(self, mut f: Forward<'_>) -> bool {
-        let (lanes, w, b, g) = (f.lanes, f.w, f.b, self.geometry(f.at.input, f.at.output));
-        let (input, scratch, output) = f.io_scratch(g.scratch());
-        forward(lanes, &g, w, b, input, scratch, output);
-        true
+    fn forward<K: KindSet, const STREAM: bool>(self, f: Forward<'_>) -> bool {
+        let g = self.geometry(f.at.input, f.at.output);
+        forward_pass(&g, f)
     }
 
     fn backward<K: KindSet, const STREAM: bool>(self, b: Backward<'_>) {
-        let g = self.geometry(b.at.input, b.at.output);
-        let (gw, gb) = if b.trains { (b.gw, b.gb) } else { (&mut [][..], &mut [][..]) };
-        backward(b.lanes, &g, (b.w, b.input, b.dy), gw, gb, b.dx, b.scratch);
+        backward_pass(&self.geometry(b.at.input, b.at.output), b);
     }
+}
+
+/// A convolution's forward pass in the registry's terms (Conv2d's, and
+/// Conv1d's through its one-row geometry).
+pub(crate) fn forward_pass(g: &Geometry, mut f: Forward<'_>) -> bool {
+    let (lanes, w, b) = (f.lanes, f.w, f.b);
+    let (input, scratch, output) = f.io_scratch(g.scratch());
+    forward(lanes, g, w, b, input, scratch, output);
+    true
+}
+
+/// A convolution's backward pass in the registry's terms: the weight and
+/// bias gradients only where the layer trains.
+pub(crate) fn backward_pass(g: &Geometry, b: Backward<'_>) {
+    let (gw, gb) = if b.trains { (b.gw, b.gb) } else { (&mut [][..], &mut [][..]) };
+    backward(b.lanes, g, (b.w, b.input, b.dy), gw, gb, b.dx, b.scratch);
 }
 
 impl Geometry {
@@ -187,6 +199,13 @@ impl Geometry {
     /// Inputs that feed one output value: C·K_h·K_w.
     fn taps(&self) -> usize {
         self.in_channels * self.rows.kernel * self.columns.kernel
+    }
+
+    /// Tap k's input channel c, kernel row u and kernel column v: k =
+    /// (c·K_h + u)·K_w + v, the weights' storage order.
+    fn tap(&self, k: usize) -> (usize, usize, usize) {
+        let (kh, kw) = (self.rows.kernel, self.columns.kernel);
+        (k / (kh * kw), k / kw % kh, k % kw)
     }
 
     /// Values of one sample's scratch: its rows of taps, then one
@@ -223,7 +242,7 @@ fn each_run(g: &Geometry, layout: Taps, mut visit: impl FnMut(usize, Option<usiz
     let (rows, cols) = (&g.rows, &g.columns);
     let (width, plane) = (cols.input, g.in_plane());
     for k in 0..g.taps() {
-        let (c, u, v) = (k / (rows.kernel * cols.kernel), k / cols.kernel % rows.kernel, k % cols.kernel);
+        let (c, u, v) = g.tap(k);
         let (lo, hi, first) = cols.inside(v);
         for i in 0..rows.output {
             let at = k * layout.tap + i * cols.output * layout.position;
@@ -240,7 +259,8 @@ fn each_run(g: &Geometry, layout: Taps, mut visit: impl FnMut(usize, Option<usiz
 /// The zeros of the padding lie at the same places for every sample, and
 /// nothing else writes the taps' scratch during a pass: as columns,
 /// `padding` writes them (the pass's first sample), else only the values
-/// inside the image are copied (for a 3×3 kernel with padding 1 on 8×8
+/// inside the image are copied; as rows the zeros are always written
+/// (the callers pass `true`) (for a 3×3 kernel with padding 1 on 8×8
 /// images, the fills were half the gather's library calls).
 fn gather_taps<const COLUMNS: bool>(g: &Geometry, x: &[f32], taps: &mut [f32], padding: bool) {
     if COLUMNS && g.rows.stride == 1 && g.columns.stride == 1 && g.columns.input == g.columns.output {
@@ -291,7 +311,7 @@ fn gather_same_width(g: &Geometry, x: &[f32], taps: &mut [f32], padding: bool) {
     let (rows, cols) = (&g.rows, &g.columns);
     let (width, plane, positions) = (cols.input, g.in_plane(), g.out_plane());
     for (k, column) in taps.chunks_exact_mut(positions).take(g.taps()).enumerate() {
-        let (c, u, v) = (k / (rows.kernel * cols.kernel), k / cols.kernel % rows.kernel, k % cols.kernel);
+        let (c, u, v) = g.tap(k);
         let ((lo, hi, first), (top, bottom, y)) = (cols.inside(v), rows.inside(u));
         if padding {
             column.fill(0.0);
@@ -410,8 +430,8 @@ pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32
         return;
     }
     let by_position = &mut rest[..out_len];
-    for (s, (xs, ys)) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)).enumerate() {
-        gather_taps::<false>(g, xs, rows, s == 0);
+    for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
+        gather_taps::<false>(g, xs, rows, true);
         linear::forward(lanes, w, b, rows, taps, by_position);
         transpose(by_position, positions, g.out_channels, ys);
     }
@@ -464,7 +484,7 @@ pub(crate) fn backward(
     for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
         transpose(dys, g.out_channels, positions, dy_by_position);
         if !gw.is_empty() {
-            gather_taps::<false>(g, xs, rows, s == 0);
+            gather_taps::<false>(g, xs, rows, true);
             linear::accumulate_gradients(lanes, rows, dy_by_position, taps, gw, gb);
         }
         if let Some(dx) = dx.as_deref_mut() {
