@@ -412,8 +412,8 @@ pub(crate) struct Forward<'a> {
     pub(crate) x: &'a [f32],
     pub(crate) n: usize,
     pub(crate) act: &'a mut [f32],
-    /// One sample's scratch for a kind that has some (the convolutions):
-    /// the backward pass's sums, which no forward pass needs, so that the
+    /// Scratch for a kind that has some (the convolutions), at least one
+    /// output position's and at most one sample's: the backward pass's sums, which no forward pass needs, so that the
     /// layers and both views share one region.
     pub(crate) scratch: &'a mut [f32],
 }
@@ -430,10 +430,10 @@ impl Forward<'_> {
         io(self.x, self.act, self.at, self.n)
     }
 
-    /// The input, `len` values of scratch, and the output.
-    pub(crate) fn io_scratch(&mut self, len: usize) -> (&[f32], &mut [f32], &mut [f32]) {
+    /// The input, the scratch, and the output.
+    pub(crate) fn io_scratch(&mut self) -> (&[f32], &mut [f32], &mut [f32]) {
         let (input, output) = io(self.x, self.act, self.at, self.n);
-        (input, &mut self.scratch[..len], output)
+        (input, &mut *self.scratch, output)
     }
 
     /// Copies the input to `act[to..]`, unless it is there.
@@ -493,7 +493,8 @@ pub(crate) struct Backward<'a> {
     /// needed (the lowest layer of the pass).
     pub(crate) dx: Option<&'a mut [f32]>,
     /// Scratch, twice: per channel of the widest BatchNorm, and at least
-    /// one sample's backward scratch of a kind that has some (Conv2d).
+    /// one output position's backward scratch of a kind that has some (the
+    /// convolutions, which take as many positions at a time as fit).
     pub(crate) scratch: (&'a mut [f32], &'a mut [f32]),
     /// A streamed stage's sums; `None` for a full batch.
     pub(crate) stream: Option<StreamSums<'a>>,

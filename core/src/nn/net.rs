@@ -120,6 +120,10 @@ pub(crate) struct Walk<'n> {
     pub(crate) norm_channels: usize,
     /// Most scratch of one layer, per sample.
     pub(crate) scratch: usize,
+    /// Most scratch of one layer, per output position.
+    pub(crate) per_position: usize,
+    /// The widest activation, per sample.
+    pub(crate) widest: usize,
     /// The representation's shape, once the encoder's last layer is placed.
     pub(crate) repr: Shape,
     pub(crate) failed: Option<NetError>,
@@ -139,6 +143,8 @@ impl<'n> Walk<'n> {
             reusable: false,
             norm_channels: 0,
             scratch: 0,
+            per_position: 0,
+            widest: net.input.len(),
             repr: net.input,
             failed: None,
         }
@@ -187,9 +193,16 @@ impl<'n> Walk<'n> {
         let mut stats = 0;
         // One sample's scratch: in the backward region, shared by every
         // layer and both views.
+        // A kind's scratch is per output position.
         let scratch = layer.scratch(input);
         if scratch > self.scratch {
             self.scratch = scratch;
+        }
+        if scratch > 0 && output.length() > 0 && scratch / output.length() > self.per_position {
+            self.per_position = scratch / output.length();
+        }
+        if output.len() > self.widest {
+            self.widest = output.len();
         }
         let dst = match layer.output_buffer() {
             Output::OverInput if in_place => match src {
@@ -539,6 +552,25 @@ mod tests {
         let mut exact = [Place::EMPTY; 3];
         assert!(PLAIN.fill_places(N, &mut exact).is_ok() && exact[..] == padded[..3]);
         assert_eq!(PLAIN.fill_places(N, &mut [Place::EMPTY; 2]).map_err(|e| e.layer), Err(3));
+    }
+
+    #[test]
+    fn a_convolution_takes_the_scratch_of_a_sample_or_of_the_widest_activation() {
+        // Conv1d 2→8 (k3) over 2×10: 8 positions of 2·3 taps + 8 outputs,
+        // one sample's scratch 8·14 = 112 values; the widest activation is
+        // its output, 8·8 = 64 a row.
+        const CONV: Net = Net::new(Shape::Map { channels: 2, length: 10 }, &[Layer::conv1d(8, 3)], &[Layer::MeanTime]);
+        let halves = |batch: usize| {
+            let s = CONV.sizes(batch);
+            (s.backward - s.ping - s.pong) / 2
+        };
+        // Rows of 64 values: 2 and more rows hold a sample's scratch;
+        // a row of one holds 64 / 14 = 4 positions at a time.
+        assert_eq!((halves(4), halves(2), halves(1)), (112, 112, 64));
+        // Wider taps than a row of activations: one position at a time.
+        const WIDE: Net = Net::new(Shape::Map { channels: 2, length: 3 }, &[Layer::conv1d(1, 3).padding(1)], &[]);
+        let s = WIDE.sizes(1);
+        assert_eq!(((s.backward - s.ping - s.pong) / 2, s.view), (2 * 3 + 1, 3 + 3));
     }
 
     #[test]

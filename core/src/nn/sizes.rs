@@ -15,8 +15,9 @@
 //! batch statistics, then ∂ℓ/∂z), two N-row gradient buffers that the
 //! backward pass alternates between, BatchNorm's backward sums or the
 //! convolutions' scratch (two halves, each one sample's worth of the
-//! layer that needs most; the forward passes of every layer and both views
-//! use it too, since no forward pass needs the sums), and the loss's
+//! layer that needs most, or the batch's widest activation if that is
+//! less; the forward passes of every layer and both views use it too,
+//! since no forward pass needs the sums), and the loss's
 //! scratch ([`scratch_len`](crate::loss::scratch_len) for N rows of
 //! the embedding). ReLU works in place, and BatchNorm normalises its input in
 //! place, whenever nothing later needs that input: a Linear–ReLU pair costs
@@ -109,9 +110,22 @@ impl Net<'_> {
         let view = walk.act.saturating_add(batch.saturating_mul(embed));
         let (ping, pong) = self.gradient_widths();
         let (ping, pong) = (ping.saturating_mul(batch), pong.saturating_mul(batch));
-        // Backward's two scratch halves: a BatchNorm's channels, or a
-        // kind's one-sample scratch, whichever is more.
-        let halves = if walk.scratch > walk.norm_channels { walk.scratch } else { walk.norm_channels };
+        // Backward's two scratch halves: a BatchNorm's channels, or the
+        // convolutions' scratch, whichever is more. The latter is one
+        // sample's of the layer that needs most, unless that is wider than
+        // the batch's widest activation (a micro-batch of a row on a small
+        // device, where a sample's taps would outweigh its activations):
+        // then that width, and the convolutions take as many output
+        // positions at a time as fit (at least one).
+        let cap = walk.widest.saturating_mul(batch);
+        let conv = if walk.scratch <= cap {
+            walk.scratch
+        } else if cap > walk.per_position {
+            cap
+        } else {
+            walk.per_position
+        };
+        let halves = if conv > walk.norm_channels { conv } else { walk.norm_channels };
         let backward = ping.saturating_add(pong).saturating_add(halves.saturating_mul(2));
         let loss = scratch_len(batch, embed, CovarianceSide::Auto);
         Sizes {

@@ -193,13 +193,19 @@ mod tests {
             };
             let taps = || (0..ci).flat_map(|c| (0..kernel).map(move |k| (c, k)));
 
-            for lanes in [Lanes::Scalar, Lanes::Wide] {
-                let what = (kernel, stride, padding, lanes);
-                // Room for the longest case: 9 positions × (2·7 taps + 3 outputs).
-                let (mut first, mut second) = ([7.0f32; 9 * (2 * 7 + 3)], [7.0f32; 9 * 2 * 7]);
-                assert!(g.scratch() <= first.len() && conv.scratch(input) == g.scratch());
+            // One sample's scratch, and room for 1 or 2 output positions at
+            // a time (and a little more).
+            let whole = conv.scratch(input);
+            assert_eq!(whole, t_out * g.per_position());
+            let chunked = [whole, g.per_position(), 2 * g.per_position() + 1];
+            for (lanes, len) in [Lanes::Scalar, Lanes::Wide].into_iter().flat_map(|l| chunked.map(|c| (l, c))) {
+                let what = (kernel, stride, padding, lanes, len);
+                // Room for the longest case: 9 positions × (2·7 taps + 3
+                // outputs), stale values that the passes must overwrite.
+                let (mut first, mut second) = ([7.0f32; 9 * (2 * 7 + 3)], [7.0f32; 9 * (2 * 7 + 3)]);
+                let (first, second) = (&mut first[..len], &mut second[..len]);
                 let mut y = [0.0f32; ROWS * 3 * 9];
-                conv2d::forward(lanes, &g, w, &b, x, &mut first, &mut y[..ROWS * co * t_out]);
+                conv2d::forward(lanes, &g, w, &b, x, first, &mut y[..ROWS * co * t_out]);
                 for (r, o, t) in (0..ROWS).flat_map(|r| (0..co).flat_map(move |o| (0..t_out).map(move |t| (r, o, t)))) {
                     let want = f64::from(b[o])
                         + taps().map(|(c, k)| f64::from(w[(o * ci + c) * kernel + k]) * x_at(r, c, t, k)).sum::<f64>();
@@ -210,7 +216,7 @@ mod tests {
                 // Gradients add to what the buffers hold.
                 let (mut gw, mut gb) = ([1.0f32; 3 * 2 * 7], [2.0f32; 3]);
                 let gw_used = &mut gw[..co * ci * kernel];
-                conv2d::backward(lanes, &g, (w, x, dy), gw_used, &mut gb, None, (&mut first, &mut second));
+                conv2d::backward(lanes, &g, (w, x, dy), gw_used, &mut gb, None, (&mut *first, &mut *second));
                 let dy_at = |r: usize, o: usize, t: usize| f64::from(dy[r * co * t_out + o * t_out + t]);
                 for o in 0..co {
                     let want = 2.0 + (0..ROWS).flat_map(|r| (0..t_out).map(move |t| dy_at(r, o, t))).sum::<f64>();
@@ -229,7 +235,7 @@ mod tests {
                 // The input gradient overwrites its buffer.
                 let mut dx = [9.0f32; ROWS * 2 * 7];
                 let dx_used = Some(&mut dx[..ROWS * ci * t_in]);
-                conv2d::backward(lanes, &g, (w, x, dy), &mut [], &mut [], dx_used, (&mut first, &mut second));
+                conv2d::backward(lanes, &g, (w, x, dy), &mut [], &mut [], dx_used, (first, second));
                 for (r, c, u) in (0..ROWS).flat_map(|r| (0..ci).flat_map(move |c| (0..t_in).map(move |u| (r, c, u)))) {
                     let mut want = 0.0;
                     for (o, t, k) in

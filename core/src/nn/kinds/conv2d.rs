@@ -175,7 +175,7 @@ impl Kind for Conv2d {
 /// Conv1d's through its one-row geometry).
 pub(crate) fn forward_pass(g: &Geometry, mut f: Forward<'_>) -> bool {
     let (lanes, w, b) = (f.lanes, f.w, f.b);
-    let (input, scratch, output) = f.io_scratch(g.scratch());
+    let (input, scratch, output) = f.io_scratch();
     forward(lanes, g, w, b, input, scratch, output);
     true
 }
@@ -208,15 +208,28 @@ impl Geometry {
         (k / (kh * kw), k / kw % kh, k % kw)
     }
 
-    /// Values of one sample's scratch: its rows of taps, then one
-    /// position-major copy of its output (or of ∂ℓ/∂output).
-    pub(crate) fn scratch(&self) -> usize {
-        self.out_plane() * (self.taps() + self.out_channels)
+    /// Values of scratch one output position takes: its taps, and its
+    /// output (or ∂ℓ/∂output) in the chunk's own order.
+    pub(crate) fn per_position(&self) -> usize {
+        self.taps() + self.out_channels
+    }
+
+    /// Output positions a pass takes at a time in `len` values of scratch:
+    /// all of a sample's if they fit (the hosts' buffers), else as many as
+    /// fit (a micro-batch of one row on a small device, where one sample's
+    /// taps would outweigh its activations); 0 if not even one does.
+    fn chunk(&self, len: usize) -> usize {
+        (len / self.per_position()).min(self.out_plane())
     }
 }
 
-/// Where one sample's taps lie in scratch: the value tap k = (c, u, v)
-/// reads for output position p at k·`tap` + p·`position`. As columns of
+/// Output positions `p0..p1` of a sample, in chunks of `chunk`.
+fn chunks(positions: usize, chunk: usize) -> impl Iterator<Item = (usize, usize)> {
+    (0..positions).step_by(chunk.max(1)).map(move |p0| (p0, (p0 + chunk).min(positions)))
+}
+
+/// Where a chunk's taps lie in scratch: the value tap k = (c, u, v) reads
+/// for the chunk's position p at k·`tap` + p·`position`. As columns of
 /// taps (K×P, `position` 1) each tap's values for an output row are one
 /// run, a copy of an input row with a horizontal stride of 1; as rows of
 /// taps (P×K, `tap` 1) each position's are a Linear layer's input row.
@@ -227,52 +240,78 @@ struct Taps {
 }
 
 impl Taps {
-    /// Columns of taps (K×P) if `COLUMNS`, else rows (P×K).
-    fn of<const COLUMNS: bool>(g: &Geometry) -> Self {
-        if COLUMNS { Self { tap: g.out_plane(), position: 1 } } else { Self { tap: 1, position: g.taps() } }
+    /// Columns of taps (K×P) if `COLUMNS`, else rows (P×K), for a chunk of
+    /// P positions.
+    fn of<const COLUMNS: bool>(g: &Geometry, positions: usize) -> Self {
+        if COLUMNS { Self { tap: positions, position: 1 } } else { Self { tap: 1, position: g.taps() } }
     }
 }
 
-/// Visits every (tap, output row) run of one sample's taps: `visit(offset
-/// of the run's first value in the layout, the input offset of the input
-/// row it reads, or `None` where the kernel row falls in the padding,
-/// positions lo..hi that read inside, the column read at lo)`. Shared by
-/// the gather and its reverse, so the two cannot disagree.
-fn each_run(g: &Geometry, layout: Taps, mut visit: impl FnMut(usize, Option<usize>, usize, usize, usize)) {
+/// The part of a run that reads inside the image: its positions `lo..hi`
+/// read the input at `from`, `from + stride`, ….
+#[derive(Clone, Copy, Debug)]
+struct Inside {
+    from: usize,
+    lo: usize,
+    hi: usize,
+}
+
+/// Visits every (tap, output row) run of the output positions `p0..p1`
+/// of one sample: `visit(offset of the run's first value in the layout,
+/// the run's length, the part that reads inside the image or `None` where
+/// all of it is padding)`. Shared by the gather and its reverse, so the
+/// two cannot disagree.
+fn each_run(g: &Geometry, layout: Taps, (p0, p1): (usize, usize), mut visit: impl FnMut(usize, usize, Option<Inside>)) {
     let (rows, cols) = (&g.rows, &g.columns);
-    let (width, plane) = (cols.input, g.in_plane());
+    let (width, plane, ow, stride) = (cols.input, g.in_plane(), cols.output, cols.stride);
+    if ow == 0 || p0 >= p1 {
+        return;
+    }
     for k in 0..g.taps() {
         let (c, u, v) = g.tap(k);
         let (lo, hi, first) = cols.inside(v);
-        for i in 0..rows.output {
-            let at = k * layout.tap + i * cols.output * layout.position;
-            visit(at, rows.source(i, u).map(|y| c * plane + y * width), lo, hi, first);
+        for i in p0 / ow..p1.div_ceil(ow) {
+            // The window's columns j0..j1 of output row i, and of those
+            // the ones that read inside the image.
+            let (j0, j1) = (p0.saturating_sub(i * ow), (p1 - i * ow).min(ow));
+            let at = k * layout.tap + (i * ow + j0 - p0) * layout.position;
+            let (a, b) = (lo.clamp(j0, j1), hi.clamp(j0, j1));
+            let inside = match rows.source(i, u) {
+                Some(y) if a < b => {
+                    Some(Inside { from: c * plane + y * width + first + (a - lo) * stride, lo: a - j0, hi: b - j0 })
+                }
+                _ => None,
+            };
+            visit(at, j1 - j0, inside);
         }
     }
 }
 
-/// One sample's taps (im2col, or im2row), zero in the padding: the
-/// convolution of the sample becomes a product with them.
-/// `COLUMNS` chooses the layout at compile time, so that a build that only
-/// takes one path (the Cortex-M4F's, rows) carries the code of one.
+/// The taps of output positions `window` of one sample (im2col, or
+/// im2row), zero in the padding: the convolution of those positions
+/// becomes a product with them. `COLUMNS` chooses the layout at compile
+/// time, so that a build that only takes one path (the Cortex-M4F's, rows)
+/// carries the code of one.
 ///
-/// The zeros of the padding lie at the same places for every sample, and
-/// nothing else writes the taps' scratch during a pass: as columns,
-/// `padding` writes them (the pass's first sample), else only the values
-/// inside the image are copied; as rows the zeros are always written
-/// (the callers pass `true`) (for a 3×3 kernel with padding 1 on 8×8
-/// images, the fills were half the gather's library calls).
-fn gather_taps<const COLUMNS: bool>(g: &Geometry, x: &[f32], taps: &mut [f32], padding: bool) {
-    if COLUMNS && g.rows.stride == 1 && g.columns.stride == 1 && g.columns.input == g.columns.output {
+/// The zeros of the padding lie at the same places for every sample of a
+/// pass that takes all its positions at once, and nothing else writes the
+/// taps' scratch during a pass: as columns, `padding` writes them (the
+/// pass's first sample), else only the values inside the image are copied;
+/// chunks and rows always write them (their callers pass `true`). (For a
+/// 3×3 kernel with padding 1 on 8×8 images, the fills were half the
+/// gather's library calls.)
+fn gather_taps<const COLUMNS: bool>(g: &Geometry, x: &[f32], taps: &mut [f32], window: (usize, usize), padding: bool) {
+    let whole = window == (0, g.out_plane());
+    if COLUMNS && whole && g.rows.stride == 1 && g.columns.stride == 1 && g.columns.input == g.columns.output {
         gather_same_width(g, x, taps, padding);
         return;
     }
-    let layout = Taps::of::<COLUMNS>(g);
-    let (ow, stride, step) = (g.columns.output, g.columns.stride, layout.position);
-    each_run(g, layout, |at, line, lo, hi, first| {
+    let layout = Taps::of::<COLUMNS>(g, window.1 - window.0);
+    let (stride, step) = (g.columns.stride, layout.position);
+    each_run(g, layout, window, |at, len, inside| {
         if COLUMNS {
-            let run = &mut taps[at..at + ow];
-            let Some(line) = line else {
+            let run = &mut taps[at..at + len];
+            let Some(Inside { from, lo, hi }) = inside else {
                 if padding {
                     run.fill(0.0);
                 }
@@ -282,19 +321,19 @@ fn gather_taps<const COLUMNS: bool>(g: &Geometry, x: &[f32], taps: &mut [f32], p
                 run[..lo].fill(0.0);
                 run[hi..].fill(0.0);
             }
-            every_stride(&mut run[lo..hi], &x[line + first..], stride);
+            every_stride(&mut run[lo..hi], &x[from..], stride);
         } else {
             // A value every `step`: a load and a store each, the zeros
             // included (skipping them cost the Cortex-M4F more than writing
             // them).
-            let mut run = taps[at..].iter_mut().step_by(step).take(ow);
-            let Some(line) = line else {
+            let mut run = taps[at..].iter_mut().step_by(step).take(len);
+            let Some(Inside { from, lo, hi }) = inside else {
                 run.for_each(|t| *t = 0.0);
                 return;
             };
             run.by_ref().take(lo).for_each(|t| *t = 0.0);
-            let from = x[line + first..].iter().step_by(stride);
-            run.by_ref().take(hi - lo).zip(from).for_each(|(t, v)| *t = *v);
+            let values = x[from..].iter().step_by(stride);
+            run.by_ref().take(hi - lo).zip(values).for_each(|(t, v)| *t = *v);
             run.for_each(|t| *t = 0.0);
         }
     });
@@ -333,12 +372,12 @@ fn gather_same_width(g: &Geometry, x: &[f32], taps: &mut [f32], padding: bool) {
 
 /// The reverse of [`gather_taps`]: adds each value back to the input
 /// position it was read from.
-fn add_taps<const COLUMNS: bool>(g: &Geometry, taps: &[f32], dx: &mut [f32]) {
-    let layout = Taps::of::<COLUMNS>(g);
+fn add_taps<const COLUMNS: bool>(g: &Geometry, taps: &[f32], window: (usize, usize), dx: &mut [f32]) {
+    let layout = Taps::of::<COLUMNS>(g, window.1 - window.0);
     let (stride, step) = (g.columns.stride, layout.position);
-    each_run(g, layout, |at, line, lo, hi, first| {
-        let Some(line) = line else { return };
-        let to = &mut dx[line + first..];
+    each_run(g, layout, window, |at, _, inside| {
+        let Some(Inside { from, lo, hi }) = inside else { return };
+        let to = &mut dx[from..];
         if COLUMNS {
             add_every_stride(&taps[at + lo..at + hi], to, stride);
         } else {
@@ -396,52 +435,66 @@ fn by_columns(lanes: Lanes) -> bool {
     Portable::VECTORS && lanes == Lanes::Wide
 }
 
-/// `to` (cols×rows) ← `from` (rows×cols) transposed.
-fn transpose(from: &[f32], rows: usize, cols: usize, to: &mut [f32]) {
-    for (r, row) in from.chunks_exact(cols).take(rows).enumerate() {
-        for (c, &v) in row.iter().enumerate() {
-            to[c * rows + r] = v;
+/// `to[c·to_stride + r]` ← `from[r·from_stride + c]` for r < `rows`,
+/// c < `cols`: a transpose between row-major blocks that may each be part
+/// of a wider matrix.
+fn transpose(from: &[f32], from_stride: usize, (rows, cols): (usize, usize), to: &mut [f32], to_stride: usize) {
+    for r in 0..rows {
+        for (c, &v) in from[r * from_stride..][..cols].iter().enumerate() {
+            to[c * to_stride + r] = v;
         }
     }
 }
 
-/// y ← conv(x) + b for every row of `x`; `b` may be empty. Per sample:
-/// Y = W·C + b on its columns of taps where [`by_columns`], else
-/// Yᵀ = R·Wᵀ + b on its rows of taps by the Linear layer's product, then Y
-/// (O×P) in storage order. `scratch` is [`Geometry::scratch`] long.
+/// y ← conv(x) + b for every row of `x`; `b` may be empty. Per sample and
+/// chunk of output positions ([`Geometry::chunk`]): Y = W·C + b on its
+/// columns of taps where [`by_columns`], else Yᵀ = R·Wᵀ + b on its rows
+/// of taps by the Linear layer's product, then Y (O×P) in storage order.
+/// `scratch` must hold at least one position's values
+/// ([`Geometry::per_position`]); a pass given less does nothing.
 // Out of line, as Conv1d's: one copy serves every pass.
 #[inline(never)]
 pub(crate) fn forward(lanes: Lanes, g: &Geometry, w: &[f32], b: &[f32], x: &[f32], scratch: &mut [f32], y: &mut [f32]) {
-    let (in_len, positions, taps) = (g.in_channels * g.in_plane(), g.out_plane(), g.taps());
-    let out_len = g.out_channels * positions;
-    if in_len == 0 || out_len == 0 || scratch.len() < g.scratch() {
+    let (in_len, positions, taps, o) = (g.in_channels * g.in_plane(), g.out_plane(), g.taps(), g.out_channels);
+    let chunk = g.chunk(scratch.len());
+    if in_len == 0 || o == 0 || chunk == 0 {
         return;
     }
-    let (rows, rest) = scratch.split_at_mut(positions * taps);
-    if by_columns(lanes) {
-        // Y = W·C + b, straight into storage order.
-        for (s, (xs, ys)) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)).enumerate() {
-            gather_taps::<true>(g, xs, rows, s == 0);
-            for (o, yo) in ys.chunks_exact_mut(positions).enumerate() {
-                yo.fill(b.get(o).copied().unwrap_or(0.0));
+    let (rows, rest) = scratch.split_at_mut(chunk * taps);
+    let whole = chunk == positions;
+    for (s, (xs, ys)) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(o * positions)).enumerate() {
+        for (p0, p1) in chunks(positions, chunk) {
+            let width = p1 - p0;
+            let taps_of = &mut rows[..width * taps];
+            if by_columns(lanes) {
+                // Y = W·C + b: straight into storage order when the chunk is
+                // the whole sample, else through scratch.
+                gather_taps::<true>(g, xs, taps_of, (p0, p1), !whole || s == 0);
+                let out = if whole { &mut *ys } else { &mut rest[..o * width] };
+                for (k, yo) in out.chunks_exact_mut(width).enumerate() {
+                    yo.fill(b.get(k).copied().unwrap_or(0.0));
+                }
+                lanes::matmul_acc(lanes, 1.0, w, taps, taps_of, out);
+                if !whole {
+                    for (yo, part) in ys.chunks_exact_mut(positions).zip(rest.chunks_exact(width).take(o)) {
+                        yo[p0..p1].copy_from_slice(part);
+                    }
+                }
+            } else {
+                gather_taps::<false>(g, xs, taps_of, (p0, p1), true);
+                let by_position = &mut rest[..width * o];
+                linear::forward(lanes, w, b, taps_of, taps, by_position);
+                transpose(by_position, o, (width, o), &mut ys[p0..], positions);
             }
-            lanes::matmul_acc(lanes, 1.0, w, taps, rows, ys);
         }
-        return;
-    }
-    let by_position = &mut rest[..out_len];
-    for (xs, ys) in x.chunks_exact(in_len).zip(y.chunks_exact_mut(out_len)) {
-        gather_taps::<false>(g, xs, rows, true);
-        linear::forward(lanes, w, b, rows, taps, by_position);
-        transpose(by_position, positions, g.out_channels, ys);
     }
 }
 
 /// ∂ℓ/∂W += Σ_rows ∂ℓ/∂Y·Cᵀ (or (∂ℓ/∂Yᵀ)ᵀ·R) and ∂ℓ/∂b += Σ ∂ℓ/∂y
 /// (skipped when `gb` is empty), if `gw` is not empty; and ∂ℓ/∂x
 /// (overwritten) from ∂ℓ/∂C = Wᵀ·∂ℓ/∂Y (or ∂ℓ/∂R = ∂ℓ/∂Yᵀ·W) added back to
-/// the positions each tap read, if `dx` is given.
-/// The two scratch halves are each at least [`Geometry::scratch`] long.
+/// the positions each tap read, if `dx` is given; per sample and chunk of
+/// output positions as [`forward`], the chunk set by the shorter half.
 #[inline(never)]
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn backward(
@@ -453,45 +506,57 @@ pub(crate) fn backward(
     mut dx: Option<&mut [f32]>,
     (first, second): (&mut [f32], &mut [f32]),
 ) {
-    let (in_len, positions, taps) = (g.in_channels * g.in_plane(), g.out_plane(), g.taps());
-    let out_len = g.out_channels * positions;
-    if in_len == 0 || out_len == 0 || first.len() < g.scratch() || second.len() < positions * taps {
+    let (in_len, positions, taps, o) = (g.in_channels * g.in_plane(), g.out_plane(), g.taps(), g.out_channels);
+    let chunk = g.chunk(first.len().min(second.len()));
+    if in_len == 0 || o == 0 || chunk == 0 {
         return;
     }
-    let (rows, rest) = first.split_at_mut(positions * taps);
-    if by_columns(lanes) {
-        // ∂ℓ/∂W += ∂ℓ/∂Y·Cᵀ, ∂ℓ/∂C = Wᵀ·∂ℓ/∂Y.
-        let d_columns = &mut second[..positions * taps];
-        for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
-            if !gw.is_empty() {
-                gather_taps::<true>(g, xs, rows, s == 0);
-                lanes::matmul_acc_bt(1.0, dys, positions, rows, gw);
-                for (gbo, dyo) in gb.iter_mut().zip(dys.chunks_exact(positions)) {
-                    *gbo += dyo.iter().sum::<f32>();
+    let (rows, rest) = first.split_at_mut(chunk * taps);
+    let whole = chunk == positions;
+    for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(o * positions)).enumerate() {
+        let mut dxs = dx.as_deref_mut().map(|dx| &mut dx[s * in_len..(s + 1) * in_len]);
+        if let Some(dxs) = dxs.as_deref_mut() {
+            dxs.fill(0.0);
+        }
+        for (p0, p1) in chunks(positions, chunk) {
+            let (width, window) = (p1 - p0, (p0, p1));
+            let (taps_of, d_taps) = (&mut rows[..width * taps], &mut second[..width * taps]);
+            if by_columns(lanes) {
+                // ∂ℓ/∂W += ∂ℓ/∂Y·Cᵀ, ∂ℓ/∂C = Wᵀ·∂ℓ/∂Y, on the chunk's
+                // columns of ∂ℓ/∂Y (all of them, or a copy).
+                let dy_of = if whole {
+                    dys
+                } else {
+                    let part = &mut rest[..o * width];
+                    for (to, from) in part.chunks_exact_mut(width).zip(dys.chunks_exact(positions)) {
+                        to.copy_from_slice(&from[p0..p1]);
+                    }
+                    &*part
+                };
+                if !gw.is_empty() {
+                    gather_taps::<true>(g, xs, taps_of, window, !whole || s == 0);
+                    lanes::matmul_acc_bt(1.0, dy_of, width, taps_of, gw);
+                    for (gbo, dyo) in gb.iter_mut().zip(dy_of.chunks_exact(width)) {
+                        *gbo += dyo.iter().sum::<f32>();
+                    }
+                }
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    d_taps.fill(0.0);
+                    lanes::matmul_acc_at(1.0, w, o, dy_of, d_taps);
+                    add_taps::<true>(g, d_taps, window, dxs);
+                }
+            } else {
+                let dy_by_position = &mut rest[..width * o];
+                transpose(&dys[p0..], positions, (o, width), dy_by_position, o);
+                if !gw.is_empty() {
+                    gather_taps::<false>(g, xs, taps_of, window, true);
+                    linear::accumulate_gradients(lanes, taps_of, dy_by_position, taps, gw, gb);
+                }
+                if let Some(dxs) = dxs.as_deref_mut() {
+                    linear::backward_input(lanes, w, dy_by_position, taps, d_taps);
+                    add_taps::<false>(g, d_taps, window, dxs);
                 }
             }
-            if let Some(dx) = dx.as_deref_mut() {
-                d_columns.fill(0.0);
-                lanes::matmul_acc_at(1.0, w, g.out_channels, dys, d_columns);
-                let dxs = &mut dx[s * in_len..(s + 1) * in_len];
-                dxs.fill(0.0);
-                add_taps::<true>(g, d_columns, dxs);
-            }
-        }
-        return;
-    }
-    let (dy_by_position, d_rows) = (&mut rest[..out_len], &mut second[..positions * taps]);
-    for (s, (xs, dys)) in x.chunks_exact(in_len).zip(dy.chunks_exact(out_len)).enumerate() {
-        transpose(dys, g.out_channels, positions, dy_by_position);
-        if !gw.is_empty() {
-            gather_taps::<false>(g, xs, rows, true);
-            linear::accumulate_gradients(lanes, rows, dy_by_position, taps, gw, gb);
-        }
-        if let Some(dx) = dx.as_deref_mut() {
-            let dxs = &mut dx[s * in_len..(s + 1) * in_len];
-            linear::backward_input(lanes, w, dy_by_position, taps, d_rows);
-            dxs.fill(0.0);
-            add_taps::<false>(g, d_rows, dxs);
         }
     }
 }
@@ -565,12 +630,17 @@ mod tests {
                 || (0..CI).flat_map(|c| (0..kernel[0]).flat_map(move |u| (0..kernel[1]).map(move |v| (c, u, v))));
             let every_out = || (0..oh).flat_map(|i| (0..ow).map(move |j| (i, j)));
 
-            for lanes in [Lanes::Scalar, Lanes::Wide] {
-                let what = (kernel, stride, padding, lanes);
+            // One sample's scratch, and room for 1, 2 or 3 output
+            // positions at a time (chunks that end inside output rows).
+            let whole = conv.scratch(input);
+            let chunked = [whole, g.per_position(), 2 * g.per_position(), 3 * g.per_position() + 1];
+            for (lanes, len) in [Lanes::Scalar, Lanes::Wide].into_iter().flat_map(|l| chunked.map(|c| (l, c))) {
+                let what = (kernel, stride, padding, lanes, len);
                 // Stale values in the scratch: the passes must write every tap.
-                let (mut first, mut second) = ([7.0f32; 64 * (CI * 30 + CO)], [7.0f32; 64 * CI * 30]);
+                let (mut first, mut second) = ([7.0f32; 64 * (CI * 30 + CO)], [7.0f32; 64 * (CI * 30 + CO)]);
+                let (first, second) = (&mut first[..len], &mut second[..len]);
                 let mut y = [0.0f32; ROWS * CO * 64];
-                forward(lanes, &g, w, &b, &x, &mut first, &mut y[..ROWS * CO * oh * ow]);
+                forward(lanes, &g, w, &b, &x, first, &mut y[..ROWS * CO * oh * ow]);
                 for r in 0..ROWS {
                     for o in 0..CO {
                         for (i, j) in every_out() {
@@ -584,7 +654,7 @@ mod tests {
 
                 // Gradients add to what the buffers hold.
                 let (mut gw, mut gb) = ([1.0f32; CO * CI * 30], [2.0f32; CO]);
-                backward(lanes, &g, (w, &x, dy), &mut gw[..CO * CI * taps], &mut gb, None, (&mut first, &mut second));
+                backward(lanes, &g, (w, &x, dy), &mut gw[..CO * CI * taps], &mut gb, None, (first, second));
                 for o in 0..CO {
                     let want =
                         2.0 + (0..ROWS).flat_map(|r| every_out().map(move |(i, j)| dy_at(r, o, i, j))).sum::<f64>();
@@ -602,7 +672,7 @@ mod tests {
 
                 // The input gradient overwrites its buffer.
                 let mut dx = [9.0f32; ROWS * CI * H * W];
-                backward(lanes, &g, (w, &x, dy), &mut [], &mut [], Some(&mut dx), (&mut first, &mut second));
+                backward(lanes, &g, (w, &x, dy), &mut [], &mut [], Some(&mut dx), (first, second));
                 for r in 0..ROWS {
                     for c in 0..CI {
                         for (p, q) in (0..H).flat_map(|p| (0..W).map(move |q| (p, q))) {
