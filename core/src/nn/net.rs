@@ -560,6 +560,7 @@ mod tests {
         // one sample's scratch 8·14 = 112 values; the widest activation is
         // its output, 8·8 = 64 a row.
         const CONV: Net = Net::new(Shape::Map { channels: 2, length: 10 }, &[Layer::conv1d(8, 3)], &[Layer::MeanTime]);
+        const WIDE: Net = Net::new(Shape::Map { channels: 2, length: 3 }, &[Layer::conv1d(1, 3).padding(1)], &[]);
         let halves = |batch: usize| {
             let s = CONV.sizes(batch);
             (s.backward - s.ping - s.pong) / 2
@@ -568,7 +569,6 @@ mod tests {
         // a row of one holds 64 / 14 = 4 positions at a time.
         assert_eq!((halves(4), halves(2), halves(1)), (112, 112, 64));
         // Wider taps than a row of activations: one position at a time.
-        const WIDE: Net = Net::new(Shape::Map { channels: 2, length: 3 }, &[Layer::conv1d(1, 3).padding(1)], &[]);
         let s = WIDE.sizes(1);
         assert_eq!(((s.backward - s.ping - s.pong) / 2, s.view), (2 * 3 + 1, 3 + 3));
     }
