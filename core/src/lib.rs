@@ -31,7 +31,7 @@
 //!   ReLU, Conv1d, MeanTime) with every size a `const fn` of the declaration,
 //!   and the Siamese training and inference passes on slices;
 //! - [`train`]: the [`Trainer`] that holds a whole training state in one
-//!   value of compile-time size, the optimisers ([`Sgd`], [`AdamW`],
+//!   value of compile-time size, the optimisers ([`Sgd`], [`PlainSgd`], [`AdamW`],
 //!   [`Lars`], with a [`Schedule`]) and [`checkpoint`](train::checkpoint)s;
 //! - [`augment`]: jitter, scaling, masking, time shift and crop, image
 //!   shifts, drawn from any [`rand_core::RngCore`] ([`Pcg32`] when the chip
@@ -95,7 +95,7 @@ pub use loss::{
 };
 pub use rand_core;
 pub use rng::{Pcg32, below, gaussian, symmetric_unit, uniform};
-pub use train::{AdamW, Lars, Optimizer, Schedule, Sgd, StepReport, Trainer, TrainerConfig};
+pub use train::{AdamW, Lars, Optimizer, PlainSgd, Schedule, Sgd, StepReport, Trainer, TrainerConfig};
 
 /// The README's code, compiled and run as doc tests so it cannot go stale.
 #[cfg(doctest)]

@@ -10,6 +10,6 @@ mod trainer;
 
 #[cfg(feature = "fault-injection")]
 pub use fault::Fault;
-pub use optim::{AdamW, Lars, Optimizer, Sgd, State};
+pub use optim::{AdamW, Lars, Optimizer, PlainSgd, Sgd, State};
 pub use schedule::Schedule;
 pub use trainer::{Memory, StepReport, Trainer, TrainerConfig};

@@ -40,9 +40,9 @@ impl<P: Buffer, const K: usize> State<P> for [P; K] {
 
 /// A rule that turns gradients into a parameter update.
 ///
-/// Implemented by [`Sgd`], [`AdamW`] and [`Lars`].
+/// Implemented by [`Sgd`], [`PlainSgd`], [`AdamW`] and [`Lars`].
 pub trait Optimizer {
-    /// A tag stored in checkpoints, distinct for each optimiser (1 to 3 are
+    /// A tag stored in checkpoints, distinct for each optimiser (1 to 4 are
     /// this crate's).
     const KIND: u8;
 
@@ -220,6 +220,59 @@ impl Optimizer for Sgd {
                 }
             }
             m.len() == p.len() && probe == 0.0
+        })
+    }
+}
+
+/// Stochastic gradient descent without momentum: w ← w − lr·(g + λ·w). It
+/// keeps no state, so a trainer of it holds the parameters and gradients
+/// only: for a part whose RAM has no room for a velocity.
+#[derive(Clone, Copy, Debug, PartialEq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PlainSgd {
+    /// Weight decay λ (weight matrices only).
+    pub weight_decay: f32,
+}
+
+impl PlainSgd {
+    /// SGD with the given weight decay and no momentum.
+    #[must_use]
+    pub const fn new(weight_decay: f32) -> Self {
+        Self { weight_decay }
+    }
+}
+
+impl Optimizer for PlainSgd {
+    const KIND: u8 = 4;
+    type State<P: Buffer> = [P; 0];
+
+    fn validate(&self) -> Result<(), Error> {
+        if decay_ok(self.weight_decay) { Ok(()) } else { Err(Error::InvalidConfig) }
+    }
+
+    fn apply(
+        &mut self,
+        tensors: &Tensors<'_>,
+        params: &mut [f32],
+        grads: &[f32],
+        first: &mut [f32],
+        second: &mut [f32],
+        lr: f32,
+        frozen: Frozen,
+        commit: bool,
+    ) -> bool {
+        let wd = self.weight_decay;
+        for_each_trainable(tensors, params, grads, first, second, frozen, |t, p, g, _, _| {
+            let decay = if t.decays { wd } else { 0.0 };
+            let mut probe = 0.0;
+            for (w, &gi) in p.iter_mut().zip(g) {
+                let w_new = *w - lr * (gi + decay * *w);
+                probe = lanes::probe(probe, w_new);
+                if commit {
+                    *w = w_new;
+                }
+            }
+            probe == 0.0
         })
     }
 }
@@ -413,6 +466,7 @@ mod tests {
             let grads: [f32; PARAMS] = core::array::from_fn(|i| value(i, 1.7 + t as f32) * 2.0);
             let before = (params, m, v);
             let (first, second) = match copies {
+                0 => (&mut [][..], &mut [][..]),
                 1 => (&mut m[..], &mut [][..]),
                 _ => (&mut m[..], &mut v[..]),
             };
@@ -447,6 +501,17 @@ mod tests {
             let m_new = beta * m + g + if decays { wd * w } else { 0.0 };
             [w - lr * m_new, m_new, 0.0]
         });
+    }
+
+    #[test]
+    fn plain_sgd_follows_its_rule_and_keeps_no_state() {
+        let (wd, lr) = (0.1, 0.05);
+        follows(PlainSgd::new(0.1), Frozen::NONE, |_, [w, g, _, _], decays| {
+            [w - lr * (g + if decays { wd * w } else { 0.0 }), 0.0, 0.0]
+        });
+        assert_eq!(<<PlainSgd as Optimizer>::State<[f32; PARAMS]> as State<[f32; PARAMS]>>::COPIES, 0);
+        assert!(PlainSgd::new(-1.0).validate().is_err() && PlainSgd::new(f32::NAN).validate().is_err());
+        assert!(PlainSgd::new(0.0).validate().is_ok());
     }
 
     #[test]
@@ -567,7 +632,7 @@ mod tests {
             [Lars { momentum: 1.0, ..lars }, Lars { weight_decay: -1.0, ..lars }, Lars { eta: f32::NAN, ..lars }];
         assert!(bad_lars.iter().all(|o| o.validate() == Err(Error::InvalidConfig)));
         assert_eq!(lars.validate(), Ok(()));
-        assert_eq!((Sgd::KIND, AdamW::KIND, Lars::KIND), (1, 2, 3));
+        assert_eq!((Sgd::KIND, AdamW::KIND, Lars::KIND, PlainSgd::KIND), (1, 2, 3, 4));
     }
 
     #[test]
