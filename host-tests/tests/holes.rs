@@ -90,7 +90,17 @@ fn degenerate_declarations_and_hostile_sizes_are_refused_without_a_panic() {
     let empty_input = Net::new(Shape::Flat(0), &ok, &[]);
     assert!(matches!(Siamese::<AllKinds>::new(&empty_input, 4, &mut places), Err(Error::InvalidNetwork { .. })));
     let fine = Net::new(Shape::Flat(3), &ok, &[]);
-    assert_eq!(Siamese::<AllKinds>::new(&fine, 1, &mut places).err(), Some(Error::TooFewRows { n: 1 }));
+    assert_eq!(Siamese::<AllKinds>::new(&fine, 0, &mut places).err(), Some(Error::TooFewRows { n: 0 }));
+    // A capacity of one row streams and infers; a full batch of one row is
+    // refused when it runs.
+    assert!(Siamese::<AllKinds>::new(&fine, 1, &mut places).is_ok());
+    const ONE_ROW: Net = Net::new(Shape::Flat(3), &[Layer::linear(2)], &[]);
+    vicreg::network!(OneRow = ONE_ROW, batch 1);
+    let mut one = Box::new(Trainer::<OneRow, Sgd>::new(vicreg::TrainerConfig::new(0.1), Sgd::new(0.9, 0.0)));
+    one.init(&mut vicreg::Pcg32::new(1));
+    assert_eq!(one.step(&[[1.0, 2.0, 3.0]], &[[1.0, 2.0, 3.5]]).err(), Some(Error::TooFewRows { n: 1 }));
+    let mut repr = [[0.0; 2]; 3];
+    assert!(one.represent(&[[1.0, 2.0, 3.0]; 3], &mut repr).is_ok() && repr[0] == repr[2] && repr[0] != [0.0; 2]);
     let long_kernel = [Layer::conv1d(2, 9)];
     assert!(Net::new(Shape::Map { channels: 1, length: 4 }, &long_kernel, &[]).check().is_err());
 

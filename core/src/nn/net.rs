@@ -361,14 +361,17 @@ impl<'a> Net<'a> {
     }
 
     /// Panics (at compile time, in a `const` item) with the reason if the
-    /// declaration is not a network or holds an empty batch.
+    /// declaration is not a network or holds an empty batch. A capacity of
+    /// one row serves streamed steps (micro-batches of a row, the batch's
+    /// statistics gathered by the stream) and inference; a full-batch step
+    /// needs two rows and refuses fewer when it runs.
     ///
     /// # Panics
     ///
     /// As said; meant for `const _: () = NET.assert_valid(N);`, which the
     /// [`network!`](crate::network) macro writes.
     pub const fn assert_valid(&self, batch: usize) {
-        assert!(batch >= 2, "a training batch needs a capacity of at least 2 rows");
+        assert!(batch >= 1, "a batch needs a capacity of at least 1 row");
         if let Err(e) = self.check() {
             panic!("{}", e.reason);
         }
@@ -635,9 +638,9 @@ mod tests {
     }
 
     #[test]
-    #[should_panic(expected = "at least 2 rows")]
-    fn a_batch_of_one_is_refused() {
-        PLAIN.assert_valid(1);
+    #[should_panic(expected = "at least 1 row")]
+    fn an_empty_batch_is_refused() {
+        PLAIN.assert_valid(0);
     }
 
     #[test]

@@ -134,13 +134,15 @@ impl<'n, K: KindSet> Siamese<'n, K> {
     ///
     /// [`Error::InvalidNetwork`] naming the first layer that does not fit
     /// (or whose kind `K` leaves out, or whose buffers for `batch` rows
-    /// overflow), [`Error::TooFewRows`] for a capacity below 2,
+    /// overflow), [`Error::TooFewRows`] for a capacity of 0 (a capacity
+    /// of 1 streams micro-batches of a row and runs inference; a full
+    /// batch needs 2 rows),
     /// [`Error::ShapeMismatch`] if `places` is not the network's depth long.
     pub fn new(net: &'n Net<'n>, batch: usize, places: &'n mut [Place]) -> Result<Self, Error> {
         if let Err(e) = net.check() {
             return Err(Error::InvalidNetwork { layer: e.layer });
         }
-        if batch < 2 {
+        if batch == 0 {
             return Err(Error::TooFewRows { n: batch });
         }
         if places.len() != net.depth() {

@@ -101,12 +101,14 @@ fn main() -> ExitCode {
             ExitCode::SUCCESS
         }
         Command::WatchPretrain { out } => {
-            let mut n: Box<watch::Net> = Box::new(watch::new_net(0.01, watch::PRETRAIN_STEPS));
-            let failed = adapt::pretrain(&mut n).expect("the shipped data loads");
-            let mut bytes = vec![0u8; watch::Net::checkpoint_bytes(false)];
-            n.save(&mut bytes, false).expect("sized by checkpoint_bytes");
+            let bytes = adapt::pretrain().expect("the shipped data loads and trains");
             std::fs::write(&out, &bytes).expect("checkpoint written");
-            println!("pretrained {} steps ({failed} failed); {} bytes to {out}", watch::PRETRAIN_STEPS, bytes.len());
+            println!(
+                "the host job's encoder ({} epochs, seed {}); {} bytes to {out}",
+                train_motions::EPOCHS,
+                train_motions::SEED,
+                bytes.len()
+            );
             ExitCode::SUCCESS
         }
         Command::CameraImages { out } => {
@@ -154,18 +156,20 @@ fn main() -> ExitCode {
         }
         Command::WatchFineTune { checkpoint } => {
             let bytes = std::fs::read(&checkpoint).expect("checkpoint readable");
-            let mut n: Box<watch::Net> = Box::new(watch::new_net(0.02, watch::FINE_TUNE_STEPS));
+            let mut n: Box<watch::Net> = Box::new(watch::new_net(watch::FINE_TUNE_STEPS));
             n.load(&bytes).expect("a valid checkpoint");
             let data = adapt::encoded(false).expect("the shipped data loads");
             let recordings = watch::Recordings::parse(&data).expect("valid recordings");
-            let mut views = Box::new(watch::Views::new());
+            let mut buffers = Box::new(watch::Buffers::new());
             for (name, drift) in [("same wrist", watch::Drift::NONE), ("other wrist", watch::Drift::OTHER_WRIST)] {
-                println!("{name}: {:?}", watch::evaluate(&mut n, &mut views, &recordings, &drift, watch::EVAL_SEED));
+                println!("{name}: {:?}", watch::evaluate(&mut n, &mut buffers, &recordings, &drift, watch::EVAL_SEED));
             }
             let drift = watch::Drift::OTHER_WRIST;
-            let before = watch::evaluate(&mut n, &mut views, &recordings, &drift, watch::EVAL_SEED).expect("finite");
-            let failed = watch::fine_tune(&mut n, &mut views, &recordings, &drift, |_, _| {});
-            let after = watch::evaluate(&mut n, &mut views, &recordings, &drift, watch::EVAL_SEED).expect("finite");
+            let before = watch::evaluate(&mut n, &mut buffers, &recordings, &drift, watch::EVAL_SEED).expect("finite");
+            let failed = watch::fine_tune(&mut n, &mut buffers, &recordings, &drift, watch::FINE_TUNE_SEED, |s, r| {
+                println!("step {}: {:?}", s + 1, r.map(|t| t.loss));
+            });
+            let after = watch::evaluate(&mut n, &mut buffers, &recordings, &drift, watch::EVAL_SEED).expect("finite");
             println!(
                 "before: {before:?}\nafter:  {after:?}\nfailed steps: {failed}; adapted: {}",
                 watch::adapted(&before, &after)

@@ -1,13 +1,13 @@
 //! What the host does for the watch firmware: its recordings (the test
-//! split, stored compactly) and its pretrained encoder (trained on the
-//! training split, without drift). The `adapt` binary writes both into
+//! split, stored compactly) and its pretrained encoder (the host job's,
+//! trained on the training split, without drift). The `adapt` binary writes both into
 //! `examples/motion-adapt/`, and the sensor firmware's checkpoint into
 //! `examples/sensor-adapt/`; [`camera`] does the same for the camera
 //! firmware (`examples/camera-adapt/`).
 
 pub mod camera;
 
-use motion_adapt::watch::{self, Drift, Net, PRETRAIN_STEPS, Recordings, Views};
+use motion_adapt::watch::Recordings;
 use train_motions::data::{self, Recording};
 use vicreg::Pcg32;
 
@@ -20,12 +20,22 @@ pub fn encoded(train: bool) -> Result<Vec<u8>, String> {
     Ok(out)
 }
 
-/// Pretrains the watch's network from seed 7 on the training recordings
-/// (augmentations from seed 1007); returns the failed steps.
-pub fn pretrain(net: &mut Net) -> Result<u32, String> {
-    let bytes = encoded(true)?;
-    let recordings = Recordings::parse(&bytes).ok_or("bad recordings")?;
-    net.init(&mut Pcg32::new(7));
-    let mut views = Box::new(Views::new());
-    Ok(watch::train(net, &mut views, &recordings, &Drift::NONE, PRETRAIN_STEPS, &mut Pcg32::new(1007), |_, _| {}))
+/// The host job's encoder, as `train-motions` trains it with its defaults
+/// (seed, epochs, learning rate, on the training split): the checkpoint
+/// the watch fine-tunes, without optimiser state.
+///
+/// # Errors
+///
+/// The data's, or a step's.
+pub fn pretrain() -> Result<Vec<u8>, String> {
+    let all = data::load(&data::default_path())?;
+    let train: Vec<&Recording> = all.iter().filter(|r| r.train).collect();
+    let mut trainer = train_motions::trainer(train_motions::LR, train_motions::EPOCHS, train.len());
+    let mut rng = Pcg32::new(train_motions::SEED);
+    trainer.init(&mut rng);
+    train_motions::train(&mut trainer, &train, train_motions::EPOCHS, &mut rng, |_| true)
+        .map_err(|(step, e)| format!("step {step}: {e}"))?;
+    let mut bytes = vec![0u8; train_motions::Motions::checkpoint_bytes(false)];
+    trainer.save(&mut bytes, false).map_err(|e| e.to_string())?;
+    Ok(bytes)
 }

@@ -1,6 +1,17 @@
-//! A watch worn on the other wrist: on-device fine-tuning of an encoder
-//! pretrained on the host, on recordings it never saw, as the firmware runs
-//! it (and as the host tests check it).
+//! A watch worn on the other wrist: on-device fine-tuning of the host job's
+//! encoder (`train-motions`, the exact layer list of [`MOTION`]) on
+//! recordings it never saw, as the firmware runs it (and as the host tests
+//! check it).
+//!
+//! The host trains that network on batches of 20 recordings; the watch
+//! trains it on the same effective batch of [`EFFECTIVE`] recordings
+//! streamed through a trainer of [`MICRO`] row ([`Trainer::step_streamed`]:
+//! the batch statistics of VICReg and of BatchNorm over all 20, in the
+//! memory of one row), with gradient descent without momentum
+//! ([`PlainSgd`]: a velocity would be another 53 KiB). The convolutions
+//! take their output positions in chunks as wide as a row's widest
+//! activation, so the whole training state fits a 256 KiB part with room
+//! for the stack ([`TRAINING_BYTES`]).
 //!
 //! The recordings live in flash as i16 with one scale per channel
 //! ([`Recordings`]): 1,201 bytes a recording instead of 2,400 as f32. The
@@ -8,89 +19,119 @@
 //! does to its axes: turned half a turn about z, so x and y change sign for
 //! both sensors, plus per-channel gains as between two units of a sensor.
 
-use crate::views::{self, INPUT, RECIPE, WINDOW};
+use crate::motion::{self, MOTION, REPR};
+use crate::views::{self, INPUT, RECIPE};
 use crate::{CHANNELS, CLASSES, LENGTH};
-use vicreg::nn::{Layer, Shape};
-use vicreg::{Error, LossTerms, Pcg32, Schedule, Sgd, Trainer, TrainerConfig};
+use vicreg::nn::{Layer, Network};
+use vicreg::{Error, LossTerms, Pcg32, PlainSgd, Schedule, StepReport, Trainer, TrainerConfig};
 
-/// Rows per training batch on the watch.
-pub const BATCH: usize = 8;
-/// Width of the representation the watch keeps.
-pub const REPR: usize = 16;
-
-/// The watch's network: 6×96 windows → Conv1d 8 (k5, stride 2), BatchNorm,
-/// ReLU → Conv1d 16 (k3, stride 2), ReLU → mean over time → Linear 16; the
-/// expander 16 → 32 (BatchNorm, ReLU) → 32 without a final bias.
-pub const WATCH: vicreg::nn::Net = vicreg::nn::Net::new(
-    Shape::Map { channels: CHANNELS, length: WINDOW },
-    &[
-        Layer::conv1d(8, 5).stride(2),
-        Layer::BatchNorm,
-        Layer::ReLU,
-        Layer::conv1d(16, 3).stride(2),
-        Layer::ReLU,
-        Layer::MeanTime,
-        Layer::linear(REPR),
-    ],
-    &[Layer::linear(32), Layer::BatchNorm, Layer::ReLU, Layer::linear(32).without_bias()],
-);
+/// Recordings per training step: the host job's batch.
+pub const EFFECTIVE: usize = motion::BATCH;
+/// Rows the trainer holds at a time.
+pub const MICRO: usize = 1;
 
 vicreg::network!(
-    /// [`WATCH`] with batches of [`BATCH`] recordings.
-    pub Watch = WATCH, batch BATCH
+    /// [`MOTION`] with micro-batches of [`MICRO`] recording.
+    pub WatchMotion = MOTION, batch MICRO
 );
 
-/// Floating-point operations of the convolutions in one training step of
-/// [`BATCH`] recordings, a multiply-add counted as two (dominant terms
-/// only, as the loss's cost is counted): for every row of both views, each
-/// Conv1d's forward pass and weight gradient (T′·O·C·K multiply-adds each),
-/// and its input gradient unless it is the first layer (which has none).
+/// The training state on the watch: gradient descent without momentum.
+pub type Net = Trainer<WatchMotion, PlainSgd>;
+/// What a streamed step needs beside the trainer: the stream's state and
+/// one micro-batch of both views.
+pub type Streaming = <WatchMotion as Network>::Streaming;
+/// One decoded recording (channel-major, 6×100).
+pub type Samples = [f32; CHANNELS * LENGTH];
+
+/// What a step needs beside the trainer: the stream's state with one
+/// micro-batch of both views, and one decoded recording (44 KiB that a
+/// firmware keeps in a `static` rather than on its stack).
+#[derive(Clone, Debug)]
+pub struct Buffers {
+    streaming: Streaming,
+    samples: Samples,
+}
+
+impl Buffers {
+    /// All zero (a `static` of it lands in `.bss`).
+    #[must_use]
+    pub const fn new() -> Self {
+        Self { streaming: [0.0; Net::STREAMING_BYTES / 4], samples: [0.0; CHANNELS * LENGTH] }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Bytes of the watch's training: the trainer and its [`Buffers`]
+/// (asserted by the firmware to fit its part with room for the stack).
+pub const TRAINING_BYTES: usize = Net::MEMORY_BYTES + core::mem::size_of::<Buffers>();
+
+/// Floating-point operations of the convolutions in one streamed step of
+/// [`EFFECTIVE`] recordings, a multiply-add counted as two (dominant terms
+/// only, as the loss's cost is counted). With k BatchNorm layers a step
+/// has 2k + 2 stages (see [`vicreg::nn::Stream`]); a convolution at layer
+/// i runs forward in the stages that reach past it (one per BatchNorm
+/// above it, and the k + 2 that run the whole network), its weight
+/// gradient once, and its input gradient (unless it is the first layer) in
+/// each backward stage that passes below it (one per BatchNorm below it,
+/// and the last). Each pass is T′·O·C·K multiply-adds a row of a view.
 pub const CONVOLUTION_FLOPS: usize = {
+    let depth = MOTION.depth();
+    let k = norms_in(0, depth);
     let mut flops = 0;
     let mut i = 0;
-    while let (Some(Layer::Conv1d(conv)), Some(input), Some(output)) =
-        (WATCH.layer(i), WATCH.shape_before(i), WATCH.shape_before(i + 1))
-    {
-        let multiply_adds = output.len() * input.channels() * conv.kernel;
-        let passes = if i == 0 { 2 } else { 3 };
-        flops += 2 * passes * multiply_adds * 2 * BATCH;
-        i += 1;
-        // The convolutions lead the encoder, each followed by its
-        // BatchNorm and ReLU, or its ReLU.
-        while let Some(Layer::BatchNorm | Layer::ReLU) = WATCH.layer(i) {
-            i += 1;
+    while let Some(layer) = MOTION.layer(i) {
+        if let (Layer::Conv1d(conv), Some(input), Some(output)) =
+            (layer, MOTION.shape_before(i), MOTION.shape_before(i + 1))
+        {
+            let multiply_adds = output.len() * input.channels() * conv.kernel;
+            let forward = norms_in(i + 1, depth) + k + 2;
+            let input_gradient = if i == 0 { 0 } else { norms_in(0, i) + 1 };
+            flops += 2 * (forward + 1 + input_gradient) * multiply_adds * 2 * EFFECTIVE;
         }
+        i += 1;
     }
     flops
 };
 
-/// The training state on the watch: SGD with momentum.
-pub type Net = Trainer<Watch, Sgd>;
+/// BatchNorm layers of [`MOTION`] among layers `from..to`.
+const fn norms_in(from: usize, to: usize) -> usize {
+    let mut count = 0;
+    let mut j = from;
+    while j < to {
+        if let Some(Layer::BatchNorm) = MOTION.layer(j) {
+            count += 1;
+        }
+        j += 1;
+    }
+    count
+}
 
-/// Bytes of the watch's training: the trainer, the views of a batch and one
-/// decoded recording (asserted by the firmware to fit its part with room
-/// for the stack).
-pub const TRAINING_BYTES: usize = Net::MEMORY_BYTES + core::mem::size_of::<Views>();
-
-/// One window of the network's input.
-pub type Window = [f32; INPUT];
-
-/// The training configuration: the official loss, SGD learning rate `lr`
-/// with a short warm-up, cosine to a tenth over `total_steps`.
+/// The training configuration: the official loss, learning rate `lr` with
+/// a short warm-up, cosine to a tenth over `total_steps`.
 #[must_use]
 pub const fn config(lr: f32, total_steps: u32) -> TrainerConfig {
     // The defaults (`TrainerConfig::new`) but for the schedule.
     TrainerConfig {
-        schedule: Schedule { base_lr: lr, final_lr: lr * 0.1, warmup_steps: 10, total_steps },
+        schedule: Schedule { base_lr: lr, final_lr: lr * 0.1, warmup_steps: 2, total_steps },
         ..TrainerConfig::new(lr)
     }
 }
 
-/// A network ready to pretrain or fine-tune: SGD with momentum 0.9 and
-/// weight decay 1e-4; parameters zero until `init` or `load`.
+/// The fine-tuning learning rate.
+pub const LR: f32 = 0.05;
+/// Weight decay of the fine-tuning (weight matrices only).
+pub const WEIGHT_DECAY: f32 = 1e-4;
+
+/// A network ready to fine-tune: [`LR`] over `steps` steps, weight decay
+/// [`WEIGHT_DECAY`]; parameters zero until `load`.
 #[must_use]
-pub const fn new_net(lr: f32, steps: u32) -> Net {
-    Net::new(config(lr, steps), Sgd::new(0.9, 1e-4))
+pub const fn new_net(steps: u32) -> Net {
+    Net::new(config(LR, steps), PlainSgd::new(WEIGHT_DECAY))
 }
 
 /// How the deployed watch's axes differ from the pretraining watch's.
@@ -226,65 +267,53 @@ impl<'a> Recordings<'a> {
     }
 }
 
-/// The two views of a batch and one decoded recording: 38 KiB that a
-/// firmware keeps in a `static` rather than on its stack.
-#[derive(Clone, Debug)]
-pub struct Views {
-    a: [[f32; INPUT]; BATCH],
-    b: [[f32; INPUT]; BATCH],
-    samples: [f32; CHANNELS * LENGTH],
-}
-
-impl Views {
-    /// All zero (a `static` of it lands in `.bss`).
-    #[must_use]
-    pub const fn new() -> Self {
-        Self { a: [[0.0; INPUT]; BATCH], b: [[0.0; INPUT]; BATCH], samples: [0.0; CHANNELS * LENGTH] }
-    }
-}
-
-impl Default for Views {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-/// `steps` VICReg steps on batches of [`BATCH`] recordings drawn from
-/// `recordings` (through `drift`), the views built in `views`; `on_step`
-/// sees each result. Returns the number of steps that failed (and were
-/// skipped).
+/// Row `first + r` of the effective batch drawn with `seed`, for every `r`:
+/// a recording through `drift` (decoded into `samples`) and its two views,
+/// regenerated from the seed and the row alone, so that every stage of a
+/// streamed step sees the same rows.
 #[allow(clippy::too_many_arguments)]
-pub fn train(
-    net: &mut Net,
-    views: &mut Views,
+pub fn fill(
     recordings: &Recordings<'_>,
     drift: &Drift,
-    steps: u32,
-    rng: &mut Pcg32,
-    mut on_step: impl FnMut(u32, Result<LossTerms, Error>),
-) -> u32 {
-    let Views { a, b, samples } = views;
-    let mut failed = 0;
-    for step in 0..steps {
-        for (va, vb) in a.iter_mut().zip(b.iter_mut()) {
-            let i = vicreg::below(rng, u32::try_from(recordings.len()).unwrap_or(u32::MAX)) as usize;
-            recordings.read(i, drift, samples);
-            *va = views::view(samples, rng, &RECIPE);
-            *vb = views::view(samples, rng, &RECIPE);
-        }
-        let result = net.step(a, b).map(|r| r.terms);
-        if result.is_err() {
-            failed += 1;
-        }
-        on_step(step, result);
+    seed: u64,
+    samples: &mut Samples,
+    first: usize,
+    a: &mut [[f32; INPUT]],
+    b: &mut [[f32; INPUT]],
+) {
+    let count = u32::try_from(recordings.len()).unwrap_or(u32::MAX);
+    for (r, (va, vb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+        let row = (first + r) as u64;
+        let mut rng = Pcg32::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ row);
+        recordings.read(vicreg::below(&mut rng, count) as usize, drift, samples);
+        *va = views::view(samples, &mut rng, &RECIPE);
+        *vb = views::view(samples, &mut rng, &RECIPE);
     }
-    failed
+}
+
+/// One fine-tuning step: an effective batch of [`EFFECTIVE`] recordings
+/// drawn with `seed`, streamed through the trainer.
+///
+/// # Errors
+///
+/// Those of [`Trainer::step_streamed`].
+pub fn step(
+    net: &mut Net,
+    buffers: &mut Buffers,
+    recordings: &Recordings<'_>,
+    drift: &Drift,
+    seed: u64,
+) -> Result<StepReport, Error> {
+    let Buffers { streaming, samples } = buffers;
+    net.step_streamed(streaming, EFFECTIVE, |first, a, b| fill(recordings, drift, seed, samples, first, a, b))
 }
 
 /// Before/after figures on the drifted recordings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
-    /// VICReg loss terms on fixed pairs of views (mean over five batches).
+    /// VICReg loss terms of fixed pairs of views of every recording (the
+    /// mean over effective batches of [`EFFECTIVE`], streamed as training
+    /// streams them).
     pub terms: LossTerms,
     /// Nearest-class-mean accuracy of the representation of the centre
     /// windows, the class means from [`LABELLED`] recordings per class,
@@ -295,8 +324,8 @@ pub struct Evaluation {
 /// Labelled recordings per class that the few-shot probe may use.
 pub const LABELLED: usize = 1;
 
-/// Measures the network on `recordings` through `drift`, building views in
-/// `views` from `seed` (the same seed gives the same views before and after
+/// Measures the network on `recordings` through `drift`, building views
+/// from `seed` (the same seed gives the same views before and after
 /// training).
 ///
 /// # Errors
@@ -304,22 +333,26 @@ pub const LABELLED: usize = 1;
 /// The network's errors (a non-finite input or result).
 pub fn evaluate(
     net: &mut Net,
-    views: &mut Views,
+    buffers: &mut Buffers,
     recordings: &Recordings<'_>,
     drift: &Drift,
     seed: u64,
 ) -> Result<Evaluation, Error> {
-    let mut rng = Pcg32::new(seed);
-    let Views { a, b, samples } = views;
+    let Buffers { streaming, samples } = buffers;
     let mut sums = [0.0f32; 4];
-    let batches = recordings.len() / BATCH;
+    let batches = recordings.len() / EFFECTIVE;
     for batch in 0..batches {
-        for (k, (va, vb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
-            recordings.read(batch * BATCH + k, drift, samples);
-            *va = views::view(samples, &mut rng, &RECIPE);
-            *vb = views::view(samples, &mut rng, &RECIPE);
-        }
-        let t = net.compute_gradients(a, b)?;
+        // Recording `batch·EFFECTIVE + row` of every row, its views from
+        // the seed and the row.
+        let t = net.compute_gradients_streamed(streaming, EFFECTIVE, |first, a, b| {
+            for (r, (va, vb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
+                let row = batch * EFFECTIVE + first + r;
+                let mut rng = Pcg32::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ row as u64);
+                recordings.read(row, drift, samples);
+                *va = views::view(samples, &mut rng, &RECIPE);
+                *vb = views::view(samples, &mut rng, &RECIPE);
+            }
+        })?;
         for (s, v) in sums.iter_mut().zip([t.loss, t.invariance, t.variance, t.covariance]) {
             *s += v / batches.max(1) as f32;
         }
@@ -372,36 +405,43 @@ pub fn evaluate(
 
 /// Whether fine-tuning adapted the encoder: the VICReg loss on the same
 /// views of the drifted recordings fell, and the few-shot probe improved.
-/// (The loss of five batches of eight is a noisy figure: across fine-tuning
-/// seeds it falls by 3 to 17 %; the probe carries the size of the effect.)
 #[must_use]
 pub fn adapted(before: &Evaluation, after: &Evaluation) -> bool {
     after.terms.loss < before.terms.loss && after.few_shot_accuracy > before.few_shot_accuracy
 }
 
-/// Pretraining steps on the host (undrifted training recordings).
-pub const PRETRAIN_STEPS: u32 = 1500;
-/// Fine-tuning steps on the watch.
-pub const FINE_TUNE_STEPS: u32 = 500;
+/// Fine-tuning steps on the watch, each of [`EFFECTIVE`] recordings.
+pub const FINE_TUNE_STEPS: u32 = 40;
 /// The seed of the evaluation views, the same before and after.
 pub const EVAL_SEED: u64 = 99;
 
-/// What the watch does: [`FINE_TUNE_STEPS`] VICReg steps on the drifted
-/// recordings (seeds fixed, so every run is the same). Returns the failed
-/// steps.
+/// What the watch does: [`FINE_TUNE_STEPS`] streamed steps on the drifted
+/// recordings (seeds from `seed`, fixed in the firmware, so every run is
+/// the same); `on_step` sees each result. Returns the failed steps.
 pub fn fine_tune(
     net: &mut Net,
-    views: &mut Views,
+    buffers: &mut Buffers,
     recordings: &Recordings<'_>,
     drift: &Drift,
-    on_step: impl FnMut(u32, Result<LossTerms, Error>),
+    seed: u64,
+    mut on_step: impl FnMut(u32, Result<LossTerms, Error>),
 ) -> u32 {
-    train(net, views, recordings, drift, FINE_TUNE_STEPS, &mut Pcg32::new(3), on_step)
+    let mut failed = 0;
+    for s in 0..FINE_TUNE_STEPS {
+        let batch_seed = seed.wrapping_mul(1000).wrapping_add(u64::from(s));
+        let result = step(net, buffers, recordings, drift, batch_seed).map(|r| r.terms);
+        failed += u32::from(result.is_err());
+        on_step(s, result);
+    }
+    failed
 }
 
-/// The encoder pretrained on the host (`adapt watch-pretrain`), as the
-/// firmware embeds it: parameters and running statistics, no optimiser
-/// state.
+/// The seed of the firmware's fine-tuning batches.
+pub const FINE_TUNE_SEED: u64 = 3;
+
+/// The host job's encoder (`train-motions` with its defaults, written by
+/// `adapt watch-pretrain`), as the firmware embeds it: parameters and
+/// running statistics, no optimiser state.
 pub static PRETRAINED: &[u8] = include_bytes!("../watch.ckpt");
 
 /// The 40 test recordings (`adapt watch-recordings`), which pretraining

@@ -8,18 +8,16 @@
 //!     [--save CHECKPOINT] [--export-repr CSV] [--plot SVG] [--data CSV]
 //! ```
 
-use train_motions::data;
+use train_motions::{Motions, Tick, data};
 
 use data::{CLASSES, Recording};
 use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
-use linear_probe::{few_label_accuracy, shuffle};
-use motion_adapt::motion::{BATCH, Motion, REPR};
-use motion_adapt::views::{self, INPUT, RECIPE};
+use linear_probe::few_label_accuracy;
+use motion_adapt::motion::{BATCH, REPR};
+use motion_adapt::views::{self, INPUT};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use vicreg::{AdamW, Pcg32, Schedule, Trainer, TrainerConfig};
-
-type Motions = Trainer<Motion, AdamW>;
+use vicreg::Pcg32;
 
 /// The representation of every recording's centre window.
 fn representations(trainer: &mut Motions, recordings: &[Recording]) -> Result<Vec<Vec<f32>>, String> {
@@ -84,12 +82,7 @@ fn run(args: &Options) -> Result<(), Stopped> {
         train.len(),
         recordings.len() - train.len()
     );
-    // Warm-up, then a cosine down to a hundredth: the encoder settles at the
-    // end of the run instead of wandering with the last batches.
-    let total = u32::try_from(args.epochs * train.len().div_ceil(BATCH)).unwrap_or(u32::MAX);
-    let schedule = Schedule { base_lr: args.lr, final_lr: args.lr * 0.01, warmup_steps: 20, total_steps: total };
-    let config = TrainerConfig { schedule, ..TrainerConfig::new(args.lr) };
-    let mut trainer: Box<Motions> = Box::new(Trainer::new(config, AdamW::new(0.0)));
+    let mut trainer = train_motions::trainer(args.lr, args.epochs, train.len());
     let mut rng = Pcg32::new(args.seed);
     trainer.init(&mut rng);
     println!(
@@ -105,26 +98,16 @@ fn run(args: &Options) -> Result<(), Stopped> {
         continued = Some(job::announce_load(args, path, trainer.steps()));
     }
 
-    let mut order: Vec<usize> = (0..train.len()).collect();
-    let (mut a, mut b) = (Vec::with_capacity(BATCH), Vec::with_capacity(BATCH));
     let mut progress = job::Progress::new(args.epochs);
-    'epochs: for _ in 0..args.epochs {
-        shuffle(&mut order, &mut rng);
-        for chunk in order.chunks(BATCH).filter(|c| c.len() >= 2) {
-            a.clear();
-            b.clear();
-            for &i in chunk {
-                a.push(views::view(&train[i].samples, &mut rng, &RECIPE));
-                b.push(views::view(&train[i].samples, &mut rng, &RECIPE));
-            }
-            let report = trainer.step(&a, &b).map_err(|e| job::step_failed(trainer.steps(), &e, args.lr))?;
-            progress.step(&report.terms, &trainer.config().loss);
-            if interrupt.signal().is_some() {
-                break 'epochs;
-            }
+    let trainer_loss = trainer.config().loss;
+    train_motions::train(&mut trainer, &train, args.epochs, &mut rng, |tick| {
+        match tick {
+            Tick::Step(report) => progress.step(&report.terms, &trainer_loss),
+            Tick::Epoch => progress.end_epoch(),
         }
-        progress.end_epoch();
-    }
+        interrupt.signal().is_none()
+    })
+    .map_err(|(step, e)| job::step_failed(step, &e, args.lr))?;
     let (curves, steps, seconds) = progress.finish();
     if let Some(signal) = interrupt.signal() {
         let (bytes, notes) = checkpoint(&trainer, args, &scaling, continued)?;
@@ -163,9 +146,9 @@ fn run(args: &Options) -> Result<(), Stopped> {
 
 fn main() -> ExitCode {
     let defaults = Options {
-        epochs: 300,
-        seed: 0,
-        lr: 1e-3,
+        epochs: train_motions::EPOCHS,
+        seed: train_motions::SEED,
+        lr: train_motions::LR,
         load: None,
         save: None,
         export_repr: None,
