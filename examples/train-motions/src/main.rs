@@ -11,8 +11,8 @@
 use train_motions::{Motions, Tick, data};
 
 use data::{CLASSES, Recording};
-use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
 use linear_probe::few_label_accuracy;
+use linear_probe::job::{self, Notes, Options, PROBE_SEED, ReprRow, Stopped};
 use motion_adapt::motion::{BATCH, REPR};
 use motion_adapt::views::{self, INPUT};
 use std::path::PathBuf;

@@ -39,7 +39,7 @@ fn main() {
     row("digits: 64→128→32, 32→64→64, N 128, AdamW", &Trainer::<Digits, AdamW>::MEMORY);
     row("firmware: 32→24→8, 8→24→24, N 16, SGD", &sensor_adapt::Net::MEMORY);
     row("big-batch firmware: the same, micro-batches of 8, SGD", &MicroNet::MEMORY);
-    row("watch: Conv1d 6→8→16 over 96 steps, 16→32→32, N 8, SGD", &motion_adapt::watch::Net::MEMORY);
+    row("watch: the sensor job's network, micro-batches of 1, SGD without momentum", &motion_adapt::watch::Net::MEMORY);
     row("camera: Conv2d 1→4→8→16 over 8×8, 16→32→32, micro-batches of 4, SGD", &camera_adapt::Net::MEMORY);
     row("sensor job: Conv1d 6→16→32→32 over 96 steps, 32→64→64, N 20, AdamW", &Trainer::<Motion, AdamW>::MEMORY);
     row("the same, micro-batches of 4, SGD", &Trainer::<MotionMicro4, Sgd>::MEMORY);
@@ -54,7 +54,13 @@ fn main() {
     };
     firmware("fine-tune (64 KiB)", sensor_adapt::Net::MEMORY_BYTES, 0, sensor_adapt::TRAINING_BYTES, 52);
     firmware("big-batch (64 KiB)", MicroNet::MEMORY_BYTES, MicroNet::STREAMING_BYTES, STATE_BYTES, 52);
-    firmware("watch (256 KiB)", motion_adapt::watch::Net::MEMORY_BYTES, 0, motion_adapt::watch::TRAINING_BYTES, 224);
+    firmware(
+        "watch (256 KiB)",
+        motion_adapt::watch::Net::MEMORY_BYTES,
+        motion_adapt::watch::Net::STREAMING_BYTES,
+        motion_adapt::watch::TRAINING_BYTES,
+        240,
+    );
     firmware(
         "camera (256 KiB)",
         camera_adapt::Net::MEMORY_BYTES,

@@ -193,11 +193,12 @@ mod tests {
             };
             let taps = || (0..ci).flat_map(|c| (0..kernel).map(move |k| (c, k)));
 
-            // One sample's scratch, and room for 1 or 2 output positions at
-            // a time (and a little more).
+            // One sample's scratch, and room for 1, 2, 4 or 5 output
+            // positions at a time (4 for 5: a multiple of 4).
             let whole = conv.scratch(input);
             assert_eq!(whole, t_out * g.per_position());
-            let chunked = [whole, g.per_position(), 2 * g.per_position() + 1];
+            let chunked =
+                [whole, g.per_position(), 2 * g.per_position() + 1, 4 * g.per_position(), 5 * g.per_position()];
             for (lanes, len) in [Lanes::Scalar, Lanes::Wide].into_iter().flat_map(|l| chunked.map(|c| (l, c))) {
                 let what = (kernel, stride, padding, lanes, len);
                 // Room for the longest case: 9 positions × (2·7 taps + 3
