@@ -81,7 +81,10 @@ fn main() -> ! {
         step_instructions,
         ticks.resolution()
     );
-    say!("the step's convolutions: {} flops (forward, weight and input gradients, every stage)", watch::CONVOLUTION_FLOPS);
+    say!(
+        "the step's convolutions: {} flops (forward, weight and input gradients, every stage)",
+        watch::CONVOLUTION_FLOPS
+    );
 
     load(net);
     let Ok(same) = watch::evaluate(net, buffers, &recordings, &Drift::NONE, EVAL_SEED) else { exit(false) };
