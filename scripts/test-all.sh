@@ -60,9 +60,10 @@ firmware_lints() {
 
 WATCH_ELF=examples/watch-firmware/target/thumbv7em-none-eabihf/release/watch-firmware
 
-# The watch firmware (linked for a 1 MiB / 256 KiB part) fine-tunes a Conv1d
-# encoder on recordings from the other wrist; it exits non-zero unless the
-# encoder adapted.
+# The watch firmware (linked for a 1 MiB / 256 KiB part) fine-tunes the
+# sensor job's encoder on recordings from the other wrist, in effective
+# batches of 20 streamed one at a time; it exits non-zero unless the encoder
+# adapted.
 watch_under_qemu() {
     (cd examples/watch-firmware && cargo run --release) || return 1
     arm-none-eabi-size "$WATCH_ELF"
@@ -211,7 +212,7 @@ step "firmware: format and clippy" firmware_lints
 step "firmware: fine-tuning and loss cost on a Cortex-M4F (QEMU)" firmware_under_qemu
 step "firmware: effective batch of 512 in 64 KiB, streamed (QEMU)" big_batch_under_qemu
 step "firmware: defmt output decoded on the host" firmware_with_defmt
-step "watch firmware: Conv1d encoder adapts to the other wrist (QEMU)" watch_under_qemu
+step "watch firmware: the sensor job's encoder adapts to the other wrist (QEMU)" watch_under_qemu
 step "camera firmware: CNN adapts to another camera, streamed (QEMU)" camera_under_qemu
 step "firmware logic (sensor, watch, camera) builds for thumbv6m and riscv32imac" firmware_logic_portability
 step "wasm: format, clippy, build (+simd128) and native reference" wasm_build

@@ -10,11 +10,12 @@
 # prints it. For the watch's convolutions in its first (measured) step:
 #
 #   cd examples/watch-firmware && cargo build --release
-#   ../../scripts/qemu-region/run.sh target/thumbv7em-none-eabihf/release/watch-firmware 8 \
+#   ../../scripts/qemu-region/run.sh target/thumbv7em-none-eabihf/release/watch-firmware 1080 \
 #       conv2d::forward conv2d::backward
 #
-# (8 calls: two Conv1d layers, forward and backward, two views.) Needs gcc,
-# qemu-system-arm and binutils-arm-none-eabi.
+# (1,080 calls: 20 rows of two views through the step's eight stages, 21
+# forward passes of the three Conv1d layers and 6 backward passes a row of a
+# view.) Needs gcc, qemu-system-arm and binutils-arm-none-eabi.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 elf=$1 calls=$2

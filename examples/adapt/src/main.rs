@@ -39,7 +39,7 @@ enum Command {
         /// The file to write
         out: String,
     },
-    /// Pretrains the watch firmware's network and writes its checkpoint
+    /// Trains the sensor job's encoder as the job does and writes the watch firmware's checkpoint
     WatchPretrain {
         /// The checkpoint to write
         out: String,
