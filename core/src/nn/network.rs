@@ -121,7 +121,9 @@ pub const fn sizes<N: Network>() -> Sizes {
 /// vicreg::network!(Window = WINDOW, batch 8);
 /// ```
 ///
-/// So do a zero width and a batch capacity below two:
+/// So do a zero width and a batch capacity of zero (a capacity of one row
+/// streams and infers; a full-batch step of one row is refused when it
+/// runs):
 ///
 /// ```compile_fail
 /// use vicreg::nn::{Layer, Net, Shape};
@@ -131,8 +133,8 @@ pub const fn sizes<N: Network>() -> Sizes {
 ///
 /// ```compile_fail
 /// use vicreg::nn::{Layer, Net, Shape};
-/// const ONE: Net = Net::new(Shape::Flat(8), &[Layer::linear(4)], &[]);
-/// vicreg::network!(One = ONE, batch 1);
+/// const NONE: Net = Net::new(Shape::Flat(8), &[Layer::linear(4)], &[]);
+/// vicreg::network!(Nothing = NONE, batch 0);
 /// ```
 #[macro_export]
 macro_rules! network {
