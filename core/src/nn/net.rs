@@ -198,8 +198,10 @@ impl<'n> Walk<'n> {
         if scratch > self.scratch {
             self.scratch = scratch;
         }
-        if scratch > 0 && output.length() > 0 && scratch / output.length() > self.per_position {
-            self.per_position = scratch / output.length();
+        if let Some(per_position) = scratch.checked_div(output.length())
+            && per_position > self.per_position
+        {
+            self.per_position = per_position;
         }
         if output.len() > self.widest {
             self.widest = output.len();
@@ -564,6 +566,13 @@ mod tests {
         // its output, 8·8 = 64 a row.
         const CONV: Net = Net::new(Shape::Map { channels: 2, length: 10 }, &[Layer::conv1d(8, 3)], &[Layer::MeanTime]);
         const WIDE: Net = Net::new(Shape::Map { channels: 2, length: 3 }, &[Layer::conv1d(1, 3).padding(1)], &[]);
+        // Two such layers, the wider per position first (2·3 + 1 against
+        // 1 + 1): the scratch is the widest position's.
+        const TWO: Net = Net::new(
+            Shape::Map { channels: 2, length: 1 },
+            &[Layer::conv1d(1, 3).padding(1), Layer::conv1d(1, 1)],
+            &[],
+        );
         let halves = |batch: usize| {
             let s = CONV.sizes(batch);
             (s.backward - s.ping - s.pong) / 2
@@ -574,6 +583,8 @@ mod tests {
         // Wider taps than a row of activations: one position at a time.
         let s = WIDE.sizes(1);
         assert_eq!(((s.backward - s.ping - s.pong) / 2, s.view), (2 * 3 + 1, 3 + 3));
+        let s = TWO.sizes(1);
+        assert_eq!((s.backward - s.ping - s.pong) / 2, 2 * 3 + 1);
     }
 
     #[test]

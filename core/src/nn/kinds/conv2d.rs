@@ -222,10 +222,12 @@ impl Geometry {
     /// case), else to a multiple of 4 from 4 up (the products' register
     /// tiles are 4 positions tall); 0 if not even one fits.
     fn chunk(&self, len: usize) -> usize {
-        let (fit, width) = (len / self.per_position(), self.columns.output);
+        // An empty geometry (no taps) fits nothing: its passes do nothing.
+        let (fit, width) = (len.checked_div(self.per_position()).unwrap_or(0), self.columns.output);
         if fit >= self.out_plane() {
             self.out_plane()
-        } else if fit >= width && width > 0 {
+        } else if fit >= width {
+            // A row is narrower than the sample (so at least 1 wide).
             fit - fit % width
         } else if fit >= 4 {
             fit & !3
@@ -284,10 +286,12 @@ fn each_run<const WHOLE: bool>(
 ) {
     let (rows, cols) = (&g.rows, &g.columns);
     let (width, plane, ow, stride) = (cols.input, g.in_plane(), cols.output, cols.stride);
-    if ow == 0 || p0 >= p1 {
-        return;
-    }
-    let (top, bottom) = if WHOLE { (0, rows.output) } else { (p0 / ow, p1.div_ceil(ow)) };
+    // The output rows the window reaches (none for an empty geometry).
+    let (top, bottom) = match p0.checked_div(ow) {
+        _ if WHOLE => (0, rows.output),
+        Some(top) => (top, p1.div_ceil(ow)),
+        None => return,
+    };
     for k in 0..g.taps() {
         let (c, u, v) = g.tap(k);
         let (lo, hi, first) = cols.inside(v);
