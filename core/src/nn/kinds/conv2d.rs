@@ -762,6 +762,28 @@ mod tests {
     }
 
     #[test]
+    fn a_geometry_without_inputs_or_outputs_or_scratch_does_nothing() {
+        // A row of 4 positions; no input channel, no output channel, or
+        // scratch for less than one position: the passes leave every
+        // buffer as it was (and do not divide by the empty sizes).
+        let row = Axis { input: 1, output: 1, kernel: 1, stride: 1, padding: 0 };
+        let columns = Axis { input: 4, output: 4, kernel: 1, stride: 1, padding: 0 };
+        let cases = [(0, 3, 64), (2, 0, 64), (2, 3, 4)];
+        for (in_channels, out_channels, scratch) in cases {
+            let g = Geometry { in_channels, out_channels, rows: row, columns };
+            let (w, x, dy) = ([0.5f32; 6], [1.0f32; 8], [1.0f32; 12]);
+            let (mut y, mut dx, mut gw) = ([7.0f32; 12], [7.0f32; 8], [7.0f32; 6]);
+            let (mut first, mut second) = ([0.0f32; 64], [0.0f32; 64]);
+            for lanes in [Lanes::Scalar, Lanes::Wide] {
+                forward(lanes, &g, &w, &[], &x, &mut first[..scratch], &mut y);
+                let halves = (&mut first[..scratch], &mut second[..scratch]);
+                backward(lanes, &g, (&w, &x, &dy), &mut gw, &mut [], Some(&mut dx), halves);
+                assert!(y == [7.0; 12] && dx == [7.0; 8] && gw == [7.0; 6], "{in_channels} {out_channels} {scratch}");
+            }
+        }
+    }
+
+    #[test]
     fn a_pass_takes_whole_rows_or_fours_of_the_positions_that_fit() {
         // 8×8 outputs of a 3×3 kernel over 4 channels into 8: 36 taps and
         // 8 outputs a position.
