@@ -282,10 +282,25 @@ pub fn fill(
     b: &mut [[f32; INPUT]],
 ) {
     let count = u32::try_from(recordings.len()).unwrap_or(u32::MAX);
+    let pick = |_, rng: &mut Pcg32| vicreg::below(rng, count) as usize;
+    views_of_rows(recordings, drift, seed, samples, first, (a, b), pick);
+}
+
+/// Rows `first..` of both views: row `row`'s recording is `pick(row, rng)`
+/// and its views are drawn from `rng`, seeded by `seed` and the row alone.
+fn views_of_rows(
+    recordings: &Recordings<'_>,
+    drift: &Drift,
+    seed: u64,
+    samples: &mut Samples,
+    first: usize,
+    (a, b): (&mut [[f32; INPUT]], &mut [[f32; INPUT]]),
+    pick: impl Fn(usize, &mut Pcg32) -> usize,
+) {
     for (r, (va, vb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
-        let row = (first + r) as u64;
-        let mut rng = Pcg32::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ row);
-        recordings.read(vicreg::below(&mut rng, count) as usize, drift, samples);
+        let row = first + r;
+        let mut rng = Pcg32::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ row as u64);
+        recordings.read(pick(row, &mut rng), drift, samples);
         *va = views::view(samples, &mut rng, &RECIPE);
         *vb = views::view(samples, &mut rng, &RECIPE);
     }
@@ -345,13 +360,7 @@ pub fn evaluate(
         // Recording `batch·EFFECTIVE + row` of every row, its views from
         // the seed and the row.
         let t = net.compute_gradients_streamed(streaming, EFFECTIVE, |first, a, b| {
-            for (r, (va, vb)) in a.iter_mut().zip(b.iter_mut()).enumerate() {
-                let row = batch * EFFECTIVE + first + r;
-                let mut rng = Pcg32::new(seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ row as u64);
-                recordings.read(row, drift, samples);
-                *va = views::view(samples, &mut rng, &RECIPE);
-                *vb = views::view(samples, &mut rng, &RECIPE);
-            }
+            views_of_rows(recordings, drift, seed, samples, batch * EFFECTIVE + first, (a, b), |row, _| row);
         })?;
         for (s, v) in sums.iter_mut().zip([t.loss, t.invariance, t.variance, t.covariance]) {
             *s += v / batches.max(1) as f32;
