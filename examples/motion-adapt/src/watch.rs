@@ -22,7 +22,7 @@
 use crate::motion::{self, MOTION, REPR};
 use crate::views::{self, INPUT, RECIPE};
 use crate::{CHANNELS, CLASSES, LENGTH};
-use vicreg::nn::{Layer, Network};
+use vicreg::nn::{Buffer, Layer, Network};
 use vicreg::{Error, LossTerms, Pcg32, PlainSgd, Schedule, StepReport, Trainer, TrainerConfig};
 
 /// Recordings per training step: the host job's batch.
@@ -56,7 +56,7 @@ impl Buffers {
     /// All zero (a `static` of it lands in `.bss`).
     #[must_use]
     pub const fn new() -> Self {
-        Self { streaming: [0.0; Net::STREAMING_BYTES / 4], samples: [0.0; CHANNELS * LENGTH] }
+        Self { streaming: Streaming::ZERO, samples: [0.0; CHANNELS * LENGTH] }
     }
 }
 
