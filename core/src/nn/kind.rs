@@ -413,8 +413,9 @@ pub(crate) struct Forward<'a> {
     pub(crate) n: usize,
     pub(crate) act: &'a mut [f32],
     /// Scratch for a kind that has some (the convolutions), at least one
-    /// output position's and at most one sample's: the backward pass's sums, which no forward pass needs, so that the
-    /// layers and both views share one region.
+    /// output position's and at most one sample's: the backward pass's
+    /// sums, which no forward pass needs, so that the layers and both views
+    /// share one region.
     pub(crate) scratch: &'a mut [f32],
 }
 
